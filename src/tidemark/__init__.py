@@ -1,0 +1,51 @@
+"""tidemark: nested JSON API documents -> normalized tables, kept correct by one write contract.
+
+The public API is this module's ``__all__`` (pinned by a test). Importing tidemark loads no database driver.
+"""
+
+from __future__ import annotations
+
+from tidemark.compile.plan import Plan, compile_mapping
+from tidemark.contract.counts import MODES, Mode, WriteCounts
+from tidemark.errors import (
+    ConfigError,
+    ContractError,
+    MappingError,
+    MissingDependencyError,
+    SinkError,
+    SinkTerminalError,
+    SinkTransientError,
+    SourceError,
+    TidemarkError,
+)
+from tidemark.mapping.loader import load_mapping, parse_mapping
+from tidemark.mapping.models import Mapping
+from tidemark.runtime.batch import Reporter, RunResult, run
+from tidemark.sinks import open_sink
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "MODES",
+    "ConfigError",
+    "ContractError",
+    "Mapping",
+    "MappingError",
+    "MissingDependencyError",
+    "Mode",
+    "Plan",
+    "Reporter",
+    "RunResult",
+    "SinkError",
+    "SinkTerminalError",
+    "SinkTransientError",
+    "SourceError",
+    "TidemarkError",
+    "WriteCounts",
+    "__version__",
+    "compile_mapping",
+    "load_mapping",
+    "open_sink",
+    "parse_mapping",
+    "run",
+]

@@ -1,0 +1,191 @@
+"""Semantic checks of a mapping: everything that pydantic's per-field validation cannot see.
+
+Each problem is ``(yaml_loc, message)``; the loader turns the loc into ``file:line:col: targets[2].fields[3].path``.
+"""
+
+from __future__ import annotations
+
+from tidemark.errors import did_you_mean
+from tidemark.mapping.filters import parse_filter
+from tidemark.mapping.models import FieldSpec, Mapping, TargetSpec
+from tidemark.mapping.paths import JsonPath, parse_path
+from tidemark.types import parse_type
+
+Loc = tuple[str | int, ...]
+Problem = tuple[Loc, str]
+
+
+def check_mapping(mapping: Mapping) -> list[Problem]:
+    problems: list[Problem] = []
+    by_name: dict[str, int] = {}
+    for i, target in enumerate(mapping.targets):
+        if target.table in by_name:
+            problems.append((("targets", i, "table"), f"table {target.table!r} is declared twice"))
+        by_name.setdefault(target.table, i)
+    for i, target in enumerate(mapping.targets):
+        problems += _check_target(mapping, i, target, by_name)
+    return problems
+
+
+def ancestors(mapping: Mapping, target: TargetSpec) -> list[TargetSpec]:
+    """The chain of parents, nearest first (stops at a cycle or an unknown parent)."""
+    by_name = {t.table: t for t in mapping.targets}
+    chain: list[TargetSpec] = []
+    current = target
+    while current.parent is not None and current.parent in by_name:
+        current = by_name[current.parent]
+        if current in chain or current is target:
+            break
+        chain.append(current)
+    return chain
+
+
+def _check_target(mapping: Mapping, i: int, t: TargetSpec, by_name: dict[str, int]) -> list[Problem]:
+    out: list[Problem] = []
+    here: Loc = ("targets", i)
+    rows = parse_path(t.rows, allow_explode=True)
+    if t.parent is not None:
+        if t.parent not in by_name:
+            out.append(((*here, "parent"), f"unknown parent target {t.parent!r}{did_you_mean(t.parent, by_name)}"))
+        elif t.parent == t.table or any(a.table == t.table for a in ancestors(mapping, t)):
+            out.append(((*here, "parent"), f"parent chain of {t.table!r} loops back to itself"))
+        if rows.anchor != "row" or rows.explode == "none":
+            out.append(
+                ((*here, "rows"), "a child target's rows must explode a path of the parent row, e.g. 'playEvents[*]'")
+            )
+    elif rows.anchor != "doc":
+        out.append(((*here, "rows"), f"{t.rows!r} is relative: start it at the document ('$.') or set 'parent'"))
+    depth_available = len(ancestors(mapping, t))
+    names = [f.name for f in t.fields]
+    for j, f in enumerate(t.fields):
+        out += _check_field(mapping, t, f, rows, depth_available, (*here, "fields", j))
+        if names.count(f.name) > 1 and names.index(f.name) != j:
+            out.append(((*here, "fields", j, "name"), f"field {f.name!r} is declared twice"))
+    known = set(names) | {t.timestamp}
+    for k, col in enumerate(t.primary_key):
+        if col not in known:
+            out.append(
+                ((*here, "primary_key", k), f"primary key column {col!r} is not a field{did_you_mean(col, known)}")
+            )
+    if t.timestamp in names:
+        ts_type = parse_type(next(f.type for f in t.fields if f.name == t.timestamp)).kind
+        if ts_type not in {"timestamp", "date", "int", "bigint", "double"}:
+            out.append(((*here, "timestamp"), f"timestamp column {t.timestamp!r} has type {ts_type}: use timestamp"))
+    for k, col in enumerate(t.scope or []):
+        if col not in known:
+            out.append(((*here, "scope", k), f"scope column {col!r} is not a field{did_you_mean(col, known)}"))
+        elif col != t.timestamp and document_path(mapping, t, col) is None:
+            out.append(
+                (
+                    (*here, "scope", k),
+                    f"scope column {col!r} must come from the document ('$.' path, "
+                    "or 'parent:' of one): a scope is what one document covers",
+                )
+            )
+    for k, idx in enumerate(t.indexes):
+        for m, col in enumerate(idx.columns):
+            if col not in known:
+                out.append(
+                    (
+                        (*here, "indexes", k, "columns", m),
+                        f"index column {col!r} is not a field{did_you_mean(col, known)}",
+                    )
+                )
+    for k, fk in enumerate(t.foreign_keys):
+        out += _check_fk(
+            mapping, t, fk.columns, fk.references, fk.ref_columns, known, by_name, (*here, "foreign_keys", k)
+        )
+    if t.filter:
+        for cond in parse_filter(t.filter):
+            if cond.path.anchor == "parent" and cond.path.depth > depth_available:
+                out.append(
+                    (
+                        (*here, "filter"),
+                        f"{cond.path.text!r} reaches {cond.path.depth} level(s) up; "
+                        f"{t.table!r} has {depth_available} parent(s)",
+                    )
+                )
+    return out
+
+
+def _check_field(mapping: Mapping, t: TargetSpec, f: FieldSpec, rows: JsonPath, depth: int, loc: Loc) -> list[Problem]:
+    out: list[Problem] = []
+    if f.path is not None:
+        p = parse_path(f.path)
+        if p.anchor == "parent" and p.depth > depth:
+            out.append(
+                ((*loc, "path"), f"{f.path!r} reaches {p.depth} level(s) up but {t.table!r} has {depth} parent(s)")
+            )
+    if f.parent is not None:
+        parent = next((x for x in mapping.targets if x.table == t.parent), None)
+        if parent is None:
+            out.append(((*loc, "parent"), f"'parent: {f.parent}' needs the target to have a 'parent'"))
+        else:
+            pnames = [x.name for x in parent.fields] + [parent.timestamp]
+            if f.parent not in pnames:
+                out.append(
+                    (
+                        (*loc, "parent"),
+                        f"parent target {parent.table!r} has no field {f.parent!r}{did_you_mean(f.parent, pnames)}",
+                    )
+                )
+    if f.index and rows.explode != "array":
+        out.append(((*loc, "index"), "'index: true' needs rows that explode an array ('...[*]')"))
+    if f.key and rows.explode != "object":
+        out.append(((*loc, "key"), "'key: true' needs rows that explode an object ('....*')"))
+    if f.format is not None and parse_type(f.type).kind not in {"date", "timestamp"}:
+        out.append(((*loc, "format"), f"'format' applies to date/timestamp fields, not {f.type}"))
+    return out
+
+
+def _check_fk(
+    mapping: Mapping,
+    t: TargetSpec,
+    cols: list[str],
+    ref: str,
+    ref_cols: list[str] | None,
+    known: set[str],
+    by_name: dict[str, int],
+    loc: Loc,
+) -> list[Problem]:
+    out: list[Problem] = []
+    for m, col in enumerate(cols):
+        if col not in known:
+            out.append(((*loc, "columns", m), f"foreign key column {col!r} is not a field{did_you_mean(col, known)}"))
+    if ref not in by_name:
+        out.append(((*loc, "references"), f"foreign key to unknown table {ref!r}{did_you_mean(ref, by_name)}"))
+        return out
+    target = mapping.targets[by_name[ref]]
+    resolved = ref_cols or target.primary_key
+    if not resolved:
+        out.append(((*loc, "ref_columns"), f"{ref!r} has no primary key: name 'ref_columns'"))
+    elif len(resolved) != len(cols):
+        out.append(((*loc, "columns"), f"{len(cols)} column(s) reference {len(resolved)} column(s) of {ref!r}"))
+    tnames = {f.name for f in target.fields} | {target.timestamp}
+    for col in ref_cols or []:
+        if col not in tnames:
+            out.append(((*loc, "ref_columns"), f"{ref!r} has no column {col!r}{did_you_mean(col, tnames)}"))
+    return out
+
+
+def document_path(mapping: Mapping, t: TargetSpec, name: str) -> JsonPath | None:
+    """The document-level path a field's value comes from (following ``parent:`` links), or None."""
+    by_name = {x.table: x for x in mapping.targets}
+    current: TargetSpec | None = t
+    seen = 0
+    while current is not None and seen <= len(mapping.targets):
+        seen += 1
+        f = next((x for x in current.fields if x.name == name), None)
+        if f is None:
+            return None
+        if f.path is not None:
+            p = parse_path(f.path)
+            rows = parse_path(current.rows, allow_explode=True)
+            if p.anchor == "doc" or (p.anchor == "row" and rows.is_root):
+                return p if p.anchor == "doc" else JsonPath(p.text, "doc", 0, p.segments)
+            return None
+        if f.parent is None or current.parent is None:
+            return None
+        name = f.parent
+        current = by_name.get(current.parent)
+    return None

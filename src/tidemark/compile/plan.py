@@ -1,0 +1,170 @@
+"""The extraction plan: a mapping compiled into plain, engine-neutral data (no I/O, no closures).
+
+Engines (local today, Spark later) turn a :class:`Plan` into their own executable form. The plan fixes the order of
+targets (parents before children), resolves every field to one kind of source, resolves scope columns to document
+paths, and carries a :class:`~tidemark.tables.TableSpec` per target for the sinks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from tidemark.compile.checks import ancestors, check_mapping, document_path
+from tidemark.errors import MappingError
+from tidemark.mapping.filters import Condition, parse_filter
+from tidemark.mapping.loader import format_loc
+from tidemark.mapping.models import Mapping, TargetSpec
+from tidemark.mapping.paths import JsonPath, parse_path
+from tidemark.tables import Column, ForeignKey, Index, TableSpec
+from tidemark.types import LogicalType, parse_type
+
+FieldSource = Literal["path", "parent_field", "index", "key", "timestamp"]
+
+
+@dataclass(frozen=True)
+class FieldPlan:
+    name: str
+    type: LogicalType
+    source: FieldSource
+    path: JsonPath | None = None
+    parent_field: str | None = None
+    nullable: bool = True
+    default: Any = None
+    format: str | None = None
+
+
+@dataclass(frozen=True)
+class TargetPlan:
+    name: str  # as written in the mapping: "schema.table"
+    parent: str | None
+    rows: JsonPath
+    required: bool
+    filter: tuple[Condition, ...]
+    fields: tuple[FieldPlan, ...]
+    spec: TableSpec
+    scope_paths: tuple[JsonPath, ...]  # document-level path of each spec.scope column (timestamp excluded)
+    children: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class TimestampPlan:
+    path: JsonPath | None
+    format: str | None
+    from_captured_at: bool
+
+
+@dataclass(frozen=True)
+class Plan:
+    source_name: str
+    document_paths: tuple[JsonPath, ...]
+    timestamp: TimestampPlan
+    targets: tuple[TargetPlan, ...]  # parents before children
+
+    def target(self, name: str) -> TargetPlan:
+        for t in self.targets:
+            if name in (t.name, t.spec.name):
+                return t
+        raise KeyError(name)
+
+    @property
+    def roots(self) -> tuple[TargetPlan, ...]:
+        return tuple(t for t in self.targets if t.parent is None)
+
+
+def compile_mapping(mapping: Mapping) -> Plan:
+    """Compile a validated mapping; raise :class:`MappingError` if its semantic checks fail."""
+    problems = check_mapping(mapping)
+    if problems:
+        raise MappingError([f"{format_loc(loc)}: {msg}" for loc, msg in problems])
+    order = sorted(mapping.targets, key=lambda t: len(ancestors(mapping, t)))
+    default_scope = _default_scope(mapping)
+    plans = []
+    for target in order:
+        children = tuple(t.table for t in order if t.parent == target.table)
+        plans.append(_compile_target(mapping, target, children, default_scope))
+    src = mapping.source
+    docs = [src.document] if isinstance(src.document, str) else src.document
+    ts = src.timestamp
+    return Plan(
+        source_name=src.name,
+        document_paths=tuple(parse_path(p) for p in docs),
+        timestamp=TimestampPlan(
+            path=parse_path(ts.path) if ts.path else None, format=ts.format, from_captured_at=ts.from_ is not None
+        ),
+        targets=tuple(plans),
+    )
+
+
+def _default_scope(mapping: Mapping) -> tuple[str, ...]:
+    roots = [t for t in mapping.targets if t.parent is None and parse_path(t.rows, allow_explode=True).is_root]
+    return tuple(roots[0].primary_key) if len(roots) == 1 else ()
+
+
+def _compile_target(
+    mapping: Mapping, t: TargetSpec, children: tuple[str, ...], default_scope: tuple[str, ...]
+) -> TargetPlan:
+    rows = parse_path(t.rows, allow_explode=True)
+    fields = [_compile_field(f.model_dump(by_alias=False)) for f in t.fields]
+    names = {f.name for f in fields}
+    if t.timestamp not in names:
+        fields.append(FieldPlan(t.timestamp, LogicalType("timestamp"), "timestamp", nullable=False))
+    if t.scope is not None:
+        scope = tuple(t.scope)
+    elif rows.is_root:
+        scope = ()
+    else:  # exploded rows: reconcile per document identity when the target carries it
+        scope = default_scope if all(c in names and document_path(mapping, t, c) for c in default_scope) else ()
+    scope = tuple(c for c in scope if c != t.timestamp)
+    scope_paths = tuple(p for c in scope if (p := document_path(mapping, t, c)) is not None)
+    schema, _, table = t.table.rpartition(".")
+    spec = TableSpec(
+        schema=schema or None,
+        name=table,
+        columns=tuple(Column(f.name, f.type, f.nullable, _description(t, f.name)) for f in fields),
+        primary_key=tuple(t.primary_key),
+        timestamp=t.timestamp,
+        scope=scope,
+        indexes=tuple(Index(tuple(i.columns), i.name, i.unique) for i in t.indexes),
+        foreign_keys=tuple(_foreign_key(mapping, fk.columns, fk.references, fk.ref_columns) for fk in t.foreign_keys),
+        description=t.description,
+    )
+    return TargetPlan(
+        name=t.table,
+        parent=t.parent,
+        rows=rows,
+        required=t.required,
+        filter=parse_filter(t.filter) if t.filter else (),
+        fields=tuple(fields),
+        spec=spec,
+        scope_paths=scope_paths,
+        children=children,
+    )
+
+
+def _compile_field(f: dict[str, Any]) -> FieldPlan:
+    common = {
+        "name": f["name"],
+        "type": parse_type(f["type"]),
+        "nullable": f["nullable"],
+        "default": f["default"],
+        "format": f["format"],
+    }
+    if f["path"] is not None:
+        return FieldPlan(source="path", path=parse_path(f["path"]), **common)
+    if f["parent"] is not None:
+        return FieldPlan(source="parent_field", parent_field=f["parent"], **common)
+    return FieldPlan(source="index" if f["index"] else "key", **common)
+
+
+def _description(t: TargetSpec, name: str) -> str | None:
+    f = next((x for x in t.fields if x.name == name), None)
+    if f is None:
+        return "snapshot time of the source document"
+    return f.description
+
+
+def _foreign_key(mapping: Mapping, cols: list[str], ref: str, ref_cols: list[str] | None) -> ForeignKey:
+    target = next(t for t in mapping.targets if t.table == ref)
+    schema, _, table = ref.rpartition(".")
+    return ForeignKey(tuple(cols), schema or None, table, tuple(ref_cols or target.primary_key))

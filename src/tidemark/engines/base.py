@@ -1,0 +1,55 @@
+"""What every engine produces: per-target Arrow tables, per-target scopes, and what it had to refuse.
+
+An engine takes a compiled :class:`~tidemark.compile.Plan` and a stream of raw documents, and yields
+:class:`ExtractBatch` objects covering a bounded number of documents each. The runtime hands every batch to the
+write contract and a sink; engines never write.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import pyarrow as pa
+
+from tidemark.contract.prepare import RowError
+from tidemark.sources.files import RawDocument
+
+
+@dataclass(frozen=True)
+class RejectedDocument:
+    """A whole document that was refused: unparseable, or missing something the mapping requires."""
+
+    origin: str
+    reason: str
+
+
+@dataclass
+class ExtractBatch:
+    """The output of a bounded slice of documents.
+
+    ``tables[target]`` holds the rows (columns of the target's TableSpec, no hash yet); ``scopes[target]`` holds,
+    for scoped targets, one row per document: the scope values and the document's snapshot time. A document with
+    no rows for a scoped target still appears in its scopes, so reconciliation can empty that scope.
+    """
+
+    tables: dict[str, pa.Table] = field(default_factory=dict)
+    scopes: dict[str, pa.Table] = field(default_factory=dict)
+    row_errors: list[RowError] = field(default_factory=list)
+    rejected: list[RejectedDocument] = field(default_factory=list)
+    documents: int = 0
+    bytes_read: int = 0
+
+
+__all__ = ["Engine", "ExtractBatch", "RejectedDocument", "RowError"]
+
+
+class Engine(Protocol):
+    """An engine runs a compiled plan over documents."""
+
+    name: str
+
+    def extract(self, documents: Iterable[RawDocument], *, batch_documents: int = 64) -> Iterator[ExtractBatch]:
+        """Yield batches, each covering at most ``batch_documents`` documents (bounded memory)."""
+        ...

@@ -1,0 +1,150 @@
+"""JSON values -> typed Arrow arrays, vectorized when the values are clean, value by value when they are not.
+
+The fast path hands whole columns to Arrow. Only when a column holds something unexpected does the slow path
+convert each value, so that exactly the offending rows are reported (and quarantined) instead of the whole batch.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from tidemark.types import LogicalType
+
+_NONE = type(None)
+_FAST_KINDS: dict[str, set[type]] = {
+    "int": {int, _NONE},
+    "bigint": {int, _NONE},
+    "double": {int, float, _NONE},
+    "bool": {bool, _NONE},
+    "string": {str, _NONE},
+    "date": {str, date, _NONE},
+    "timestamp": {str, datetime, _NONE},
+    "decimal": {int, float, str, _NONE},
+}
+_ARROW_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OverflowError)
+
+
+def to_arrow(values: list[Any], ltype: LogicalType, fmt: str | None = None) -> tuple[pa.Array, dict[int, str]]:
+    """Convert a column; returns the array (bad values as null) and ``{row: reason}`` for values that failed."""
+    kinds = values_kinds(values)
+    if ltype.kind == "json" or kinds <= _FAST_KINDS[ltype.kind]:
+        try:
+            return _fast(values, ltype, fmt), {}
+        except _ARROW_ERRORS:
+            pass
+    out: list[Any] = []
+    bad: dict[int, str] = {}
+    for i, v in enumerate(values):
+        try:
+            out.append(None if v is None else convert_value(v, ltype, fmt))
+        except (ValueError, TypeError, ArithmeticError):
+            out.append(None)
+            bad[i] = f"{_show(v)} is not a valid {ltype}" + (f" (format {fmt!r})" if fmt else "")
+    return pa.array(out, ltype.arrow), bad
+
+
+def _fast(values: list[Any], t: LogicalType, fmt: str | None) -> pa.Array:
+    kind = t.kind
+    if kind in {"int", "bigint", "double", "bool", "string"}:
+        return pa.array(values, t.arrow)
+    if kind == "json":
+        return pa.array([None if v is None else orjson.dumps(v).decode() for v in values], pa.string())
+    if str not in values_kinds(values) and kind in {"date", "timestamp"}:
+        return pa.array(values, t.arrow)  # already date / datetime objects
+    strings = pa.array(values if kind != "decimal" else [None if v is None else str(v) for v in values], pa.string())
+    if kind == "decimal":
+        return strings.cast(t.arrow)
+    if fmt is not None:
+        parsed = pc.strptime(strings, format=fmt, unit="us")
+        return parsed.cast(pa.date32()) if kind == "date" else pc.assume_timezone(parsed, "UTC")
+    return strings.cast(t.arrow)
+
+
+def values_kinds(values: list[Any]) -> set[type]:
+    return {type(v) for v in values}
+
+
+def convert_value(v: Any, t: LogicalType, fmt: str | None = None) -> Any:
+    """Convert one JSON value to the Python value Arrow stores for ``t``; raise ValueError/TypeError if impossible."""
+    kind = t.kind
+    if kind in {"int", "bigint"}:
+        return _to_int(v, t)
+    if kind == "double":
+        if isinstance(v, bool) or not isinstance(v, int | float | str):
+            raise TypeError(v)
+        return float(v)
+    if kind == "bool":
+        if isinstance(v, bool):
+            return v
+        if isinstance(v, str) and v.lower() in {"true", "false"}:
+            return v.lower() == "true"
+        raise TypeError(v)
+    if kind == "string":
+        return _to_string(v)
+    if kind == "json":
+        return orjson.dumps(v).decode()
+    if kind == "decimal":
+        if isinstance(v, bool) or not isinstance(v, int | float | str):
+            raise TypeError(v)
+        return Decimal(str(v)).quantize(Decimal(1).scaleb(-t.scale))
+    if isinstance(v, datetime) and kind == "timestamp":
+        return v if v.tzinfo else v.replace(tzinfo=UTC)
+    if isinstance(v, date) and not isinstance(v, datetime) and kind == "date":
+        return v
+    if not isinstance(v, str):
+        raise TypeError(v)
+    if kind == "date":
+        return datetime.strptime(v, fmt).date() if fmt else date.fromisoformat(v)
+    return parse_timestamp(v, fmt)
+
+
+def parse_timestamp(v: str, fmt: str | None = None) -> datetime:
+    """ISO 8601 (``Z`` or an offset; none means UTC) or a strptime format; always returns an aware UTC datetime."""
+    parsed = datetime.strptime(v, fmt) if fmt else datetime.fromisoformat(v)
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def _to_int(v: Any, t: LogicalType) -> int:
+    if isinstance(v, bool):
+        raise TypeError(v)
+    number: int
+    if isinstance(v, float):
+        if not v.is_integer():
+            raise ValueError(v)
+        number = int(v)
+    elif isinstance(v, str):
+        number = int(v.strip())
+    elif isinstance(v, int):
+        number = v
+    else:
+        raise TypeError(v)
+    limit = 2**31 if t.kind == "int" else 2**63
+    if not -limit <= number < limit:
+        raise OverflowError(v)
+    return number
+
+
+def _to_string(v: Any) -> str:
+    if isinstance(v, str):
+        return v
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int | float):
+        return orjson.dumps(v).decode()
+    return orjson.dumps(v).decode()
+
+
+def _show(v: Any) -> str:
+    try:
+        text = orjson.dumps(v).decode()
+    except TypeError:
+        text = repr(v)
+    return text if len(text) <= 60 else text[:57] + "..."

@@ -1,0 +1,170 @@
+"""The mapping language as pydantic models (the JSON Schema for editors is generated from these).
+
+A mapping describes one kind of source document and the tables it becomes. See ``docs/mapping.md``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from tidemark.mapping.filters import parse_filter
+from tidemark.mapping.paths import parse_path
+from tidemark.types import parse_type
+
+IDENT = r"^[A-Za-z_][A-Za-z0-9_]*$"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TimestampSpec(_Strict):
+    """Where a document's snapshot time comes from: a JSON path (with a strptime format), or ``captured_at``."""
+
+    path: str | None = Field(None, description="JSON path inside the document, e.g. $.metaData.timeStamp")
+    format: str | None = Field(
+        None, description="strptime format of the value at `path`, e.g. %Y%m%d_%H%M%S; ISO 8601 when omitted"
+    )
+    timezone: Literal["UTC"] = Field("UTC", description="time zone of values that carry none")
+    from_: Literal["captured_at"] | None = Field(
+        None,
+        alias="from",
+        description="'captured_at': the raw record's capture time (the envelope's captured_at key)",
+    )
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, v: str | None) -> str | None:
+        if v is not None and parse_path(v).anchor != "doc":
+            raise ValueError(f"{v!r} must start at the document root ('$.')")
+        return v
+
+    @model_validator(mode="after")
+    def _one_source(self) -> TimestampSpec:
+        if (self.path is None) == (self.from_ is None):
+            raise ValueError("set exactly one of 'path' (a JSON path) or 'from: captured_at'")
+        return self
+
+
+class SourceSpec(_Strict):
+    """The kind of document this mapping reads."""
+
+    name: str = Field(description="a name for the document kind, e.g. liveGameV1")
+    endpoint: str | None = Field(None, description="API endpoint group, e.g. game")
+    method: str | None = Field(None, description="API method, e.g. liveGameV1")
+    description: str | None = None
+    document: str | list[str] = Field(
+        "$",
+        description="where the document sits in each input record; a list tries each path in order "
+        "(e.g. ['$.response', '$'] for enveloped and bare documents)",
+    )
+    timestamp: TimestampSpec = Field(description="where each document's snapshot time comes from")
+
+    @field_validator("document")
+    @classmethod
+    def _document(cls, v: str | list[str]) -> str | list[str]:
+        for p in [v] if isinstance(v, str) else v:
+            if parse_path(p).anchor != "doc":
+                raise ValueError(f"{p!r} must start at the record root ('$')")
+        return v
+
+
+class FieldSpec(_Strict):
+    """One column: where its value comes from, its type, and what to do when it is missing."""
+
+    name: str = Field(pattern=IDENT, description="column name")
+    path: str | None = Field(None, description="JSON path: '$.x' document, 'x' row element, '^.x' parent element")
+    parent: str | None = Field(None, description="copy this field of the parent target's row")
+    index: bool = Field(False, description="the row's position in the exploded array (0-based)")
+    key: bool = Field(False, description="the row's key in the exploded object")
+    type: str = Field(
+        "string", description="int, bigint, float, double, decimal(p,s), bool, string, date, timestamp, json"
+    )
+    nullable: bool = Field(True, description="false: a row without a value (and no default) is an error row")
+    default: Any = Field(None, description="value used when the path is missing or null")
+    format: str | None = Field(None, description="strptime format for date/timestamp strings that are not ISO 8601")
+    description: str | None = None
+
+    @field_validator("type")
+    @classmethod
+    def _type(cls, v: str) -> str:
+        parse_type(v)
+        return v
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, v: str | None) -> str | None:
+        if v is not None:
+            parse_path(v)
+        return v
+
+    @model_validator(mode="after")
+    def _one_source(self) -> FieldSpec:
+        sources = [self.path is not None, self.parent is not None, self.index, self.key]
+        if sum(sources) != 1:
+            raise ValueError("set exactly one of 'path', 'parent', 'index: true' or 'key: true'")
+        return self
+
+
+class IndexSpec(_Strict):
+    columns: list[str] = Field(min_length=1)
+    name: str | None = Field(None, pattern=IDENT)
+    unique: bool = False
+
+
+class ForeignKeySpec(_Strict):
+    columns: list[str] = Field(min_length=1, description="columns of this table")
+    references: str = Field(description="the referenced table, as named in this mapping (schema.table)")
+    ref_columns: list[str] | None = Field(None, description="referenced columns; default: its primary key")
+
+
+class TargetSpec(_Strict):
+    """One output table."""
+
+    table: str = Field(pattern=r"^([A-Za-z_][A-Za-z0-9_]*\.)?[A-Za-z_][A-Za-z0-9_]*$", description="[schema.]table")
+    description: str | None = None
+    parent: str | None = Field(None, description="the target whose rows this one explodes from (rows is relative)")
+    rows: str = Field(
+        "$", description="'$' one row per document; '$.a[*]' / 'a[*]' explode an array; '$.a.*' explode an object"
+    )
+    required: bool = Field(False, description="true: a document where `rows` is missing is rejected")
+    filter: str | None = Field(None, description='keep rows matching e.g. "isPitch == true and hitData exists"')
+    fields: list[FieldSpec] = Field(min_length=1)
+    primary_key: list[str] = Field(default_factory=list)
+    timestamp: str = Field(
+        "captured_at",
+        pattern=IDENT,
+        description="the row timestamp column (the document's snapshot time unless a field of that name exists)",
+    )
+    scope: list[str] | None = Field(
+        None,
+        description="reconcile per these columns: the table holds, per scope value, only the newest snapshot's "
+        "rows. Default for exploded targets: the primary key of the root target ('$' rows), when present here",
+    )
+    indexes: list[IndexSpec] = Field(default_factory=list)
+    foreign_keys: list[ForeignKeySpec] = Field(default_factory=list)
+
+    @field_validator("rows")
+    @classmethod
+    def _rows(cls, v: str) -> str:
+        parse_path(v, allow_explode=True)
+        return v
+
+    @field_validator("filter")
+    @classmethod
+    def _filter(cls, v: str | None) -> str | None:
+        if v is not None:
+            parse_filter(v)
+        return v
+
+
+class Mapping(_Strict):
+    """A tidemark mapping: one source document kind -> tables."""
+
+    version: Literal[1] = 1
+    source: SourceSpec
+    targets: list[TargetSpec] = Field(min_length=1)

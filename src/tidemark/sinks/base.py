@@ -1,0 +1,121 @@
+"""The sink interface. A store is one file implementing :class:`Sink`, plus one line in the conformance list.
+
+The runtime calls, per run::
+
+    sink.begin()
+    sink.ensure_table(spec)               # for every target, before any write
+    counts = sink.write(spec, rows, scopes, mode)   # many times; rows already prepared by the contract
+    sink.quarantine(entries)              # error rows and rejected documents
+    sink.commit()                         # or sink.rollback() on any failure
+
+``rows`` always carries the content hash column and has at most one row per key (except in ``append``). The sink
+implements the comparison with stored rows (insert / update / unchanged / skipped), reconciliation of scoped tables
+(deleted) and the modes, exactly as docs/write-contract.md says. The runtime and the tests branch on
+:class:`Capabilities`, never on a sink's name.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from datetime import datetime
+from typing import ClassVar
+
+import pyarrow as pa
+
+from tidemark.contract.counts import Mode, WriteCounts
+from tidemark.tables import TableSpec
+
+#: Where tidemark keeps its own bookkeeping (watermarks of scoped tables, quarantine) inside a store.
+META_SCHEMA = "_tidemark"
+QUARANTINE_TABLE = "quarantine"
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a sink can promise; tests and the runtime read these instead of checking sink names.
+
+    transactional: a whole run commits or rolls back as one unit.
+    native_merge: upsert is one server-side statement (MERGE / ON CONFLICT) rather than read-compare-rewrite.
+    enforces_foreign_keys: declared foreign keys are constraints the store checks.
+    atomic_checkpoint: a streaming checkpoint can commit in the same transaction as the rows it covers.
+    concurrent_writers: two processes may write the same table at once and the contract still holds.
+    """
+
+    transactional: bool
+    native_merge: bool
+    enforces_foreign_keys: bool
+    atomic_checkpoint: bool
+    concurrent_writers: bool
+
+
+@dataclass(frozen=True)
+class QuarantineEntry:
+    """A refused row (``table`` set) or a rejected document (``table`` None)."""
+
+    run_id: str
+    table: str | None
+    key: str | None  # canonical JSON of the key
+    reason: str
+    row: str | None  # canonical JSON of the row
+    origin: str
+    at: datetime
+
+
+QUARANTINE_SCHEMA = pa.schema(
+    [
+        ("run_id", pa.string()),
+        ("table_name", pa.string()),
+        ("row_key", pa.string()),
+        ("reason", pa.string()),
+        ("row_data", pa.string()),
+        ("origin", pa.string()),
+        ("quarantined_at", pa.timestamp("us", tz="UTC")),
+    ]
+)
+
+
+class Sink(ABC):
+    """A store that tables are written to under the write contract."""
+
+    capabilities: ClassVar[Capabilities]
+    #: a safe description for logs and summaries (never contains a password)
+    display: str = ""
+
+    @abstractmethod
+    def begin(self) -> None:
+        """Start the run's transaction."""
+
+    @abstractmethod
+    def commit(self) -> None:
+        """Make every write since ``begin`` durable and visible, all at once."""
+
+    @abstractmethod
+    def rollback(self) -> None:
+        """Undo every write since ``begin``."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release connections; safe to call twice."""
+
+    @abstractmethod
+    def ensure_table(self, spec: TableSpec) -> None:
+        """Create the table (schema, key, indexes) if missing; add new nullable columns; refuse incompatible ones."""
+
+    @abstractmethod
+    def write(self, spec: TableSpec, rows: pa.Table, scopes: pa.Table | None, mode: Mode) -> WriteCounts:
+        """Apply prepared rows in ``mode``; ``scopes`` (scope columns + snapshot time) drive reconciliation."""
+
+    @abstractmethod
+    def quarantine(self, entries: list[QuarantineEntry]) -> None:
+        """Store refused rows and rejected documents (append-only) in the same transaction."""
+
+    @abstractmethod
+    def read_table(self, spec: TableSpec) -> pa.Table:
+        """The stored rows (data columns only), for status, tests and exports."""
+
+    def __enter__(self) -> Sink:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

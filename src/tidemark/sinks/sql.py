@@ -1,0 +1,303 @@
+"""The write contract for SQL stores, written once: DDL from a TableSpec, staging, classification, apply, reconcile.
+
+A SQL sink (DuckDB, PostgreSQL) only supplies the driver-specific hooks: how to run a statement, how to stage an
+Arrow table as a temporary table, its column types and how it reports existing columns. Every identifier goes
+through sqlglot's quoting for the sink's dialect; every value is a bound parameter.
+
+Upsert of one prepared batch, inside the run's transaction:
+
+1. stage the rows as ``_tm_stage`` (one row per key, hash included);
+2. for a scoped table: merge the batch's scopes into the table's watermarks (``_tm_wm``: per scope value the
+   newest snapshot time ever applied); staged rows older than their scope's watermark are ``skipped``;
+3. classify each staged row against the stored row of its key: ``insert`` (no stored row), ``update`` (newer, or
+   equal time and greater hash), ``unchanged`` (equal time and hash), ``skip`` (older, or equal time and smaller
+   hash);
+4. insert and update in two set-based statements;
+5. for a scoped table: delete stored rows of the touched scopes that are older than the watermark (they are absent
+   from the newest snapshot): ``deleted``.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from typing import Any
+
+import pyarrow as pa
+from sqlglot import exp
+
+from tidemark.contract.counts import Mode, WriteCounts
+from tidemark.errors import SinkTerminalError
+from tidemark.sinks.base import META_SCHEMA, QUARANTINE_SCHEMA, QUARANTINE_TABLE, QuarantineEntry, Sink
+from tidemark.tables import HASH_COLUMN, Column, TableSpec
+from tidemark.types import LogicalType
+
+STAGE = "_tm_stage"
+SCOPES = "_tm_scopes"
+WATERMARK = "_tm_wm"
+CLASSIFIED = "_tm_cls"
+ACTION = "_tm_action"
+
+
+class SqlSink(Sink):
+    """Shared behaviour of SQL stores; subclasses implement the driver hooks below."""
+
+    dialect: str = "duckdb"
+
+    def __init__(self) -> None:
+        self._overwritten: set[str] = set()
+        self._ensured: set[str] = set()
+
+    # -- driver hooks -------------------------------------------------------------------------------------------
+    @abstractmethod
+    def _exec(self, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
+        """Run one statement; return its rows ([] when it returns none)."""
+
+    @abstractmethod
+    def _exec_count(self, sql: str, params: list[Any] | None = None) -> int:
+        """Run one DML statement; return the number of rows it affected."""
+
+    @abstractmethod
+    def _stage(self, name: str, table: pa.Table) -> None:
+        """Create temporary table ``name`` holding ``table`` (replacing any previous one)."""
+
+    @abstractmethod
+    def _column_type(self, ltype: LogicalType) -> str:
+        """The store's column type for a logical type."""
+
+    @abstractmethod
+    def _existing_columns(self, schema: str | None, table: str) -> dict[str, str] | None:
+        """``{column: type}`` of an existing table (types as the store spells them), or None if it does not exist."""
+
+    # -- quoting ------------------------------------------------------------------------------------------------
+    def q(self, name: str) -> str:
+        return str(exp.to_identifier(name, quoted=True).sql(dialect=self.dialect))
+
+    def qt(self, schema: str | None, name: str) -> str:
+        return f"{self.q(schema)}.{self.q(name)}" if schema else self.q(name)
+
+    def table_ref(self, spec: TableSpec) -> str:
+        return self.qt(spec.schema, spec.name)
+
+    def watermark_ref(self, spec: TableSpec) -> str:
+        return self.qt(META_SCHEMA, f"wm__{spec.schema or 'main'}__{spec.name}")
+
+    # -- DDL ----------------------------------------------------------------------------------------------------
+    def ensure_table(self, spec: TableSpec) -> None:
+        if spec.qualified in self._ensured:
+            return
+        if spec.schema:
+            self._exec(f"CREATE SCHEMA IF NOT EXISTS {self.q(spec.schema)}")
+        existing = self._existing_columns(spec.schema, spec.name)
+        if existing is None:
+            self._create_table(spec)
+        else:
+            self._evolve_table(spec, existing)
+        if spec.scope:
+            self._ensure_meta_schema()
+            assert spec.timestamp is not None
+            cols = [spec.column(c) for c in (*spec.scope, spec.timestamp)]
+            defs = ", ".join(f"{self.q(c.name)} {self._column_type(c.type)} NOT NULL" for c in cols)
+            pk = ", ".join(self.q(c) for c in spec.scope)
+            self._exec(f"CREATE TABLE IF NOT EXISTS {self.watermark_ref(spec)} ({defs}, PRIMARY KEY ({pk}))")
+        self._ensured.add(spec.qualified)
+
+    def _create_table(self, spec: TableSpec) -> None:
+        defs = [self._column_def(c, c.name in spec.primary_key) for c in spec.columns]
+        defs.append(f"{self.q(HASH_COLUMN)} BIGINT NOT NULL")
+        if spec.primary_key:
+            defs.append(f"PRIMARY KEY ({', '.join(self.q(c) for c in spec.primary_key)})")
+        self._exec(f"CREATE TABLE {self.table_ref(spec)} ({', '.join(defs)})")
+        for i, index in enumerate(spec.indexes):
+            name = index.name or f"ix_{spec.name}_{'_'.join(index.columns)}"[:60] or f"ix_{spec.name}_{i}"
+            unique = "UNIQUE " if index.unique else ""
+            cols = ", ".join(self.q(c) for c in index.columns)
+            self._exec(f"CREATE {unique}INDEX IF NOT EXISTS {self.q(name)} ON {self.table_ref(spec)} ({cols})")
+        self._comment(spec)
+
+    def _comment(self, spec: TableSpec) -> None:
+        """Table and column descriptions as comments (best effort: stores without COMMENT ignore it)."""
+        if spec.description:
+            self._exec(f"COMMENT ON TABLE {self.table_ref(spec)} IS {self._literal(spec.description)}")
+        for c in spec.columns:
+            if c.description:
+                self._exec(
+                    f"COMMENT ON COLUMN {self.table_ref(spec)}.{self.q(c.name)} IS {self._literal(c.description)}"
+                )
+
+    def _literal(self, text: str) -> str:
+        return str(exp.Literal.string(text).sql(dialect=self.dialect))
+
+    def _column_def(self, c: Column, in_key: bool) -> str:
+        null = " NOT NULL" if (not c.nullable or in_key) else ""
+        return f"{self.q(c.name)} {self._column_type(c.type)}{null}"
+
+    def _evolve_table(self, spec: TableSpec, existing: dict[str, str]) -> None:
+        wanted = [*spec.columns, Column(HASH_COLUMN, LogicalType("bigint"), False)]
+        problems = []
+        for c in wanted:
+            have = existing.get(c.name)
+            if have is None:
+                if not c.nullable:
+                    problems.append(f"new column {c.name!r} is NOT NULL: make it nullable or give it a default")
+                else:
+                    self._exec(f"ALTER TABLE {self.table_ref(spec)} ADD COLUMN {self._column_def(c, False)}")
+            elif not self._same_type(have, c.type):
+                problems.append(f"column {c.name!r} is {have} in the store but {c.type} in the mapping")
+        if problems:
+            raise SinkTerminalError(
+                f"table {spec.qualified} exists with an incompatible schema: "
+                + "; ".join(problems)
+                + ". Migrate the table (or write to a new one); tidemark only adds nullable columns."
+            )
+
+    def _same_type(self, have: str, want: LogicalType) -> bool:
+        return have.upper().replace(" ", "") == self._column_type(want).upper().replace(" ", "")
+
+    def _ensure_meta_schema(self) -> None:
+        self._exec(f"CREATE SCHEMA IF NOT EXISTS {self.q(META_SCHEMA)}")
+
+    # -- writes -------------------------------------------------------------------------------------------------
+    def write(self, spec: TableSpec, rows: pa.Table, scopes: pa.Table | None, mode: Mode) -> WriteCounts:
+        counts = WriteCounts()
+        if mode == "overwrite" and spec.qualified not in self._overwritten:
+            counts.deleted += self._exec_count(f"DELETE FROM {self.table_ref(spec)}")
+            if spec.scope:
+                self._exec(f"DELETE FROM {self.watermark_ref(spec)}")
+            self._overwritten.add(spec.qualified)
+        if rows.num_rows == 0 and (scopes is None or scopes.num_rows == 0 or not spec.scope):
+            return counts
+        self._stage(STAGE, rows)
+        try:
+            if mode == "append":
+                counts.inserted += self._exec_count(self._insert_from(spec, STAGE))
+                return counts
+            if spec.scope:
+                counts.skipped += self._apply_watermark(spec, rows, scopes)
+            counts += self._classify_and_apply(spec, mode)
+            if spec.scope:
+                counts.deleted += self._reconcile(spec)
+            return counts
+        finally:
+            for name in (STAGE, SCOPES, WATERMARK, CLASSIFIED):
+                self._exec(f"DROP TABLE IF EXISTS {self.q(name)}")
+
+    def _cols(self, spec: TableSpec, alias: str | None = None) -> str:
+        prefix = f"{self.q(alias)}." if alias else ""
+        return ", ".join(prefix + self.q(c) for c in (*spec.column_names, HASH_COLUMN))
+
+    def _insert_from(self, spec: TableSpec, source: str, where: str = "") -> str:
+        cols = self._cols(spec)
+        return f"INSERT INTO {self.table_ref(spec)} ({cols}) SELECT {cols} FROM {self.q(source)}{where}"
+
+    def _match(self, columns: tuple[str, ...], left: str, right: str) -> str:
+        return " AND ".join(f"{left}.{self.q(c)} = {right}.{self.q(c)}" for c in columns)
+
+    def _apply_watermark(self, spec: TableSpec, rows: pa.Table, scopes: pa.Table | None) -> int:
+        """Merge scopes into the watermarks; drop (and count) staged rows older than their scope's watermark."""
+        assert spec.timestamp is not None
+        scope_cols = ", ".join(self.q(c) for c in spec.scope)
+        ts = self.q(spec.timestamp)
+        if scopes is not None and scopes.num_rows:
+            self._stage(SCOPES, scopes.select([*spec.scope, spec.timestamp]))
+            source = self.q(SCOPES)
+        else:  # no scope batch given: the rows themselves say which scopes they cover
+            source = self.q(STAGE)
+        wm = self.watermark_ref(spec)
+        self._exec(
+            f"CREATE TEMP TABLE {self.q(WATERMARK)} AS SELECT {scope_cols}, max({ts}) AS {ts} FROM ("
+            f"SELECT {scope_cols}, {ts} FROM {source} UNION ALL "
+            f"SELECT {self._cols_of(spec.scope, 'w')}, w.{ts} FROM {wm} AS w "
+            f"WHERE EXISTS (SELECT 1 FROM {source} AS s WHERE {self._match(spec.scope, 's', 'w')})"
+            f") AS u GROUP BY {scope_cols}"
+        )
+        self._exec(
+            f"DELETE FROM {wm} WHERE EXISTS (SELECT 1 FROM {self.q(WATERMARK)} AS n "
+            f"WHERE {self._match(spec.scope, 'n', wm)})"
+        )
+        self._exec(f"INSERT INTO {wm} ({scope_cols}, {ts}) SELECT {scope_cols}, {ts} FROM {self.q(WATERMARK)}")
+        stage = self.q(STAGE)
+        return self._exec_count(
+            f"DELETE FROM {stage} WHERE EXISTS (SELECT 1 FROM {self.q(WATERMARK)} AS n "
+            f"WHERE {self._match(spec.scope, 'n', stage)} AND {stage}.{ts} < n.{ts})"
+        )
+
+    def _cols_of(self, columns: tuple[str, ...], alias: str) -> str:
+        return ", ".join(f"{alias}.{self.q(c)}" for c in columns)
+
+    def _classify_and_apply(self, spec: TableSpec, mode: Mode) -> WriteCounts:
+        key = spec.primary_key
+        h = self.q(HASH_COLUMN)
+        first_key = self.q(key[0])
+        if mode == "append_once":
+            decide = "'skip'"
+        elif spec.timestamp:
+            ts = self.q(spec.timestamp)
+            decide = (
+                f"CASE WHEN s.{ts} > t.{ts} OR (s.{ts} = t.{ts} AND s.{h} > t.{h}) THEN 'update' "
+                f"WHEN s.{ts} = t.{ts} AND s.{h} = t.{h} THEN 'unchanged' ELSE 'skip' END"
+            )
+        else:  # no timestamp: the incoming row wins unless identical
+            decide = f"CASE WHEN s.{h} = t.{h} THEN 'unchanged' ELSE 'update' END"
+        self._exec(
+            f"CREATE TEMP TABLE {self.q(CLASSIFIED)} AS SELECT s.*, "
+            f"CASE WHEN t.{first_key} IS NULL THEN 'insert' ELSE {decide} END AS {self.q(ACTION)} "
+            f"FROM {self.q(STAGE)} AS s LEFT JOIN {self.table_ref(spec)} AS t ON {self._match(key, 's', 't')}"
+        )
+        tally = dict(self._exec(f"SELECT {self.q(ACTION)}, count(*) FROM {self.q(CLASSIFIED)} GROUP BY 1"))
+        counts = WriteCounts(
+            inserted=int(tally.get("insert", 0)),
+            updated=int(tally.get("update", 0)),
+            unchanged=int(tally.get("unchanged", 0)),
+            skipped=int(tally.get("skip", 0)),
+        )
+        if counts.inserted:
+            self._exec(self._insert_from(spec, CLASSIFIED, f" WHERE {self.q(ACTION)} = 'insert'"))
+        if counts.updated:
+            target = self.table_ref(spec)
+            sets = ", ".join(f"{self.q(c)} = c.{self.q(c)}" for c in (*spec.column_names, HASH_COLUMN) if c not in key)
+            self._exec(
+                f"UPDATE {target} SET {sets} FROM {self.q(CLASSIFIED)} AS c "
+                f"WHERE {self._match(key, 'c', target)} AND c.{self.q(ACTION)} = 'update'"
+            )
+        return counts
+
+    def _reconcile(self, spec: TableSpec) -> int:
+        assert spec.timestamp is not None
+        target = self.table_ref(spec)
+        ts = self.q(spec.timestamp)
+        return self._exec_count(
+            f"DELETE FROM {target} WHERE EXISTS (SELECT 1 FROM {self.q(WATERMARK)} AS n "
+            f"WHERE {self._match(spec.scope, 'n', target)} AND {target}.{ts} < n.{ts})"
+        )
+
+    # -- quarantine & reads -------------------------------------------------------------------------------------
+    def quarantine(self, entries: list[QuarantineEntry]) -> None:
+        if not entries:
+            return
+        self._ensure_meta_schema()
+        ref = self.qt(META_SCHEMA, QUARANTINE_TABLE)
+        if self._existing_columns(META_SCHEMA, QUARANTINE_TABLE) is None:
+            kinds = {
+                f.name: LogicalType("timestamp" if f.name == "quarantined_at" else "string") for f in QUARANTINE_SCHEMA
+            }
+            defs = ", ".join(f"{self.q(name)} {self._column_type(kind)}" for name, kind in kinds.items())
+            self._exec(f"CREATE TABLE IF NOT EXISTS {ref} ({defs})")
+        data = pa.Table.from_pylist(
+            [
+                {
+                    "run_id": e.run_id,
+                    "table_name": e.table,
+                    "row_key": e.key,
+                    "reason": e.reason,
+                    "row_data": e.row,
+                    "origin": e.origin,
+                    "quarantined_at": e.at,
+                }
+                for e in entries
+            ],
+            schema=QUARANTINE_SCHEMA,
+        )
+        self._stage("_tm_quarantine", data)
+        cols = ", ".join(self.q(f.name) for f in QUARANTINE_SCHEMA)
+        self._exec(f"INSERT INTO {ref} ({cols}) SELECT {cols} FROM {self.q('_tm_quarantine')}")
+        self._exec(f"DROP TABLE IF EXISTS {self.q('_tm_quarantine')}")
