@@ -1,0 +1,66 @@
+"""Fixtures of the write-contract conformance suite: ``store`` opens connections to each sink in STORES."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from tests.conformance.stores import STORES, Opener, Store
+from tidemark.contract.counts import Mode, WriteCounts
+from tidemark.contract.prepare import prepare
+from tidemark.sinks.base import Sink
+from tidemark.tables import TableSpec
+
+
+@pytest.fixture(params=[pytest.param(s, id=s.name, marks=s.marks) for s in STORES])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Opener]:
+    """A function that opens a new connection to a fresh, empty store of one kind."""
+    entry: Store = request.param
+    needs = request.node.get_closest_marker("needs")
+    opener = entry.make(request, tmp_path)
+    if needs is not None:
+        probe = opener()
+        try:
+            missing = [cap for cap in needs.args if not getattr(probe.capabilities, cap)]
+        finally:
+            probe.close()
+        if missing:
+            pytest.skip(f"{entry.name} does not declare {', '.join(missing)}")
+    yield opener
+
+
+def write(opener: Opener, spec: TableSpec, rows: pa.Table, mode: Mode = "upsert",
+          scopes: pa.Table | None = None) -> WriteCounts:
+    """One transactional write through the contract: prepare, ensure, write, commit (as a run does)."""
+    sink: Sink = opener()
+    try:
+        sink.begin()
+        sink.ensure_table(spec)
+        prepared = prepare(rows, spec, mode)
+        counts = sink.write(spec, prepared.rows, scopes, mode)
+        counts += prepared.counts
+        sink.commit()
+        return counts
+    except BaseException:
+        sink.rollback()
+        raise
+    finally:
+        sink.close()
+
+
+def read(opener: Opener, spec: TableSpec) -> list[dict[str, object]]:
+    """The stored rows, sorted by key."""
+    sink = opener()
+    try:
+        rows = sink.read_table(spec).to_pylist()
+    finally:
+        sink.close()
+    key = spec.primary_key or spec.column_names
+    return sorted(rows, key=lambda r: tuple(str(r[k]) for k in key))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "needs(*capabilities): skip stores whose sink lacks a capability")

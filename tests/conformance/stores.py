@@ -1,0 +1,36 @@
+"""The conformance list: every sink the write-contract suite runs against. A new sink is one entry here.
+
+Each entry opens a *fresh connection* to one store that lives for the test (a DuckDB file on tmp_path, a database
+on the test PostgreSQL server, a Delta table directory...). Capability gaps are declared by the sink class
+(``Sink.capabilities``) and skipped centrally in ``conftest.py``, never inside a test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from tidemark.sinks import open_sink
+from tidemark.sinks.base import Sink
+
+Opener = Callable[[], Sink]
+
+
+@dataclass(frozen=True)
+class Store:
+    name: str
+    make: Callable[[pytest.FixtureRequest, Path], Opener]  # -> a function opening a new connection
+    marks: tuple[pytest.MarkDecorator, ...] = field(default=())
+
+
+def _duckdb(request: pytest.FixtureRequest, tmp_path: Path) -> Opener:
+    url = f"duckdb:{tmp_path / 'store.duckdb'}"
+    return lambda: open_sink(url)
+
+
+STORES: list[Store] = [
+    Store("duckdb", _duckdb),
+]
