@@ -153,9 +153,9 @@ class DuckDBSink(SqlSink):
         cols = ", ".join(self.q(c) for c in spec.column_names)
         key = ", ".join(self.q(c) for c in spec.primary_key) or "1"
         result = self.conn.execute(f"SELECT {cols} FROM {self.table_ref(spec)} ORDER BY {key}")
-        return result.fetch_arrow_table()
+        return result.to_arrow_table()
 
     def read_hashes(self, spec: TableSpec) -> pa.Table:
         """Stored rows with their content hash (for tests of the tie-break)."""
         cols = ", ".join(self.q(c) for c in (*spec.column_names, HASH_COLUMN))
-        return self.conn.execute(f"SELECT {cols} FROM {self.table_ref(spec)}").fetch_arrow_table()
+        return self.conn.execute(f"SELECT {cols} FROM {self.table_ref(spec)}").to_arrow_table()
