@@ -12,12 +12,14 @@ from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
+import msgspec
 import orjson
 import pyarrow as pa
 
 from tidemark.compile.plan import FieldPlan, Plan, TargetPlan
 from tidemark.engines.base import ExtractBatch, RejectedDocument, RowError
 from tidemark.engines.convert import parse_timestamp, to_arrow
+from tidemark.engines.decoder import build_decoder
 from tidemark.mapping.filters import Condition
 from tidemark.mapping.paths import JsonPath
 from tidemark.sources.files import RawDocument
@@ -259,7 +261,7 @@ class LocalEngine:
 
     name = "local"
 
-    def __init__(self, plan: Plan) -> None:
+    def __init__(self, plan: Plan, *, fast_decode: bool = True) -> None:
         self.plan = plan
         self.runners: dict[str, _TargetRunner] = {}
         for tp in plan.targets:  # parents come first in a plan
@@ -270,6 +272,7 @@ class LocalEngine:
                 parent.children.append(runner)
         self.roots = [r for r in self.runners.values() if r.parent is None]
         self.doc_getters = [make_getter(p.segments) for p in plan.document_paths]
+        self.decoder = build_decoder(plan) if fast_decode else None
         ts = plan.timestamp
         self.ts_get = make_getter(ts.path.segments) if ts.path else None
 
@@ -305,7 +308,7 @@ class LocalEngine:
         if not data.strip():
             return "empty document"
         try:
-            record = orjson.loads(data)
+            record = self._parse(data)
         except orjson.JSONDecodeError as exc:
             return f"not valid JSON: {exc}"
         doc = next((d for g in self.doc_getters if (d := g(record)) is not None), None)
@@ -326,6 +329,15 @@ class LocalEngine:
             if runner.plan.spec.scope:
                 runner.scopes.append((*(g(doc) for g in runner.scope_getters), ts))
         return None
+
+    def _parse(self, data: bytes) -> Any:
+        """Decode with the plan's pruned decoder; documents of another shape fall back to orjson (same errors)."""
+        if self.decoder is not None:
+            try:
+                return self.decoder.decode(data)
+            except msgspec.MsgspecError:
+                pass
+        return orjson.loads(data)
 
     def _timestamp(self, raw: RawDocument, record: Any, doc: Any) -> datetime:
         ts = self.plan.timestamp

@@ -1,0 +1,133 @@
+"""A JSON decoder compiled from the plan: it builds only the parts of a document the mapping reads.
+
+Every path a plan can read (document envelopes, rows, fields, filters, scopes, the snapshot time) is collected into
+a tree; the tree becomes nested ``TypedDict`` types for msgspec. msgspec then skips, in C and without allocating,
+every key the mapping never looks at (a live game feed's ``gameData.players``, most of ``pitchData``...), and still
+returns plain ``dict``/``list`` values, so the engine walks them exactly as it walks orjson's output.
+
+A document whose shape differs from what the mapping expects (an array where an object is read, a string where an
+array is exploded) fails msgspec's validation; the engine then falls back to ``orjson.loads`` for that document, and
+reports the problem, if any, exactly as it would without this decoder.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from typing import Any, Literal, TypedDict
+
+import msgspec
+
+from tidemark.compile.plan import Plan, TargetPlan
+from tidemark.mapping.paths import JsonPath
+
+Segment = str | int
+_ARRAY = "[*]"
+_OBJECT = ".*"
+_names = itertools.count()
+
+
+@dataclass
+class _Node:
+    """A part of the document the mapping reads. ``leaf``: read whole (any JSON value)."""
+
+    kind: Literal["object", "array", "map"] = "object"
+    leaf: bool = False
+    children: dict[str, _Node] = field(default_factory=dict)
+    element: _Node | None = None  # for arrays and maps
+
+    def descend(self, segment: Segment) -> _Node:
+        if segment in (_ARRAY, _OBJECT):
+            self.kind = "array" if segment == _ARRAY else "map"
+            if self.element is None:
+                self.element = _Node()
+            return self.element
+        if isinstance(segment, int):  # positional reads: keep the whole value
+            self.leaf = True
+            return _Node()
+        return self.children.setdefault(segment, _Node())
+
+
+def _add(root: _Node, segments: tuple[Segment, ...], *, leaf: bool = True) -> None:
+    node = root
+    for s in segments:
+        node = node.descend(s)
+    node.leaf = node.leaf or leaf
+
+
+def _element_paths(plan: Plan) -> dict[str, tuple[Segment, ...]]:
+    """Each target's element path from the document root, with wildcards where rows explode."""
+    out: dict[str, tuple[Segment, ...]] = {}
+    for t in plan.targets:  # parents come first
+        base = out[t.parent] if t.parent else ()
+        rows = t.rows
+        path = (*base, *rows.segments)
+        if rows.explode == "array":
+            path = (*path, _ARRAY)
+        elif rows.explode == "object":
+            path = (*path, _OBJECT)
+        out[t.name] = path
+    return out
+
+
+def _anchored(
+    path: JsonPath, target: TargetPlan, elements: dict[str, tuple[Segment, ...]], plan: Plan
+) -> tuple[Segment, ...]:
+    if path.anchor == "doc":
+        return path.segments
+    if path.anchor == "row":
+        return (*elements[target.name], *path.segments)
+    ancestor: TargetPlan = target
+    for _ in range(path.depth):
+        assert ancestor.parent is not None
+        ancestor = plan.target(ancestor.parent)
+    return (*elements[ancestor.name], *path.segments)
+
+
+def document_paths(plan: Plan) -> list[tuple[tuple[Segment, ...], bool]]:
+    """Every path (from the document root) that the local engine reads for ``plan``, and whether it is read whole.
+
+    Row paths are not read whole: their elements are built from the fields read through them.
+    """
+    elements = _element_paths(plan)
+    reads: list[tuple[Segment, ...]] = []
+    paths: list[tuple[tuple[Segment, ...], bool]] = [(elements[t.name], False) for t in plan.targets]
+    if plan.timestamp.path is not None:
+        reads.append(plan.timestamp.path.segments)
+    for t in plan.targets:
+        for f in t.fields:
+            if f.path is not None:
+                reads.append(_anchored(f.path, t, elements, plan))
+        for cond in t.filter:
+            reads.append(_anchored(cond.path, t, elements, plan))
+        for p in t.scope_paths:
+            reads.append(p.segments)
+    return paths + [(p, True) for p in reads]
+
+
+def _typed(node: _Node) -> Any:
+    if node.leaf:
+        return Any
+    if node.kind in ("array", "map"):
+        assert node.element is not None
+        inner = _typed(node.element)
+        return (list[inner] if node.kind == "array" else dict[str, inner]) | None  # type: ignore[valid-type]
+    if not node.children:  # an element no field reads into: keep it whole
+        return Any
+    fields = {key: _typed(child) for key, child in node.children.items()}
+    return TypedDict(f"Part{next(_names)}", fields, total=False) | None  # type: ignore[operator]
+
+
+def build_decoder(plan: Plan) -> msgspec.json.Decoder[Any] | None:
+    """A msgspec decoder for ``plan``'s records, or None when the plan reads documents whole."""
+    record = _Node()
+    record.children["captured_at"] = _Node(leaf=True)
+    doc_paths = document_paths(plan)
+    for envelope in plan.document_paths:
+        if envelope.anchor != "doc" or any(isinstance(s, int) for s in envelope.segments):
+            return None
+        for path, whole in doc_paths:
+            _add(record, (*envelope.segments, *path), leaf=whole)
+    if record.leaf:
+        return None
+    return msgspec.json.Decoder(_typed(record))
