@@ -18,6 +18,7 @@ import pyarrow as pa
 
 from tidemark.compile.plan import FieldPlan, Plan, TargetPlan
 from tidemark.engines.base import ExtractBatch, RejectedDocument, RowError
+from tidemark.engines.codegen import RowBuilder, build_row_function
 from tidemark.engines.convert import parse_timestamp, to_arrow
 from tidemark.engines.decoder import build_decoder
 from tidemark.mapping.filters import Condition
@@ -133,6 +134,7 @@ class _TargetRunner:
         self.ts_slot: int | None = None
         for j, f in enumerate(plan.fields):
             self._add_field(j, f)
+        self.build_row = self._row_builder()
         self.defaults = [(j, f.default) for j, f in enumerate(plan.fields) if f.default is not None]
         self.required = [j for j, f in enumerate(plan.fields) if not f.nullable]
         self.key_slots = [j for j, f in enumerate(plan.fields) if f.name in plan.spec.primary_key]
@@ -155,6 +157,21 @@ class _TargetRunner:
             self.row_fields.append((j, _parent_field(slot)))
         else:  # index / key
             self.row_fields.append((j, _position))
+
+    def _row_builder(self) -> RowBuilder:
+        """One generated function building a row (see codegen.py); closures for the field kinds it cannot inline."""
+        inline, parent_slots, positions, fallbacks = set(), {}, set(), {}
+        for j, fn in self.row_fields:
+            f = self.plan.fields[j]
+            if f.source == "path":
+                inline.add(j)
+            elif f.source == "parent_field" and self.parent is not None and f.parent_field is not None:
+                parent_slots[j] = [x.name for x in self.parent.plan.fields].index(f.parent_field)
+            elif fn is _position:
+                positions.add(j)
+            else:
+                fallbacks[j] = fn
+        return build_row_function(self.plan.fields, inline, parent_slots, positions, fallbacks)
 
     def explode(self, source: Any) -> Iterable[tuple[Any, Any]]:
         rows = self.plan.rows
@@ -193,9 +210,7 @@ class _TargetRunner:
         for pos, elem in self.explode(source):
             if keep is not None and not keep(doc, elem, anc):
                 continue
-            row = base.copy()
-            for j, fn in self.row_fields:
-                row[j] = fn(doc, elem, anc, pv, pos)
+            row = self.build_row(doc, elem, anc, pv, pos, base)
             for j, default in self.defaults:
                 if row[j] is None:
                     row[j] = default
