@@ -16,28 +16,14 @@ import pyarrow.compute as pc
 
 from tidemark.types import LogicalType
 
-_NONE = type(None)
-_FAST_KINDS: dict[str, set[type]] = {
-    "int": {int, _NONE},
-    "bigint": {int, _NONE},
-    "double": {int, float, _NONE},
-    "bool": {bool, _NONE},
-    "string": {str, _NONE},
-    "date": {str, date, _NONE},
-    "timestamp": {str, datetime, _NONE},
-    "decimal": {int, float, str, _NONE},
-}
 _ARROW_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OverflowError)
 
 
 def to_arrow(values: list[Any], ltype: LogicalType, fmt: str | None = None) -> tuple[pa.Array, dict[int, str]]:
     """Convert a column; returns the array (bad values as null) and ``{row: reason}`` for values that failed."""
-    kinds = values_kinds(values)
-    if ltype.kind == "json" or kinds <= _FAST_KINDS[ltype.kind]:
-        try:
-            return _fast(values, ltype, fmt), {}
-        except _ARROW_ERRORS:
-            pass
+    fast = _fast(values, ltype, fmt)
+    if fast is not None:
+        return fast, {}
     out: list[Any] = []
     bad: dict[int, str] = {}
     for i, v in enumerate(values):
@@ -49,21 +35,43 @@ def to_arrow(values: list[Any], ltype: LogicalType, fmt: str | None = None) -> t
     return pa.array(out, ltype.arrow), bad
 
 
-def _fast(values: list[Any], t: LogicalType, fmt: str | None) -> pa.Array:
+def _fast(values: list[Any], t: LogicalType, fmt: str | None) -> pa.Array | None:
+    """Whole-column conversion: Arrow infers the values' type in C, then a cast that refuses anything lossy.
+
+    Returns None when the column needs the value-by-value path (mixed or unexpected values).
+    """
     kind = t.kind
-    if kind in {"int", "bigint", "double", "bool", "string"}:
-        return pa.array(values, t.arrow)
-    if kind == "json":
-        return pa.array([None if v is None else orjson.dumps(v).decode() for v in values], pa.string())
-    if str not in values_kinds(values) and kind in {"date", "timestamp"}:
-        return pa.array(values, t.arrow)  # already date / datetime objects
-    strings = pa.array(values if kind != "decimal" else [None if v is None else str(v) for v in values], pa.string())
-    if kind == "decimal":
-        return strings.cast(t.arrow)
-    if fmt is not None:
-        parsed = pc.strptime(strings, format=fmt, unit="us")
-        return parsed.cast(pa.date32()) if kind == "date" else pc.assume_timezone(parsed, "UTC")
-    return strings.cast(t.arrow)
+    try:
+        if kind == "json":
+            return pa.array([None if v is None else orjson.dumps(v).decode() for v in values], pa.string())
+        inferred = pa.array(values)
+        it = inferred.type
+        if pa.types.is_null(it):
+            return pa.nulls(len(values), t.arrow)
+        if kind in ("int", "bigint"):
+            return inferred.cast(t.arrow) if pa.types.is_integer(it) else None
+        if kind == "double":
+            return inferred.cast(t.arrow) if pa.types.is_integer(it) or pa.types.is_floating(it) else None
+        if kind == "bool":
+            return inferred if pa.types.is_boolean(it) else None
+        if kind == "string":
+            return inferred if pa.types.is_string(it) else None
+        if kind == "decimal":
+            if pa.types.is_floating(it):  # via the shortest repr, not the binary value
+                return pa.array([None if v is None else str(v) for v in values], pa.string()).cast(t.arrow)
+            return inferred.cast(t.arrow) if pa.types.is_integer(it) or pa.types.is_string(it) else None
+        if pa.types.is_timestamp(it) and kind == "timestamp":
+            return inferred.cast(t.arrow) if it.tz else pc.assume_timezone(inferred, "UTC").cast(t.arrow)
+        if pa.types.is_date(it) and kind == "date":
+            return inferred.cast(t.arrow)
+        if not pa.types.is_string(it):
+            return None
+        if fmt is not None:
+            parsed = pc.strptime(inferred, format=fmt, unit="us")
+            return parsed.cast(pa.date32()) if kind == "date" else pc.assume_timezone(parsed, "UTC")
+        return inferred.cast(t.arrow)
+    except _ARROW_ERRORS:
+        return None
 
 
 def values_kinds(values: list[Any]) -> set[type]:

@@ -8,6 +8,7 @@ an array where an object was expected) is rejected and contributes no rows; the 
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from typing import Any
@@ -292,19 +293,34 @@ class LocalEngine:
         self.ts_get = make_getter(ts.path.segments) if ts.path else None
 
     def extract(self, documents: Iterable[RawDocument], *, batch_documents: int = 64) -> Iterator[ExtractBatch]:
-        batch = ExtractBatch()
-        for raw in documents:
-            batch.bytes_read += len(raw.data)
-            reason = self._extract_one(raw)
-            if reason is None:
-                batch.documents += 1
-            else:
-                batch.rejected.append(RejectedDocument(raw.origin, reason))
-            if batch.documents + len(batch.rejected) >= batch_documents:
-                yield self._finish(batch)
-                batch = ExtractBatch()
-        if batch.documents or batch.rejected or batch.bytes_read:
-            yield self._finish(batch)
+        # The cyclic garbage collector is paused while a batch is built: decoded documents and buffered rows are
+        # millions of acyclic containers that it would otherwise rescan over and over (measured: ~40% of the time).
+        # It is resumed whenever control returns to the caller.
+        gc_was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            batch = ExtractBatch()
+            for raw in documents:
+                batch.bytes_read += len(raw.data)
+                reason = self._extract_one(raw)
+                if reason is None:
+                    batch.documents += 1
+                else:
+                    batch.rejected.append(RejectedDocument(raw.origin, reason))
+                if batch.documents + len(batch.rejected) >= batch_documents:
+                    done, batch = self._finish(batch), ExtractBatch()
+                    if gc_was_enabled:
+                        gc.enable()
+                    yield done
+                    gc.disable()
+            if batch.documents or batch.rejected or batch.bytes_read:
+                done = self._finish(batch)
+                if gc_was_enabled:
+                    gc.enable()
+                yield done
+        finally:
+            if gc_was_enabled:
+                gc.enable()
 
     def _finish(self, batch: ExtractBatch) -> ExtractBatch:
         for name, runner in self.runners.items():
