@@ -5,11 +5,14 @@ from __future__ import annotations
 import copy
 import gzip
 import json
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.pgserver import ENV_DSN, PgServer
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "data" / "statsapi"
@@ -28,8 +31,14 @@ def feed_747175() -> dict[str, Any]:
     return load_envelope(GAME_747175)["response"]  # type: ignore[no-any-return]
 
 
-def snapshot(feed: dict[str, Any], *, plays: int | None = None, timestamp: str | None = None,
-             game_pk: int | None = None, edit: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+def snapshot(
+    feed: dict[str, Any],
+    *,
+    plays: int | None = None,
+    timestamp: str | None = None,
+    game_pk: int | None = None,
+    edit: Callable[[dict[str, Any]], None] | None = None,
+) -> dict[str, Any]:
     """A copy of a real feed: truncated to ``plays`` plays, with another snapshot time or gamePk, or edited."""
     doc = copy.deepcopy(feed)
     if plays is not None:
@@ -53,3 +62,20 @@ def write_docs(directory: Path, docs: list[dict[str, Any]], prefix: str = "doc")
             fh.write(json.dumps({"endpoint": "game", "method": "liveGameV1", "response": doc}).encode())
         paths.append(path)
     return paths
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PgServer]:
+    """One PostgreSQL server per test run: started from the machine's binaries, or the one in TIDEMARK_PG_DSN."""
+    dsn = os.environ.get(ENV_DSN)
+    server = PgServer.external(dsn) if dsn else PgServer.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def pg_dsn(pg_server: PgServer) -> Iterator[str]:
+    """The DSN of a fresh, empty database on the test server (dropped after the test)."""
+    name = pg_server.create_database()
+    yield pg_server.dsn(name)
+    pg_server.drop_database(name)

@@ -47,7 +47,8 @@ def test_the_decoder_skips_what_the_mapping_does_not_read() -> None:
     raw = next(iter_documents([GAME_747175])).data
     record = decoder.decode(raw)
     doc = record["response"]
-    assert "players" not in doc["gameData"]  # 51 players, never read by this mapping
+    assert "leaders" not in doc["liveData"]  # never read by this mapping
+    assert "batterHotColdZones" not in doc["liveData"]["plays"]["allPlays"][0]["matchup"]
     assert doc["gamePk"] > 0 and doc["liveData"]["plays"]["allPlays"]
 
 

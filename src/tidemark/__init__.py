@@ -22,6 +22,8 @@ from tidemark.mapping.loader import load_mapping, parse_mapping
 from tidemark.mapping.models import Mapping
 from tidemark.runtime.batch import Reporter, RunResult, run
 from tidemark.sinks import open_sink
+from tidemark.write.api import WriteResult, write
+from tidemark.write.config import WriteConfig
 
 __version__ = "0.1.0"
 
@@ -41,11 +43,14 @@ __all__ = [
     "SinkTransientError",
     "SourceError",
     "TidemarkError",
+    "WriteConfig",
     "WriteCounts",
+    "WriteResult",
     "__version__",
     "compile_mapping",
     "load_mapping",
     "open_sink",
     "parse_mapping",
     "run",
+    "write",
 ]

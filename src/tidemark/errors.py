@@ -10,6 +10,7 @@ with ``raise ... from exc``::
     ├── SourceError            input that cannot be read at all (a missing path)
     ├── SinkError              a store refused or failed a write
     │   ├── SinkTransientError     worth retrying (lock, serialization failure, network blip)
+    │   │   └── SinkConflictError      another writer conflicted (deadlock, serialization failure): rerun the run
     │   └── SinkTerminalError      retrying will not help (constraint, permission, incompatible schema)
     ├── ContractError          data that violates the write contract before anything is written
     └── MissingDependencyError an optional driver is not installed (names the pip extra)
@@ -52,6 +53,14 @@ class SinkError(TidemarkError):
 
 class SinkTransientError(SinkError):
     """A failure that may succeed when retried (locks, serialization failures, dropped connections)."""
+
+
+class SinkConflictError(SinkTransientError):
+    """Another writer conflicted (deadlock, serialization failure); the transaction was rolled back as a whole.
+
+    Nothing of the run was written, so the whole run can run again: the batch runtime does, a bounded number of
+    times, when its inputs can be read again.
+    """
 
 
 class SinkTerminalError(SinkError):

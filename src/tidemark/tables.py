@@ -53,6 +53,8 @@ class TableSpec:
     indexes: tuple[Index, ...] = ()
     foreign_keys: tuple[ForeignKey, ...] = field(default=())
     description: str | None = None
+    #: columns whose values split the stored table into partitions (file and lake stores; SQL stores ignore it)
+    partition_by: tuple[str, ...] = ()
 
     @property
     def qualified(self) -> str:

@@ -32,8 +32,9 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Opener]:
     yield opener
 
 
-def write(opener: Opener, spec: TableSpec, rows: pa.Table, mode: Mode = "upsert",
-          scopes: pa.Table | None = None) -> WriteCounts:
+def write(
+    opener: Opener, spec: TableSpec, rows: pa.Table, mode: Mode = "upsert", scopes: pa.Table | None = None
+) -> WriteCounts:
     """One transactional write through the contract: prepare, ensure, write, commit (as a run does)."""
     sink: Sink = opener()
     try:

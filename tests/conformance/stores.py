@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,7 @@ import pytest
 from tidemark.sinks import open_sink
 from tidemark.sinks.base import Sink
 
-Opener = Callable[[], Sink]
+Opener = Callable[[], Sink]  # picklable (a partial of open_sink), so a test can hand it to another process
 
 
 @dataclass(frozen=True)
@@ -28,9 +29,23 @@ class Store:
 
 def _duckdb(request: pytest.FixtureRequest, tmp_path: Path) -> Opener:
     url = f"duckdb:{tmp_path / 'store.duckdb'}"
-    return lambda: open_sink(url)
+    return partial(open_sink, url)
+
+
+def _postgres(request: pytest.FixtureRequest, tmp_path: Path) -> Opener:
+    dsn = request.getfixturevalue("pg_dsn")  # a fresh database on the session's test server
+    return partial(open_sink, dsn)
+
+
+def _directory(kind: str, tmp_path: Path) -> Opener:
+    url = f"{kind}:{tmp_path / kind}"  # Delta tables / Parquet / CSV files in a directory
+    return partial(open_sink, url)
 
 
 STORES: list[Store] = [
     Store("duckdb", _duckdb),
+    Store("postgres", _postgres, marks=(pytest.mark.postgres,)),
+    Store("delta", lambda request, tmp_path: _directory("delta", tmp_path)),
+    Store("parquet", lambda request, tmp_path: _directory("parquet", tmp_path)),
+    Store("csv", lambda request, tmp_path: _directory("csv", tmp_path)),
 ]

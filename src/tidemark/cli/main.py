@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from tidemark.cli.render import ProgressReporter, render_result
+from tidemark.cli.render import ProgressReporter, print_whole, render_result
 from tidemark.errors import TidemarkError
 
 app = typer.Typer(
@@ -49,6 +49,48 @@ def run_cmd(
         out.print_json(json.dumps(result.as_dict()))
     else:
         render_result(out, result)
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+@app.command("write")
+def write_cmd(
+    files: Annotated[list[Path], typer.Argument(help="CSV, Parquet, NDJSON or JSON-array files (or directories).")],
+    sink: Annotated[str | None, typer.Option("--sink", "-s", help="Where to write, e.g. duckdb:wh.duckdb.")] = None,
+    table: Annotated[str | None, typer.Option("--table", "-t", help="The table, schema.table or table.")] = None,
+    mode: Annotated[str | None, typer.Option("--mode", help="overwrite | append | append_once | upsert")] = None,
+    keys: Annotated[str | None, typer.Option("--keys", help="Key columns, comma-separated.")] = None,
+    timestamp: Annotated[str | None, typer.Option("--timestamp", help="The column deciding what is newer.")] = None,
+    dedup: Annotated[str | None, typer.Option("--dedup", help="Duplicate keys: newest_wins | error.")] = None,
+    key: Annotated[str | None, typer.Option("--key", help="Compute a key column: NAME=COLUMN,COLUMN,...")] = None,
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="A YAML file with a write: block.")] = None,
+    connection: Annotated[list[str] | None, typer.Option(help="NAME=URL for a write block (repeat).")] = None,
+    batch_rows: Annotated[int, typer.Option(help="Rows per batch (bounds memory).")] = 500_000,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Write flat files to one table under the write contract (docs/write.md)."""
+    from tidemark.cli.render import RowProgressReporter, render_write_result
+    from tidemark.write.cli import write_files
+
+    reporter = RowProgressReporter(err, enabled=not as_json)
+    result = write_files(
+        files,
+        sink=sink,
+        table=table,
+        mode=mode,
+        keys=keys,
+        timestamp=timestamp,
+        dedup=dedup,
+        key=key,
+        config=config,
+        connections=connection or [],
+        batch_rows=batch_rows,
+        reporter=reporter,
+    )
+    if as_json:
+        out.print_json(json.dumps(result.summary(), default=str))
+    else:
+        render_write_result(out, result)
     if not result.ok:
         raise typer.Exit(1)
 
@@ -91,7 +133,20 @@ def tables(mapping: Annotated[str, typer.Argument(help="Mapping file or built-in
             str(len(t.spec.columns)),
             t.parent or "",
         )
-    out.print(grid)
+    print_whole(out, grid)
+
+
+@app.command()
+def docs(
+    mappings: Annotated[list[str], typer.Argument(help="Mapping files or built-in names; mlb:* for all of mlb.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Directory for the Markdown pages.")],
+    title: Annotated[str, typer.Option(help="Title of the index page.")] = "Table reference",
+) -> None:
+    """Generate a Markdown table reference (columns, types, keys, source paths) from mappings."""
+    from tidemark.docs_gen import write
+
+    written = write(mappings, output, title)
+    out.print(f"wrote {len(written)} pages to {output}", highlight=False)
 
 
 @app.command()
@@ -107,6 +162,46 @@ def schema(
     else:
         output.write_text(text, encoding="utf-8")
         out.print(f"wrote {output}")
+
+
+@app.command()
+def grants(
+    schemas: Annotated[list[str], typer.Option("--schema", help="Schema to give read access to (repeat).")],
+    role: Annotated[str, typer.Option("--role", help="The read-only role (created NOLOGIN if missing).")],
+    owner: Annotated[str | None, typer.Option(help="Role tidemark writes with (for future tables).")] = None,
+    database: Annotated[str | None, typer.Option(help="Also grant CONNECT on this database.")] = None,
+    create_role: Annotated[bool, typer.Option(help="Include CREATE ROLE.")] = True,
+) -> None:
+    """Print the PostgreSQL SQL for a read-only role on tidemark's schemas (least privilege)."""
+    from tidemark.sinks.pg_grants import read_only_grants
+
+    sys.stdout.write(read_only_grants(schemas, role, owner=owner, database=database, create_role=create_role))
+
+
+@app.command()
+def maintain(
+    sink: Annotated[str, typer.Option("--sink", "-s", help="The store, e.g. delta:lake or parquet:out.")],
+    retention_hours: Annotated[
+        int | None, typer.Option(help="Keep unreferenced files younger than this (Delta default 168, files 0).")
+    ] = None,
+) -> None:
+    """Compact small files and delete unreferenced ones (Delta: OPTIMIZE + VACUUM; Parquet/CSV: one file per
+    partition, leftovers of crashed runs removed)."""
+    from tidemark.sinks import open_sink
+
+    with open_sink(sink) as target:
+        report = target.maintain(retention_hours=retention_hours)
+    if not report:
+        out.print(f"{target.display}: nothing to maintain", highlight=False)
+        return
+    grid = Table(title=f"maintained {target.display}")
+    grid.add_column("table", no_wrap=True)
+    columns = sorted({k for counts in report.values() for k in counts})
+    for col in columns:
+        grid.add_column(col.replace("_", " "), justify="right")
+    for name, counts in report.items():
+        grid.add_row(name, *(str(counts.get(c, 0)) for c in columns))
+    out.print(grid)
 
 
 def main() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.console import Console
+from rich.measure import Measurement
 from rich.progress import (
     BarColumn,
     DownloadColumn,
@@ -14,8 +15,10 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from tidemark.contract.keys import KeyReport
 from tidemark.engines.base import ExtractBatch
 from tidemark.runtime.batch import RunResult
+from tidemark.write.api import WriteResult
 
 COUNT_NAMES = ("inserted", "updated", "unchanged", "skipped", "deleted", "error")
 
@@ -56,6 +59,19 @@ class ProgressReporter:
             self.progress.stop()
 
 
+def print_whole(console: Console, table: Table) -> None:
+    """Print ``table`` uncropped when the output is not a terminal (a pipe, a CI log): Rich assumes 80 columns there
+    and would cut the last count columns (deleted, error) off. On a terminal, its width rules."""
+    width = console.width
+    if not console.is_terminal:
+        natural = Measurement.get(console, console.options.update_width(1_000), table).maximum
+        console.width = max(width, natural)
+    try:
+        console.print(table)
+    finally:
+        console.width = width
+
+
 def render_result(console: Console, result: RunResult) -> None:
     table = Table(title=f"run {result.run_id} -> {result.sink} ({result.mode}, {result.documents} documents)")
     table.add_column("table", no_wrap=True)
@@ -64,7 +80,8 @@ def render_result(console: Console, result: RunResult) -> None:
     for name, counts in result.tables.items():
         values = counts.as_dict()
         table.add_row(name, *(f"{values[c]:,}" for c in COUNT_NAMES))
-    console.print(table)
+    print_whole(console, table)
+    render_key_reports(console, result.keys)
     if result.rejected:
         console.print(f"[red]{len(result.rejected)} document(s) rejected[/red] (stored in _tidemark.quarantine):")
         for r in result.rejected[:20]:
@@ -75,3 +92,72 @@ def render_result(console: Console, result: RunResult) -> None:
         console.print(f"[red]{len(result.row_errors)} row(s) refused[/red] (stored in _tidemark.quarantine):")
         for e in result.row_errors[:10]:
             console.print(f"  {e.table} {e.key}: {e.reason} ({e.origin})", highlight=False, soft_wrap=True)
+
+
+# -- tidemark write -------------------------------------------------------------------------------------------------
+class RowProgressReporter:
+    """The write's reporter: rows written, against the total when the input knows it (a table), else a counter."""
+
+    def __init__(self, console: Console, *, enabled: bool = True, min_rows: int = 200_000) -> None:
+        self.console = console
+        self.enabled = enabled
+        self.min_rows = min_rows
+        self.progress: Progress | None = None
+        self.task = TaskID(0)
+
+    def start(self, total_rows: int | None, total_bytes: int, files: int) -> None:
+        big = total_rows >= self.min_rows if total_rows is not None else total_bytes >= 2_000_000
+        if not self.enabled or not big:
+            return
+        self.progress = Progress(
+            TextColumn("[bold]rows[/bold] {task.completed:,.0f}"),
+            BarColumn(),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=self.console,
+            transient=True,
+        )
+        self.progress.start()
+        self.task = self.progress.add_task("write", total=total_rows)
+
+    def advance(self, rows: int) -> None:
+        if self.progress is not None:
+            self.progress.update(self.task, advance=rows)
+
+    def finish(self, result: WriteResult) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+
+
+def render_write_result(console: Console, result: WriteResult) -> None:
+    """The same counts table as a run (one table), the key report, and the refused rows."""
+    table = Table(title=f"write {result.run_id} -> {result.sink} ({result.mode}, {result.rows:,} rows)")
+    table.add_column("table", no_wrap=True)
+    for name in COUNT_NAMES:
+        table.add_column(name, justify="right", min_width=len(name))
+    values = result.as_dict()
+    table.add_row(result.table, *(f"{values[c]:,}" for c in COUNT_NAMES))
+    console.print(table)
+    if result.spec is not None and result.spec.primary_key:
+        render_key_reports(console, {result.table: result.keys})
+    if result.row_errors:
+        console.print(f"[red]{len(result.row_errors)} row(s) refused[/red] (stored in _tidemark.quarantine):")
+        for e in result.row_errors[:10]:
+            console.print(f"  {e.origin}: {e.reason}", highlight=False, soft_wrap=True)
+        if len(result.row_errors) > 10:
+            console.print(f"  ... and {len(result.row_errors) - 10} more")
+
+
+def render_key_reports(console: Console, reports: dict[str, KeyReport]) -> None:
+    """Per table: key coverage, rows without a complete key, duplicates found and how the contract resolved them."""
+    for name, k in reports.items():
+        line = (
+            f"keys of {name}: {k.coverage:.2f}% keyed ({k.keyed:,} of {k.rows:,} rows; "
+            f"{k.incomplete:,} without a complete key); {k.duplicates:,} duplicate key(s) in the input"
+        )
+        if k.duplicates:
+            line += (
+                f", resolved by {k.strategy}: {k.dropped_older:,} older dropped, "
+                f"{k.dropped_identical:,} identical dropped, {k.replaced:,} replaced a row written earlier"
+            )
+        console.print(line, highlight=False, soft_wrap=True)

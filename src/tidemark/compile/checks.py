@@ -53,15 +53,21 @@ def _check_target(mapping: Mapping, i: int, t: TargetSpec, by_name: dict[str, in
             out.append(
                 ((*here, "rows"), "a child target's rows must explode a path of the parent row, e.g. 'playEvents[*]'")
             )
+    elif rows.anchor == "record":
+        out.append(((*here, "rows"), f"{t.rows!r}: rows come from the document ('$.'), not the record ('$$')"))
     elif rows.anchor != "doc":
         out.append(((*here, "rows"), f"{t.rows!r} is relative: start it at the document ('$.') or set 'parent'"))
     depth_available = len(ancestors(mapping, t))
     names = [f.name for f in t.fields]
     for j, f in enumerate(t.fields):
         out += _check_field(mapping, t, f, rows, depth_available, (*here, "fields", j))
+        out += _check_derived(t, j, f, rows, depth_available, (*here, "fields", j))
         if names.count(f.name) > 1 and names.index(f.name) != j:
             out.append(((*here, "fields", j, "name"), f"field {f.name!r} is declared twice"))
     known = set(names) | {t.timestamp}
+    if t.key is not None:  # a computed key column (contract/keys.py) is a column like the fields
+        out += _check_key(t, names, (*here, "key"))
+        known.add(t.key.name)
     for k, col in enumerate(t.primary_key):
         if col not in known:
             out.append(
@@ -78,7 +84,7 @@ def _check_target(mapping: Mapping, i: int, t: TargetSpec, by_name: dict[str, in
             out.append(
                 (
                     (*here, "scope", k),
-                    f"scope column {col!r} must come from the document ('$.' path, "
+                    f"scope column {col!r} must come from the document ('$.' or '$$.' path, "
                     "or 'parent:' of one): a scope is what one document covers",
                 )
             )
@@ -91,6 +97,13 @@ def _check_target(mapping: Mapping, i: int, t: TargetSpec, by_name: dict[str, in
                         f"index column {col!r} is not a field{did_you_mean(col, known)}",
                     )
                 )
+    for k, col in enumerate(t.partition_by):
+        if col not in known:
+            out.append(
+                ((*here, "partition_by", k), f"partition column {col!r} is not a field{did_you_mean(col, known)}")
+            )
+        elif t.partition_by.index(col) != k:
+            out.append(((*here, "partition_by", k), f"partition column {col!r} is listed twice"))
     for k, fk in enumerate(t.foreign_keys):
         out += _check_fk(
             mapping, t, fk.columns, fk.references, fk.ref_columns, known, by_name, (*here, "foreign_keys", k)
@@ -138,6 +151,41 @@ def _check_field(mapping: Mapping, t: TargetSpec, f: FieldSpec, rows: JsonPath, 
     return out
 
 
+def _check_derived(t: TargetSpec, j: int, f: FieldSpec, rows: JsonPath, depth: int, loc: Loc) -> list[Problem]:
+    """Checks of the derived sources: value, index_base, previous and lookup."""
+    out: list[Problem] = []
+    if f.value and rows.explode == "none":
+        out.append(((*loc, "value"), "'value: true' needs rows that explode an array or object ('...[*]' / '....*')"))
+    if f.index_base and not f.index:
+        out.append(((*loc, "index_base"), "'index_base' applies to 'index: true' fields"))
+    if f.previous is not None and rows.explode == "none":
+        out.append(
+            (
+                (*loc, "previous"),
+                "'previous' needs rows that explode an array or object: it reads the element before this one",
+            )
+        )
+    if f.lookup is not None:
+        src = parse_path(f.lookup.from_, allow_explode=True)
+        if src.anchor == "parent" and src.depth > depth:
+            out.append(
+                (
+                    (*loc, "lookup", "from"),
+                    f"{src.text!r} reaches {src.depth} level(s) up but {t.table!r} has {depth} parent(s)",
+                )
+            )
+        names = [x.name for x in t.fields]
+        target = f.lookup.equals
+        if target not in names:
+            out.append(
+                ((*loc, "lookup", "equals"), f"{target!r} is not a field of {t.table!r}{did_you_mean(target, names)}")
+            )
+        elif (other := t.fields[names.index(target)]).lookup is not None and names.index(target) >= j:
+            what = "itself" if other is f else f"lookup field {target!r} declared after it"
+            out.append(((*loc, "lookup", "equals"), f"a lookup can use fields and earlier lookups, not {what}"))
+    return out
+
+
 def _check_fk(
     mapping: Mapping,
     t: TargetSpec,
@@ -181,11 +229,23 @@ def document_path(mapping: Mapping, t: TargetSpec, name: str) -> JsonPath | None
         if f.path is not None:
             p = parse_path(f.path)
             rows = parse_path(current.rows, allow_explode=True)
-            if p.anchor == "doc" or (p.anchor == "row" and rows.is_root):
-                return p if p.anchor == "doc" else JsonPath(p.text, "doc", 0, p.segments)
+            if p.anchor in ("doc", "record") or (p.anchor == "row" and rows.is_root):
+                return p if p.anchor != "row" else JsonPath(p.text, "doc", 0, p.segments)
             return None
         if f.parent is None or current.parent is None:
             return None
         name = f.parent
         current = by_name.get(current.parent)
     return None
+
+
+def _check_key(t: TargetSpec, names: list[str], loc: Loc) -> list[Problem]:
+    assert t.key is not None
+    out: list[Problem] = []
+    if t.key.name in names or t.key.name == t.timestamp:
+        out.append(((*loc, "name"), f"key {t.key.name!r} has the name of a field: name the key differently"))
+    available = set(names) | {t.timestamp}
+    for k, col in enumerate(t.key.from_):
+        if col not in available:
+            out.append(((*loc, "from", k), f"key input {col!r} is not a field{did_you_mean(col, available)}"))
+    return out

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from tidemark.compile.checks import ancestors, check_mapping, document_path
+from tidemark.contract.keys import KeyRecipe
 from tidemark.errors import MappingError
 from tidemark.mapping.filters import Condition, parse_filter
 from tidemark.mapping.loader import format_loc
@@ -19,7 +20,25 @@ from tidemark.mapping.paths import JsonPath, parse_path
 from tidemark.tables import Column, ForeignKey, Index, TableSpec
 from tidemark.types import LogicalType, parse_type
 
-FieldSource = Literal["path", "parent_field", "index", "key", "timestamp"]
+FieldSource = Literal["path", "parent_field", "index", "key", "timestamp", "value", "previous", "lookup"]
+
+
+@dataclass(frozen=True)
+class PreviousPlan:
+    """Read ``path`` in the nearest earlier element of the exploded rows with equal values at ``within``."""
+
+    path: JsonPath
+    within: tuple[JsonPath, ...] = ()
+
+
+@dataclass(frozen=True)
+class LookupPlan:
+    """Find the element of ``source`` whose ``where`` value (or position/key) equals field ``equals``; read ``path``."""
+
+    source: JsonPath
+    equals: str
+    where: JsonPath | None = None
+    path: JsonPath | None = None
 
 
 @dataclass(frozen=True)
@@ -32,6 +51,9 @@ class FieldPlan:
     nullable: bool = True
     default: Any = None
     format: str | None = None
+    index_base: int = 0
+    previous: PreviousPlan | None = None
+    lookup: LookupPlan | None = None
 
 
 @dataclass(frozen=True)
@@ -45,6 +67,7 @@ class TargetPlan:
     spec: TableSpec
     scope_paths: tuple[JsonPath, ...]  # document-level path of each spec.scope column (timestamp excluded)
     children: tuple[str, ...] = ()
+    key: KeyRecipe | None = None  # a computed key column: spec has it (first), the fields do not; the runtime adds it
 
 
 @dataclass(frozen=True)
@@ -52,6 +75,7 @@ class TimestampPlan:
     path: JsonPath | None
     format: str | None
     from_captured_at: bool
+    fallback: Literal["file_modified"] | None = None  # used when the primary source gives no time
 
 
 @dataclass(frozen=True)
@@ -90,7 +114,10 @@ def compile_mapping(mapping: Mapping) -> Plan:
         source_name=src.name,
         document_paths=tuple(parse_path(p) for p in docs),
         timestamp=TimestampPlan(
-            path=parse_path(ts.path) if ts.path else None, format=ts.format, from_captured_at=ts.from_ is not None
+            path=parse_path(ts.path) if ts.path else None,
+            format=ts.format,
+            from_captured_at=ts.from_ is not None,
+            fallback=ts.fallback,
         ),
         targets=tuple(plans),
     )
@@ -121,13 +148,14 @@ def _compile_target(
     spec = TableSpec(
         schema=schema or None,
         name=table,
-        columns=tuple(Column(f.name, f.type, f.nullable, _description(t, f.name)) for f in fields),
-        primary_key=tuple(t.primary_key),
+        columns=_key_columns(t) + tuple(Column(f.name, f.type, f.nullable, _description(t, f.name)) for f in fields),
+        primary_key=tuple(t.primary_key) or ((t.key.name,) if t.key else ()),
         timestamp=t.timestamp,
         scope=scope,
         indexes=tuple(Index(tuple(i.columns), i.name, i.unique) for i in t.indexes),
         foreign_keys=tuple(_foreign_key(mapping, fk.columns, fk.references, fk.ref_columns) for fk in t.foreign_keys),
         description=t.description,
+        partition_by=tuple(t.partition_by),
     )
     return TargetPlan(
         name=t.table,
@@ -139,7 +167,20 @@ def _compile_target(
         spec=spec,
         scope_paths=scope_paths,
         children=children,
+        key=_key_recipe(t),
     )
+
+
+def _key_columns(t: TargetSpec) -> tuple[Column, ...]:
+    if t.key is None:
+        return ()
+    about = f"deterministic key from {', '.join(t.key.from_)} (docs/write.md)"
+    return (Column(t.key.name, LogicalType("string"), nullable=False, description=about),)
+
+
+def _key_recipe(t: TargetSpec) -> KeyRecipe | None:
+    k = t.key
+    return None if k is None else KeyRecipe(k.name, tuple(k.from_), k.normalize, k.trim, k.casefold, k.sort_lists)
 
 
 def _compile_field(f: dict[str, Any]) -> FieldPlan:
@@ -154,7 +195,24 @@ def _compile_field(f: dict[str, Any]) -> FieldPlan:
         return FieldPlan(source="path", path=parse_path(f["path"]), **common)
     if f["parent"] is not None:
         return FieldPlan(source="parent_field", parent_field=f["parent"], **common)
-    return FieldPlan(source="index" if f["index"] else "key", **common)
+    if f["value"]:
+        return FieldPlan(source="value", **common)
+    if f["previous"] is not None:
+        prev = f["previous"]
+        within = tuple(parse_path(p) for p in prev["within"])
+        return FieldPlan(source="previous", previous=PreviousPlan(parse_path(prev["path"]), within), **common)
+    if f["lookup"] is not None:
+        lk = f["lookup"]
+        lookup = LookupPlan(
+            source=parse_path(lk["from_"], allow_explode=True),
+            equals=lk["equals"],
+            where=parse_path(lk["where"]) if lk["where"] else None,
+            path=parse_path(lk["path"]) if lk["path"] else None,
+        )
+        return FieldPlan(source="lookup", lookup=lookup, **common)
+    if f["index"]:
+        return FieldPlan(source="index", index_base=f["index_base"], **common)
+    return FieldPlan(source="key", **common)
 
 
 def _description(t: TargetSpec, name: str) -> str | None:

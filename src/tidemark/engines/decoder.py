@@ -18,7 +18,7 @@ from typing import Any, Literal, TypedDict
 
 import msgspec
 
-from tidemark.compile.plan import Plan, TargetPlan
+from tidemark.compile.plan import FieldPlan, Plan, TargetPlan
 from tidemark.mapping.paths import JsonPath
 
 Segment = str | int
@@ -87,22 +87,61 @@ def _anchored(
 def document_paths(plan: Plan) -> list[tuple[tuple[Segment, ...], bool]]:
     """Every path (from the document root) that the local engine reads for ``plan``, and whether it is read whole.
 
-    Row paths are not read whole: their elements are built from the fields read through them.
+    Row paths are not read whole: their elements are built from the fields read through them. Paths of the raw
+    record around the document ('$$.') are listed by :func:`record_paths`.
     """
     elements = _element_paths(plan)
     reads: list[tuple[Segment, ...]] = []
     paths: list[tuple[tuple[Segment, ...], bool]] = [(elements[t.name], False) for t in plan.targets]
-    if plan.timestamp.path is not None:
+    if plan.timestamp.path is not None and plan.timestamp.path.anchor != "record":
         reads.append(plan.timestamp.path.segments)
     for t in plan.targets:
         for f in t.fields:
-            if f.path is not None:
+            if f.path is not None and f.path.anchor != "record":
                 reads.append(_anchored(f.path, t, elements, plan))
+            reads += _derived_reads(f, t, elements, plan)
         for cond in t.filter:
-            reads.append(_anchored(cond.path, t, elements, plan))
+            if cond.path.anchor != "record":
+                reads.append(_anchored(cond.path, t, elements, plan))
         for p in t.scope_paths:
-            reads.append(p.segments)
+            if p.anchor != "record":
+                reads.append(p.segments)
     return paths + [(p, True) for p in reads]
+
+
+def _derived_reads(
+    f: FieldPlan, t: TargetPlan, elements: dict[str, tuple[Segment, ...]], plan: Plan
+) -> list[tuple[Segment, ...]]:
+    """What ``value``, ``previous`` and ``lookup`` fields read (document-anchored parts only)."""
+    element = elements[t.name]
+    if f.source == "value":
+        return [element]
+    if f.previous is not None:
+        return [(*element, *p.segments) for p in (f.previous.path, *f.previous.within)]
+    if f.lookup is None or f.lookup.source.anchor == "record":
+        return []
+    lk = f.lookup
+    candidates = (*_anchored(lk.source, t, elements, plan), _ARRAY if lk.source.explode == "array" else _OBJECT)
+    reads = [(*candidates, *p.segments) for p in (lk.where, lk.path) if p is not None]
+    return reads if lk.path is not None else [*reads, candidates]
+
+
+def record_paths(plan: Plan) -> list[tuple[Segment, ...]]:
+    """Every '$$.' path (from the raw record's root) that the local engine reads for ``plan``."""
+    found = [plan.timestamp.path] if plan.timestamp.path is not None else []
+    for t in plan.targets:
+        found += [f.path for f in t.fields if f.path is not None]
+        found += [c.path for c in t.filter]
+        found += list(t.scope_paths)
+    reads = [p.segments for p in found if p.anchor == "record"]
+    for t in plan.targets:
+        for f in t.fields:
+            lk = f.lookup
+            if lk is not None and lk.source.anchor == "record":
+                candidates = (*lk.source.segments, _ARRAY if lk.source.explode == "array" else _OBJECT)
+                reads += [(*candidates, *p.segments) for p in (lk.where, lk.path) if p is not None]
+                reads += [] if lk.path is not None else [candidates]
+    return reads
 
 
 def _typed(node: _Node) -> Any:
@@ -128,6 +167,8 @@ def build_decoder(plan: Plan) -> msgspec.json.Decoder[Any] | None:
             return None
         for path, whole in doc_paths:
             _add(record, (*envelope.segments, *path), leaf=whole)
+    for path in record_paths(plan):
+        _add(record, path)
     if record.leaf:
         return None
     return msgspec.json.Decoder(_typed(record))

@@ -22,6 +22,7 @@ from tidemark.engines.base import ExtractBatch, RejectedDocument, RowError
 from tidemark.engines.codegen import RowBuilder, build_row_function
 from tidemark.engines.convert import parse_timestamp, to_arrow
 from tidemark.engines.decoder import build_decoder
+from tidemark.engines.derived import IndexCache, Lookup, Previous
 from tidemark.mapping.filters import Condition
 from tidemark.mapping.paths import JsonPath
 from tidemark.sources.files import RawDocument
@@ -72,6 +73,8 @@ def _anchored(path: JsonPath) -> Callable[[Any, Any, tuple[Any, ...]], Any]:
         return lambda doc, elem, anc: g(doc)
     if path.anchor == "row":
         return lambda doc, elem, anc: g(elem)
+    if path.anchor == "record":  # the walk keeps the raw record as the last ancestor
+        return lambda doc, elem, anc: g(anc[-1])
     depth = path.depth - 1
     return lambda doc, elem, anc: g(anc[depth])
 
@@ -120,26 +123,41 @@ def _position(doc: Any, elem: Any, anc: tuple[Any, ...], pv: list[Any] | None, p
     return pos
 
 
+def _element(doc: Any, elem: Any, anc: tuple[Any, ...], pv: list[Any] | None, pos: Any) -> Any:
+    return elem
+
+
+def _numbered(base: int) -> RowField:
+    return lambda doc, elem, anc, pv, pos: pos + base
+
+
 class _TargetRunner:
     """A target's plan as closures, plus the rows collected for the current batch."""
 
-    def __init__(self, plan: TargetPlan, parent: _TargetRunner | None) -> None:
+    def __init__(self, plan: TargetPlan, parent: _TargetRunner | None, index_cache: IndexCache | None = None) -> None:
         self.plan = plan
         self.parent = parent
+        self.index_cache = index_cache or IndexCache()
         self.children: list[_TargetRunner] = []
         self.width = len(plan.fields)
         self.rows_get = make_getter(plan.rows.segments)
         self.filter = _compile_filter(plan.filter)
         self.doc_fields: list[tuple[int, Getter]] = []
+        self.record_fields: list[tuple[int, Getter]] = []
         self.row_fields: list[tuple[int, RowField]] = []
+        self.previous_fields: list[tuple[int, Getter, tuple[str, ...], list[Getter]]] = []
+        self.lookups: list[Lookup] = []
         self.ts_slot: int | None = None
         for j, f in enumerate(plan.fields):
             self._add_field(j, f)
+        self.previous = Previous(self.previous_fields) if self.previous_fields else None
         self.build_row = self._row_builder()
-        self.defaults = [(j, f.default) for j, f in enumerate(plan.fields) if f.default is not None]
+        defaults = [(j, f.default) for j, f in enumerate(plan.fields) if f.default is not None]
+        self.defaults = [(j, d) for j, d in defaults if plan.fields[j].source != "lookup"]
+        self.lookup_defaults = {j: d for j, d in defaults if plan.fields[j].source == "lookup"}
         self.required = [j for j, f in enumerate(plan.fields) if not f.nullable]
         self.key_slots = [j for j, f in enumerate(plan.fields) if f.name in plan.spec.primary_key]
-        self.scope_getters = [make_getter(p.segments) for p in plan.scope_paths]
+        self.scope_getters = [(p.anchor == "record", make_getter(p.segments)) for p in plan.scope_paths]
         self.rows: list[list[Any]] = []
         self.origins: list[str] = []
         self.errors: dict[int, list[str]] = {}
@@ -148,6 +166,8 @@ class _TargetRunner:
     def _add_field(self, j: int, f: FieldPlan) -> None:
         if f.source == "timestamp":
             self.ts_slot = j
+        elif f.source == "path" and f.path is not None and f.path.anchor == "record":
+            self.record_fields.append((j, make_getter(f.path.segments)))
         elif f.source == "path" and f.path is not None and (f.path.anchor == "doc" or self.plan.rows.is_root):
             self.doc_fields.append((j, make_getter(f.path.segments)))
         elif f.source == "path" and f.path is not None:
@@ -156,6 +176,24 @@ class _TargetRunner:
             assert self.parent is not None and f.parent_field is not None
             slot = [x.name for x in self.parent.plan.fields].index(f.parent_field)
             self.row_fields.append((j, _parent_field(slot)))
+        elif f.source == "value":
+            self.row_fields.append((j, _element))
+        elif f.source == "previous" and f.previous is not None:
+            within = [make_getter(w.segments) for w in f.previous.within]
+            within_key = tuple(w.text for w in f.previous.within)
+            self.previous_fields.append((j, make_getter(f.previous.path.segments), within_key, within))
+        elif f.source == "lookup" and f.lookup is not None:
+            lk = f.lookup
+            key_slot = [x.name for x in self.plan.fields].index(lk.equals)
+            where = make_getter(lk.where.segments) if lk.where is not None else None
+            read = make_getter(lk.path.segments) if lk.path is not None else make_getter(())
+            cache_key = (lk.source.text, lk.where.text if lk.where is not None else "")
+            source = _anchored(lk.source)
+            self.lookups.append(
+                Lookup(j, key_slot, source, cache_key, lk.source.explode, where, read, self.index_cache)
+            )
+        elif f.index_base:
+            self.row_fields.append((j, _numbered(f.index_base)))
         else:  # index / key
             self.row_fields.append((j, _position))
 
@@ -205,25 +243,41 @@ class _TargetRunner:
         base: list[Any] = [None] * self.width
         for j, get in self.doc_fields:
             base[j] = get(doc)
+        for j, get in self.record_fields:
+            base[j] = get(anc[-1])
         if self.ts_slot is not None:
             base[self.ts_slot] = ts
         keep = self.filter
+        previous = self.previous
+        state = previous.state() if previous is not None else None
         for pos, elem in self.explode(source):
+            before = previous.values(elem, state) if previous is not None and state is not None else None
             if keep is not None and not keep(doc, elem, anc):
                 continue
             row = self.build_row(doc, elem, anc, pv, pos, base)
+            if before is not None:
+                for j, value in before:
+                    row[j] = value
             for j, default in self.defaults:
                 if row[j] is None:
                     row[j] = default
+            if self.lookups:
+                self._look_up(doc, elem, anc, row)
             out.append((self, row))
             if self.children:
                 child_anc = (elem, *anc)
                 for child in self.children:
                     child.walk(doc, elem, child_anc, row, ts, out)
 
+    def _look_up(self, doc: Any, elem: Any, anc: tuple[Any, ...], row: list[Any]) -> None:
+        defaults = self.lookup_defaults
+        for lookup in self.lookups:  # in declaration order: a lookup may use an earlier one (with its default)
+            value = lookup(doc, elem, anc, row)
+            row[lookup.slot] = defaults.get(lookup.slot) if value is None else value
+
     def take(self) -> tuple[pa.Table, list[RowError], pa.Table | None]:
         """Type the collected rows into an Arrow table; report rows that fail; reset for the next batch."""
-        spec = self.plan.spec
+        self.index_cache.clear()
         columns = list(zip(*self.rows, strict=True)) if self.rows else [() for _ in range(self.width)]
         bad: dict[int, list[str]] = {i: list(r) for i, r in self.errors.items()}
         arrays = []
@@ -232,7 +286,9 @@ class _TargetRunner:
             arrays.append(array)
             for i, reason in failures.items():
                 bad.setdefault(i, []).append(f"{f.name}: {reason}")
-        table = pa.Table.from_arrays(arrays, schema=pa.schema([pa.field(c.name, c.type.arrow) for c in spec.columns]))
+        # the fields' columns: a computed key column of the spec is added later, by the runtime
+        schema = pa.schema([pa.field(f.name, f.type.arrow) for f in self.plan.fields])
+        table = pa.Table.from_arrays(arrays, schema=schema)
         errors = [self._row_error(i, reasons) for i, reasons in sorted(bad.items())]
         if bad:
             mask = pa.array([i not in bad for i in range(len(self.rows))])
@@ -280,9 +336,10 @@ class LocalEngine:
     def __init__(self, plan: Plan, *, fast_decode: bool = True) -> None:
         self.plan = plan
         self.runners: dict[str, _TargetRunner] = {}
+        index_cache = IndexCache()  # lookups of every target share candidate indexes
         for tp in plan.targets:  # parents come first in a plan
             parent = self.runners[tp.parent] if tp.parent else None
-            runner = _TargetRunner(tp, parent)
+            runner = _TargetRunner(tp, parent, index_cache)
             self.runners[tp.name] = runner
             if parent is not None:
                 parent.children.append(runner)
@@ -348,8 +405,8 @@ class LocalEngine:
         try:
             ts = self._timestamp(raw, record, doc)
             out: list[tuple[_TargetRunner, list[Any]]] = []
-            for root in self.roots:
-                root.walk(doc, doc, (), None, ts, out)
+            for root in self.roots:  # the raw record rides along as the last ancestor, for '$$.' paths
+                root.walk(doc, doc, (record,), None, ts, out)
         except _Reject as exc:
             return str(exc)
         for runner, row in out:
@@ -358,7 +415,7 @@ class LocalEngine:
             runner.origins.append(raw.origin)
         for runner in self.runners.values():
             if runner.plan.spec.scope:
-                runner.scopes.append((*(g(doc) for g in runner.scope_getters), ts))
+                runner.scopes.append((*(g(record if rec else doc) for rec, g in runner.scope_getters), ts))
         return None
 
     def _parse(self, data: bytes) -> Any:
@@ -366,7 +423,7 @@ class LocalEngine:
         if self.decoder is not None:
             try:
                 return self.decoder.decode(data)
-            except msgspec.MsgspecError:
+            except (msgspec.MsgspecError, UnicodeDecodeError):  # msgspec raises the latter on non-UTF-8 bytes
                 pass
         return orjson.loads(data)
 
@@ -379,8 +436,12 @@ class LocalEngine:
             where = "captured_at (none given with the document, and no 'captured_at' key in its record)"
         else:
             assert self.ts_get is not None and ts.path is not None
-            value = self.ts_get(doc)
+            value = self.ts_get(record if ts.path.anchor == "record" else doc)
             where = ts.path.text
+        if value is None and ts.fallback == "file_modified":
+            if raw.modified_at is not None:
+                return raw.modified_at
+            where += " (and the input is not a file with a modification time)"
         if value is None:
             raise _Reject(f"no snapshot time at {where}")
         try:

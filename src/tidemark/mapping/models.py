@@ -33,14 +33,20 @@ class TimestampSpec(_Strict):
         alias="from",
         description="'captured_at': the raw record's capture time (the envelope's captured_at key)",
     )
+    fallback: Literal["file_modified"] | None = Field(
+        None,
+        description="when the document has no time at `path` (or no captured_at): 'file_modified', the modification "
+        "time of the input file it was read from (when a recorder wrote it). Documents that have neither are "
+        "rejected, never written without a time",
+    )
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
     @field_validator("path")
     @classmethod
     def _path(cls, v: str | None) -> str | None:
-        if v is not None and parse_path(v).anchor != "doc":
-            raise ValueError(f"{v!r} must start at the document root ('$.')")
+        if v is not None and parse_path(v).anchor not in ("doc", "record"):
+            raise ValueError(f"{v!r} must start at the document root ('$.') or the record root ('$$.')")
         return v
 
     @model_validator(mode="after")
@@ -73,14 +79,80 @@ class SourceSpec(_Strict):
         return v
 
 
+class PreviousSpec(_Strict):
+    """A value read from the element before this one in the exploded array or object (like SQL ``LAG``)."""
+
+    path: str = Field(description="path inside the previous element, e.g. count.balls")
+    within: list[str] = Field(
+        default_factory=list,
+        description="paths inside each element: only the nearest earlier element with the same values there counts "
+        "(like LAG(...) OVER (PARTITION BY ...)), e.g. [about.inning, about.isTopInning]",
+    )
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, v: str) -> str:
+        return _element_path(v)
+
+    @field_validator("within")
+    @classmethod
+    def _within(cls, v: list[str]) -> list[str]:
+        return [_element_path(p) for p in v]
+
+
+class LookupSpec(_Strict):
+    """A value read from another element of the document, found by a value of this row (a join by key)."""
+
+    from_: str = Field(
+        alias="from",
+        description="the candidates, written like rows: 'a[*]' an array's items, 'a.*' an object's values; "
+        "'$.a' in the document, '$$.a' the record, 'a' the row element, '^.a' the parent element",
+    )
+    where: str | None = Field(
+        None,
+        description="path inside each candidate compared with `equals` (numbers and numeric strings match); "
+        "omitted: the candidate's array position or object key",
+    )
+    equals: str = Field(description="the field of this row whose value selects the candidate")
+    path: str | None = Field(None, description="what to read from the candidate found; omitted: the candidate itself")
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @field_validator("from_")
+    @classmethod
+    def _from(cls, v: str) -> str:
+        if parse_path(v, allow_explode=True).explode == "none":
+            raise ValueError(f"{v!r}: end it with '[*]' (an array's items) or '.*' (an object's values)")
+        return v
+
+    @field_validator("where", "path")
+    @classmethod
+    def _inner(cls, v: str | None) -> str | None:
+        return None if v is None else _element_path(v)
+
+
+def _element_path(v: str) -> str:
+    if parse_path(v).anchor != "row":
+        raise ValueError(f"{v!r} is read inside an element: write it relative, without '$' or '^'")
+    return v
+
+
 class FieldSpec(_Strict):
     """One column: where its value comes from, its type, and what to do when it is missing."""
 
     name: str = Field(pattern=IDENT, description="column name")
-    path: str | None = Field(None, description="JSON path: '$.x' document, 'x' row element, '^.x' parent element")
+    path: str | None = Field(
+        None, description="JSON path: '$.x' document, 'x' row element, '^.x' parent element, '$$.x' raw record"
+    )
     parent: str | None = Field(None, description="copy this field of the parent target's row")
     index: bool = Field(False, description="the row's position in the exploded array (0-based)")
     key: bool = Field(False, description="the row's key in the exploded object")
+    value: bool = Field(False, description="the exploded element itself (arrays of plain values, e.g. a list of ids)")
+    index_base: int = Field(0, description="with 'index: true': the number of the first row (e.g. 1 for slots 1-9)")
+    previous: PreviousSpec | None = Field(
+        None, description="read a path of the element before this one in the exploded array (before the filter)"
+    )
+    lookup: LookupSpec | None = Field(None, description="read a value from another element found by this row's value")
     type: str = Field(
         "string", description="int, bigint, float, double, decimal(p,s), bool, string, date, timestamp, json"
     )
@@ -104,9 +176,13 @@ class FieldSpec(_Strict):
 
     @model_validator(mode="after")
     def _one_source(self) -> FieldSpec:
-        sources = [self.path is not None, self.parent is not None, self.index, self.key]
+        sources = [self.path is not None, self.parent is not None, self.index, self.key, self.value]
+        sources += [self.previous is not None, self.lookup is not None]
         if sum(sources) != 1:
-            raise ValueError("set exactly one of 'path', 'parent', 'index: true' or 'key: true'")
+            raise ValueError(
+                "set exactly one of 'path', 'parent', 'index: true' or 'key: true' "
+                "(or 'value: true', 'previous', 'lookup')"
+            )
         return self
 
 
@@ -122,6 +198,30 @@ class ForeignKeySpec(_Strict):
     ref_columns: list[str] | None = Field(None, description="referenced columns; default: its primary key")
 
 
+class KeySpec(_Strict):
+    """A deterministic key column computed from other columns (docs/write.md, "Deterministic keys")."""
+
+    name: str = Field(pattern=IDENT, description="the key column, e.g. match_id")
+    from_: list[str] = Field(
+        alias="from", min_length=1, description="the columns the key is made from, in order (a list column counts)"
+    )
+    normalize: bool = Field(True, description="Unicode NFC normalization of strings before hashing")
+    trim: bool = Field(False, description="strip white space (and no-break spaces) around strings")
+    casefold: bool = Field(False, description="Unicode case folding of strings ('Straße' keys like 'STRASSE')")
+    sort_lists: bool = Field(False, description="sort the elements of list columns (order does not matter)")
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _distinct(self) -> KeySpec:
+        twice = sorted({c for c in self.from_ if self.from_.count(c) > 1})
+        if twice:
+            raise ValueError(f"'from' lists {', '.join(twice)} more than once")
+        if self.name in self.from_:
+            raise ValueError(f"the key {self.name!r} cannot be made from itself")
+        return self
+
+
 class TargetSpec(_Strict):
     """One output table."""
 
@@ -135,6 +235,11 @@ class TargetSpec(_Strict):
     filter: str | None = Field(None, description='keep rows matching e.g. "isPitch == true and hitData exists"')
     fields: list[FieldSpec] = Field(min_length=1)
     primary_key: list[str] = Field(default_factory=list)
+    key: KeySpec | None = Field(
+        None,
+        description="compute a deterministic key column from fields (for sources without an id); "
+        "the primary key defaults to it",
+    )
     timestamp: str = Field(
         "captured_at",
         pattern=IDENT,
@@ -147,6 +252,11 @@ class TargetSpec(_Strict):
     )
     indexes: list[IndexSpec] = Field(default_factory=list)
     foreign_keys: list[ForeignKeySpec] = Field(default_factory=list)
+    partition_by: list[str] = Field(
+        default_factory=list,
+        description="columns that split the table into partitions in Delta / Parquet / CSV stores (e.g. [season]); "
+        "an upsert rewrites only the partitions it touches. SQL stores ignore it",
+    )
 
     @field_validator("rows")
     @classmethod

@@ -1,10 +1,12 @@
 """JSON paths of the mapping language.
 
-A path is a dotted list of object keys and array indexes, anchored in one of three places:
+A path is a dotted list of object keys and array indexes, anchored in one of four places:
 
 - ``$.a.b``      the document root,
 - ``a.b``        the current row's element (the array item or object value being exploded),
-- ``^.a.b``      the parent row's element (``^^.a`` the grandparent's, and so on).
+- ``^.a.b``      the parent row's element (``^^.a`` the grandparent's, and so on),
+- ``$$.a.b``     the raw input record around the document (the envelope, e.g. ``$$.path_params.game_pk``: what the
+  request asked for when the document itself does not say); for a bare document it is the document.
 
 Keys that are not plain identifiers are written in brackets: ``$.players["ID 1"]``; ``[3]`` is an array index.
 A ``rows`` path may end in ``[*]`` (explode an array) or ``.*`` (explode an object's values; its keys become
@@ -17,7 +19,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-Anchor = Literal["doc", "row", "parent"]
+Anchor = Literal["doc", "row", "parent", "record"]
 Explode = Literal["none", "array", "object"]
 
 _TOKEN = re.compile(
@@ -58,7 +60,9 @@ def parse_path(text: str, *, allow_explode: bool = False) -> JsonPath:
     src = text.strip()
     anchor: Anchor
     depth = 0
-    if src.startswith("$"):
+    if src.startswith("$$"):
+        anchor, rest = "record", src[2:]
+    elif src.startswith("$"):
         anchor, rest = "doc", src[1:]
     elif src.startswith("^"):
         depth = len(src) - len(src.lstrip("^"))

@@ -6,6 +6,8 @@ prints: progress and results go to a :class:`Reporter`; the CLI renders them.
 
 from __future__ import annotations
 
+import random
+import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -14,18 +16,23 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import orjson
+import pyarrow as pa
 
-from tidemark.compile.plan import Plan, compile_mapping
+from tidemark.compile.plan import Plan, TargetPlan, compile_mapping
 from tidemark.contract.counts import MODES, Mode, WriteCounts
+from tidemark.contract.keys import KeyReport, apply_key
 from tidemark.contract.prepare import RowError, prepare
 from tidemark.engines.base import ExtractBatch, RejectedDocument
 from tidemark.engines.local import LocalEngine
-from tidemark.errors import ConfigError, ContractError
+from tidemark.errors import ConfigError, ContractError, SinkConflictError
 from tidemark.mapping.loader import load_mapping
 from tidemark.mapping.models import Mapping
 from tidemark.sinks import SinkConfig, open_sink
 from tidemark.sinks.base import QuarantineEntry, Sink
 from tidemark.sources.files import RawDocument, expand_inputs, iter_documents
+
+#: times a run starts over after a conflict with another writer (deadlock, serialization failure) rolled it back
+CONFLICT_RETRIES = 4
 
 
 class Reporter(Protocol):
@@ -58,6 +65,7 @@ class RunResult:
     documents: int = 0
     rejected: list[RejectedDocument] = field(default_factory=list)
     row_errors: list[RowError] = field(default_factory=list)
+    keys: dict[str, KeyReport] = field(default_factory=dict)  # tables with a computed key: coverage, duplicates
 
     @property
     def ok(self) -> bool:
@@ -73,6 +81,7 @@ class RunResult:
             "tables": {name: c.as_dict() for name, c in self.tables.items()},
             "rejected": [{"origin": r.origin, "reason": r.reason} for r in self.rejected],
             "row_errors": len(self.row_errors),
+            "keys": {name: k.as_dict() for name, k in self.keys.items()},
         }
 
 
@@ -96,30 +105,55 @@ def run(
     plan = _plan(mapping)
     _check_mode(plan, mode)
     reporter = reporter or NullReporter()
-    documents, total_bytes, files = _documents(inputs)
+    items = list(inputs)  # read again when a conflict with another writer makes the run start over
+    documents, total_bytes, files = _documents(items)
     owns_sink = not isinstance(sink, Sink)
     target = open_sink(sink) if not isinstance(sink, Sink) else sink
-    result = RunResult(run_id=uuid.uuid4().hex[:12], sink=target.display, mode=mode)
-    result.tables = {t.name: WriteCounts() for t in plan.targets}
+    run_id = uuid.uuid4().hex[:12]
     engine = LocalEngine(plan)
     reporter.start(total_bytes, files)
     try:
-        target.begin()
-        for t in plan.targets:
-            target.ensure_table(t.spec)
-        for batch in engine.extract(documents, batch_documents=batch_documents):
-            _write_batch(plan, target, batch, mode, result)
-            reporter.advance(batch)
-        _quarantine_rejected(target, result)
-        target.commit()
-    except BaseException:
-        target.rollback()
-        raise
+        for attempt in range(CONFLICT_RETRIES + 1):
+            result = RunResult(run_id=run_id, sink=target.display, mode=mode)
+            result.tables = {t.name: WriteCounts() for t in plan.targets}
+            try:
+                _attempt(plan, target, engine, documents, mode, result, reporter, batch_documents)
+                break
+            except SinkConflictError:  # deadlock / serialization failure: nothing was written, start over
+                target.rollback()
+                if attempt == CONFLICT_RETRIES:
+                    raise
+                time.sleep(random.uniform(0.05, 0.2) * 2**attempt)
+                documents = _documents(items)[0]
+            except BaseException:
+                target.rollback()
+                raise
     finally:
         if owns_sink:
             target.close()
     reporter.finish(result)
     return result
+
+
+def _attempt(
+    plan: Plan,
+    target: Sink,
+    engine: LocalEngine,
+    documents: Iterable[RawDocument],
+    mode: Mode,
+    result: RunResult,
+    reporter: Reporter,
+    batch_documents: int,
+) -> None:
+    """One try of a run, in one transaction."""
+    target.begin()
+    for t in plan.targets:
+        target.ensure_table(t.spec)
+    for batch in engine.extract(documents, batch_documents=batch_documents):
+        _write_batch(plan, target, batch, mode, result)
+        reporter.advance(batch)
+    _quarantine_rejected(target, result)
+    target.commit()
 
 
 def _plan(mapping: str | Path | Mapping | Plan) -> Plan:
@@ -158,8 +192,15 @@ def _write_batch(plan: Plan, sink: Sink, batch: ExtractBatch, mode: Mode, result
         result.tables[err.table].error += 1
         entries.append(_entry(result.run_id, err, now))
     for t in plan.targets:
-        prepared = prepare(batch.tables[t.name], t.spec, mode)
-        counts = sink.write(t.spec, prepared.rows, batch.scopes.get(t.name), mode)
+        rows, keyless = _keyed(t, batch.tables[t.name], result)
+        prepared = prepare(rows, t.spec, mode)
+        prepared.errors[:0] = keyless
+        prepared.counts.error += len(keyless)
+        if t.key is not None:
+            result.keys[t.name].add_reduced(prepared.counts)
+        refused = [e for e in batch.row_errors if e.table == t.name] + prepared.errors
+        scopes = complete_scopes(t.spec.scope, batch.scopes.get(t.name), refused)
+        counts = sink.write(t.spec, prepared.rows, scopes, mode)
         counts += prepared.counts
         result.tables[t.name] += counts
         for err in prepared.errors:
@@ -167,6 +208,32 @@ def _write_batch(plan: Plan, sink: Sink, batch: ExtractBatch, mode: Mode, result
         result.row_errors.extend(prepared.errors)
     result.row_errors.extend(batch.row_errors)
     sink.quarantine(entries)
+
+
+def _keyed(t: TargetPlan, rows: pa.Table, result: RunResult) -> tuple[pa.Table, list[RowError]]:
+    """Add a computed key column (contract/keys.py); rows without a complete key become error rows."""
+    if t.key is None:
+        return rows, []
+    report = result.keys.setdefault(t.name, KeyReport(column=t.key.name))
+    json_fields = tuple(f.name for f in t.fields if f.type.kind == "json")
+    return apply_key(rows, t.key, t.name, report=report, json_columns=json_fields)
+
+
+def complete_scopes(scope: tuple[str, ...], scopes: pa.Table | None, refused: list[RowError]) -> pa.Table | None:
+    """The scope entries that may reconcile: those of snapshots whose rows for the table were all accepted.
+
+    A snapshot with a refused row is not a complete picture of its scope (the row is in it, only unreadable), so it
+    must not delete rows nor advance the watermark; its valid rows are still written under the row rules and the
+    stored watermark. Entries with an unknown (NULL) scope value cannot reconcile anything either. When a refused
+    row's scope cannot be told, no entry of the batch reconciles (the safe side).
+    """
+    if scopes is None or not scope:
+        return scopes
+    values = [tuple(entry[c] for c in scope) for entry in scopes.select(list(scope)).to_pylist()]
+    bad = {tuple(err.row.get(c) for c in scope) for err in refused}
+    known = not bad - set(values)
+    keep = [known and None not in v and v not in bad for v in values]
+    return scopes if all(keep) else scopes.filter(pa.array(keep, pa.bool_()))
 
 
 def _dumps(value: Any) -> str:

@@ -114,6 +114,11 @@ class Sink(ABC):
     def read_table(self, spec: TableSpec) -> pa.Table:
         """The stored rows (data columns only), for status, tests and exports."""
 
+    def maintain(self, *, retention_hours: int | None = None) -> dict[str, dict[str, int]]:
+        """Housekeeping (``tidemark maintain``): compact small files, delete files older than ``retention_hours``
+        that no current version needs. Returns what was done per table; stores with nothing to do return {}."""
+        return {}
+
     def __enter__(self) -> Sink:
         return self
 

@@ -19,7 +19,9 @@ Upsert of one prepared batch, inside the run's transaction:
 
 from __future__ import annotations
 
+import sys
 from abc import abstractmethod
+from contextlib import suppress
 from typing import Any
 
 import pyarrow as pa
@@ -86,7 +88,7 @@ class SqlSink(Sink):
         if spec.qualified in self._ensured:
             return
         if spec.schema:
-            self._exec(f"CREATE SCHEMA IF NOT EXISTS {self.q(spec.schema)}")
+            self._ensure_schema(spec.schema)
         existing = self._existing_columns(spec.schema, spec.name)
         if existing is None:
             self._create_table(spec)
@@ -154,7 +156,10 @@ class SqlSink(Sink):
         return have.upper().replace(" ", "") == self._column_type(want).upper().replace(" ", "")
 
     def _ensure_meta_schema(self) -> None:
-        self._exec(f"CREATE SCHEMA IF NOT EXISTS {self.q(META_SCHEMA)}")
+        self._ensure_schema(META_SCHEMA)
+
+    def _ensure_schema(self, schema: str) -> None:
+        self._exec(f"CREATE SCHEMA IF NOT EXISTS {self.q(schema)}")
 
     # -- writes -------------------------------------------------------------------------------------------------
     def write(self, spec: TableSpec, rows: pa.Table, scopes: pa.Table | None, mode: Mode) -> WriteCounts:
@@ -178,8 +183,16 @@ class SqlSink(Sink):
                 counts.deleted += self._reconcile(spec)
             return counts
         finally:
-            for name in (STAGE, SCOPES, WATERMARK, CLASSIFIED):
-                self._exec(f"DROP TABLE IF EXISTS {self.q(name)}")
+            if sys.exc_info()[0] is None:
+                self._drop_work_tables()
+            else:  # the store may refuse statements after a failed one: report the failure, not the cleanup's
+                with suppress(Exception):
+                    self._drop_work_tables()
+
+    def _drop_work_tables(self) -> None:
+        """Drop a write's temporary tables (also after a failed write)."""
+        for name in (STAGE, SCOPES, WATERMARK, CLASSIFIED):
+            self._exec(f"DROP TABLE IF EXISTS {self.q(name)}")
 
     def _cols(self, spec: TableSpec, alias: str | None = None) -> str:
         prefix = f"{self.q(alias)}." if alias else ""
@@ -197,7 +210,7 @@ class SqlSink(Sink):
         assert spec.timestamp is not None
         scope_cols = ", ".join(self.q(c) for c in spec.scope)
         ts = self.q(spec.timestamp)
-        if scopes is not None and scopes.num_rows:
+        if scopes is not None:  # possibly empty: no snapshot of this batch reconciles (runtime.complete_scopes)
             self._stage(SCOPES, scopes.select([*spec.scope, spec.timestamp]))
             source = self.q(SCOPES)
         else:  # no scope batch given: the rows themselves say which scopes they cover
@@ -216,8 +229,10 @@ class SqlSink(Sink):
         )
         self._exec(f"INSERT INTO {wm} ({scope_cols}, {ts}) SELECT {scope_cols}, {ts} FROM {self.q(WATERMARK)}")
         stage = self.q(STAGE)
+        # every stored watermark, not only the touched ones: rows of a scope that this batch does not reconcile
+        # are still older than its newest applied snapshot, and must not come back
         return self._exec_count(
-            f"DELETE FROM {stage} WHERE EXISTS (SELECT 1 FROM {self.q(WATERMARK)} AS n "
+            f"DELETE FROM {stage} WHERE EXISTS (SELECT 1 FROM {wm} AS n "
             f"WHERE {self._match(spec.scope, 'n', stage)} AND {stage}.{ts} < n.{ts})"
         )
 

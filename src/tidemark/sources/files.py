@@ -12,7 +12,7 @@ import gzip
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from tidemark.errors import SourceError
@@ -23,12 +23,17 @@ _LINES_SUFFIXES = (".ndjson", ".ndjson.gz", ".jsonl", ".jsonl.gz")
 
 @dataclass(frozen=True)
 class RawDocument:
-    """One input record, not parsed yet. ``origin`` says where it came from (``file`` or ``file:line``)."""
+    """One input record, not parsed yet. ``origin`` says where it came from (``file`` or ``file:line``).
+
+    ``modified_at`` is the modification time of the file it was read from: a mapping may fall back to it as the
+    snapshot time (``timestamp: {fallback: file_modified}``) when the record carries none.
+    """
 
     data: bytes
     origin: str
     captured_at: datetime | None = None
     error: str | None = None
+    modified_at: datetime | None = None
 
 
 def expand_inputs(paths: Iterable[str | Path]) -> list[Path]:
@@ -50,14 +55,15 @@ def iter_documents(files: Iterable[Path]) -> Iterator[RawDocument]:
     """Yield every document of every file, lazily (a file is read only when its turn comes)."""
     for path in files:
         try:
+            modified = datetime.fromtimestamp(path.stat().st_mtime, UTC)
             data = _read(path)
         except (OSError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
             yield RawDocument(b"", str(path), error=f"cannot read file: {exc}")
             continue
         if path.name.endswith(_LINES_SUFFIXES):
-            yield from _lines(data, path)
+            yield from _lines(data, path, modified)
         else:
-            yield RawDocument(data, str(path))
+            yield RawDocument(data, str(path), modified_at=modified)
 
 
 def _read(path: Path) -> bytes:
@@ -67,7 +73,7 @@ def _read(path: Path) -> bytes:
     return path.read_bytes()
 
 
-def _lines(data: bytes, path: Path) -> Iterator[RawDocument]:
+def _lines(data: bytes, path: Path, modified: datetime) -> Iterator[RawDocument]:
     for number, line in enumerate(data.splitlines(), start=1):
         if line.strip():
-            yield RawDocument(line, f"{path}:{number}")
+            yield RawDocument(line, f"{path}:{number}", modified_at=modified)

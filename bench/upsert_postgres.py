@@ -1,0 +1,186 @@
+"""Upsert benchmark: the write contract into PostgreSQL vs a plain COPY of the same rows, in one run.
+
+    .venv/bin/python bench/upsert_postgres.py [GAMES] [--batch-docs N] [--rounds N] [--no-foreign-keys] [--dsn DSN]
+
+The real game 747175 feed is extracted once with the local engine (untimed) and replicated to GAMES games (default
+1,100: 319,000 pitch rows, 834,000 rows over the mapping's 20 tables) by giving each copy its own ``game_pk``, which
+is exactly what the engine produces for copies of the feed with other gamePks. Batches hold ``--batch-docs`` games
+(64, as ``tidemark run``). Each phase is one run, one transaction (``prepare`` + ``PostgresSink.write`` per table
+and batch, then commit; deferred foreign keys are checked at that commit):
+
+1. first load into an empty database (all inserted);
+2. the same snapshot again (all unchanged);
+3. a newer snapshot, one hour later (all updated);
+4. an older snapshot, one hour earlier than the first (all skipped).
+
+The limit, measured in the same run on the same server: ``COPY ... FROM STDIN (FORMAT csv)`` of the same rows
+(Arrow-written CSV, all rows of a table in one COPY, one transaction) into empty tables without a key, and into
+tables with the same primary keys and indexes. Ratios are phase time / keyless COPY time. Timings are printed, never
+asserted; the counts are checked so that a phase cannot silently measure the wrong thing.
+
+The server: ``--dsn``, else ``TIDEMARK_PG_DSN``, else a throwaway one started like the tests do (tests/pgserver.py,
+fsync off). Each run uses a fresh database.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import io
+import os
+import sys
+import time
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # tests/pgserver.py starts the throwaway server
+
+from tests.pgserver import ENV_DSN, PgServer  # noqa: E402
+
+from corpus import FEED  # noqa: E402
+from tidemark.compile.plan import Plan, compile_mapping  # noqa: E402
+from tidemark.contract.counts import WriteCounts  # noqa: E402
+from tidemark.contract.prepare import prepare  # noqa: E402
+from tidemark.engines.base import ExtractBatch  # noqa: E402
+from tidemark.engines.local import LocalEngine  # noqa: E402
+from tidemark.mapping.loader import load_mapping  # noqa: E402
+from tidemark.sinks import open_sink  # noqa: E402
+from tidemark.sinks.postgres import PostgresConfig, PostgresSink  # noqa: E402
+from tidemark.sources.files import RawDocument  # noqa: E402
+from upsert_duckdb import _check, _report, _shifted  # noqa: E402
+
+Batches = list[ExtractBatch]
+FIRST_GAME_PK = 900_000
+
+
+def main(argv: list[str]) -> None:
+    args = _args(argv)
+    plan = compile_mapping(load_mapping("mlb:live_game")[0])
+    current = _replicated(plan, args.games, args.batch_docs)
+    newer, older = _shifted(current, plan, hours=1), _shifted(current, plan, hours=-1)
+    total = sum(t.num_rows for b in current for t in b.tables.values())
+    sizes = {t.name: sum(b.tables[t.name].num_rows for b in current) for t in plan.targets}
+    print(f"{args.games:,} games -> {total:,} rows; pitch events {sizes['game.live_game_pitch_events']:,}")
+    print(
+        f"batches of {args.batch_docs} games ({len(current)} per phase), {args.rounds} rounds, best shown, "
+        f"foreign keys {'off' if args.no_foreign_keys else 'on (deferred, checked at commit)'}\n"
+    )
+    server = PgServer.external(args.dsn) if args.dsn else PgServer.start()
+    try:
+        results: dict[str, list[float]] = {}
+        counts: dict[str, WriteCounts] = {}
+        prepare_share: dict[str, list[float]] = {}
+        for _ in range(args.rounds):
+            config = PostgresConfig(dsn=server.dsn(server.create_database()), foreign_keys=not args.no_foreign_keys)
+            for phase, batches in [
+                ("first load (insert)", current),
+                ("same snapshot (unchanged)", current),
+                ("newer snapshot (update)", newer),
+                ("older snapshot (skip)", older),
+            ]:
+                seconds, preparing, counts[phase] = _contract(plan, batches, config)
+                results.setdefault(phase, []).append(seconds)
+                prepare_share.setdefault(phase, []).append(preparing / seconds)
+            plain = PostgresConfig(dsn=server.dsn(server.create_database()))
+            for label, keyed in [("plain COPY, no key", False), ("plain COPY, same keys + indexes", True)]:
+                results.setdefault(label, []).append(_plain_copy(plan, current, plain, keyed))
+        _check(counts, total)
+        _report(results, counts, prepare_share, total, baseline="plain COPY, no key")
+    finally:
+        server.stop()
+
+
+def _args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("games", nargs="?", type=int, default=1100, help="games in the corpus (default 1100)")
+    parser.add_argument("--batch-docs", type=int, default=64, help="games per batch (default 64)")
+    parser.add_argument("--rounds", type=int, default=1, help="repetitions of the whole sequence (default 1)")
+    parser.add_argument("--no-foreign-keys", action="store_true", help="open the sink with foreign_keys: false")
+    parser.add_argument("--dsn", default=os.environ.get(ENV_DSN), help=f"server to use (default ${ENV_DSN})")
+    return parser.parse_args(argv[1:])
+
+
+def _replicated(plan: Plan, games: int, per_batch: int) -> Batches:
+    """The feed extracted once, then copied per game with its own game_pk (every table and scope carries it)."""
+    raw = RawDocument(gzip.decompress(FEED.read_bytes()), str(FEED))
+    (one,) = list(LocalEngine(plan).extract([raw], batch_documents=1))
+
+    def copies(table: pa.Table, first: int, count: int) -> pa.Table:
+        i = table.schema.get_field_index("game_pk")
+        parts = []
+        for g in range(first, first + count):
+            column = pa.array([FIRST_GAME_PK + g] * table.num_rows, table.schema.field(i).type)
+            parts.append(table.set_column(i, table.schema.field(i), column))
+        return pa.concat_tables(parts).combine_chunks()
+
+    batches = []
+    for first in range(0, games, per_batch):
+        count = min(per_batch, games - first)
+        tables = {name: copies(t, first, count) for name, t in one.tables.items()}
+        scopes = {name: copies(s, first, count) for name, s in one.scopes.items()}
+        batches.append(ExtractBatch(tables=tables, scopes=scopes, documents=count))
+    return batches
+
+
+def _contract(plan: Plan, batches: Batches, config: PostgresConfig) -> tuple[float, float, WriteCounts]:
+    """One run's worth of writes through the contract, in one transaction: seconds, of which in ``prepare``, counts."""
+    total = WriteCounts()
+    preparing = 0.0
+    sink = open_sink(config)
+    try:
+        start = time.perf_counter()
+        sink.begin()
+        for t in plan.targets:
+            sink.ensure_table(t.spec)
+        for batch in batches:
+            for t in plan.targets:
+                before = time.perf_counter()
+                prepared = prepare(batch.tables[t.name], t.spec, "upsert")
+                preparing += time.perf_counter() - before
+                total += sink.write(t.spec, prepared.rows, batch.scopes.get(t.name), "upsert")
+                total += prepared.counts
+        sink.commit()
+        return time.perf_counter() - start, preparing, total
+    finally:
+        sink.close()
+
+
+def _plain_copy(plan: Plan, batches: Batches, config: PostgresConfig, keyed: bool) -> float:
+    """COPY of all rows (Arrow-written CSV) into empty tables, one COPY per table, one transaction."""
+    sink = open_sink(config)
+    assert isinstance(sink, PostgresSink) and sink.conn is not None
+    conn, q = sink.conn, sink.q
+    schema = q(f"bench_{'keyed' if keyed else 'plain'}")
+    tables = {t.name: pa.concat_tables([b.tables[t.name] for b in batches]) for t in plan.targets}
+    try:
+        conn.execute(f"CREATE SCHEMA {schema}")
+        for t in plan.targets:
+            defs = [f"{q(c.name)} {sink._column_type(c.type)}" for c in t.spec.columns]
+            if keyed:
+                defs.append(f"PRIMARY KEY ({', '.join(q(c) for c in t.spec.primary_key)})")
+            conn.execute(f"CREATE TABLE {schema}.{q(t.spec.name)} ({', '.join(defs)})")
+            for i, index in enumerate(t.spec.indexes if keyed else ()):
+                cols = ", ".join(q(c) for c in index.columns)
+                conn.execute(f"CREATE INDEX {q(f'bench_{t.spec.name}_{i}')} ON {schema}.{q(t.spec.name)} ({cols})")
+        start = time.perf_counter()
+        with conn.transaction(), conn.cursor() as cur:
+            for t in plan.targets:
+                cols = ", ".join(q(c) for c in t.spec.column_names)
+                with cur.copy(f"COPY {schema}.{q(t.spec.name)} ({cols}) FROM STDIN (FORMAT csv)") as copy:
+                    for batch in tables[t.name].to_batches(max_chunksize=50_000):
+                        buf = io.BytesIO()
+                        pacsv.write_csv(batch, buf, pacsv.WriteOptions(include_header=False))
+                        copy.write(buf.getbuffer())
+        seconds = time.perf_counter() - start
+        stored = conn.execute(f"SELECT count(*) FROM {schema}.{q('live_game_pitch_events')}").fetchone()
+        assert stored == (tables["game.live_game_pitch_events"].num_rows,), "the COPY lost rows"
+        return seconds
+    finally:
+        sink.close()
+
+
+if __name__ == "__main__":
+    main(sys.argv)

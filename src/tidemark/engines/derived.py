@@ -1,0 +1,135 @@
+"""Derived field sources of the local engine: ``previous`` (a value of the element before, like SQL ``LAG``) and
+``lookup`` (a value of another element of the document, found by a value of the row: a join by key).
+
+Both are computed once a row's plain fields are known; the local engine calls them from its walk.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import orjson
+
+Getter = Callable[[Any], Any]
+Anchored = Callable[[Any, Any, tuple[Any, ...]], Any]
+_MISSING = object()
+
+
+def match_key(value: Any) -> Any:
+    """The form in which two JSON values are compared as keys: a number and its decimal string are equal
+    (``747175`` and ``"747175"``), booleans never equal numbers, objects and arrays compare by content."""
+    kind = type(value)
+    if kind is bool:
+        return ("bool", value)
+    if kind is float and value.is_integer():
+        return int(value)
+    if kind is str:
+        text = value.strip()
+        if text.lstrip("-").isdigit():
+            return int(text)
+        return value
+    if kind is dict or kind is list:
+        return ("json", orjson.dumps(value, option=orjson.OPT_SORT_KEYS))
+    return value
+
+
+class Previous:
+    """The ``previous`` fields of one target. ``state()`` starts an exploded array; ``values()`` is called for every
+    element in document order, kept by the filter or not, and returns ``(slot, value)`` pairs for the row.
+
+    ``fields`` are ``(slot, read, within)``; fields with the same ``within`` paths share one partition state.
+    """
+
+    def __init__(self, fields: list[tuple[int, Getter, tuple[str, ...], list[Getter]]]) -> None:
+        groups: dict[tuple[str, ...], tuple[list[Getter], list[tuple[int, Getter]]]] = {}
+        for slot, read, within_key, within in fields:
+            groups.setdefault(within_key, (within, []))[1].append((slot, read))
+        self.groups = list(groups.values())
+
+    def state(self) -> list[dict[tuple[Any, ...], Any]]:
+        return [{} for _ in self.groups]
+
+    def values(self, elem: Any, state: list[dict[tuple[Any, ...], Any]]) -> list[tuple[int, Any]]:
+        out = []
+        for (within, reads), seen in zip(self.groups, state, strict=True):
+            partition = tuple(match_key(get(elem)) for get in within) if within else ()
+            before = seen.get(partition, _MISSING)
+            if before is _MISSING:
+                out += [(slot, None) for slot, _ in reads]
+            else:
+                out += [(slot, read(before)) for slot, read in reads]
+            seen[partition] = elem
+        return out
+
+
+class IndexCache:
+    """Candidate indexes shared by the lookups of one engine: lookups that search the same candidates by the same
+    path (a batting order's name, position, hits... all from one team's players) build the index once.
+
+    An index is kept while the same container object is searched again; holding the reference makes that identity
+    check safe. ``clear()`` drops them (at the end of a batch, so a decoded document is not kept alive).
+    """
+
+    def __init__(self) -> None:
+        self._entries: dict[tuple[str, ...], tuple[Any, dict[Any, Any]]] = {}
+
+    def index(self, key: tuple[str, ...], container: Any, explode: str, where: Getter | None) -> dict[Any, Any]:
+        entry = self._entries.get(key)
+        if entry is not None and entry[0] is container:
+            return entry[1]
+        built = _build_index(container, explode, where)
+        self._entries[key] = (container, built)
+        return built
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+
+def _build_index(container: Any, explode: str, where: Getter | None) -> dict[Any, Any]:
+    items: Iterable[tuple[Any, Any]]
+    if explode == "array" and type(container) is list:
+        items = enumerate(container)
+    elif explode == "object" and type(container) is dict:
+        items = container.items()
+    else:  # missing, or not the kind of container the mapping names: nothing matches
+        return {}
+    index: dict[Any, Any] = {}
+    for position, candidate in items:
+        value = position if where is None else where(candidate)
+        if value is not None:
+            index.setdefault(match_key(value), candidate)  # the first candidate with a value wins
+    return index
+
+
+class Lookup:
+    """One ``lookup`` field: finds the candidate of ``source`` whose ``where`` value (or array position / object key)
+    equals the row's ``key_slot`` value, and reads ``read`` from it. ``cache_key`` names (source, where)."""
+
+    def __init__(
+        self,
+        slot: int,
+        key_slot: int,
+        source: Anchored,
+        cache_key: tuple[str, ...],
+        explode: str,
+        where: Getter | None,
+        read: Getter,
+        cache: IndexCache,
+    ) -> None:
+        self.slot = slot
+        self.key_slot = key_slot
+        self.source = source
+        self.cache_key = cache_key
+        self.explode = explode
+        self.where = where
+        self.read = read
+        self.cache = cache
+
+    def __call__(self, doc: Any, elem: Any, anc: tuple[Any, ...], row: list[Any]) -> Any:
+        key = row[self.key_slot]
+        if key is None:
+            return None
+        index = self.cache.index(self.cache_key, self.source(doc, elem, anc), self.explode, self.where)
+        found = index.get(match_key(key), _MISSING)
+        return None if found is _MISSING else self.read(found)

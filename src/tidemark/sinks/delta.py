@@ -1,0 +1,474 @@
+"""Delta Lake through delta-rs (the ``deltalake`` package; no Spark): ``delta:PATH``, one Delta table per table.
+
+Layout: ``PATH/<schema>/<table>`` for data, ``PATH/_tidemark/wm__<schema>__<table>`` for the watermarks of scoped
+tables and ``PATH/_tidemark/quarantine`` for refused rows. Delta has no transaction across tables, so:
+
+- writes are applied to a working copy (:mod:`tidemark.sinks.working`) and nothing is written before ``commit()``:
+  a failure before it leaves every table untouched;
+- ``commit()`` publishes each table in one Delta commit (watermarks first, then the rows, then the quarantine):
+  every table is atomic, but a crash *during* commit can leave some tables published and others not. Running
+  the same input again completes it (the contract makes a re-run idempotent); a streaming caller can tag its
+  micro-batches with :meth:`DeltaSink.set_transaction` so that a replay skips the tables that already have them.
+
+An upsert is one MERGE per table whose source is the difference computed on the working copy (new or changed rows,
+and tombstones of reconciled rows), guarded by the contract's predicate: newer wins, equal time and greater content
+hash wins, a tombstone deletes only a row still older than its scope's watermark. The guard keeps the table right
+when another writer commits in between; a ``CommitFailedError`` is retried from a fresh table version (the batches
+are classified again against it) ``commit_retries`` times, then reported as a :class:`SinkTransientError`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from pydantic import BaseModel, ConfigDict, Field
+
+from tidemark.contract.counts import Mode, WriteCounts
+from tidemark.errors import (
+    ConfigError,
+    MissingDependencyError,
+    SinkConflictError,
+    SinkTerminalError,
+    SinkTransientError,
+)
+from tidemark.sinks.base import Capabilities, QuarantineEntry, Sink
+from tidemark.sinks.working import (
+    Scratch,
+    WorkingTable,
+    conform,
+    matching,
+    quarantine_spec,
+    quarantine_table,
+    stored_schema,
+    watermark_schema,
+    watermark_spec,
+)
+from tidemark.tables import HASH_COLUMN, TableSpec
+from tidemark.types import LogicalType
+
+OP = "_tm_op"
+_TYPES = {
+    "int": "integer",
+    "bigint": "long",
+    "double": "double",
+    "bool": "boolean",
+    "string": "string",
+    "date": "date",
+    "timestamp": "timestamp",
+    "json": "string",
+}
+
+
+class DeltaConfig(BaseModel):
+    """``delta:PATH``: a directory holding one Delta table per target table."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    type: Literal["delta"] = "delta"
+    path: str
+    commit_retries: int = Field(5, ge=0, description="retries of a commit that lost a race with another writer")
+
+
+@dataclass
+class _Table:
+    """One table's state in a transaction."""
+
+    spec: TableSpec
+    work: WorkingTable
+    data: Any  # DeltaTable at the snapshot read, None when the table does not exist yet
+    marks: Any  # the watermark DeltaTable, or None
+    replayed: bool = False  # the transaction id is already in this table's log: nothing to do
+    metrics: dict[str, int] = field(default_factory=dict)
+
+
+class _Snapshot:
+    """A Delta table's rows as of one version (the working copy's :class:`StoredRows`)."""
+
+    def __init__(self, spec: TableSpec, data: Any, marks: Any) -> None:
+        self.spec, self.data, self.marks = spec, data, marks
+
+    def fetch(self, keys: pa.Table | None, scopes: pa.Table | None) -> pa.Table | None:
+        if self.data is None:
+            return None
+        import pyarrow.dataset as ds  # imports pandas when installed: only when a Delta table is read
+
+        dataset = self.data.to_pyarrow_dataset()
+        wanted = None
+        for rows, cols in ((keys, self.spec.primary_key), (scopes, self.spec.scope)):
+            if rows is None or not cols or rows.num_rows == 0:
+                continue
+            first = cols[0]  # a coarse filter the scan can push down; `matching` is exact
+            values = pc.unique(rows.column(first)).cast(dataset.schema.field(first).type)
+            term = ds.field(first).isin(values)
+            wanted = term if wanted is None else wanted | term
+        if wanted is None:
+            return None
+        found = dataset.to_table(filter=wanted)
+        return found.filter(matching(found, self.spec, keys, scopes))
+
+    def count(self) -> int:
+        return 0 if self.data is None else int(self.data.count())
+
+    def watermarks(self) -> pa.Table | None:
+        if self.marks is None:
+            return None
+        return conform(self.marks.to_pyarrow_table(), watermark_schema(self.spec))
+
+
+class DeltaSink(Sink):
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        transactional=False,  # one atomic commit per table; nothing is written before commit() (module docstring)
+        native_merge=True,
+        enforces_foreign_keys=False,
+        atomic_checkpoint=False,  # a checkpoint cannot share a commit with several tables; see set_transaction
+        concurrent_writers=True,  # commit conflicts are retried from a fresh version under the MERGE's guard
+    )
+
+    def __init__(self, config: DeltaConfig) -> None:
+        try:
+            import deltalake
+            from deltalake import exceptions
+        except ImportError as exc:
+            raise MissingDependencyError("deltalake", "delta") from exc
+        self._dl: Any = deltalake  # typed loosely: its write overloads split on literal modes
+        self._conflict = exceptions.CommitFailedError
+        self._delta_error = exceptions.DeltaError
+        self.config = config
+        self.root = Path(config.path)
+        self.display = f"delta:{config.path}"
+        self._tables: dict[str, _Table] = {}
+        self._scratch: Scratch | None = None
+        self._quarantined: list[QuarantineEntry] = []
+        self._txn: tuple[str, int] | None = None
+        self._published: list[Any] = []  # commits made by the current commit()
+        #: per table, what the last commit's MERGE (or write) reported: inserted / updated / deleted rows
+        self.last_commit: dict[str, dict[str, int]] = {}
+
+    # -- transaction --------------------------------------------------------------------------------------------
+    def begin(self) -> None:
+        self._discard()
+        self._txn = None
+
+    def set_transaction(self, app_id: str, version: int) -> None:
+        """Tag this transaction's commits with a Delta transaction identifier (``txn`` action).
+
+        A table whose log already holds ``app_id`` at ``version`` or later is not written again: its writes
+        return every row as ``unchanged``. Call right after :meth:`begin`, before any table is touched; a stream
+        passes its id and micro-batch number so a replayed micro-batch is applied at most once per table.
+        """
+        if self._tables:
+            raise ConfigError("set_transaction must be called right after begin(), before any table is written")
+        self._txn = (app_id, version)
+
+    def committed_version(self, spec: TableSpec, app_id: str) -> int | None:
+        """The newest transaction version ``app_id`` committed to this table (None if it never did)."""
+        data = self._open(self._path(spec))
+        version = None if data is None else data.transaction_version(app_id)
+        return None if version is None else int(version)
+
+    def commit(self) -> None:
+        report: dict[str, dict[str, int]] = {}
+        self._published.clear()
+        try:
+            for name, table in self._tables.items():
+                report[name] = self._publish(table)
+            if self._quarantined:
+                rows = quarantine_table(self._quarantined)
+                path = self._path(quarantine_spec())
+                self._commit_op(lambda: self._write(path, rows, mode="append", spec=None))
+        finally:
+            self._discard()
+        self.last_commit = report
+
+    def rollback(self) -> None:
+        self._discard()
+
+    def close(self) -> None:
+        self._discard()
+
+    def _db(self) -> Scratch:
+        """The transaction's working database (created on first use, dropped when the transaction ends)."""
+        if self._scratch is None:
+            self._scratch = Scratch()
+        return self._scratch
+
+    def _discard(self) -> None:
+        self._tables.clear()
+        if self._scratch is not None:
+            self._scratch.close()
+            self._scratch = None
+        self._quarantined.clear()
+
+    # -- tables -------------------------------------------------------------------------------------------------
+    def _path(self, spec: TableSpec) -> Path:
+        return self.root / spec.schema / spec.name if spec.schema else self.root / spec.name
+
+    def _open(self, path: Path) -> Any:
+        if not self._dl.DeltaTable.is_deltatable(str(path)):
+            return None
+        return self._guard(lambda: self._dl.DeltaTable(str(path)))
+
+    def ensure_table(self, spec: TableSpec) -> None:
+        if spec.qualified not in self._tables:
+            self._tables[spec.qualified] = self._snapshot(spec)
+
+    def _snapshot(self, spec: TableSpec) -> _Table:
+        data = self._open(self._path(spec))
+        if data is not None:
+            self._check_schema(spec, data)
+        marks = self._open(self._wm_path(spec)) if spec.scope else None
+        replayed = False
+        if data is not None and self._txn is not None:
+            done = data.transaction_version(self._txn[0])
+            replayed = done is not None and done >= self._txn[1]
+        return _Table(spec, WorkingTable(spec, _Snapshot(spec, data, marks), self._db()), data, marks, replayed)
+
+    def _wm_path(self, spec: TableSpec) -> Path:
+        return self.root / "_tidemark" / watermark_spec(spec).name
+
+    def _check_schema(self, spec: TableSpec, data: Any) -> None:
+        stored = {f.name: str(f.type.type) for f in data.schema().fields if hasattr(f.type, "type")}
+        problems = []
+        for c in spec.columns:
+            have = stored.get(c.name)
+            if have is None and c.name in {f.name for f in data.schema().fields}:
+                have = "a nested type"
+            if have is not None and have != _delta_type(c.type):
+                problems.append(f"column {c.name!r} is {have} in the store but {c.type} in the mapping")
+            elif have is None and not c.nullable and c.name not in {f.name for f in data.schema().fields}:
+                problems.append(f"new column {c.name!r} is NOT NULL: make it nullable or give it a default")
+        partitions = list(data.metadata().partition_columns)
+        if partitions != list(spec.partition_by):
+            problems.append(
+                f"it is partitioned by {partitions or 'nothing'}, the mapping says {list(spec.partition_by)}"
+            )
+        if problems:
+            raise SinkTerminalError(
+                f"Delta table {spec.qualified} at {self._path(spec)} exists with an incompatible schema: "
+                + "; ".join(problems)
+                + ". Migrate the table (or write to a new path); tidemark only adds nullable columns."
+            )
+
+    # -- writes -------------------------------------------------------------------------------------------------
+    def write(self, spec: TableSpec, rows: pa.Table, scopes: pa.Table | None, mode: Mode) -> WriteCounts:
+        self.ensure_table(spec)
+        table = self._tables[spec.qualified]
+        if table.replayed:
+            return WriteCounts(unchanged=rows.num_rows)
+        return table.work.write(rows, scopes, mode)
+
+    def quarantine(self, entries: list[QuarantineEntry]) -> None:
+        self._quarantined.extend(entries)
+
+    # -- commit -------------------------------------------------------------------------------------------------
+    def _publish(self, table: _Table) -> dict[str, int]:
+        for attempt in range(self.config.commit_retries + 1):
+            try:
+                return self._apply(table)
+            except (self._conflict, _Lost) as exc:
+                if attempt == self.config.commit_retries:
+                    # nothing published yet: the whole run may start over (the runtime does); else it must not
+                    error = SinkTransientError if self._published else SinkConflictError
+                    raise error(
+                        f"Delta table {table.spec.qualified}: another writer kept committing first "
+                        f"({attempt + 1} attempts): {exc}. Nothing of this table was written"
+                        + (" (tables before it in this run were)" if self._published else "")
+                        + "; run again (or raise commit_retries)."
+                    ) from exc
+                table = self._replay(table)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _replay(self, old: _Table) -> _Table:
+        """The same writes, classified again against the newest version of the table."""
+        old.work.close()
+        fresh = self._snapshot(old.spec)
+        self._tables[old.spec.qualified] = fresh
+        if not fresh.replayed:
+            for rows, scopes, mode in old.work.writes:
+                fresh.work.write(rows, scopes, mode)
+        return fresh
+
+    def _apply(self, table: _Table) -> dict[str, int]:
+        spec, work = table.spec, table.work
+        if table.replayed:
+            return {}
+        if spec.scope:
+            self._publish_watermarks(table)
+        if table.data is None:
+            if self._dl.DeltaTable.is_deltatable(str(self._path(spec))):
+                raise _Lost("the table was created by another writer")
+            rows = conform(work.rows(), stored_schema(spec), nullable=False)
+            self._commit_op(lambda: self._write(self._path(spec), rows, mode="error", spec=spec))
+            return {"inserted": rows.num_rows, "updated": 0, "deleted": 0}
+        self._add_columns(table)
+        if not work.changed:
+            return {"inserted": 0, "updated": 0, "deleted": 0}
+        if work.overwritten:
+            rows = conform(work.rows(), stored_schema(spec), nullable=False)
+            deleted = table.data.count()
+            self._commit_op(lambda: self._write(table.data, rows, mode="overwrite", spec=spec))
+            return {"inserted": rows.num_rows, "updated": 0, "deleted": int(deleted)}
+        if work.modes == {"append"}:
+            rows = conform(work.upserts(), stored_schema(spec), nullable=False)
+            self._commit_op(lambda: self._write(table.data, rows, mode="append", spec=spec))
+            return {"inserted": rows.num_rows, "updated": 0, "deleted": 0}
+        return self._merge(table)
+
+    def _merge(self, table: _Table) -> dict[str, int]:
+        spec, work = table.spec, table.work
+        upserts = conform(work.upserts(), spec.arrow_schema)
+        source = upserts.append_column(OP, pa.array(["u"] * upserts.num_rows, pa.string()))
+        deletes = work.deletes()
+        if deletes.num_rows:
+            tombstones = conform(deletes, spec.arrow_schema).append_column(
+                OP, pa.array(["d"] * deletes.num_rows, pa.string())
+            )
+            source = pa.concat_tables([source, tombstones])
+        q = _quote
+        on = " AND ".join(f"t.{q(c)} = s.{q(c)}" for c in spec.primary_key)
+        values = {q(c): f"s.{q(c)}" for c in (*spec.column_names, HASH_COLUMN)}
+        is_upsert = f"s.{q(OP)} = 'u'"
+        merger = table.data.merge(
+            source, predicate=on, source_alias="s", target_alias="t", commit_properties=self._props()
+        )
+        if "upsert" in work.modes:
+            merger = merger.when_matched_update(values, predicate=f"{is_upsert} AND ({_newer(spec)})")
+        merger = merger.when_not_matched_insert(values, predicate=is_upsert)
+        if deletes.num_rows:
+            assert spec.timestamp is not None
+            ts = q(spec.timestamp)
+            merger = merger.when_matched_delete(predicate=f"s.{q(OP)} = 'd' AND t.{ts} < s.{ts}")
+        metrics = self._commit_op(merger.execute)
+        return {
+            "inserted": int(metrics["num_target_rows_inserted"]),
+            "updated": int(metrics["num_target_rows_updated"]),
+            "deleted": int(metrics["num_target_rows_deleted"]),
+        }
+
+    def _publish_watermarks(self, table: _Table) -> None:
+        """Watermarks first: a crash before the rows leaves them unpublished, never resurrectable by older data."""
+        work, wm = table.work, watermark_spec(table.spec)
+        path = self._wm_path(table.spec)
+        if work.overwritten:
+            marks = conform(work.watermarks(), watermark_schema(table.spec), nullable=False)
+            self._commit_op(lambda: self._write(table.marks or path, marks, mode="overwrite", spec=None))
+            return
+        changes = work.watermark_changes()
+        if changes.num_rows == 0:
+            return
+        changes = conform(changes, watermark_schema(table.spec), nullable=False)
+        if table.marks is None:
+            if self._dl.DeltaTable.is_deltatable(str(path)):
+                raise _Lost("the watermark table was created by another writer")
+            self._commit_op(lambda: self._write(path, changes, mode="error", spec=None))
+            return
+        q = _quote
+        assert wm.timestamp is not None
+        on = " AND ".join(f"t.{q(c)} = s.{q(c)}" for c in wm.primary_key)
+        ts = q(wm.timestamp)
+        merger = (
+            table.marks.merge(
+                changes, predicate=on, source_alias="s", target_alias="t", commit_properties=self._props()
+            )
+            .when_matched_update({ts: f"s.{ts}"}, predicate=f"s.{ts} > t.{ts}")
+            .when_not_matched_insert_all()
+        )
+        self._commit_op(merger.execute)
+
+    def _add_columns(self, table: _Table) -> None:
+        stored = {f.name for f in table.data.schema().fields}
+        new = [c for c in table.spec.columns if c.name not in stored]
+        if new:
+            fields = [self._dl.Field(c.name, _delta_type(c.type), nullable=True) for c in new]
+            self._commit_op(lambda: table.data.alter.add_columns(fields, commit_properties=self._props()))
+
+    def _props(self) -> Any:
+        txns = [self._dl.Transaction(self._txn[0], self._txn[1])] if self._txn else None
+        return self._dl.CommitProperties(app_transactions=txns, max_commit_retries=0)
+
+    def _write(self, target: Any, rows: pa.Table, *, mode: str, spec: TableSpec | None) -> None:
+        partitions = list(spec.partition_by) if spec is not None and spec.partition_by else None
+        target = str(target) if isinstance(target, Path) else target
+        self._dl.write_deltalake(
+            target,
+            rows,
+            mode=mode,
+            partition_by=partitions,
+            description=spec.description if spec is not None else None,
+            commit_properties=self._props(),
+        )
+
+    def _commit_op(self, fn: Any) -> Any:
+        """Run one operation that commits a Delta version, and remember that this transaction published something."""
+        result = self._guard(fn)
+        self._published.append(fn)
+        return result
+
+    def _guard(self, fn: Any) -> Any:
+        try:
+            return fn()
+        except self._conflict:
+            raise
+        except self._delta_error as exc:
+            raise SinkTerminalError(f"Delta Lake error in {self.root}: {exc}") from exc
+        except OSError as exc:
+            raise SinkTransientError(f"cannot write to {self.root}: {exc}") from exc
+
+    # -- reads & maintenance ------------------------------------------------------------------------------------
+    def read_table(self, spec: TableSpec) -> pa.Table:
+        data = self._open(self._path(spec))
+        if data is None:
+            raise SinkTerminalError(f"table {spec.qualified} does not exist in {self.display}")
+        rows = conform(data.to_pyarrow_table(), spec.arrow_schema).select(list(spec.column_names))
+        keys = [(k, "ascending") for k in spec.primary_key]
+        return rows.sort_by(keys) if keys else rows
+
+    def maintain(self, *, retention_hours: int | None = None) -> dict[str, dict[str, int]]:
+        """Compact small files (OPTIMIZE), then delete the files that no version of the last ``retention_hours``
+        (default 168, a week) needs (VACUUM). Time travel and readers older than that lose their files."""
+        hours = 168 if retention_hours is None else retention_hours
+        report = {}
+        for log in sorted(self.root.rglob("_delta_log")):
+            data = self._open(log.parent)
+            if data is None:
+                continue
+            optimized = self._guard(data.optimize.compact)
+            removed = self._guard(
+                lambda d=data: d.vacuum(retention_hours=hours, dry_run=False, enforce_retention_duration=False)
+            )
+            report[os.path.relpath(log.parent, self.root)] = {
+                "files_added": int(optimized.get("numFilesAdded", 0)),
+                "files_removed": int(optimized.get("numFilesRemoved", 0)),
+                "files_vacuumed": len(removed),
+            }
+        return report
+
+
+class _Lost(Exception):
+    """Another writer created a table this transaction meant to create: retry against it."""
+
+
+def _quote(name: str) -> str:
+    return "`" + name.replace("`", "``") + "`"
+
+
+def _delta_type(ltype: LogicalType) -> str:
+    if ltype.kind == "decimal":
+        return f"decimal({ltype.precision},{ltype.scale})"
+    return _TYPES[ltype.kind]
+
+
+def _newer(spec: TableSpec) -> str:
+    """The contract's guard: the source row wins (see docs/write-contract.md)."""
+    h = _quote(HASH_COLUMN)
+    if not spec.timestamp:
+        return f"s.{h} <> t.{h}"
+    ts = _quote(spec.timestamp)
+    return f"s.{ts} > t.{ts} OR (s.{ts} = t.{ts} AND s.{h} > t.{h})"
+
+
+__all__ = ["DeltaConfig", "DeltaSink"]

@@ -1,0 +1,424 @@
+"""Directories of plain files (Parquet, CSV) kept under the write contract, made atomic by one manifest.
+
+Layout of a store at ``ROOT``::
+
+    ROOT/_tidemark/manifest.json             the committed state: every table's columns and the files it is made of
+    ROOT/_tidemark/lock                      held (flock) by the one transaction writing at a time
+    ROOT/<schema>/<table>/[col=value/]part-<version>-<id>.<ext>     data files (partition columns stay in the files)
+    ROOT/_tidemark/wm__<schema>__<table>/... watermarks of scoped tables; ROOT/_tidemark/quarantine/... refused rows
+
+A transaction applies its writes to a working copy (:mod:`tidemark.sinks.working`) holding the files that contain
+a key or a scope the writes touch. ``commit()`` writes those files' new content and the new rows as new files, then
+replaces the manifest in one ``os.replace``: a reader of the manifest sees the old tables or the new ones, never half
+a write, and a crash before the rename leaves the old data (the orphaned new files are removed by ``maintain``).
+Every table of a run is in the same manifest, so a run is all-or-nothing. Superseded files are deleted right after
+the swap; a reader that listed them retries on the newer manifest.
+
+Cost: an upsert reads the key (and scope) columns of every file of the table it writes, then rewrites each file
+that holds a touched key whole. Partition the table (``partition_by``) so that touched keys share few files, or use
+Delta (``delta:``), which rewrites only the touched files too but keeps per-file statistics, concurrent writers and
+time travel.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import time
+import urllib.parse
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar, Protocol
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from tidemark.contract.counts import Mode, WriteCounts
+from tidemark.errors import SinkTerminalError, SinkTransientError
+from tidemark.sinks.base import Capabilities, QuarantineEntry, Sink
+from tidemark.sinks.working import (
+    Scratch,
+    WorkingTable,
+    conform,
+    matching,
+    quarantine_spec,
+    quarantine_table,
+    watermark_schema,
+    watermark_spec,
+)
+from tidemark.tables import HASH_COLUMN, Column, TableSpec
+from tidemark.types import parse_type
+
+META = "_tidemark"
+MANIFEST = "manifest.json"
+NULL_PARTITION = "__HIVE_DEFAULT_PARTITION__"
+Entry = dict[str, Any]  # one table in the manifest
+
+
+class FileFormat(Protocol):
+    """How one file of rows is written and read back exactly (one small class per format)."""
+
+    extension: str
+
+    def write(self, table: pa.Table, path: Path) -> None: ...
+
+    def read(self, path: Path, schema: pa.Schema) -> pa.Table:
+        """The file's rows with ``schema``'s columns (read only those; NULL for columns the file lacks)."""
+        ...
+
+
+@dataclass
+class _Table:
+    spec: TableSpec
+    work: WorkingTable
+    stored: _StoredFiles
+
+
+class _StoredFiles:
+    """A table's committed files, and which of them the transaction copied into its working table."""
+
+    def __init__(self, sink: FileSink, spec: TableSpec, entry: Entry | None) -> None:
+        self.sink, self.spec = sink, spec
+        self.files: list[Entry] = list(entry["files"]) if entry else []
+        self.loaded: set[str] = set()
+
+    def fetch(self, keys: pa.Table | None, scopes: pa.Table | None) -> pa.Table | None:
+        candidates = [f for f in self.files if f["path"] not in self.loaded]
+        if not candidates:
+            return None
+        spec = self.spec
+        probe_cols = list(dict.fromkeys([*spec.primary_key, *spec.scope]))
+        probe_schema = pa.schema([spec.arrow_schema.field(c) for c in probe_cols])
+        hits = []
+        for f in candidates:
+            probe = self.sink.format.read(self.sink.root / f["path"], probe_schema)
+            if pc.any(matching(probe, spec, keys, scopes)).as_py():
+                hits.append(f)
+        if not hits:
+            return None
+        self.loaded.update(f["path"] for f in hits)
+        return pa.concat_tables([self.sink.read_file(f, spec.arrow_schema) for f in hits])
+
+    def count(self) -> int:
+        return sum(int(f["rows"]) for f in self.files)
+
+    def watermarks(self) -> pa.Table | None:
+        entry = self.sink.manifest["tables"].get(watermark_spec(self.spec).qualified)
+        if entry is None:
+            return None
+        return self.sink.read_entry(entry, watermark_schema(self.spec))
+
+
+class FileSink(Sink):
+    """Parquet / CSV directories: the subclasses only name their :class:`FileFormat`."""
+
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        transactional=True,  # every table of a run is published by one manifest rename
+        native_merge=False,
+        enforces_foreign_keys=False,
+        atomic_checkpoint=False,
+        concurrent_writers=True,  # writers take turns on the store's lock; each reads the newest manifest
+    )
+    format: ClassVar[FileFormat]
+    kind: ClassVar[str]
+
+    def __init__(self, path: str, lock_timeout: float) -> None:
+        self.root = Path(path)
+        self.display = f"{self.kind}:{path}"
+        self.lock_timeout = lock_timeout
+        self.manifest: dict[str, Any] = self._read_manifest()
+        self._tables: dict[str, _Table] = {}
+        self._scratch: Scratch | None = None
+        self._quarantined: list[QuarantineEntry] = []
+        self._lock: int | None = None
+        self._written: list[Path] = []  # files of the open transaction, deleted if it does not commit
+
+    # -- manifest -----------------------------------------------------------------------------------------------
+    def _read_manifest(self) -> dict[str, Any]:
+        path = self.root / META / MANIFEST
+        try:
+            data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return {"version": 0, "format": self.kind, "tables": {}}
+        except (OSError, ValueError) as exc:
+            raise SinkTerminalError(f"cannot read {path}: {exc}. Restore it from a backup.") from exc
+        if data.get("format") != self.kind:
+            raise SinkTerminalError(f"{self.root} holds {data.get('format')} files, not {self.kind}: use another path")
+        return data
+
+    def _publish(self, manifest: dict[str, Any]) -> None:
+        """The commit point: write the new manifest beside the old one, then rename it over (atomic on POSIX)."""
+        meta = self.root / META
+        tmp = meta / f".{MANIFEST}.{uuid.uuid4().hex[:8]}"
+        with open(tmp, "w", encoding="utf-8") as fh:
+            json.dump(manifest, fh, indent=1, sort_keys=True)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, meta / MANIFEST)
+        self._written.clear()  # published: those files are the tables now
+        dir_fd = os.open(meta, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+    # -- transaction --------------------------------------------------------------------------------------------
+    def begin(self) -> None:
+        self._discard()
+        (self.root / META).mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.root / META / "lock", os.O_CREAT | os.O_RDWR, 0o644)
+        deadline = time.monotonic() + self.lock_timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    os.close(fd)
+                    raise SinkTransientError(
+                        f"another writer holds {self.root / META / 'lock'} for over {self.lock_timeout:.0f} s; "
+                        "retry when it has finished"
+                    ) from None
+                time.sleep(0.05)
+        self._lock = fd
+        self.manifest = self._read_manifest()  # the newest state, read under the lock
+
+    def commit(self) -> None:
+        try:
+            manifest, obsolete = self.stage()
+            self._publish(manifest)
+            self.manifest = manifest
+            for path in obsolete:
+                (self.root / path).unlink(missing_ok=True)
+        finally:
+            self._discard()
+
+    def stage(self) -> tuple[dict[str, Any], list[str]]:
+        """Write every new file of the transaction; return the manifest that publishes them and the files it drops.
+
+        Nothing is visible until the manifest is published: a crash here leaves orphaned files and the old tables.
+        """
+        manifest = json.loads(json.dumps(self.manifest))
+        manifest["version"] = version = int(manifest["version"]) + 1
+        tables: dict[str, Entry] = manifest["tables"]
+        obsolete: list[str] = []
+        for table in self._tables.values():
+            spec, work = table.spec, table.work
+            entry = tables.setdefault(spec.qualified, _entry(spec))
+            entry["columns"] = _entry(spec)["columns"]  # new nullable columns join the schema
+            if work.changed:
+                dropped = {f["path"] for f in entry["files"]} if work.overwritten else table.stored.loaded
+                obsolete += sorted(dropped)
+                entry["files"] = [f for f in entry["files"] if f["path"] not in dropped]
+                entry["files"] += self._write_files(spec, work.rows(), version)
+            if spec.scope and (work.overwritten or work.watermark_changes().num_rows):
+                wm = watermark_spec(spec)
+                marks = tables.setdefault(wm.qualified, _entry(wm))
+                obsolete += [f["path"] for f in marks["files"]]
+                marks["files"] = self._write_files(wm, work.watermarks(), version)
+        if self._quarantined:
+            spec = quarantine_spec()
+            entry = tables.setdefault(spec.qualified, _entry(spec))
+            entry["files"] += self._write_files(spec, quarantine_table(self._quarantined), version)
+        return manifest, obsolete
+
+    def rollback(self) -> None:
+        self._discard()
+
+    def close(self) -> None:
+        self._discard()
+
+    def _db(self) -> Scratch:
+        """The transaction's working database (created on first use, dropped when the transaction ends)."""
+        if self._scratch is None:
+            self._scratch = Scratch()
+        return self._scratch
+
+    def _discard(self) -> None:
+        for path in self._written:  # written by a transaction that did not publish them
+            path.unlink(missing_ok=True)
+        self._written.clear()
+        self._tables.clear()
+        if self._scratch is not None:
+            self._scratch.close()
+            self._scratch = None
+        self._quarantined.clear()
+        if self._lock is not None:
+            os.close(self._lock)  # releases the flock
+            self._lock = None
+
+    # -- tables -------------------------------------------------------------------------------------------------
+    def ensure_table(self, spec: TableSpec) -> None:
+        if spec.qualified in self._tables:
+            return
+        entry = self.manifest["tables"].get(spec.qualified)
+        if entry is not None:
+            self._check_schema(spec, entry)
+        stored = _StoredFiles(self, spec, entry)
+        self._tables[spec.qualified] = _Table(spec, WorkingTable(spec, stored, self._db()), stored)
+
+    def _check_schema(self, spec: TableSpec, entry: Entry) -> None:
+        have = {c["name"]: parse_type(c["type"]) for c in entry["columns"]}
+        problems = []
+        for c in spec.columns:
+            if c.name not in have and not c.nullable:
+                problems.append(f"new column {c.name!r} is NOT NULL: make it nullable or give it a default")
+            elif c.name in have and have[c.name] != c.type:
+                problems.append(f"column {c.name!r} is {have[c.name]} in the store but {c.type} in the mapping")
+        if list(entry.get("partition_by", [])) != list(spec.partition_by):
+            problems.append(
+                f"it is partitioned by {entry.get('partition_by') or 'nothing'}, "
+                f"the mapping says {list(spec.partition_by) or 'nothing'}"
+            )
+        if problems:
+            raise SinkTerminalError(
+                f"table {spec.qualified} in {self.display} exists with an incompatible schema: "
+                + "; ".join(problems)
+                + ". Migrate the table (or write to a new path); tidemark only adds nullable columns."
+            )
+
+    def write(self, spec: TableSpec, rows: pa.Table, scopes: pa.Table | None, mode: Mode) -> WriteCounts:
+        self.ensure_table(spec)
+        return self._tables[spec.qualified].work.write(rows, scopes, mode)
+
+    def quarantine(self, entries: list[QuarantineEntry]) -> None:
+        self._quarantined.extend(entries)
+
+    # -- files --------------------------------------------------------------------------------------------------
+    def _write_files(self, spec: TableSpec, rows: pa.Table, version: int) -> list[Entry]:
+        """One new file per partition value (one file when the table is not partitioned)."""
+        rows = conform(rows, _file_schema(spec))
+        base = Path(*([spec.schema] if spec.schema else []), spec.name)
+        groups = _partitions(rows, spec.partition_by) if spec.partition_by else [({}, rows)]
+        out = []
+        for values, part in groups:
+            folder = base.joinpath(*(f"{k}={_dir_value(v)}" for k, v in values.items()))
+            (self.root / folder).mkdir(parents=True, exist_ok=True)
+            rel = folder / f"part-{version:06d}-{uuid.uuid4().hex[:12]}.{self.format.extension}"
+            self._written.append(self.root / rel)
+            try:
+                self.format.write(part, self.root / rel)
+                _fsync(self.root / rel)  # on disk before a manifest can name it
+            except OSError as exc:
+                raise SinkTransientError(f"cannot write {self.root / rel}: {exc}") from exc
+            out.append({"path": rel.as_posix(), "rows": part.num_rows, "partition": values})
+        return out
+
+    def read_file(self, f: Entry, schema: pa.Schema) -> pa.Table:
+        return conform(self.format.read(self.root / f["path"], schema), schema)
+
+    def read_entry(self, entry: Entry, schema: pa.Schema) -> pa.Table:
+        parts = [self.read_file(f, schema) for f in entry["files"]]
+        return pa.concat_tables(parts) if parts else conform(schema.empty_table(), schema)
+
+    def read_table(self, spec: TableSpec) -> pa.Table:
+        for attempt in range(3):
+            entry = self._read_manifest()["tables"].get(spec.qualified)
+            if entry is None:
+                raise SinkTerminalError(f"table {spec.qualified} does not exist in {self.display}")
+            try:
+                rows = self.read_entry(entry, spec.arrow_schema).select(list(spec.column_names))
+                break
+            except FileNotFoundError:  # a writer replaced the files after we read the manifest: read the new one
+                if attempt == 2:
+                    raise
+        keys = [(k, "ascending") for k in spec.primary_key]
+        return rows.sort_by(keys) if keys else rows
+
+    def maintain(self, *, retention_hours: int | None = None) -> dict[str, dict[str, int]]:
+        """Merge each partition's files into one, and delete data files that the manifest does not list (left by a
+        crashed run) once older than ``retention_hours`` (default 0: all of them; no writer runs meanwhile)."""
+        hours = 0 if retention_hours is None else retention_hours
+        self.begin()
+        try:
+            manifest = json.loads(json.dumps(self.manifest))
+            manifest["version"] = version = int(manifest["version"]) + 1
+            report: dict[str, dict[str, int]] = {}
+            obsolete: list[str] = []
+            for name, entry in manifest["tables"].items():
+                spec = _spec_of(name, entry)
+                by_partition: dict[str, list[Entry]] = {}
+                for f in entry["files"]:
+                    by_partition.setdefault(json.dumps(f["partition"], sort_keys=True), []).append(f)
+                merged = [fs for fs in by_partition.values() if len(fs) > 1]
+                for files in merged:
+                    rows = pa.concat_tables([self.read_file(f, _file_schema(spec)) for f in files])
+                    entry["files"] = [f for f in entry["files"] if f not in files]
+                    entry["files"] += self._write_files(spec, rows, version)
+                    obsolete += [f["path"] for f in files]
+                report[name] = {"files_removed": sum(len(fs) for fs in merged), "files_added": len(merged)}
+            keep = {f["path"] for e in manifest["tables"].values() for f in e["files"]}
+            orphans = self._orphans(keep | set(obsolete), hours)
+            self._publish(manifest)
+            self.manifest = manifest
+            for path in [*obsolete, *orphans]:
+                (self.root / path).unlink(missing_ok=True)
+            report["(unreferenced files)"] = {"files_removed": len(orphans), "files_added": 0}
+            return report
+        finally:
+            self._discard()
+
+    def _orphans(self, referenced: set[str], retention_hours: int) -> list[str]:
+        cutoff = time.time() - retention_hours * 3600
+        found = []
+        for path in self.root.rglob(f"part-*.{self.format.extension}"):
+            rel = path.relative_to(self.root).as_posix()
+            if rel not in referenced and path.stat().st_mtime <= cutoff:
+                found.append(rel)
+        return found
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _entry(spec: TableSpec) -> Entry:
+    return {
+        "columns": [{"name": c.name, "type": str(c.type), "nullable": c.nullable} for c in spec.columns],
+        "primary_key": list(spec.primary_key),
+        "partition_by": list(spec.partition_by),
+        "files": [],
+    }
+
+
+def _spec_of(name: str, entry: Entry) -> TableSpec:
+    schema, _, table = name.rpartition(".")
+    cols = tuple(Column(c["name"], parse_type(c["type"]), bool(c["nullable"])) for c in entry["columns"])
+    return TableSpec(
+        schema or None, table, cols, primary_key=tuple(entry["primary_key"]), partition_by=tuple(entry["partition_by"])
+    )
+
+
+def _file_schema(spec: TableSpec) -> pa.Schema:
+    """What a file holds: the data columns, plus the content hash (bookkeeping tables under _tidemark have none)."""
+    if spec.schema == META:
+        return pa.schema([f for f in spec.arrow_schema if f.name != HASH_COLUMN])
+    return spec.arrow_schema
+
+
+def _partitions(rows: pa.Table, columns: tuple[str, ...]) -> list[tuple[dict[str, str | None], pa.Table]]:
+    keys = rows.select(list(columns)).group_by(list(columns)).aggregate([]).to_pylist()
+    out = []
+    for combo in keys:
+        mask = None
+        for col, value in combo.items():
+            term = pc.is_null(rows.column(col)) if value is None else pc.equal(rows.column(col), value)
+            term = pc.fill_null(term, False)
+            mask = term if mask is None else pc.and_(mask, term)
+        shown = {col: None if v is None else _text(v) for col, v in combo.items()}
+        out.append((shown, rows.filter(mask)))
+    return out
+
+
+def _text(value: Any) -> str:
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)
+
+
+def _dir_value(value: str | None) -> str:
+    return NULL_PARTITION if value is None else urllib.parse.quote(value, safe="")

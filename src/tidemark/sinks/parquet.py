@@ -1,0 +1,49 @@
+"""Parquet directories: ``parquet:PATH``, one folder of Parquet files per table, published by a manifest.
+
+See :mod:`tidemark.sinks.files` for the layout, the atomic swap and what an upsert costs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import ClassVar, Literal
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from pydantic import BaseModel, ConfigDict, Field
+
+from tidemark.sinks.files import FileSink
+
+
+class ParquetConfig(BaseModel):
+    """``parquet:PATH``: a directory of Parquet files per table."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    type: Literal["parquet"] = "parquet"
+    path: str
+    compression: Literal["snappy", "zstd", "gzip", "none"] = "zstd"
+    lock_timeout: float = Field(60.0, gt=0, description="seconds to wait for another writer of the same directory")
+
+
+class ParquetFormat:
+    extension = "parquet"
+
+    def __init__(self, compression: str = "zstd") -> None:
+        self.compression = compression
+
+    def write(self, table: pa.Table, path: Path) -> None:
+        pq.write_table(table, path, compression=self.compression)
+
+    def read(self, path: Path, schema: pa.Schema) -> pa.Table:
+        present = set(pq.read_schema(path).names)
+        return pq.read_table(path, columns=[f.name for f in schema if f.name in present])
+
+
+class ParquetSink(FileSink):
+    kind: ClassVar[str] = "parquet"
+    format: ClassVar[ParquetFormat] = ParquetFormat()
+
+    def __init__(self, config: ParquetConfig) -> None:
+        self.config = config
+        self.format = ParquetFormat(config.compression)  # type: ignore[misc]
+        super().__init__(config.path, config.lock_timeout)

@@ -1,0 +1,92 @@
+"""PostgreSQL errors translated once, at the sink boundary, into tidemark errors that say what to do next.
+
+The password of the DSN never reaches a message: only host, port, user and database are named, and driver text is
+searched for the password and masked before it is quoted.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Any
+
+from tidemark.errors import ConfigError, SinkConflictError, SinkError, SinkTerminalError, SinkTransientError
+
+
+def conninfo(dsn: str) -> dict[str, str]:
+    """The DSN's parts (URL or ``key=value`` form), as libpq reads them."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        return {k: str(v) for k, v in conninfo_to_dict(dsn).items() if v is not None}
+    except Exception:  # psycopg.ProgrammingError quotes the DSN, password included: not chained on purpose
+        raise ConfigError(
+            "invalid PostgreSQL DSN: use postgresql://user:password@host:5432/dbname or host=... dbname=..."
+        ) from None
+
+
+def display(info: dict[str, str]) -> str:
+    """``postgresql://user@host:port/dbname``: what logs and summaries show (never the password)."""
+    user = info.get("user", "")
+    host = info.get("host", "localhost")
+    return f"postgresql://{user + '@' if user else ''}{host}:{info.get('port', '5432')}/{info.get('dbname', user)}"
+
+
+def redact(text: str, info: dict[str, str]) -> str:
+    password = info.get("password")
+    return text.replace(password, "***") if password else text
+
+
+def connect_error(exc: Exception, info: dict[str, str]) -> SinkError:
+    """A failed connection: unreachable server (transient), bad password, unknown role or database (terminal)."""
+    text = redact(str(exc), info)
+    where = f"{info.get('host', 'localhost')}:{info.get('port', '5432')}"
+    user = info.get("user") or os.environ.get("PGUSER") or "(default)"
+    if re.search(r"authentication failed|no password supplied|password is required", text):
+        return SinkTerminalError(
+            f"PostgreSQL authentication failed for user {user} at {where}: check the user and password in the DSN "
+            "(or PGPASSWORD / ~/.pgpass)"
+        )
+    if m := re.search(r'(role|database) "([^"]+)" does not exist', text):
+        fix = f"createdb {m.group(2)}" if m.group(1) == "database" else "CREATE ROLE ... LOGIN"
+        return SinkTerminalError(f"PostgreSQL {m.group(1)} {m.group(2)} does not exist at {where} ({fix})")
+    reason = text.strip().splitlines()[-1].strip() if text.strip() else type(exc).__name__
+    return SinkTransientError(
+        f"PostgreSQL server not reachable at {where} (database {info.get('dbname', user)}): {reason}. "
+        "Is the server running and accepting TCP connections there? Check the host and port of the DSN."
+    )
+
+
+def translate(pg: Any, exc: Exception, info: dict[str, str], *, connection_lost: bool) -> SinkError:
+    """A failed statement (``pg`` is the psycopg module); the caller raises the result ``from exc``."""
+    errors = pg.errors
+    diag = getattr(exc, "diag", None)
+    message = redact((diag.message_primary if diag else None) or str(exc).strip(), info)
+    detail = redact(f" ({diag.message_detail})" if diag and diag.message_detail else "", info)
+    where = display(info)
+    if isinstance(exc, errors.SerializationFailure | errors.DeadlockDetected):
+        return SinkConflictError(
+            f"PostgreSQL {message} on {where}: another writer touched the same rows; the transaction was rolled "
+            "back, run it again"
+        )
+    if isinstance(exc, errors.InsufficientPrivilege):
+        m = re.search(r"permission denied for (\w+) (\S+)", message)
+        what = f"{m.group(1)} {m.group(2)}" if m else f"an object ({message})"
+        return SinkTerminalError(
+            f"permission denied on {what} for user {info.get('user') or '(default user)'} at {where}: connect as "
+            "the owner of the schemas, or grant this role USAGE and CREATE on them and write access to their tables"
+        )
+    if isinstance(exc, errors.UniqueViolation):
+        return SinkTerminalError(
+            f"PostgreSQL refused the write: {message}{detail}. In 'append' mode a key that already exists is an "
+            "error; use --mode append_once or --mode upsert."
+        )
+    if isinstance(exc, errors.ForeignKeyViolation):
+        return SinkTerminalError(
+            f"PostgreSQL foreign key check failed at commit: {message}{detail}. A child row references a parent row "
+            "that is not stored (was the parent row refused? see the run's errors); nothing was written. Fix the "
+            "data, or open the sink with foreign_keys: false."
+        )
+    if isinstance(exc, pg.OperationalError) and connection_lost:
+        return connect_error(exc, info)
+    return SinkTerminalError(f"PostgreSQL error on {where}: {message}{detail}")

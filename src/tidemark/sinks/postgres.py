@@ -1,0 +1,388 @@
+"""PostgreSQL (psycopg 3): the shared SQL contract plus a native, concurrency-safe upsert. One transaction per run.
+
+Writes stream each Arrow batch with ``COPY`` (CSV made by Arrow) into a temporary staging table, then apply the
+contract with one guarded statement per table::
+
+    INSERT INTO t SELECT ... FROM stage ORDER BY key
+    ON CONFLICT (key) DO UPDATE SET ... WHERE <newer, or same time and greater hash>
+    RETURNING (xmax = 0)            -- true: inserted, false: updated; rows not returned were left alone
+
+Rows left alone are ``unchanged`` (same time and hash as the stored row) or ``skipped``; the counts equal the
+classification of :class:`~tidemark.sinks.sql.SqlSink` (the conformance suite runs on both). The guard is checked
+against the latest committed row under its row lock, so two writers cannot lose each other's newer rows; watermarks
+of scoped tables are merged with ``GREATEST`` the same way. Keys are locked in key order; a deadlock or serialization
+failure that still happens rolls the run back as :class:`~tidemark.errors.SinkConflictError` (the runtime retries).
+
+Foreign keys are created ``DEFERRABLE INITIALLY DEFERRED`` (checked at commit) once the referenced table exists;
+``foreign_keys: false`` in the config leaves them out. The password of the DSN never appears in ``display``,
+errors or summaries.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+from pydantic import BaseModel, ConfigDict, Field
+
+from tidemark.contract.counts import Mode, WriteCounts
+from tidemark.errors import ConfigError, MissingDependencyError, SinkConflictError, SinkError, SinkTerminalError
+from tidemark.sinks import pg_errors
+from tidemark.sinks.base import Capabilities
+from tidemark.sinks.sql import STAGE, SqlSink
+from tidemark.tables import HASH_COLUMN, ForeignKey, TableSpec
+from tidemark.types import LogicalType, from_arrow
+
+if TYPE_CHECKING:
+    import psycopg
+
+ENV_DSN = "TIDEMARK_PG_DSN"
+SCHEMES = ("postgresql", "postgres")
+# pg_advisory_xact_lock keys: DDL (creating / altering tables) one run at a time; runs vs a run retrying a conflict
+_DDL_LOCK = 0x7469_6465
+_RUN_LOCK = 0x7469_6466
+_COPY_ROWS = 50_000
+
+# Spelled as PostgreSQL's format_type() prints them, so existing columns compare by plain equality.
+_TYPES = {
+    "int": "integer",
+    "bigint": "bigint",
+    "double": "double precision",
+    "bool": "boolean",
+    "string": "text",
+    "date": "date",
+    "timestamp": "timestamp with time zone",
+    "json": "jsonb",
+}
+_ALIASES = {"character varying": "text"}
+
+
+class PostgresConfig(BaseModel):
+    """``postgresql://user:password@host:port/dbname`` (or ``postgres:`` alone: the DSN in ``TIDEMARK_PG_DSN``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    type: Literal["postgres"] = "postgres"
+    dsn: str = Field(repr=False)  # may hold a password: never in repr, logs or errors
+    foreign_keys: bool = True
+
+    @classmethod
+    def from_url(cls, url: str) -> PostgresConfig:
+        """``postgresql://...`` / ``postgres://...`` as given; ``postgres:`` / ``postgresql:`` alone reads
+        ``TIDEMARK_PG_DSN``; ``postgres:host=... dbname=...`` is a libpq key/value string."""
+        rest = url.partition(":")[2]
+        if rest.startswith("//"):
+            return cls(dsn=url)
+        dsn = rest.strip() or os.environ.get(ENV_DSN, "")
+        if not dsn:
+            raise ConfigError(
+                f"no PostgreSQL DSN in {url!r} and {ENV_DSN} is not set: use --sink postgresql://user@host:5432/db "
+                f"or set {ENV_DSN}"
+            )
+        return cls(dsn=dsn)
+
+
+class PostgresSink(SqlSink):
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        transactional=True,
+        native_merge=True,
+        enforces_foreign_keys=True,
+        atomic_checkpoint=True,
+        concurrent_writers=True,
+    )
+    dialect = "postgres"
+
+    def __init__(self, config: PostgresConfig) -> None:
+        super().__init__()
+        try:
+            import psycopg
+        except ImportError as exc:
+            raise MissingDependencyError("psycopg", "postgres") from exc
+        self._pg = psycopg
+        self.config = config
+        self._info = pg_errors.conninfo(config.dsn)
+        self.display = pg_errors.display(self._info)
+        self._spec: TableSpec | None = None  # the table being written (types of its staging table)
+        self._touched: tuple[str, list[Any]] | None = None  # scopes of the batch being written (unnest source)
+        self._pending_fks: list[tuple[TableSpec, ForeignKey, bool]] = []
+        self._in_tx = False
+        self._conflicted = False
+        self.conn: psycopg.Connection[Any] | None = self._connect()
+
+    # -- connection & transaction -------------------------------------------------------------------------------
+    def _connect(self) -> psycopg.Connection[Any]:
+        extra: dict[str, Any] = {"application_name": "tidemark"}
+        if "connect_timeout" not in self._info:
+            extra["connect_timeout"] = 10
+        try:
+            conn = self._pg.connect(self.config.dsn, autocommit=True, **extra)
+            conn.execute("SET TimeZone TO 'UTC'")
+            # staging tables are TEMP: give them memory before the first one exists (the default is 8MB)
+            conn.execute("SET temp_buffers TO '64MB'")
+        except self._pg.Error as exc:
+            raise pg_errors.connect_error(exc, self._info) from exc
+        return conn
+
+    def begin(self) -> None:
+        self._exec("BEGIN")
+        self._in_tx = True
+        self._overwritten.clear()
+        # Runs share this lock; a run starting over after a conflict takes it alone: it waits for the runs under
+        # way to finish, then runs without rivals, so a retry cannot deadlock with the same writers again.
+        lock = "pg_advisory_xact_lock" if self._conflicted else "pg_advisory_xact_lock_shared"
+        self._conflicted = False
+        self._exec(f"SELECT {lock}(%s)", [_RUN_LOCK])
+
+    def commit(self) -> None:
+        try:
+            self._exec("COMMIT")  # deferred foreign keys are checked here
+        finally:
+            self._in_tx = False
+
+    def rollback(self) -> None:
+        if self._in_tx and self.conn is not None and not self.conn.closed:
+            with contextlib.suppress(self._pg.Error):  # a lost connection: the server rolled back already
+                self.conn.execute("ROLLBACK")
+        self._in_tx = False
+        self._ensured.clear()
+        self._pending_fks.clear()
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.rollback()
+            self.conn.close()
+            self.conn = None
+
+    # -- driver hooks -------------------------------------------------------------------------------------------
+    def _cursor(self) -> psycopg.Cursor[Any]:
+        if self.conn is None:
+            raise SinkTerminalError(f"the connection to {self.display} is closed")
+        return self.conn.cursor()
+
+    def _exec(self, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
+        with self._cursor() as cur:
+            try:
+                cur.execute(sql, params)
+                return list(cur.fetchall()) if cur.description else []
+            except self._pg.Error as exc:
+                raise self._error(exc) from exc
+
+    def _exec_count(self, sql: str, params: list[Any] | None = None) -> int:
+        with self._cursor() as cur:
+            try:
+                cur.execute(sql, params)
+            except self._pg.Error as exc:
+                raise self._error(exc) from exc
+            return max(cur.rowcount, 0)
+
+    def _stage(self, name: str, table: pa.Table) -> None:
+        """A TEMP table typed like the target's columns, filled by COPY of Arrow-written CSV."""
+        defs = ", ".join(f"{self.q(f.name)} {self._stage_type(f)}" for f in table.schema)
+        self._exec(f"DROP TABLE IF EXISTS {self.q(name)}; CREATE TEMP TABLE {self.q(name)} ({defs})")
+        cols = ", ".join(self.q(c) for c in table.column_names)
+        options = pacsv.WriteOptions(include_header=False)
+        with self._cursor() as cur:
+            try:
+                with cur.copy(f"COPY {self.q(name)} ({cols}) FROM STDIN (FORMAT csv)") as copy:
+                    for batch in table.to_batches(max_chunksize=_COPY_ROWS):
+                        buf = io.BytesIO()
+                        pacsv.write_csv(batch, buf, options)
+                        copy.write(buf.getbuffer())
+            except self._pg.Error as exc:
+                raise self._error(exc) from exc
+
+    def _stage_type(self, f: pa.Field) -> str:
+        if f.name == HASH_COLUMN:
+            return "bigint"
+        if self._spec is not None and f.name in self._spec.column_names:
+            return self._column_type(self._spec.column(f.name).type)
+        return self._column_type(from_arrow(f.type))
+
+    def _column_type(self, ltype: LogicalType) -> str:
+        if ltype.kind == "decimal":
+            return f"numeric({ltype.precision},{ltype.scale})"
+        return _TYPES[ltype.kind]
+
+    def _same_type(self, have: str, want: LogicalType) -> bool:
+        have = have.lower().split("(")[0] if have.lower().startswith("character varying") else have.lower()
+        return _ALIASES.get(have, have) == self._column_type(want)
+
+    def _existing_columns(self, schema: str | None, table: str) -> dict[str, str] | None:
+        rows = self._exec(
+            "SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a "
+            "JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = %s AND c.relname = %s AND c.relkind IN ('r', 'p') "
+            "AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
+            [schema or "public", table],
+        )
+        return {name: dtype for name, dtype in rows} if rows else None
+
+    def _ensure_schema(self, schema: str) -> None:
+        # CREATE SCHEMA IF NOT EXISTS needs CREATE on the database even when the schema exists: look first.
+        if not self._exec("SELECT 1 FROM pg_namespace WHERE nspname = %s", [schema]):
+            super()._ensure_schema(schema)
+
+    def _drop_work_tables(self) -> None:
+        # After a failed statement the transaction is aborted (and rolled back whole by the runtime): dropping
+        # would only hide the real error behind "current transaction is aborted".
+        if self.conn is not None and self.conn.info.transaction_status != self._pg.pq.TransactionStatus.INERROR:
+            self._exec(f"DROP TABLE IF EXISTS {self.q(STAGE)}")  # the only one: scopes travel as arrays
+
+    # -- DDL ----------------------------------------------------------------------------------------------------
+    def ensure_table(self, spec: TableSpec) -> None:
+        if spec.qualified in self._ensured:
+            return
+        existing = self._existing_columns(spec.schema, spec.name)
+        if existing is None or not set(spec.column_names) <= set(existing) or self._needs_watermark(spec):
+            # creating or altering: one run at a time, so concurrent first runs do not race on CREATE
+            self._exec("SELECT pg_advisory_xact_lock(%s)", [_DDL_LOCK])
+            existing = self._existing_columns(spec.schema, spec.name)
+        super().ensure_table(spec)
+        if self.config.foreign_keys:
+            self._pending_fks.extend((spec, fk, existing is None) for fk in spec.foreign_keys)
+            self._add_foreign_keys()
+
+    def _needs_watermark(self, spec: TableSpec) -> bool:
+        if not spec.scope:
+            return False
+        wm = self.watermark_ref(spec)
+        return not self._exec("SELECT to_regclass(%s)", [wm])[0][0]
+
+    def _add_foreign_keys(self) -> None:
+        """Add pending foreign keys whose referenced table exists (parents are ensured before children)."""
+        waiting = []
+        for spec, fk, created in self._pending_fks:
+            if self._existing_columns(fk.ref_schema, fk.ref_table) is None:
+                waiting.append((spec, fk, created))
+                continue
+            name = f"fk_{spec.name}_{'_'.join(fk.columns)}"[:63]
+            ref = self.table_ref(spec)
+            if self._exec("SELECT 1 FROM pg_constraint WHERE conname = %s AND conrelid = %s::regclass", [name, ref]):
+                continue
+            cols = ", ".join(self.q(c) for c in fk.columns)
+            ref_cols = ", ".join(self.q(c) for c in fk.ref_columns)
+            self._exec(
+                f"ALTER TABLE {ref} ADD CONSTRAINT {self.q(name)} FOREIGN KEY ({cols}) "
+                f"REFERENCES {self.qt(fk.ref_schema, fk.ref_table)} ({ref_cols}) DEFERRABLE INITIALLY DEFERRED"
+                + ("" if created else " NOT VALID")  # rows stored before are not re-checked
+            )
+        self._pending_fks = waiting
+
+    # -- writes -------------------------------------------------------------------------------------------------
+    def write(self, spec: TableSpec, rows: pa.Table, scopes: pa.Table | None, mode: Mode) -> WriteCounts:
+        self._spec, self._touched = spec, None
+        try:
+            return super().write(spec, rows, scopes, mode)
+        finally:
+            self._spec = self._touched = None
+
+    def _apply_watermark(self, spec: TableSpec, rows: pa.Table, scopes: pa.Table | None) -> int:
+        """Merge the batch's scopes into the watermarks with GREATEST under row locks (safe with other writers), then
+        drop staged rows older than their scope's watermark; scope values travel as arrays, not a temp table."""
+        assert spec.timestamp is not None
+        scope_cols = ", ".join(self.q(c) for c in spec.scope)
+        ts = self.q(spec.timestamp)
+        if scopes is None:  # no scope batch given: the rows themselves say which scopes they cover
+            scopes = rows.group_by(list(spec.scope)).aggregate([(spec.timestamp, "max")])
+            scopes = scopes.rename_columns([*spec.scope, spec.timestamp])
+        touched = scopes.select([*spec.scope, spec.timestamp])
+        self._touched = self._arrays(spec, touched.select(list(spec.scope)))
+        source, params = self._arrays(spec, touched)
+        wm, stage = self.watermark_ref(spec), self.q(STAGE)
+        if touched.num_rows:
+            self._exec(
+                f"INSERT INTO {wm} AS w ({scope_cols}, {ts}) "
+                f"SELECT {scope_cols}, max({ts}) FROM {source} GROUP BY {scope_cols} ORDER BY {scope_cols} "
+                f"ON CONFLICT ({scope_cols}) DO UPDATE SET {ts} = GREATEST(w.{ts}, EXCLUDED.{ts})",
+                params,
+            )
+        # every stored watermark, not only the touched ones: rows of a scope that this batch does not reconcile are
+        # still older than its newest applied snapshot, and must not come back
+        return self._exec_count(
+            f"DELETE FROM {stage} USING {wm} AS n WHERE {self._match(spec.scope, 'n', stage)} AND {stage}.{ts} < n.{ts}"
+        )
+
+    def _arrays(self, spec: TableSpec, table: pa.Table) -> tuple[str, list[Any]]:
+        """``unnest(%s::type[], ...) AS s(cols)`` and its parameters: a small Arrow table as a row source."""
+        types = [self._column_type(spec.column(c).type) for c in table.column_names]
+        args = ", ".join(f"%s::{t}[]" for t in types)
+        cols = ", ".join(self.q(c) for c in table.column_names)
+        return f"unnest({args}) AS s({cols})", [table.column(c).to_pylist() for c in table.column_names]
+
+    def _reconcile(self, spec: TableSpec) -> int:
+        """Delete stored rows of the touched scopes older than their (merged) watermark: absent from the newest."""
+        assert spec.timestamp is not None and self._touched is not None
+        source, params = self._touched
+        if not params[0]:
+            return 0
+        target, ts = self.table_ref(spec), self.q(spec.timestamp)
+        return self._exec_count(
+            f"DELETE FROM {target} USING {self.watermark_ref(spec)} AS n "
+            f"WHERE {self._match(spec.scope, 'n', target)} AND {target}.{ts} < n.{ts} "
+            f"AND ({self._cols_of(spec.scope, 'n')}) IN (SELECT * FROM {source})",
+            params,
+        )
+
+    def _classify_and_apply(self, spec: TableSpec, mode: Mode) -> WriteCounts:
+        """One guarded INSERT ... ON CONFLICT; counts from RETURNING and the pre-statement snapshot."""
+        key = ", ".join(self.q(c) for c in spec.primary_key)
+        h = self.q(HASH_COLUMN)
+        stage, target, cols = self.q(STAGE), self.table_ref(spec), self._cols(spec)
+        if spec.timestamp:
+            ts = self.q(spec.timestamp)
+            guard = f"EXCLUDED.{ts} > t.{ts} OR (EXCLUDED.{ts} = t.{ts} AND EXCLUDED.{h} > t.{h})"
+            same = f"s.{ts} = t.{ts} AND s.{h} = t.{h}"
+        else:  # no timestamp: the incoming row wins unless identical
+            guard, same = f"EXCLUDED.{h} <> t.{h}", f"s.{h} = t.{h}"
+        if mode == "append_once":
+            conflict, same = "DO NOTHING", "FALSE"  # existing keys are skipped, never unchanged
+        else:
+            sets = ", ".join(
+                f"{self.q(c)} = EXCLUDED.{self.q(c)}"
+                for c in (*spec.column_names, HASH_COLUMN)
+                if c not in spec.primary_key
+            )
+            conflict = f"DO UPDATE SET {sets} WHERE {guard}"
+        row = self._exec(
+            f"WITH up AS (INSERT INTO {target} AS t ({cols}) SELECT {cols} FROM {stage} ORDER BY {key} "
+            f"ON CONFLICT ({key}) {conflict} RETURNING {self._cols_of(spec.primary_key, 't')}, (t.xmax = 0) AS ins) "
+            f"SELECT (SELECT count(*) FROM {stage}), count(*) FILTER (WHERE ins), count(*) FILTER (WHERE NOT ins), "
+            f"(SELECT count(*) FROM {stage} AS s JOIN {target} AS t ON {self._match(spec.primary_key, 's', 't')} "
+            f"WHERE {same} AND NOT EXISTS (SELECT 1 FROM up AS u WHERE {self._match(spec.primary_key, 'u', 's')})) "
+            "FROM up"
+        )[0]
+        staged, inserted, updated, unchanged = (int(v) for v in row)
+        return WriteCounts(
+            inserted=inserted,
+            updated=updated,
+            unchanged=unchanged,
+            skipped=staged - inserted - updated - unchanged,
+        )
+
+    def _error(self, exc: Exception) -> SinkError:
+        lost = self.conn is None or self.conn.closed
+        error = pg_errors.translate(self._pg, exc, self._info, connection_lost=lost)
+        if isinstance(error, SinkConflictError):
+            self._conflicted = True  # the next begin() runs alone
+        return error
+
+    # -- reads --------------------------------------------------------------------------------------------------
+    def read_table(self, spec: TableSpec) -> pa.Table:
+        return self._read(spec, spec.column_names, pa.schema([f for f in spec.arrow_schema if f.name != HASH_COLUMN]))
+
+    def read_hashes(self, spec: TableSpec) -> pa.Table:
+        """Stored rows with their content hash (for tests of the tie-break)."""
+        return self._read(spec, (*spec.column_names, HASH_COLUMN), spec.arrow_schema)
+
+    def _read(self, spec: TableSpec, columns: tuple[str, ...], schema: pa.Schema) -> pa.Table:
+        if self._existing_columns(spec.schema, spec.name) is None:
+            raise SinkTerminalError(f"table {spec.qualified} does not exist in {self.display}")
+        json_cols = {c.name for c in spec.columns if c.type.kind == "json"}
+        select = ", ".join(f"{self.q(c)}::text" if c in json_cols else self.q(c) for c in columns)
+        key = ", ".join(self.q(c) for c in spec.primary_key) or "1"
+        rows = self._exec(f"SELECT {select} FROM {self.table_ref(spec)} ORDER BY {key}")
+        data = list(zip(*rows, strict=True)) if rows else [() for _ in columns]
+        return pa.table([pa.array(list(v), type=f.type) for v, f in zip(data, schema, strict=True)], schema=schema)

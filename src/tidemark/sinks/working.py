@@ -1,0 +1,303 @@
+"""A transaction's working copy, for stores that have no SQL transactions of their own (Delta, Parquet, CSV).
+
+Those stores apply the write contract with the very code the SQL stores use (:class:`~tidemark.sinks.sql.SqlSink`),
+run on an in-memory DuckDB database that holds, per table, only the stored rows the transaction's writes touch:
+
+1. before each write, the store fetches from its committed snapshot the rows whose key is in the batch, or whose
+   scope the batch covers (:class:`StoredRows`); they are copied into the working table once, and their key,
+   timestamp and hash are remembered as the *original* rows;
+2. the write runs the SQL contract on the working table (watermarks, classification, insert / update, reconcile),
+   so counts are exactly those of the SQL stores, batch by batch;
+3. at commit the store publishes the difference: the working rows that are new or changed, and the original rows
+   that are gone (a MERGE for Delta; rewritten files for Parquet / CSV).
+
+Nothing reaches the store before commit, so a failure before it leaves every table as it was.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Protocol
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from tidemark.contract.counts import Mode, WriteCounts
+from tidemark.sinks.base import META_SCHEMA, QUARANTINE_SCHEMA, QUARANTINE_TABLE, QuarantineEntry
+from tidemark.sinks.duckdb import DuckDBConfig, DuckDBSink
+from tidemark.tables import HASH_COLUMN, Column, TableSpec
+from tidemark.types import LogicalType
+
+FETCHED = "_tm_fetch"
+
+
+class StoredRows(Protocol):
+    """One table's committed rows, as of the snapshot a transaction reads."""
+
+    def fetch(self, keys: pa.Table | None, scopes: pa.Table | None) -> pa.Table | None:
+        """Stored rows whose key is a row of ``keys`` or whose scope is a row of ``scopes`` (data + hash columns).
+
+        A store may return more rows than match (whole files), never fewer; rows already returned may come again.
+        """
+
+    def count(self) -> int:
+        """The number of stored rows."""
+
+    def watermarks(self) -> pa.Table | None:
+        """The stored watermarks of a scoped table (scope columns + timestamp), None when there are none."""
+
+
+class Scratch(DuckDBSink):
+    """The in-memory DuckDB a transaction's working tables live in (one per transaction, shared by its tables)."""
+
+    def __init__(self) -> None:
+        super().__init__(DuckDBConfig(path=":memory:"))
+        self._quoted: dict[str, str] = {}
+
+    def q(self, name: str) -> str:  # quoting through sqlglot is slow, and the same few names come back
+        quoted = self._quoted.get(name)
+        if quoted is None:
+            quoted = self._quoted[name] = super().q(name)
+        return quoted
+
+    def _existing_columns(self, schema: str | None, table: str) -> dict[str, str] | None:
+        return None  # every table here is created by this transaction (and dropped before it is created again)
+
+    def _column_type(self, ltype: LogicalType) -> str:
+        return "VARCHAR" if ltype.kind == "json" else super()._column_type(ltype)
+
+    def _comment(self, spec: TableSpec) -> None:
+        pass
+
+
+def conform(table: pa.Table, schema: pa.Schema, *, nullable: bool = True) -> pa.Table:
+    """``table`` with exactly the columns of ``schema``, cast to their types (missing columns NULL).
+
+    ``nullable`` relaxes every field to nullable (tables handed to DuckDB or compared); False keeps ``schema``'s.
+    """
+    columns = []
+    for f in schema:
+        if f.name in table.column_names:
+            column = table.column(f.name)
+            columns.append(column if column.type == f.type else column.cast(f.type))
+        else:
+            columns.append(pa.nulls(table.num_rows, f.type))
+    if nullable:
+        schema = pa.schema([f.with_nullable(True) for f in schema])
+    return pa.Table.from_arrays(columns, schema=schema)
+
+
+def stored_schema(spec: TableSpec) -> pa.Schema:
+    """The schema a store writes: the data columns and the hash; key columns NOT NULL."""
+    return pa.schema([f.with_nullable(f.nullable and f.name not in spec.primary_key) for f in spec.arrow_schema])
+
+
+def quarantine_spec() -> TableSpec:
+    """The quarantine as a table (``_tidemark.quarantine``), for stores that keep it like any other table."""
+    cols = tuple(
+        Column(f.name, LogicalType("timestamp" if pa.types.is_timestamp(f.type) else "string"))
+        for f in QUARANTINE_SCHEMA
+    )
+    return TableSpec(META_SCHEMA, QUARANTINE_TABLE, cols)
+
+
+def quarantine_table(entries: list[QuarantineEntry]) -> pa.Table:
+    """Quarantine entries as rows of :data:`~tidemark.sinks.base.QUARANTINE_SCHEMA`."""
+    rows = [
+        {
+            "run_id": e.run_id,
+            "table_name": e.table,
+            "row_key": e.key,
+            "reason": e.reason,
+            "row_data": e.row,
+            "origin": e.origin,
+            "quarantined_at": e.at,
+        }
+        for e in entries
+    ]
+    return pa.Table.from_pylist(rows, schema=QUARANTINE_SCHEMA)
+
+
+def watermark_spec(spec: TableSpec) -> TableSpec:
+    """The bookkeeping table of a scoped table: per scope value, the newest snapshot time applied."""
+    assert spec.timestamp is not None
+    cols = tuple(dataclasses.replace(spec.column(c), nullable=False) for c in (*spec.scope, spec.timestamp))
+    name = f"wm__{spec.schema or 'main'}__{spec.name}"
+    return TableSpec(schema="_tidemark", name=name, columns=cols, primary_key=spec.scope, timestamp=spec.timestamp)
+
+
+def watermark_schema(spec: TableSpec) -> pa.Schema:
+    """The columns of a scoped table's watermarks: scope columns and the snapshot time, all NOT NULL."""
+    return pa.schema([f for f in watermark_spec(spec).arrow_schema if f.name != HASH_COLUMN])
+
+
+def matching(table: pa.Table, spec: TableSpec, keys: pa.Table | None, scopes: pa.Table | None) -> pa.Array:
+    """A boolean mask: rows of ``table`` whose key is in ``keys`` or whose scope is in ``scopes``."""
+    hit = pa.array([False] * table.num_rows, pa.bool_())
+    for wanted, cols in ((keys, spec.primary_key), (scopes, spec.scope)):
+        if wanted is None or not cols or wanted.num_rows == 0 or table.num_rows == 0:
+            continue
+        index = "_tm_row"
+        left = table.select(list(cols)).append_column(index, pa.array(range(table.num_rows), pa.int64()))
+        right = (
+            pa.Table.from_arrays([wanted.column(c).cast(left.schema.field(c).type) for c in cols], names=list(cols))
+            .group_by(list(cols))
+            .aggregate([])
+        )
+        found = left.join(right, keys=list(cols), join_type="left semi").column(index)
+        hit = pc.or_(hit, pc.is_in(pa.array(range(table.num_rows), pa.int64()), value_set=found.combine_chunks()))
+    return hit
+
+
+class WorkingTable:
+    """One table's pending changes in a transaction (see the module docstring)."""
+
+    def __init__(self, spec: TableSpec, stored: StoredRows, db: Scratch) -> None:
+        self.spec = spec
+        self.stored = stored
+        self.db = db
+        self.db.ensure_table(dataclasses.replace(spec, indexes=(), foreign_keys=()))
+        self.db._ensure_meta_schema()
+        self.original = db.qt(META_SCHEMA, f"orig__{spec.schema or 'main'}__{spec.name}")
+        self.counts = WriteCounts()
+        self.modes: set[Mode] = set()
+        self.overwritten = False
+        self.writes: list[tuple[pa.Table, pa.Table | None, Mode]] = []  # kept to replay on a fresh snapshot
+        self._loaded = 0
+        if spec.primary_key:
+            cols = [spec.column(c) for c in self._original_columns[:-1]]
+            cols.append(Column(HASH_COLUMN, LogicalType("bigint"), False))
+            defs = ", ".join(f"{self.q(c.name)} {self.db._column_type(c.type)}" for c in cols)
+            keys = ", ".join(self.q(c) for c in spec.primary_key)
+            self.db._exec(f"CREATE TABLE {self.original} ({defs}, PRIMARY KEY ({keys}))")
+        self.stored_watermarks = stored.watermarks() if spec.scope else None
+        if self.stored_watermarks is not None and self.stored_watermarks.num_rows:
+            self._insert(self.db.watermark_ref(spec), self.stored_watermarks, [*spec.scope, spec.timestamp or ""])
+
+    @property
+    def _original_columns(self) -> list[str]:
+        """What is remembered of each stored row copied here: key, scope, timestamp, hash."""
+        spec = self.spec
+        names = [*spec.primary_key, *spec.scope, *([spec.timestamp] if spec.timestamp else []), HASH_COLUMN]
+        return list(dict.fromkeys(names))
+
+    def q(self, name: str) -> str:
+        return self.db.q(name)
+
+    def close(self) -> None:
+        """Drop this table's working state (the scratch database stays, for the other tables)."""
+        spec = self.spec
+        for ref in (self.db.table_ref(spec), self.original, *([self.db.watermark_ref(spec)] if spec.scope else [])):
+            self.db._exec(f"DROP TABLE IF EXISTS {ref}")
+        self.db._ensured.discard(spec.qualified)
+        self.db._overwritten.discard(spec.qualified)
+
+    # -- writes -------------------------------------------------------------------------------------------------
+    def write(self, rows: pa.Table, scopes: pa.Table | None, mode: Mode) -> WriteCounts:
+        self.writes.append((rows, scopes, mode))
+        self.modes.add(mode)
+        counts = WriteCounts()
+        if mode == "overwrite" and not self.overwritten:
+            counts.deleted += self.stored.count() - self._loaded  # stored rows never copied here; the rest below
+            self.overwritten = True
+        elif not self.overwritten and self.spec.primary_key:
+            self._load(rows, scopes)
+        counts += self.db.write(self.spec, rows, scopes, mode)
+        self.counts += counts
+        return counts
+
+    def _load(self, rows: pa.Table, scopes: pa.Table | None) -> None:
+        spec = self.spec
+        keys = rows.select(list(spec.primary_key)) if rows.num_rows else None
+        scope_rows = None
+        if spec.scope:
+            scope_rows = scopes.select(list(spec.scope)) if scopes is not None else rows.select(list(spec.scope))
+        if keys is None and (scope_rows is None or scope_rows.num_rows == 0):
+            return
+        fetched = self.stored.fetch(keys, scope_rows)
+        if fetched is None or fetched.num_rows == 0:
+            return
+        self.db.conn.register(FETCHED, conform(fetched, spec.arrow_schema))
+        try:
+            new = (
+                f"SELECT * FROM {self.q(FETCHED)} AS f WHERE NOT EXISTS (SELECT 1 FROM {self.original} AS o "
+                f"WHERE {self.db._match(spec.primary_key, 'o', 'f')})"
+            )
+            self.db._exec(f"CREATE OR REPLACE TEMP TABLE {self.q('_tm_new')} AS {new}")
+        finally:
+            self.db.conn.unregister(FETCHED)
+        cols = ", ".join(self.q(c) for c in self._original_columns)
+        self.db._exec(f"INSERT INTO {self.original} ({cols}) SELECT {cols} FROM {self.q('_tm_new')}")
+        self.db._exec(self.db._insert_from(spec, "_tm_new"))
+        self._loaded += self.db._exec_count(f"SELECT count(*) FROM {self.q('_tm_new')}")
+        self.db._exec(f"DROP TABLE {self.q('_tm_new')}")
+
+    def _insert(self, ref: str, data: pa.Table, columns: list[str]) -> None:
+        self.db.conn.register(FETCHED, data)
+        try:
+            cols = ", ".join(self.q(c) for c in columns)
+            self.db._exec(f"INSERT INTO {ref} ({cols}) SELECT {cols} FROM {self.q(FETCHED)}")
+        finally:
+            self.db.conn.unregister(FETCHED)
+
+    # -- what to publish ----------------------------------------------------------------------------------------
+    @property
+    def changed(self) -> bool:
+        """Rows or watermarks differ from the snapshot (a table with nothing to publish is left alone)."""
+        c = self.counts
+        return bool(c.inserted or c.updated or c.deleted) or self.watermark_changes().num_rows > 0
+
+    def rows(self) -> pa.Table:
+        """Every row of the working table (all new rows, plus every stored row that was copied here)."""
+        return self._select(f"SELECT * FROM {self.db.table_ref(self.spec)}")
+
+    def upserts(self) -> pa.Table:
+        """Working rows that are new, or differ from the stored row of their key."""
+        if not self.spec.primary_key:
+            return self.rows()
+        h = self.q(HASH_COLUMN)
+        ts = self.q(self.spec.timestamp) if self.spec.timestamp else h
+        return self._select(
+            f"SELECT w.* FROM {self.db.table_ref(self.spec)} AS w LEFT JOIN {self.original} AS o "
+            f"ON {self.db._match(self.spec.primary_key, 'o', 'w')} "
+            f"WHERE o.{h} IS NULL OR o.{h} <> w.{h} OR o.{ts} <> w.{ts}"
+        )
+
+    def deletes(self) -> pa.Table:
+        """Key and timestamp of stored rows that are gone from the working table (reconciled away).
+
+        The timestamp is the watermark of the row's scope: a store deletes the row only while it is still older.
+        """
+        spec = self.spec
+        if not spec.primary_key or not spec.timestamp or not spec.scope:
+            return pa.table({})
+        target = self.db.table_ref(spec)
+        keys = ", ".join(f"o.{self.q(c)}" for c in spec.primary_key)
+        ts = self.q(spec.timestamp)
+        return self._select(
+            f"SELECT {keys}, m.{ts} AS {ts} FROM {self.original} AS o "
+            f"JOIN {self.db.watermark_ref(spec)} AS m ON {self.db._match(spec.scope, 'o', 'm')} "
+            f"WHERE NOT EXISTS (SELECT 1 FROM {target} AS w WHERE {self.db._match(spec.primary_key, 'o', 'w')})"
+        )
+
+    def watermarks(self) -> pa.Table:
+        return self._select(f"SELECT * FROM {self.db.watermark_ref(self.spec)}")
+
+    def watermark_changes(self) -> pa.Table:
+        """Watermark rows that are new or newer than the stored ones."""
+        if not self.spec.scope:
+            return pa.table({})
+        current = self.watermarks()
+        if self.stored_watermarks is None or self.stored_watermarks.num_rows == 0 or current.num_rows == 0:
+            return current
+        ts = self.spec.timestamp or ""
+        old = self.stored_watermarks.rename_columns([*self.spec.scope, "_tm_old"])
+        joined = current.join(old, keys=list(self.spec.scope), join_type="left outer")
+        newer = pc.or_kleene(
+            pc.is_null(joined.column("_tm_old")), pc.greater(joined.column(ts), joined.column("_tm_old"))
+        )
+        return joined.filter(newer).drop_columns(["_tm_old"])
+
+    def _select(self, sql: str) -> pa.Table:
+        result: Any = self.db._guard(lambda: self.db.conn.execute(sql))
+        return result.to_arrow_table()

@@ -1,0 +1,332 @@
+"""``tidemark.write``: any Arrow-exporting table -> one table in a sink, under the same write contract as a run.
+
+A mapping run is "documents -> Arrow -> write"; this is "any table -> the same write": the same ``prepare`` (NULL
+refusal, content hash, in-batch reduction), the same ``Sink.write`` per chunk, all chunks in one transaction::
+
+    sink.begin(); sink.ensure_table(spec)
+    for chunk in input:                       # batch_rows rows at a time, never the whole input
+        conform -> compute the key -> refuse incomplete rows -> prepare -> sink.write
+    sink.quarantine(refused rows); sink.commit()     # or rollback on any error: the target is untouched
+
+Duplicate keys inside one chunk are reduced by ``prepare`` (newest wins, then the greater content hash). A key
+seen in an earlier chunk of the same write is written in a second ``Sink.write`` call of that chunk, so the
+contract resolves it against the row written before and the :class:`~tidemark.contract.keys.KeyReport` can say how.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping as MappingABC
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from tidemark.contract.counts import WriteCounts
+from tidemark.contract.keys import KeyRecipe, KeyReport, compute_keys, incomplete_reasons
+from tidemark.contract.prepare import RowError, prepare
+from tidemark.errors import ContractError, SinkTerminalError
+from tidemark.mapping.models import KeySpec
+from tidemark.sinks import open_sink
+from tidemark.sinks.base import QuarantineEntry, Sink
+from tidemark.tables import TableSpec
+from tidemark.write.config import WriteConfig, WriteOptions, load_write_config, resolve
+from tidemark.write.inputs import Chunk, Locator, chunks, drop_origin, open_data
+from tidemark.write.plan import WritePlan, build_plan, conform
+
+#: rows per chunk: bounds memory whatever the input size (a chunk is prepared and written as one batch)
+DEFAULT_BATCH_ROWS = 500_000
+ROW = "_tm_row"  # the global row number of each row, carried while a chunk is processed
+
+
+class WriteReporter(Protocol):
+    """Receives a write's progress; the CLI renders it (cli/render.py)."""
+
+    def start(self, total_rows: int | None, total_bytes: int, files: int) -> None: ...
+    def advance(self, rows: int) -> None: ...
+    def finish(self, result: WriteResult) -> None: ...
+
+
+class _NullReporter:
+    def start(self, total_rows: int | None, total_bytes: int, files: int) -> None:
+        pass
+
+    def advance(self, rows: int) -> None:
+        pass
+
+    def finish(self, result: WriteResult) -> None:
+        pass
+
+
+@dataclass(eq=False)
+class WriteResult(WriteCounts):
+    """The counts of a mapping run's table (inserted, updated, unchanged, skipped, deleted, error), plus the write.
+
+    It *is* a :class:`WriteCounts` (``as_dict`` and the count fields are unchanged); ``keys`` reports key coverage
+    and duplicates, ``row_errors`` the refused rows (also in the sink's ``_tidemark.quarantine``).
+    """
+
+    table: str = ""
+    sink: str = ""
+    mode: str = ""
+    run_id: str = ""
+    rows: int = 0
+    keys: KeyReport = field(default_factory=KeyReport)
+    row_errors: list[RowError] = field(default_factory=list)
+    spec: TableSpec | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when no row was refused."""
+        return not self.row_errors
+
+    @property
+    def counts(self) -> WriteCounts:
+        return WriteCounts(**self.as_dict())
+
+    def as_dict(self) -> dict[str, int]:
+        return {name: getattr(self, name) for name in WriteCounts.__dataclass_fields__}
+
+    def summary(self) -> dict[str, Any]:
+        """Everything, JSON-ready (the CLI's ``--json``)."""
+        return {
+            "run_id": self.run_id,
+            "sink": self.sink,
+            "table": self.table,
+            "mode": self.mode,
+            "rows": self.rows,
+            "counts": self.as_dict(),
+            "keys": self.keys.as_dict(),
+            "row_errors": [{"origin": e.origin, "reason": e.reason} for e in self.row_errors[:100]],
+        }
+
+
+def write(
+    data: Any,
+    sink: str | Sink | Any | None = None,
+    table: str | None = None,
+    *,
+    mode: str | None = None,
+    keys: Sequence[str] | str | None = None,
+    timestamp: str | None = None,
+    dedup: str | None = None,
+    key: KeySpec | KeyRecipe | MappingABC[str, Any] | None = None,
+    config: WriteConfig | MappingABC[str, Any] | str | Path | None = None,
+    connections: MappingABC[str, str] | None = None,
+    batch_rows: int = DEFAULT_BATCH_ROWS,
+    reporter: WriteReporter | None = None,
+) -> WriteResult:
+    """Write ``data`` to ``table`` in ``sink`` under the write contract; all-or-nothing on transactional sinks.
+
+    - ``data``: a pyarrow Table / RecordBatch / RecordBatchReader / list of batches, a pandas DataFrame, or anything
+      with ``__arrow_c_stream__`` (polars, DuckDB results). Streamed ``batch_rows`` rows at a time.
+    - ``mode``: overwrite | append | append_once | upsert. ``upsert`` and ``append_once`` need ``keys`` (or ``key``).
+    - ``timestamp``: the column deciding which version of a row is newer (a time, a date, a number, or ISO 8601
+      strings); without it an upsert replaces a stored row whenever the content differs.
+    - ``dedup``: ``newest_wins`` (default) reduces duplicate keys in the input by the contract; ``error`` refuses them.
+    - ``key``: ``{"name": "match_id", "from": [...], "trim": True, ...}`` computes a deterministic key column.
+    - ``config``: a ``write:`` block (dict, YAML text or file) with ``connections`` naming its connections.
+
+    Rows without a complete key or timestamp are refused (``result.row_errors``, quarantined); anything else that is
+    wrong raises before the transaction commits, leaving the target untouched.
+    """
+    args = {
+        "sink": sink,
+        "table": table,
+        "mode": mode,
+        "keys": (tuple(keys) if not isinstance(keys, str) else keys) if keys is not None else None,
+        "timestamp": timestamp,
+        "dedup": dedup,
+        "key": key,
+    }
+    opts = resolve(load_write_config(config) if config is not None else None, connections, args)
+    if batch_rows < 1:
+        raise ContractError(f"batch_rows must be at least 1, not {batch_rows}")
+    source = open_data(data)
+    plan = build_plan(drop_origin(source.schema), opts.table, opts.mode, opts.keys, opts.timestamp, opts.key)
+    reporter = reporter or _NullReporter()
+    owns_sink = not isinstance(opts.sink, Sink)
+    target: Sink = open_sink(opts.sink) if owns_sink else opts.sink
+    result = WriteResult(table=plan.spec.qualified, sink=target.display, mode=opts.mode, spec=plan.spec)
+    result.run_id = uuid.uuid4().hex[:12]
+    result.keys = KeyReport(strategy=opts.dedup, column=opts.key.name if opts.key else None)
+    reporter.start(source.total_rows, source.total_bytes, source.files)
+    try:
+        target.begin()
+        _ensure(target, plan.spec)
+        writer = _Writer(target, plan, opts, result)
+        locator = Locator()
+        for chunk in chunks(source, batch_rows, locator):
+            writer.write_chunk(chunk, locator)
+            reporter.advance(chunk.table.num_rows)
+        writer.finish()
+        target.commit()
+    except BaseException:
+        target.rollback()
+        raise
+    finally:
+        if owns_sink:
+            target.close()
+    reporter.finish(result)
+    return result
+
+
+def _ensure(sink: Sink, spec: TableSpec) -> None:
+    try:
+        sink.ensure_table(spec)
+    except SinkTerminalError as exc:  # the sinks word it for mappings; here the other side is the data
+        raise SinkTerminalError(str(exc).replace("in the mapping", "in the data")) from exc
+
+
+class _Writer:
+    """The per-chunk steps of one write, and what it remembers across chunks (keys already written)."""
+
+    def __init__(self, sink: Sink, plan: WritePlan, opts: WriteOptions, result: WriteResult) -> None:
+        self.sink = sink
+        self.plan = plan
+        self.opts = opts
+        self.result = result
+        self.keys = plan.spec.primary_key
+        self.seen: list[pa.Table] = []  # key columns + ROW of the rows written by earlier chunks
+        self.reduce = bool(self.keys) and opts.mode != "append"
+        self.wrote = False
+
+    def finish(self) -> None:
+        """An overwrite with no rows at all still empties the table."""
+        if not self.wrote and self.opts.mode == "overwrite":
+            empty = prepare(pa.Table.from_pylist([], self.plan.target), self.plan.spec, "overwrite")
+            self.result.deleted += self.sink.write(self.plan.spec, empty.rows, None, "overwrite").deleted
+
+    def write_chunk(self, chunk: Chunk, locate: Locator) -> None:
+        result = self.result
+        result.rows += chunk.table.num_rows
+        result.keys.rows += chunk.table.num_rows
+        table = conform(chunk.table, self.plan, locate, chunk.start)
+        table = table.append_column(ROW, chunk.rowids())
+        if self.plan.key is not None:  # from the values as read (a list stays a list, not its JSON text)
+            keys = compute_keys(chunk.table, self.plan.key)
+            table = table.add_column(0, self.plan.key.name, keys)
+        table, errors = self._refuse_incomplete(table, chunk, locate)
+        if self.opts.dedup == "error" and self.keys:
+            self._refuse_duplicates(table, locate)
+        repeat = self._repeats(table) if self.reduce else None
+        if repeat is None:
+            self._apply(table, errors, again=False)
+        else:
+            self._apply(table.filter(pc.invert(repeat)), errors, again=False)
+            self._apply(table.filter(repeat), [], again=True)
+
+    def _refuse_incomplete(self, table: pa.Table, chunk: Chunk, locate: Locator) -> tuple[pa.Table, list[RowError]]:
+        """Rows with a NULL key part (or no complete computed key) or a NULL timestamp: error rows, not written."""
+        key = self.plan.key
+        key_columns = list(dict.fromkeys([*([key.name] if key else []), *self.keys]))
+        ts = self.plan.spec.timestamp
+        bad = None
+        for column in [*key_columns, *([ts] if ts else [])]:
+            missing = pc.is_null(table.column(column))
+            bad = missing if bad is None else pc.or_(bad, missing)
+        if bad is None or not pc.any(bad).as_py():
+            return table, []
+        refused = table.take(pc.indices_nonzero(bad))
+        at = pc.subtract(refused.column(ROW), chunk.start)  # positions in the chunk as read (lists still lists)
+        computed = incomplete_reasons(chunk.table, key, at.combine_chunks()) if key else []
+        data_columns = [c for c in refused.column_names if c != ROW and (key is None or c != key.name)]
+        errors = []
+        for i, row in enumerate(refused.to_pylist()):
+            reasons = [
+                f"key column {k!r} is NULL" for k in key_columns if row[k] is None and (key is None or k != key.name)
+            ]
+            if key is not None and row[key.name] is None:
+                reasons.insert(0, computed[i])
+            self.result.keys.incomplete += bool(reasons)
+            if ts is not None and row[ts] is None:
+                reasons.append(f"{ts}: no timestamp: the write contract needs one to decide which row is newer")
+            key_values = {k: row[k] for k in key_columns} if key is None else {c: row[c] for c in key.columns}
+            errors.append(
+                RowError(
+                    self.plan.spec.qualified,
+                    key_values,
+                    "; ".join(reasons),
+                    {c: row[c] for c in data_columns},
+                    locate(row[ROW]),
+                )
+            )
+        return table.filter(pc.invert(bad)), errors
+
+    def _refuse_duplicates(self, table: pa.Table, locate: Locator) -> None:
+        """``dedup="error"``: a key twice in the input (in this chunk, or again after an earlier one) is an error."""
+        keys = list(self.keys)
+        groups = table.select([*keys, ROW]).group_by(keys).aggregate([(ROW, "count"), (ROW, "min"), (ROW, "max")])
+        twice = groups.filter(pc.greater(groups.column(f"{ROW}_count"), 1))
+        if twice.num_rows:
+            first = twice.sort_by(f"{ROW}_min").slice(0, 1).to_pylist()[0]
+            self._duplicate({k: first[k] for k in keys}, first[f"{ROW}_min"], first[f"{ROW}_max"], locate)
+        if self.seen:
+            pairs = table.select([*keys, ROW]).join(
+                pa.concat_tables(self.seen), keys=keys, join_type="inner", right_suffix="_seen"
+            )
+            if pairs.num_rows:
+                first = pairs.sort_by(ROW).slice(0, 1).to_pylist()[0]
+                self._duplicate({k: first[k] for k in keys}, first[f"{ROW}_seen"], first[ROW], locate)
+
+    def _duplicate(self, key: dict[str, Any], a: int, b: int, locate: Locator) -> None:
+        raise ContractError(
+            f"duplicate key {_show(key)} in the input: {locate(a)} and {locate(b)} (dedup='error'); "
+            "nothing was written. Remove the duplicates, or use dedup='newest_wins' to keep the newest"
+        )
+
+    def _repeats(self, table: pa.Table) -> pa.Array | None:
+        """Rows whose key was written by an earlier chunk of this write (None when there are none)."""
+        if not self.seen or table.num_rows == 0:
+            return None
+        keys = list(self.keys)
+        seen = pa.concat_tables(self.seen).select(keys).combine_chunks()
+        hits = table.select([*keys, ROW]).join(seen, keys=keys, join_type="left semi").column(ROW)
+        if len(hits) == 0:
+            return None
+        return pc.is_in(table.column(ROW), value_set=hits.combine_chunks())
+
+    def _apply(self, table: pa.Table, errors: list[RowError], *, again: bool) -> None:
+        """Prepare and write one set of rows; ``again``: rows whose keys an earlier chunk wrote already."""
+        spec, result = self.plan.spec, self.result
+        prepared = prepare(table, spec, self.opts.mode)
+        counts = WriteCounts()
+        if table.num_rows:  # (an overwrite whose rows were all refused still empties the table: see finish)
+            counts = self.sink.write(spec, prepared.rows, None, self.opts.mode)
+            self.wrote = True
+        counts += prepared.counts
+        counts.error += len(errors)
+        result.__iadd__(counts)  # WriteCounts' in-place sum (a WriteResult is a WriteCounts)
+        report = result.keys
+        if again:  # every row here repeats a key: the contract resolved it against the row written before
+            report.duplicates += table.num_rows
+            report.dropped_identical += counts.unchanged
+            report.dropped_older += counts.skipped
+            report.replaced += counts.updated
+        else:
+            report.add_reduced(prepared.counts)
+        if self.reduce and prepared.rows.num_rows:  # remember the keys written (with rows, for dedup="error")
+            remembered = table if self.opts.dedup == "error" else prepared.rows
+            self.seen.append(remembered.select([*self.keys, ROW] if self.opts.dedup == "error" else list(self.keys)))
+        errors = errors + prepared.errors
+        result.row_errors.extend(errors)
+        if errors:
+            now = datetime.now(UTC)
+            self.sink.quarantine([_entry(result.run_id, e, now) for e in errors])
+
+
+def _show(key: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v!r}" for k, v in key.items())
+
+
+def _dumps(value: Any) -> str:
+    return orjson.dumps(value, default=str, option=orjson.OPT_SORT_KEYS).decode()
+
+
+def _entry(run_id: str, err: RowError, at: datetime) -> QuarantineEntry:
+    return QuarantineEntry(run_id, err.table, _dumps(err.key), err.reason, _dumps(err.row), err.origin, at)

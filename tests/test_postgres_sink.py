@@ -1,0 +1,290 @@
+"""The PostgreSQL sink on a real server: DDL from the mapping, the bundled game as on DuckDB, schema evolution,
+foreign keys, DSN forms and the errors a user meets (unreachable server, wrong password, missing privileges)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pyarrow as pa
+import pytest
+
+import tidemark
+from tests.conftest import GAME_747175
+from tests.pgserver import PASSWORD_GROUP, PgServer, _free_port
+from tidemark.compile.plan import Plan, compile_mapping
+from tidemark.contract.prepare import prepare
+from tidemark.errors import ConfigError, SinkTerminalError, SinkTransientError
+from tidemark.mapping.loader import load_mapping
+from tidemark.sinks import open_sink, parse_sink_url
+from tidemark.sinks.postgres import PostgresConfig, PostgresSink
+from tidemark.tables import Column, ForeignKey, TableSpec
+from tidemark.types import LogicalType
+
+pytestmark = pytest.mark.postgres
+
+
+def live_game() -> Plan:
+    return compile_mapping(load_mapping("mlb:live_game")[0])
+
+
+def query(dsn: str, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
+    with psycopg.connect(dsn) as conn:
+        return list(conn.execute(sql, params).fetchall())
+
+
+def normalized(table: pa.Table, spec: TableSpec) -> list[dict[str, Any]]:
+    """Rows sorted by key, JSON compared by value (jsonb normalizes whitespace and key order)."""
+    json_cols = [c.name for c in spec.columns if c.type.kind == "json"]
+    rows = table.to_pylist()
+    for r in rows:
+        for c in json_cols:
+            r[c] = None if r[c] is None else json.loads(r[c])
+    return sorted(rows, key=lambda r: tuple(str(r[k]) for k in spec.primary_key))
+
+
+@pytest.fixture
+def loaded(pg_dsn: str) -> Iterator[str]:
+    result = tidemark.run("mlb:live_game", [GAME_747175], pg_dsn)
+    assert result.ok
+    yield pg_dsn
+
+
+def test_the_bundled_game_gives_the_same_rows_as_duckdb(loaded: str, tmp_path: Path) -> None:
+    duck = f"duckdb:{tmp_path / 'mlb.duckdb'}"
+    assert tidemark.run("mlb:live_game", [GAME_747175], duck).ok
+    pg, dk = open_sink(loaded), open_sink(duck)
+    plan = live_game()
+    try:
+        for t in plan.targets:
+            pg_rows, dk_rows = pg.read_table(t.spec), dk.read_table(t.spec)
+            assert pg_rows.num_rows > 0
+            assert normalized(pg_rows, t.spec) == normalized(dk_rows, t.spec), t.name
+        pitches = next(t.spec for t in plan.targets if t.name == "game.live_game_pitch_events")
+        assert pg.read_table(pitches).num_rows > 250  # the pitches of a whole game
+    finally:
+        pg.close()
+        dk.close()
+
+
+def test_a_second_run_of_the_same_game_is_all_unchanged(loaded: str) -> None:
+    result = tidemark.run("mlb:live_game", [GAME_747175], loaded)
+    for name, counts in result.tables.items():
+        assert counts.inserted == counts.updated == counts.skipped == counts.deleted == 0, name
+        assert counts.unchanged > 0, name
+
+
+def test_ddl_from_the_mapping(loaded: str) -> None:
+    plan = live_game()
+    columns = dict(
+        query(
+            loaded,
+            "SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a "
+            "WHERE a.attrelid = 'game.live_game_pitch_events'::regclass AND a.attnum > 0",
+        )
+    )
+    assert columns["game_pk"] == "bigint"
+    assert columns["at_bat_index"] == "integer"
+    assert columns["start_speed"] == "double precision"
+    assert columns["is_strike"] == "boolean"
+    assert columns["start_time"] == "timestamp with time zone"
+    assert columns["call_code"] == "text"
+    pk = query(
+        loaded,
+        "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = 'game.live_game_plays'::regclass "
+        "AND contype = 'p'",
+    )
+    assert pk == [("PRIMARY KEY (game_pk, at_bat_index)",)]
+    fks = query(
+        loaded,
+        "SELECT conrelid::regclass::text, pg_get_constraintdef(oid) FROM pg_constraint WHERE contype = 'f' ORDER BY 1",
+    )
+    assert set(fks) >= {
+        (
+            "game.live_game_pitch_events",
+            "FOREIGN KEY (game_pk, at_bat_index) REFERENCES game.live_game_plays(game_pk, at_bat_index) "
+            "DEFERRABLE INITIALLY DEFERRED",
+        ),
+        (
+            "game.live_game_plays",
+            "FOREIGN KEY (game_pk) REFERENCES game.live_game_metadata(game_pk) DEFERRABLE INITIALLY DEFERRED",
+        ),
+    }
+    assert len(fks) == sum(len(t.spec.foreign_keys) for t in plan.targets)  # every one, once the parents exist
+    indexes = {r[0] for r in query(loaded, "SELECT indexdef FROM pg_indexes WHERE tablename = 'live_game_plays'")}
+    assert any("(batter_id)" in i for i in indexes) and any("(pitcher_id)" in i for i in indexes)
+    comments = query(
+        loaded,
+        "SELECT obj_description('game.live_game_plays'::regclass, 'pg_class'), "
+        "col_description('game.live_game_pitch_events'::regclass, "
+        "(SELECT attnum FROM pg_attribute WHERE attrelid = 'game.live_game_pitch_events'::regclass "
+        "AND attname = 'balls_after'))",
+    )
+    plays = next(t.spec for t in plan.targets if t.name == "game.live_game_plays")
+    pitches = next(t.spec for t in plan.targets if t.name == "game.live_game_pitch_events")
+    assert comments == [(plays.description, pitches.column("balls_after").description)]
+    assert plays.description and pitches.column("balls_after").description
+
+
+SPEC = TableSpec(
+    schema="t",
+    name="games",
+    columns=(
+        Column("game_pk", LogicalType("bigint"), nullable=False),
+        Column("score", LogicalType("int")),
+        Column("captured_at", LogicalType("timestamp"), nullable=False),
+    ),
+    primary_key=("game_pk",),
+    timestamp="captured_at",
+)
+
+
+def write_rows(dsn: str, spec: TableSpec, data: dict[str, list[Any]]) -> None:
+    sink = open_sink(dsn)
+    try:
+        sink.begin()
+        sink.ensure_table(spec)
+        table = pa.table({c.name: pa.array(data[c.name], c.type.arrow) for c in spec.columns})
+        sink.write(spec, prepare(table, spec, "upsert").rows, None, "upsert")
+        sink.commit()
+    except BaseException:
+        sink.rollback()
+        raise
+    finally:
+        sink.close()
+
+
+T1 = datetime(2024, 7, 13, 1, tzinfo=UTC)
+
+
+def test_a_new_nullable_column_is_added_and_old_rows_keep_null(pg_dsn: str) -> None:
+    write_rows(pg_dsn, SPEC, {"game_pk": [1], "score": [3], "captured_at": [T1]})
+    wider = TableSpec(
+        **{**SPEC.__dict__, "columns": (*SPEC.columns, Column("venue", LogicalType("string")))}  # type: ignore[arg-type]
+    )
+    write_rows(pg_dsn, wider, {"game_pk": [2], "score": [1], "captured_at": [T1], "venue": ["Fenway"]})
+    assert query(pg_dsn, "SELECT game_pk, venue FROM t.games ORDER BY 1") == [(1, None), (2, "Fenway")]
+
+
+def test_an_incompatible_column_is_a_clear_error(pg_dsn: str) -> None:
+    write_rows(pg_dsn, SPEC, {"game_pk": [1], "score": [3], "captured_at": [T1]})
+    changed = TableSpec(
+        **{**SPEC.__dict__, "columns": (SPEC.columns[0], Column("score", LogicalType("string")), SPEC.columns[2])}  # type: ignore[arg-type]
+    )
+    with pytest.raises(SinkTerminalError, match=r"t\.games .*'score' is integer in the store but string"):
+        write_rows(pg_dsn, changed, {"game_pk": [1], "score": ["3"], "captured_at": [T1]})
+
+
+CHILD = TableSpec(
+    schema="t",
+    name="plays",
+    columns=(
+        Column("game_pk", LogicalType("bigint"), nullable=False),
+        Column("at_bat_index", LogicalType("int"), nullable=False),
+        Column("captured_at", LogicalType("timestamp"), nullable=False),
+    ),
+    primary_key=("game_pk", "at_bat_index"),
+    timestamp="captured_at",
+    foreign_keys=(ForeignKey(("game_pk",), "t", "games", ("game_pk",)),),
+)
+
+
+def test_a_child_row_without_its_parent_fails_at_commit_and_writes_nothing(pg_dsn: str) -> None:
+    write_rows(pg_dsn, SPEC, {"game_pk": [1], "score": [3], "captured_at": [T1]})
+    write_rows(pg_dsn, CHILD, {"game_pk": [1], "at_bat_index": [0], "captured_at": [T1]})
+    with pytest.raises(SinkTerminalError, match=r"foreign key check failed at commit.*\(game_pk\)=\(2\)"):
+        write_rows(pg_dsn, CHILD, {"game_pk": [1, 2], "at_bat_index": [1, 0], "captured_at": [T1, T1]})
+    assert query(pg_dsn, "SELECT game_pk, at_bat_index FROM t.plays") == [(1, 0)]
+
+
+def test_foreign_keys_can_be_left_out(pg_dsn: str) -> None:
+    config = PostgresConfig(dsn=pg_dsn, foreign_keys=False)
+    for spec in (SPEC, CHILD):
+        sink = open_sink(config)
+        sink.begin()
+        sink.ensure_table(spec)
+        sink.commit()
+        sink.close()
+    assert query(pg_dsn, "SELECT count(*) FROM pg_constraint WHERE contype = 'f'") == [(0,)]
+
+
+# -- DSN forms and errors ----------------------------------------------------------------------------------------
+def test_sink_urls(monkeypatch: pytest.MonkeyPatch) -> None:
+    for url in ("postgresql://u@h:5432/db", "postgres://u@h:5432/db"):
+        config = parse_sink_url(url)
+        assert isinstance(config, PostgresConfig) and config.dsn == url
+    monkeypatch.setenv("TIDEMARK_PG_DSN", "postgresql://env@h/db")
+    assert parse_sink_url("postgres:").dsn == "postgresql://env@h/db"  # type: ignore[union-attr]
+    assert parse_sink_url("postgresql:host=h dbname=x").dsn == "host=h dbname=x"  # type: ignore[union-attr]
+    monkeypatch.delenv("TIDEMARK_PG_DSN")
+    with pytest.raises(ConfigError, match="TIDEMARK_PG_DSN is not set"):
+        parse_sink_url("postgres:")
+
+
+def test_the_password_is_never_shown(pg_server: PgServer, pg_dsn: str) -> None:
+    secret = "s3cret-Pa55"
+    dsn = pg_dsn.replace("postgres@", f"postgres:{secret}@", 1)  # trust auth: the password is not checked
+    assert secret in dsn
+    result = tidemark.run("mlb:live_game", [GAME_747175], dsn)
+    assert result.ok
+    sink = open_sink(dsn)
+    try:
+        shown = [result.sink, json.dumps(result.as_dict()), sink.display, repr(parse_sink_url(dsn))]
+    finally:
+        sink.close()
+    assert result.sink.startswith("postgresql://postgres@127.0.0.1:")
+    assert all(secret not in text for text in shown)
+
+
+def test_an_unreachable_server_says_where(pg_server: PgServer) -> None:
+    port = _free_port()
+    with pytest.raises(SinkTransientError, match=rf"not reachable at 127\.0\.0\.1:{port}") as info:
+        open_sink(f"postgresql://someone:hunter2@127.0.0.1:{port}/db")
+    assert "hunter2" not in str(info.value)
+    assert isinstance(info.value.__cause__, psycopg.OperationalError)
+
+
+@pytest.fixture
+def password_role(pg_server: PgServer, pg_dsn: str) -> Iterator[tuple[str, str]]:
+    if pg_server.datadir is None:
+        pytest.skip("needs password authentication on the test server (set up when the tests start it)")
+    name = f"u_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        conn.execute(
+            f"DO $$BEGIN CREATE ROLE {PASSWORD_GROUP} NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END$$"
+        )
+        conn.execute(f"CREATE ROLE {name} LOGIN PASSWORD 'right-one' IN ROLE {PASSWORD_GROUP}")
+    yield name, pg_dsn
+
+
+def test_a_wrong_password_says_which_user(password_role: tuple[str, str], pg_server: PgServer) -> None:
+    user, dsn = password_role
+    dbname = dsn.rsplit("/", 1)[1]
+    good = pg_server.dsn(dbname, user=user, password="right-one")
+    open_sink(good).close()
+    with pytest.raises(SinkTerminalError, match=f"authentication failed for user {user} at 127.0.0.1") as info:
+        open_sink(good.replace("right-one", "wrong-one"))
+    assert "wrong-one" not in str(info.value) and "right-one" not in str(info.value)
+
+
+def test_no_create_privilege_on_the_schema_says_which_schema(pg_server: PgServer, pg_dsn: str) -> None:
+    user = f"w_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        conn.execute("CREATE SCHEMA game")
+        conn.execute(f"CREATE ROLE {user} LOGIN")
+        conn.execute(f"GRANT USAGE ON SCHEMA game TO {user}")
+    dsn = pg_server.dsn(pg_dsn.rsplit("/", 1)[1], user=user)
+    with pytest.raises(SinkTerminalError, match=f"permission denied on schema game for user {user}") as info:
+        tidemark.run("mlb:live_game", [GAME_747175], dsn)
+    assert isinstance(info.value.__cause__, psycopg.errors.InsufficientPrivilege)
+    assert query(pg_dsn, "SELECT count(*) FROM pg_tables WHERE schemaname = 'game'") == [(0,)]
+
+
+def test_capabilities_are_declared() -> None:
+    caps = PostgresSink.capabilities
+    assert caps.transactional and caps.native_merge and caps.concurrent_writers and caps.enforces_foreign_keys
