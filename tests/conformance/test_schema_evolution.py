@@ -65,3 +65,14 @@ def test_a_changed_column_type_is_refused_with_what_differs(store: Opener) -> No
     with pytest.raises(SinkError, match=r"'name' is .* but bigint"):
         write(store, changed, teams(changed, (109, 7, ts(2))))
     assert [tuple(r.values()) for r in read(store, V1)] == [(109, "Arizona", ts(1))]
+
+
+def test_the_same_snapshot_re_sent_with_a_new_column_replaces_rows_stored_before_it(store: Opener) -> None:
+    """Rows hashed over the old columns lose the equal-timestamp tie: every row gets the new column's value."""
+    old = [(team, f"team {team}", ts(1)) for team in range(100, 140)]
+    write(store, V1, teams(V1, *old))
+    counts = write(store, V2, teams(V2, *[(*r, f"park {r[0]}") for r in old]))
+    assert (counts.updated, counts.skipped, counts.unchanged) == (40, 0, 0)
+    assert all(r["venue"] == f"park {r['team_id']}" for r in read(store, V2))
+    # and once re-hashed, the same rows again are unchanged
+    assert write(store, V2, teams(V2, *[(*r, f"park {r[0]}") for r in old])).unchanged == 40

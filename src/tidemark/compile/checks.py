@@ -88,6 +88,15 @@ def _check_target(mapping: Mapping, i: int, t: TargetSpec, by_name: dict[str, in
                     "or 'parent:' of one): a scope is what one document covers",
                 )
             )
+    if t.scope and t.timestamp in names:
+        out.append(
+            (
+                (*here, "scope"),
+                f"a scoped table holds whole snapshots, so its timestamp must be the document's snapshot time, but "
+                f"{t.timestamp!r} is a field: drop that field (or name another column with 'timestamp:'), "
+                "or set 'scope: []'",
+            )
+        )
     for k, idx in enumerate(t.indexes):
         for m, col in enumerate(idx.columns):
             if col not in known:

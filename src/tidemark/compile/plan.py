@@ -141,7 +141,10 @@ def _compile_target(
     elif rows.is_root:
         scope = ()
     else:  # exploded rows: reconcile per document identity when the target carries it
-        scope = default_scope if all(c in names and document_path(mapping, t, c) for c in default_scope) else ()
+        # only when the row time is the snapshot time: a scope is reconciled snapshot by snapshot
+        ts_is_field = t.timestamp in names
+        reachable = all(c in names and document_path(mapping, t, c) for c in default_scope)
+        scope = default_scope if reachable and not ts_is_field else ()
     scope = tuple(c for c in scope if c != t.timestamp)
     scope_paths = tuple(p for c in scope if (p := document_path(mapping, t, c)) is not None)
     schema, _, table = t.table.rpartition(".")

@@ -38,6 +38,8 @@ from tidemark.errors import (
 )
 from tidemark.sinks.base import Capabilities, QuarantineEntry, Sink
 from tidemark.sinks.working import (
+    STORED_HASH,
+    STORED_TS,
     Scratch,
     WorkingTable,
     conform,
@@ -320,13 +322,18 @@ class DeltaSink(Sink):
 
     def _merge(self, table: _Table) -> dict[str, int]:
         spec, work = table.spec, table.work
-        upserts = conform(work.upserts(), spec.arrow_schema)
+        raw = work.upserts()
+        upserts = conform(raw, spec.arrow_schema)
+        for name in (STORED_HASH, STORED_TS):
+            upserts = upserts.append_column(name, raw.column(name).cast(raw.schema.field(name).type))
         source = upserts.append_column(OP, pa.array(["u"] * upserts.num_rows, pa.string()))
         deletes = work.deletes()
         if deletes.num_rows:
-            tombstones = conform(deletes, spec.arrow_schema).append_column(
-                OP, pa.array(["d"] * deletes.num_rows, pa.string())
-            )
+            tombstones = conform(deletes, spec.arrow_schema)
+            for name in (STORED_HASH, STORED_TS):
+                kind = upserts.schema.field(name).type
+                tombstones = tombstones.append_column(name, pa.nulls(deletes.num_rows, kind))
+            tombstones = tombstones.append_column(OP, pa.array(["d"] * deletes.num_rows, pa.string()))
             source = pa.concat_tables([source, tombstones])
         q = _quote
         on = " AND ".join(f"t.{q(c)} = s.{q(c)}" for c in spec.primary_key)
@@ -336,7 +343,9 @@ class DeltaSink(Sink):
             source, predicate=on, source_alias="s", target_alias="t", commit_properties=self._props()
         )
         if "upsert" in work.modes:
-            merger = merger.when_matched_update(values, predicate=f"{is_upsert} AND ({_newer(spec)})")
+            merger = merger.when_matched_update(
+                values, predicate=f"{is_upsert} AND ({_unchanged_since_read(spec)} OR {_newer(spec)})"
+            )
         merger = merger.when_not_matched_insert(values, predicate=is_upsert)
         if deletes.num_rows:
             assert spec.timestamp is not None
@@ -460,6 +469,15 @@ def _delta_type(ltype: LogicalType) -> str:
     if ltype.kind == "decimal":
         return f"decimal({ltype.precision},{ltype.scale})"
     return _TYPES[ltype.kind]
+
+
+def _unchanged_since_read(spec: TableSpec) -> str:
+    """The stored row is still the one the working copy decided against (no other writer got there first)."""
+    h, sh = _quote(HASH_COLUMN), _quote(STORED_HASH)
+    if not spec.timestamp:
+        return f"(t.{h} = s.{sh})"
+    ts, sts = _quote(spec.timestamp), _quote(STORED_TS)
+    return f"(t.{h} = s.{sh} AND t.{ts} = s.{sts})"
 
 
 def _newer(spec: TableSpec) -> str:

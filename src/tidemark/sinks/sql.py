@@ -19,6 +19,7 @@ Upsert of one prepared batch, inside the run's transaction:
 
 from __future__ import annotations
 
+import functools
 import sys
 from abc import abstractmethod
 from contextlib import suppress
@@ -33,11 +34,19 @@ from tidemark.sinks.base import META_SCHEMA, QUARANTINE_SCHEMA, QUARANTINE_TABLE
 from tidemark.tables import HASH_COLUMN, Column, TableSpec
 from tidemark.types import LogicalType
 
+#: The content hash of rows stored before their table gained columns: below every real hash (ties go to new rows).
+STALE_HASH = -(2**63) + 1
 STAGE = "_tm_stage"
 SCOPES = "_tm_scopes"
 WATERMARK = "_tm_wm"
 CLASSIFIED = "_tm_cls"
 ACTION = "_tm_action"
+
+
+@functools.lru_cache(maxsize=4096)
+def _quote(name: str, dialect: str) -> str:
+    """An identifier quoted by sqlglot for ``dialect`` (cached: the same few names come back in every statement)."""
+    return str(exp.to_identifier(name, quoted=True).sql(dialect=dialect))
 
 
 class SqlSink(Sink):
@@ -72,7 +81,7 @@ class SqlSink(Sink):
 
     # -- quoting ------------------------------------------------------------------------------------------------
     def q(self, name: str) -> str:
-        return str(exp.to_identifier(name, quoted=True).sql(dialect=self.dialect))
+        return _quote(name, self.dialect)
 
     def qt(self, schema: str | None, name: str) -> str:
         return f"{self.q(schema)}.{self.q(name)}" if schema else self.q(name)
@@ -136,13 +145,14 @@ class SqlSink(Sink):
     def _evolve_table(self, spec: TableSpec, existing: dict[str, str]) -> None:
         wanted = [*spec.columns, Column(HASH_COLUMN, LogicalType("bigint"), False)]
         problems = []
+        added = []
         for c in wanted:
             have = existing.get(c.name)
             if have is None:
                 if not c.nullable:
                     problems.append(f"new column {c.name!r} is NOT NULL: make it nullable or give it a default")
                 else:
-                    self._exec(f"ALTER TABLE {self.table_ref(spec)} ADD COLUMN {self._column_def(c, False)}")
+                    added.append(c)
             elif not self._same_type(have, c.type):
                 problems.append(f"column {c.name!r} is {have} in the store but {c.type} in the mapping")
         if problems:
@@ -151,6 +161,13 @@ class SqlSink(Sink):
                 + "; ".join(problems)
                 + ". Migrate the table (or write to a new one); tidemark only adds nullable columns."
             )
+        for c in added:
+            self._exec(f"ALTER TABLE {self.table_ref(spec)} ADD COLUMN {self._column_def(c, False)}")
+        if added:
+            # Stored rows were hashed over the old columns: mark them stale so that, at an equal timestamp, the same
+            # snapshot re-sent with the new columns replaces them (docs/write-contract.md, "Schema changes").
+            stale = exp.Literal.number(STALE_HASH).sql(dialect=self.dialect)
+            self._exec(f"UPDATE {self.table_ref(spec)} SET {self.q(HASH_COLUMN)} = {stale}")
 
     def _same_type(self, have: str, want: LogicalType) -> bool:
         return have.upper().replace(" ", "") == self._column_type(want).upper().replace(" ", "")
@@ -169,17 +186,18 @@ class SqlSink(Sink):
             if spec.scope:
                 self._exec(f"DELETE FROM {self.watermark_ref(spec)}")
             self._overwritten.add(spec.qualified)
-        if rows.num_rows == 0 and (scopes is None or scopes.num_rows == 0 or not spec.scope):
+        reconciles = bool(spec.scope) and mode in ("upsert", "overwrite")  # append_once never deletes
+        if rows.num_rows == 0 and (scopes is None or scopes.num_rows == 0 or not reconciles):
             return counts
         self._stage(STAGE, rows)
         try:
             if mode == "append":
                 counts.inserted += self._exec_count(self._insert_from(spec, STAGE))
                 return counts
-            if spec.scope:
+            if reconciles:
                 counts.skipped += self._apply_watermark(spec, rows, scopes)
             counts += self._classify_and_apply(spec, mode)
-            if spec.scope:
+            if reconciles:
                 counts.deleted += self._reconcile(spec)
             return counts
         finally:

@@ -23,12 +23,29 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from tidemark.contract.counts import Mode, WriteCounts
+from tidemark.contract.prepare import row_hash
 from tidemark.sinks.base import META_SCHEMA, QUARANTINE_SCHEMA, QUARANTINE_TABLE, QuarantineEntry
 from tidemark.sinks.duckdb import DuckDBConfig, DuckDBSink
+from tidemark.sinks.sql import STALE_HASH
 from tidemark.tables import HASH_COLUMN, Column, TableSpec
 from tidemark.types import LogicalType
 
 FETCHED = "_tm_fetch"
+STORED_HASH = "_tm_stored_hash"  # the hash a store holds for a row, next to the working copy's view of it
+STORED_TS = "_tm_stored_ts"
+
+
+def mark_stale(rows: pa.Table, spec: TableSpec) -> pa.Table:
+    """``rows`` with STALE_HASH where the stored hash is not the hash of the row's content under today's columns."""
+    if rows.num_rows == 0:
+        return rows
+    current = row_hash(rows, spec.column_names)
+    stored = rows.column(HASH_COLUMN)
+    same = pc.fill_null(pc.equal(stored, current), False)
+    if pc.all(same).as_py():
+        return rows
+    marked = pc.if_else(same, stored, pa.scalar(STALE_HASH, pa.int64()))
+    return rows.set_column(rows.schema.get_field_index(HASH_COLUMN), HASH_COLUMN, marked)
 
 
 class StoredRows(Protocol):
@@ -217,7 +234,11 @@ class WorkingTable:
         fetched = self.stored.fetch(keys, scope_rows)
         if fetched is None or fetched.num_rows == 0:
             return
-        self.db.conn.register(FETCHED, conform(fetched, spec.arrow_schema))
+        real = conform(fetched, spec.arrow_schema)
+        # the working copy sees rows hashed over other columns (stored before the table gained columns) as stale,
+        # exactly as the SQL stores do (sql.py, STALE_HASH); the original keeps the hash the store holds
+        data = mark_stale(real, spec).append_column(STORED_HASH, real.column(HASH_COLUMN))
+        self.db.conn.register(FETCHED, data)
         try:
             new = (
                 f"SELECT * FROM {self.q(FETCHED)} AS f WHERE NOT EXISTS (SELECT 1 FROM {self.original} AS o "
@@ -227,7 +248,8 @@ class WorkingTable:
         finally:
             self.db.conn.unregister(FETCHED)
         cols = ", ".join(self.q(c) for c in self._original_columns)
-        self.db._exec(f"INSERT INTO {self.original} ({cols}) SELECT {cols} FROM {self.q('_tm_new')}")
+        values = ", ".join(self.q(STORED_HASH if c == HASH_COLUMN else c) for c in self._original_columns)
+        self.db._exec(f"INSERT INTO {self.original} ({cols}) SELECT {values} FROM {self.q('_tm_new')}")
         self.db._exec(self.db._insert_from(spec, "_tm_new"))
         self._loaded += self.db._exec_count(f"SELECT count(*) FROM {self.q('_tm_new')}")
         self.db._exec(f"DROP TABLE {self.q('_tm_new')}")
@@ -252,13 +274,18 @@ class WorkingTable:
         return self._select(f"SELECT * FROM {self.db.table_ref(self.spec)}")
 
     def upserts(self) -> pa.Table:
-        """Working rows that are new, or differ from the stored row of their key."""
+        """Working rows that are new, or differ from the stored row of their key.
+
+        Two more columns say what the store held for the key when it was read (NULL for new keys): a store with
+        concurrent writers applies the row if the stored row is still that one, or if the row wins the guard.
+        """
         if not self.spec.primary_key:
             return self.rows()
         h = self.q(HASH_COLUMN)
         ts = self.q(self.spec.timestamp) if self.spec.timestamp else h
         return self._select(
-            f"SELECT w.* FROM {self.db.table_ref(self.spec)} AS w LEFT JOIN {self.original} AS o "
+            f"SELECT w.*, o.{h} AS {self.q(STORED_HASH)}, o.{ts} AS {self.q(STORED_TS)} "
+            f"FROM {self.db.table_ref(self.spec)} AS w LEFT JOIN {self.original} AS o "
             f"ON {self.db._match(self.spec.primary_key, 'o', 'w')} "
             f"WHERE o.{h} IS NULL OR o.{h} <> w.{h} OR o.{ts} <> w.{ts}"
         )
