@@ -14,7 +14,7 @@ import duckdb
 import pytest
 
 import tidemark
-from tests.conftest import snapshot, write_docs
+from tests.conftest import GAME_747175, snapshot, write_docs
 from tidemark.errors import SourceError
 from tidemark.runtime.batch import RunResult
 
@@ -343,3 +343,15 @@ def test_a_document_without_its_game_pk_is_refused_and_others_load(
     assert [r["game_pk"] for r in after[META]] == [2, 747175]
     assert [r for r in after[PLAYS] if r["game_pk"] == 747175] == before[PLAYS]
     assert len([r for r in after[PLAYS] if r["game_pk"] == 2]) == 4
+
+
+def test_overwrite_with_every_document_rejected_keeps_the_tables(tmp_path: Path) -> None:
+    db = tmp_path / "keep.duckdb"
+    assert tidemark.run("mlb:live_game", [GAME_747175], f"duckdb:{db}").ok
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"gamePk": 1, "liveData": ')
+    result = tidemark.run("mlb:live_game", [bad], f"duckdb:{db}", mode="overwrite")
+    assert not result.ok and len(result.rejected) == 1
+    assert result.tables["game.live_game_plays"].deleted == 0
+    con = duckdb.connect(str(db), read_only=True)
+    assert con.sql("SELECT count(*) FROM game.live_game_plays").fetchone() == (75,)

@@ -1,4 +1,4 @@
-"""The documentation stays true: the published JSON Schema, the quoted mapping excerpts, the illustrated mapping."""
+"""The docs stay true: the JSON Schema, the quoted mapping excerpts, the illustrated mapping, the hash examples."""
 
 from __future__ import annotations
 
@@ -7,9 +7,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
+import pyarrow as pa
 
 from tests.conftest import GAME_747175, ROOT
 from tidemark.compile.plan import compile_mapping
+from tidemark.contract.prepare import row_hash
 from tidemark.engines.local import LocalEngine
 from tidemark.mapping.loader import parse_mapping, resolve_mapping_path
 from tidemark.mapping.schema import mapping_json_schema
@@ -55,3 +57,21 @@ def test_the_illustrated_mapping_runs_on_the_bundled_feed_as_documented() -> Non
     assert row["snapshot_time"] == datetime(2024, 7, 13, 4, 19, 9, tzinfo=UTC)
     assert orjson.loads(row["weather"]) == {"condition": "Roof Closed", "temp": "78", "wind": "0 mph, None"}
     assert (row["precipitation"], row["last_event"]) == ("none", "Sac Fly")
+
+
+def test_the_content_hash_examples_of_the_contract_doc() -> None:
+    """The worked examples of docs/write-contract.md ("The content hash", the tie-break) pin the canonical encoding."""
+    text = (DOCS / "write-contract.md").read_text(encoding="utf-8")
+    example = pa.table({"a": pa.array([747175], pa.int64()), "b": pa.array([None], pa.string()), "c": ["héllo"]})
+    assert row_hash(example, ["a", "b", "c"]).to_pylist() == [-4559577192396240744]
+    assert "-4559577192396240744" in text
+    games = pa.table(
+        {
+            "game_pk": pa.array([1, 1], pa.int64()),
+            "score": pa.array([3, 4], pa.int32()),
+            "captured_at": pa.array([datetime(2024, 7, 13, 10, tzinfo=UTC)] * 2, pa.timestamp("us", "UTC")),
+        }
+    )
+    hashes = row_hash(games, ["game_pk", "score", "captured_at"]).to_pylist()
+    assert hashes == [7792276125525878136, -6043133302663898995]
+    assert all(f"`{h}`" in text for h in hashes)

@@ -52,6 +52,10 @@ def test_a_mapping_key_keys_every_run_the_same(tmp_path: Path) -> None:
     report = first.keys["results.matches"]
     assert (report.rows, report.incomplete, report.coverage) == (2, 1, 50.0)
     assert "key input 'away' is NULL" in first.row_errors[0].reason
+    nulls = tidemark.run(plan, [doc("2024-05-04T11:00:00Z", ("Reds", "Greys", ["a", None], 1))], f"duckdb:{db}")
+    assert (
+        nulls.row_errors[0].reason == "match_id: key input 'players' has a NULL element (a key is never made from NULL)"
+    )
     second = tidemark.run(plan, [doc("2024-05-05T10:00:00Z", ("REDS", "blues", ["a", "b"], 3))], f"duckdb:{db}")
     assert (second.tables["results.matches"].inserted, second.tables["results.matches"].updated) == (0, 1)
     rows = duckdb.connect(str(db), read_only=True).sql("SELECT match_id, home_goals FROM results.matches").fetchall()

@@ -43,8 +43,14 @@ def test_every_format_into_one_table_with_refused_rows_named_by_file(tmp_path: P
         ("a.csv record 2", "key column 'id' is NULL"),
         ("c.ndjson record 2", "ts"),
     }
-    rows = duckdb.connect(str(db), read_only=True).sql("SELECT id, team, extra FROM t.teams ORDER BY id").fetchall()
+    con = duckdb.connect(str(db), read_only=True)
+    rows = con.sql("SELECT id, team, extra FROM t.teams ORDER BY id").fetchall()
     assert rows == [(1, "Reds FC", None), (2, "Greens", None), (3, "Whites", None), (5, "Golds", 1.5)]
+    kept = con.sql("SELECT table_name, row_key, origin FROM _tidemark.quarantine ORDER BY origin").fetchall()
+    assert [(t, k, o.rsplit("/", 1)[-1]) for t, k, o in kept] == [
+        ("t.teams", '{"id":null}', "a.csv record 2"),
+        ("t.teams", '{"id":4}', "c.ndjson record 2"),
+    ]
 
 
 def test_directories_unknown_files_and_missing_paths(tmp_path: Path) -> None:

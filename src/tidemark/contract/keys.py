@@ -399,12 +399,13 @@ def apply_key(
             f"key {recipe.name!r} would overwrite the column of that name in the data: "
             "name the key differently, or drop the column"
         )
-    keys = compute_keys(_decoded(table, [c for c in recipe.columns if c in json_columns]), recipe)
+    inputs = _decoded(table, [c for c in recipe.columns if c in json_columns])
+    keys = compute_keys(inputs, recipe)
     errors: list[RowError] = []
     if keys.null_count:
         bad = pc.is_null(keys)
         rows = pc.indices_nonzero(bad)
-        reasons = incomplete_reasons(table, recipe, rows)
+        reasons = incomplete_reasons(inputs, recipe, rows)
         for row, reason in zip(table.take(rows).to_pylist(), reasons, strict=True):
             errors.append(RowError(table_name, {c: row[c] for c in recipe.columns}, reason, row, origin))
         keep = pc.invert(bad)

@@ -110,12 +110,12 @@ def run(
     owns_sink = not isinstance(sink, Sink)
     target = open_sink(sink) if not isinstance(sink, Sink) else sink
     run_id = uuid.uuid4().hex[:12]
-    engine = LocalEngine(plan)
     reporter.start(total_bytes, files)
     try:
         for attempt in range(CONFLICT_RETRIES + 1):
             result = RunResult(run_id=run_id, sink=target.display, mode=mode)
             result.tables = {t.name: WriteCounts() for t in plan.targets}
+            engine = LocalEngine(plan)  # fresh per attempt: nothing of a rolled-back attempt carries over
             try:
                 _attempt(plan, target, engine, documents, mode, result, reporter, batch_documents)
                 break
@@ -191,6 +191,9 @@ def _write_batch(plan: Plan, sink: Sink, batch: ExtractBatch, mode: Mode, result
     for err in batch.row_errors:
         result.tables[err.table].error += 1
         entries.append(_entry(result.run_id, err, now))
+    if batch.documents == 0:  # every document was rejected: nothing to write, and overwrite must not clear tables
+        sink.quarantine(entries)
+        return
     for t in plan.targets:
         rows, keyless = _keyed(t, batch.tables[t.name], result)
         prepared = prepare(rows, t.spec, mode)

@@ -67,6 +67,7 @@ class DuckDBSink(SqlSink):
                 f"cannot open DuckDB file {config.path}: {exc}. Another process may hold it open for writing."
             ) from exc
         self.conn.execute("SET TimeZone = 'UTC'")
+        self._catalog = str(self.conn.execute("SELECT current_database()").fetchall()[0][0])
         self._in_tx = False
 
     # -- transaction --------------------------------------------------------------------------------------------
@@ -109,10 +110,7 @@ class DuckDBSink(SqlSink):
 
     def _exec(self, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
         result = self._guard(lambda: self.conn.execute(sql, params or []))
-        try:
-            return list(result.fetchall())
-        except self._duckdb.Error:
-            return []
+        return list(self._guard(result.fetchall))  # every statement has a result (DDL: empty; DML: a count)
 
     def _exec_count(self, sql: str, params: list[Any] | None = None) -> int:
         rows = self._exec(sql, params)
@@ -139,11 +137,19 @@ class DuckDBSink(SqlSink):
 
         return norm(have) == norm(self._column_type(want))
 
+    def qt(self, schema: str | None, name: str) -> str:
+        # qualified with the catalog: a schema named like the database file (results.duckdb, schema results)
+        # is otherwise an ambiguous reference
+        return f"{self.q(self._catalog)}.{self.q(schema or 'main')}.{self.q(name)}"
+
+    def _ensure_schema(self, schema: str) -> None:
+        self._exec(f"CREATE SCHEMA IF NOT EXISTS {self.q(self._catalog)}.{self.q(schema)}")
+
     def _existing_columns(self, schema: str | None, table: str) -> dict[str, str] | None:
         rows = self._exec(
             "SELECT column_name, data_type FROM information_schema.columns "
-            "WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position",
-            [schema or "main", table],
+            "WHERE table_catalog = ? AND table_schema = ? AND table_name = ? ORDER BY ordinal_position",
+            [self._catalog, schema or "main", table],
         )
         return {name: dtype for name, dtype in rows} if rows else None
 
