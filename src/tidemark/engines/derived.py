@@ -126,10 +126,14 @@ class Lookup:
         self.read = read
         self.cache = cache
 
-    def __call__(self, doc: Any, elem: Any, anc: tuple[Any, ...], row: list[Any]) -> Any:
+    def find(self, doc: Any, elem: Any, anc: tuple[Any, ...], row: list[Any]) -> Any:
+        """The matching candidate, or None."""
         key = row[self.key_slot]
         if key is None:
             return None
         index = self.cache.index(self.cache_key, self.source(doc, elem, anc), self.explode, self.where)
-        found = index.get(match_key(key), _MISSING)
-        return None if found is _MISSING else self.read(found)
+        return index.get(match_key(key))
+
+    def __call__(self, doc: Any, elem: Any, anc: tuple[Any, ...], row: list[Any]) -> Any:
+        found = self.find(doc, elem, anc, row)
+        return None if found is None else self.read(found)

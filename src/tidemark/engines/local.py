@@ -29,6 +29,7 @@ from tidemark.sources.files import RawDocument
 
 Getter = Callable[[Any], Any]
 _BOM = b"\xef\xbb\xbf"
+_UNSET = object()
 
 
 class _Reject(Exception):
@@ -271,8 +272,13 @@ class _TargetRunner:
 
     def _look_up(self, doc: Any, elem: Any, anc: tuple[Any, ...], row: list[Any]) -> None:
         defaults = self.lookup_defaults
+        found: dict[tuple[tuple[str, ...], int], Any] = {}  # lookups of one candidate by one key find it once
         for lookup in self.lookups:  # in declaration order: a lookup may use an earlier one (with its default)
-            value = lookup(doc, elem, anc, row)
+            memo = (lookup.cache_key, lookup.key_slot)
+            candidate = found.get(memo, _UNSET)
+            if candidate is _UNSET:
+                candidate = found[memo] = lookup.find(doc, elem, anc, row)
+            value = None if candidate is None else lookup.read(candidate)
             row[lookup.slot] = defaults.get(lookup.slot) if value is None else value
 
     def take(self) -> tuple[pa.Table, list[RowError], pa.Table | None]:
