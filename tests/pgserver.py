@@ -41,7 +41,7 @@ def find_bindir() -> Path | None:
     return Path(initdb).parent if initdb and shutil.which("pg_ctl") else None
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -75,7 +75,7 @@ class PgServer:
         as_user = _runas_prefix()
         if as_user:
             shutil.chown(root, user="postgres", group="postgres")
-        port = _free_port()
+        port = free_port()
         server = cls(admin_dsn=f"postgresql://postgres@127.0.0.1:{port}/postgres", datadir=datadir, bindir=bindir)
         initdb = [str(bindir / "initdb"), "-D", str(datadir), "-U", "postgres", "-A", "trust", "-E", "UTF8"]
         _run([*as_user, *initdb, "--no-sync", "--locale=C.UTF-8"])

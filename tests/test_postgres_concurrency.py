@@ -7,18 +7,24 @@ import copy
 import multiprocessing as mp
 import threading
 import time
+from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import psycopg
+import pyarrow as pa
 import pytest
 
 import tidemark
+from tests.conformance.conftest import read, write
 from tests.conftest import snapshot, write_docs
 from tests.pgserver import PgServer
 from tidemark.compile.plan import compile_mapping
 from tidemark.mapping.loader import load_mapping
 from tidemark.sinks import open_sink
+from tidemark.tables import Column, TableSpec
+from tidemark.types import LogicalType
 
 pytestmark = pytest.mark.postgres
 
@@ -154,3 +160,40 @@ def test_a_deadlock_rolls_the_run_back_and_runs_it_again(
         stored = conn.execute("SELECT DISTINCT captured_at FROM game.live_game_metadata").fetchall()
         assert _deadlocks(conn) == 1
     assert [ts.strftime("%Y%m%d_%H%M%S") for (ts,) in stored] == [FINAL]
+
+
+def test_a_key_another_writer_inserts_during_a_first_load_goes_through_the_contract(pg_dsn: str) -> None:
+    """The first-load fast path (COPY straight into the table) meets a key committed meanwhile by another writer:
+    the batch falls back to the guarded upsert and the newer stored row wins."""
+    spec = TableSpec(
+        schema="t",
+        name="games",
+        columns=(
+            Column("game_pk", LogicalType("bigint"), nullable=False),
+            Column("score", LogicalType("int")),
+            Column("captured_at", LogicalType("timestamp"), nullable=False),
+        ),
+        primary_key=("game_pk",),
+        timestamp="captured_at",
+    )
+    schema = pa.schema([("game_pk", pa.int64()), ("score", pa.int32()), ("captured_at", pa.timestamp("us", "UTC"))])
+    early, late = datetime(2024, 7, 13, 1, tzinfo=UTC), datetime(2024, 7, 13, 2, tzinfo=UTC)
+    opener = partial(open_sink, pg_dsn)
+    write(opener, spec, pa.Table.from_pylist([{"game_pk": 100, "score": 0, "captured_at": early}], schema))
+    other = psycopg.connect(pg_dsn)  # a transaction: its row is invisible until it commits
+    other.execute("INSERT INTO t.games VALUES (1, 9, %s, 0)", [late])
+    outcome: dict[str, Any] = {}
+
+    def writer() -> None:
+        batch = [{"game_pk": 1, "score": 3, "captured_at": early}, {"game_pk": 2, "score": 5, "captured_at": early}]
+        outcome["counts"] = write(opener, spec, pa.Table.from_pylist(batch, schema))
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    _wait_until_blocked(pg_dsn)  # the COPY waits for the other writer's key 1
+    other.commit()
+    other.close()
+    thread.join(timeout=60)
+    counts = outcome["counts"]
+    assert (counts.inserted, counts.updated, counts.skipped) == (1, 0, 1)
+    assert sorted((r["game_pk"], r["score"]) for r in read(opener, spec)) == [(1, 9), (2, 5), (100, 0)]

@@ -7,6 +7,7 @@ import json
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +16,9 @@ import pyarrow as pa
 import pytest
 
 import tidemark
-from tests.conftest import GAME_747175
-from tests.pgserver import PASSWORD_GROUP, PgServer, _free_port
+from tests.conformance.conftest import read, write
+from tests.conftest import GAME_747175, snapshot, write_docs
+from tests.pgserver import PASSWORD_GROUP, PgServer, free_port
 from tidemark.compile.plan import Plan, compile_mapping
 from tidemark.contract.prepare import prepare
 from tidemark.errors import ConfigError, SinkTerminalError, SinkTransientError
@@ -55,10 +57,24 @@ def loaded(pg_dsn: str) -> Iterator[str]:
     yield pg_dsn
 
 
-def test_the_bundled_game_gives_the_same_rows_as_duckdb(loaded: str, tmp_path: Path) -> None:
+def test_the_bundled_game_gives_the_same_rows_as_duckdb(
+    pg_dsn: str, tmp_path: Path, feed_747175: dict[str, Any]
+) -> None:
+    """An earlier snapshot of the game (its first 30 plays), then the recorded one: first load, then inserts,
+    updates and reconciliation, on both stores."""
+
+    def first_plays(doc: dict[str, Any]) -> None:
+        plays = doc["liveData"]["plays"]
+        plays["allPlays"] = plays["allPlays"][:30]
+        plays["scoringPlays"] = [i for i in plays["scoringPlays"] if i < 30]
+
+    early = write_docs(tmp_path / "early", [snapshot(feed_747175, timestamp="20240713_020000", edit=first_plays)])
     duck = f"duckdb:{tmp_path / 'mlb.duckdb'}"
-    assert tidemark.run("mlb:live_game", [GAME_747175], duck).ok
-    pg, dk = open_sink(loaded), open_sink(duck)
+    for sink in (pg_dsn, duck):
+        assert tidemark.run("mlb:live_game", early, sink).ok
+        result = tidemark.run("mlb:live_game", [GAME_747175], sink)
+        assert result.ok and result.tables["game.live_game_plays"].inserted == 45
+    pg, dk = open_sink(pg_dsn), open_sink(duck)
     plan = live_game()
     try:
         for t in plan.targets:
@@ -218,6 +234,10 @@ def test_sink_urls(monkeypatch: pytest.MonkeyPatch) -> None:
     for url in ("postgresql://u@h:5432/db", "postgres://u@h:5432/db"):
         config = parse_sink_url(url)
         assert isinstance(config, PostgresConfig) and config.dsn == url
+    config = parse_sink_url("postgresql://u@h/db?sslmode=disable&foreign_keys=off")
+    assert config == PostgresConfig(dsn="postgresql://u@h/db?sslmode=disable", foreign_keys=False)
+    with pytest.raises(ConfigError, match="foreign_keys=maybe in the sink URL: use on or off"):
+        parse_sink_url("postgresql://u@h/db?foreign_keys=maybe")
     monkeypatch.setenv("TIDEMARK_PG_DSN", "postgresql://env@h/db")
     assert parse_sink_url("postgres:").dsn == "postgresql://env@h/db"  # type: ignore[union-attr]
     assert parse_sink_url("postgresql:host=h dbname=x").dsn == "host=h dbname=x"  # type: ignore[union-attr]
@@ -242,7 +262,7 @@ def test_the_password_is_never_shown(pg_server: PgServer, pg_dsn: str) -> None:
 
 
 def test_an_unreachable_server_says_where(pg_server: PgServer) -> None:
-    port = _free_port()
+    port = free_port()
     with pytest.raises(SinkTransientError, match=rf"not reachable at 127\.0\.0\.1:{port}") as info:
         open_sink(f"postgresql://someone:hunter2@127.0.0.1:{port}/db")
     assert "hunter2" not in str(info.value)
@@ -288,3 +308,40 @@ def test_no_create_privilege_on_the_schema_says_which_schema(pg_server: PgServer
 def test_capabilities_are_declared() -> None:
     caps = PostgresSink.capabilities
     assert caps.transactional and caps.native_merge and caps.concurrent_writers and caps.enforces_foreign_keys
+
+
+PLAYS = TableSpec(
+    schema="t",
+    name="plays",
+    columns=(
+        Column("game_pk", LogicalType("bigint"), nullable=False),
+        Column("at_bat_index", LogicalType("int"), nullable=False),
+        Column("event", LogicalType("string")),
+        Column("captured_at", LogicalType("timestamp"), nullable=False),
+    ),
+    primary_key=("game_pk", "at_bat_index"),
+    timestamp="captured_at",
+    scope=("game_pk",),
+)
+
+
+@pytest.mark.parametrize("kind", ["duckdb", "postgres"])
+def test_a_game_first_seen_without_its_scope_then_complete(kind: str, pg_dsn: str, tmp_path: Path) -> None:
+    """Rows stored by a batch that did not reconcile their game (no watermark), then the game's first complete
+    snapshot: the first-load path must not apply (the COPY meets stored keys), the contract path does."""
+    url = pg_dsn if kind == "postgres" else f"duckdb:{tmp_path / 'x.duckdb'}"
+    opener = partial(open_sink, url)
+    at = [datetime(2024, 7, 13, h, tzinfo=UTC) for h in (1, 2)]
+
+    def plays(hour: int, n: int) -> pa.Table:
+        return pa.Table.from_pylist(
+            [{"game_pk": 1, "at_bat_index": i, "event": f"e{hour}", "captured_at": at[hour - 1]} for i in range(n)],
+            schema=pa.schema([(c.name, c.type.arrow) for c in PLAYS.columns]),
+        )
+
+    no_scope = pa.table({"game_pk": pa.array([], pa.int64()), "captured_at": pa.array([], pa.timestamp("us", "UTC"))})
+    assert write(opener, PLAYS, plays(1, 3), scopes=no_scope).inserted == 3
+    complete = pa.table({"game_pk": [1], "captured_at": pa.array([at[1]], pa.timestamp("us", "UTC"))})
+    counts = write(opener, PLAYS, plays(2, 2), scopes=complete)
+    assert (counts.inserted, counts.updated, counts.unchanged, counts.skipped, counts.deleted) == (0, 2, 0, 0, 1)
+    assert [(r["at_bat_index"], r["event"]) for r in read(opener, PLAYS)] == [(0, "e2"), (1, "e2")]

@@ -1,21 +1,22 @@
 """PostgreSQL (psycopg 3): the shared SQL contract plus a native, concurrency-safe upsert. One transaction per run.
 
-Writes stream each Arrow batch with ``COPY`` (CSV made by Arrow) into a temporary staging table, then apply the
-contract with one guarded statement per table::
+Writes stream each Arrow batch with ``COPY`` (CSV written by Arrow) into a temporary staging table, then apply the
+contract with one statement per table::
 
-    INSERT INTO t SELECT ... FROM stage ORDER BY key
+    WITH c AS (staged rows LEFT JOIN stored rows: 'i'nsert / 'u'pdate / 'n' unchanged / 's'kip, as sinks/sql.py)
+    INSERT INTO t SELECT ... FROM c WHERE a IN ('i', 'u') ORDER BY key
     ON CONFLICT (key) DO UPDATE SET ... WHERE <newer, or same time and greater hash>
-    RETURNING (xmax = 0)            -- true: inserted, false: updated; rows not returned were left alone
+    RETURNING (xmax = 0)            -- true: inserted, false: updated
 
-Rows left alone are ``unchanged`` (same time and hash as the stored row) or ``skipped``; the counts equal the
-classification of :class:`~tidemark.sinks.sql.SqlSink` (the conformance suite runs on both). The guard is checked
-against the latest committed row under its row lock, so two writers cannot lose each other's newer rows; watermarks
-of scoped tables are merged with ``GREATEST`` the same way. Keys are locked in key order; a deadlock or serialization
-failure that still happens rolls the run back as :class:`~tidemark.errors.SinkConflictError` (the runtime retries).
+The counts equal those of :class:`~tidemark.sinks.sql.SqlSink` (the conformance suite runs on both). The guard is
+checked again on the newest committed row under its row lock, so two writers cannot lose each other's newer rows;
+watermarks of scoped tables are merged with ``GREATEST`` the same way, and their row lock makes a second writer of
+the same scope wait. Keys are locked in key order; a deadlock or serialization failure that still happens is a
+:class:`~tidemark.errors.SinkConflictError`: the runtime starts the run over, and that run runs alone.
 
 Foreign keys are created ``DEFERRABLE INITIALLY DEFERRED`` (checked at commit) once the referenced table exists;
-``foreign_keys: false`` in the config leaves them out. The password of the DSN never appears in ``display``,
-errors or summaries.
+``foreign_keys: false`` in the config leaves them out. Errors are translated in ``pg_errors.py``; the password of the
+DSN never appears in ``display``, errors or summaries.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import contextlib
 import io
 import os
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -45,7 +47,7 @@ SCHEMES = ("postgresql", "postgres")
 # pg_advisory_xact_lock keys: DDL (creating / altering tables) one run at a time; runs vs a run retrying a conflict
 _DDL_LOCK = 0x7469_6465
 _RUN_LOCK = 0x7469_6466
-_COPY_ROWS = 50_000
+_COPY_ROWS = 8_192  # rows of CSV per chunk sent
 
 # Spelled as PostgreSQL's format_type() prints them, so existing columns compare by plain equality.
 _TYPES = {
@@ -59,6 +61,7 @@ _TYPES = {
     "json": "jsonb",
 }
 _ALIASES = {"character varying": "text"}
+_SWITCH = {"on": True, "true": True, "1": True, "yes": True, "off": False, "false": False, "0": False, "no": False}
 
 
 class PostgresConfig(BaseModel):
@@ -71,11 +74,18 @@ class PostgresConfig(BaseModel):
 
     @classmethod
     def from_url(cls, url: str) -> PostgresConfig:
-        """``postgresql://...`` / ``postgres://...`` as given; ``postgres:`` / ``postgresql:`` alone reads
-        ``TIDEMARK_PG_DSN``; ``postgres:host=... dbname=...`` is a libpq key/value string."""
+        """``postgresql://...`` / ``postgres://...`` as given (``?foreign_keys=off`` is tidemark's, the rest goes to
+        libpq); ``postgres:`` / ``postgresql:`` alone reads ``TIDEMARK_PG_DSN``; ``postgres:host=... dbname=...`` is a
+        libpq key/value string."""
         rest = url.partition(":")[2]
         if rest.startswith("//"):
-            return cls(dsn=url)
+            parts = urlsplit(url)
+            query = parse_qsl(parts.query, keep_blank_values=True)
+            flags = [v.lower() for k, v in query if k == "foreign_keys"]
+            if any(f not in _SWITCH for f in flags):
+                raise ConfigError(f"foreign_keys={flags[-1]} in the sink URL: use on or off")
+            dsn = urlunsplit(parts._replace(query=urlencode([(k, v) for k, v in query if k != "foreign_keys"])))
+            return cls(dsn=dsn, foreign_keys=_SWITCH[flags[-1]] if flags else True)
         dsn = rest.strip() or os.environ.get(ENV_DSN, "")
         if not dsn:
             raise ConfigError(
@@ -122,6 +132,7 @@ class PostgresSink(SqlSink):
             conn.execute("SET TimeZone TO 'UTC'")
             # staging tables are TEMP: give them memory before the first one exists (the default is 8MB)
             conn.execute("SET temp_buffers TO '64MB'")
+            conn.execute("SET work_mem TO '64MB'")  # joins of a staged batch with its table stay in memory
         except self._pg.Error as exc:
             raise pg_errors.connect_error(exc, self._info) from exc
         return conn
@@ -181,12 +192,18 @@ class PostgresSink(SqlSink):
     def _stage(self, name: str, table: pa.Table) -> None:
         """A TEMP table typed like the target's columns, filled by COPY of Arrow-written CSV."""
         defs = ", ".join(f"{self.q(f.name)} {self._stage_type(f)}" for f in table.schema)
-        self._exec(f"DROP TABLE IF EXISTS {self.q(name)}; CREATE TEMP TABLE {self.q(name)} ({defs})")
+        on_commit = " ON COMMIT DROP" if self._in_tx else ""  # see _drop_work_tables
+        self._exec(f"DROP TABLE IF EXISTS {self.q(name)}; CREATE TEMP TABLE {self.q(name)} ({defs}){on_commit}")
+        self._copy(self.q(name), table)
+
+    def _copy(self, relation: str, table: pa.Table) -> None:
+        """``COPY relation FROM STDIN`` of an Arrow table, as CSV written by Arrow (the server parses one chunk
+        while Arrow writes the next)."""
         cols = ", ".join(self.q(c) for c in table.column_names)
         options = pacsv.WriteOptions(include_header=False)
         with self._cursor() as cur:
             try:
-                with cur.copy(f"COPY {self.q(name)} ({cols}) FROM STDIN (FORMAT csv)") as copy:
+                with cur.copy(f"COPY {relation} ({cols}) FROM STDIN (FORMAT csv)") as copy:
                     for batch in table.to_batches(max_chunksize=_COPY_ROWS):
                         buf = io.BytesIO()
                         pacsv.write_csv(batch, buf, options)
@@ -226,10 +243,10 @@ class PostgresSink(SqlSink):
             super()._ensure_schema(schema)
 
     def _drop_work_tables(self) -> None:
-        # After a failed statement the transaction is aborted (and rolled back whole by the runtime): dropping
-        # would only hide the real error behind "current transaction is aborted".
-        if self.conn is not None and self.conn.info.transaction_status != self._pg.pq.TransactionStatus.INERROR:
-            self._exec(f"DROP TABLE IF EXISTS {self.q(STAGE)}")  # the only one: scopes travel as arrays
+        # In a transaction the staging table goes at commit or rollback (ON COMMIT DROP) or when the next write
+        # replaces it: one round trip less per write. The only work table: scopes travel as arrays.
+        if not self._in_tx and self.conn is not None:
+            self._exec(f"DROP TABLE IF EXISTS {self.q(STAGE)}")
 
     # -- DDL ----------------------------------------------------------------------------------------------------
     def ensure_table(self, spec: TableSpec) -> None:
@@ -275,13 +292,45 @@ class PostgresSink(SqlSink):
     def write(self, spec: TableSpec, rows: pa.Table, scopes: pa.Table | None, mode: Mode) -> WriteCounts:
         self._spec, self._touched = spec, None
         try:
+            if mode in ("upsert", "append_once") and spec.primary_key and rows.num_rows:
+                counts = self._insert_new(spec, rows, scopes)
+                if counts is not None:
+                    return counts
             return super().write(spec, rows, scopes, mode)
         finally:
             self._spec = self._touched = None
 
-    def _apply_watermark(self, spec: TableSpec, rows: pa.Table, scopes: pa.Table | None) -> int:
-        """Merge the batch's scopes into the watermarks with GREATEST under row locks (safe with other writers), then
-        drop staged rows older than their scope's watermark; scope values travel as arrays, not a temp table."""
+    def _insert_new(self, spec: TableSpec, rows: pa.Table, scopes: pa.Table | None) -> WriteCounts | None:
+        """The fast path of first loads: when no scope of the batch has a watermark yet (scoped tables) or no key
+        of it is stored (the others), every row is an insert and nothing needs staging: COPY the rows straight into
+        the table, in a savepoint. None when the batch does not qualify, or when the COPY meets a stored key (one
+        written without its scope, or by a concurrent writer): the contract path follows."""
+        target = self.table_ref(spec)
+        if spec.scope:
+            if not self._merge_watermarks(spec, rows, scopes):
+                return None
+            # games never seen: their rows are almost surely new (a stored one makes the COPY fail, see below)
+        else:
+            keys, params = self._arrays(spec, rows.select(list(spec.primary_key)))
+            match = self._match(spec.primary_key, "s", "t")
+            if self._exec(f"SELECT EXISTS (SELECT 1 FROM {keys} JOIN {target} AS t ON {match})", params)[0][0]:
+                return None
+        self._exec("SAVEPOINT tm_insert_new")
+        try:
+            self._copy(target, rows)
+        except SinkError as exc:
+            if not isinstance(exc.__cause__, self._pg.errors.UniqueViolation):
+                raise
+            self._exec("ROLLBACK TO SAVEPOINT tm_insert_new")  # stored already, or inserted by another writer
+            return None
+        self._exec("RELEASE SAVEPOINT tm_insert_new")
+        return WriteCounts(inserted=rows.num_rows, deleted=self._reconcile(spec) if spec.scope else 0)
+
+    def _merge_watermarks(self, spec: TableSpec, rows: pa.Table, scopes: pa.Table | None) -> bool:
+        """Merge the batch's scopes into the watermarks with GREATEST under row locks (safe with other writers: a
+        second writer of a scope waits for the first to commit); scope values travel as arrays, not a temp table.
+        True when none of them had a watermark before and every row is as new as its scope's new watermark (then
+        no staged row would be skipped: the fast path of :meth:`_insert_new` may apply)."""
         assert spec.timestamp is not None
         scope_cols = ", ".join(self.q(c) for c in spec.scope)
         ts = self.q(spec.timestamp)
@@ -290,15 +339,34 @@ class PostgresSink(SqlSink):
             scopes = scopes.rename_columns([*spec.scope, spec.timestamp])
         touched = scopes.select([*spec.scope, spec.timestamp])
         self._touched = self._arrays(spec, touched.select(list(spec.scope)))
+        if not touched.num_rows:
+            return False
         source, params = self._arrays(spec, touched)
-        wm, stage = self.watermark_ref(spec), self.q(STAGE)
-        if touched.num_rows:
-            self._exec(
-                f"INSERT INTO {wm} AS w ({scope_cols}, {ts}) "
-                f"SELECT {scope_cols}, max({ts}) FROM {source} GROUP BY {scope_cols} ORDER BY {scope_cols} "
-                f"ON CONFLICT ({scope_cols}) DO UPDATE SET {ts} = GREATEST(w.{ts}, EXCLUDED.{ts})",
-                params,
-            )
+        fresh = self._exec(
+            f"INSERT INTO {self.watermark_ref(spec)} AS w ({scope_cols}, {ts}) "
+            f"SELECT {scope_cols}, max({ts}) FROM {source} GROUP BY {scope_cols} ORDER BY {scope_cols} "
+            f"ON CONFLICT ({scope_cols}) DO UPDATE SET {ts} = GREATEST(w.{ts}, EXCLUDED.{ts}) "
+            "RETURNING (w.xmax = 0)",
+            params,
+        )
+        if not all(f for (f,) in fresh):
+            return False
+        # and no row older than its scope's new watermark (two snapshots of a game in one batch)
+        scope = list(spec.scope)
+        newest = {
+            tuple(r[c] for c in scope): r[f"{spec.timestamp}_max"]
+            for r in touched.group_by(scope).aggregate([(spec.timestamp, "max")]).to_pylist()
+        }
+        oldest = rows.group_by(scope).aggregate([(spec.timestamp, "min")]).to_pylist()
+        return all(
+            (k := tuple(r[c] for c in scope)) in newest and r[f"{spec.timestamp}_min"] >= newest[k] for r in oldest
+        )
+
+    def _apply_watermark(self, spec: TableSpec, rows: pa.Table, scopes: pa.Table | None) -> int:
+        """Watermarks merged (unless the fast path did already), drop staged rows older than their scope's."""
+        if self._touched is None:
+            self._merge_watermarks(spec, rows, scopes)
+        wm, stage, ts = self.watermark_ref(spec), self.q(STAGE), self.q(spec.timestamp or "")
         # every stored watermark, not only the touched ones: rows of a scope that this batch does not reconcile are
         # still older than its newest applied snapshot, and must not come back
         return self._exec_count(
@@ -327,39 +395,47 @@ class PostgresSink(SqlSink):
         )
 
     def _classify_and_apply(self, spec: TableSpec, mode: Mode) -> WriteCounts:
-        """One guarded INSERT ... ON CONFLICT; counts from RETURNING and the pre-statement snapshot."""
+        """Classify against the stored rows and apply in one statement: only rows classified insert / update go to
+        the guarded ``INSERT ... ON CONFLICT`` (the others are neither written nor locked), and the guard decides
+        again on the newest committed row, so a concurrent writer's newer row wins. Inserted / updated come from
+        ``RETURNING``, unchanged / skipped from the classification (same numbers as the shared SQL)."""
         key = ", ".join(self.q(c) for c in spec.primary_key)
         h = self.q(HASH_COLUMN)
         stage, target, cols = self.q(STAGE), self.table_ref(spec), self._cols(spec)
-        if spec.timestamp:
+
+        def newer(new: str) -> str:  # the contract's guard: the incoming row replaces the stored row t
+            if spec.timestamp is None:  # no timestamp: the incoming row wins unless identical
+                return f"{new}.{h} <> t.{h}"
             ts = self.q(spec.timestamp)
-            guard = f"EXCLUDED.{ts} > t.{ts} OR (EXCLUDED.{ts} = t.{ts} AND EXCLUDED.{h} > t.{h})"
-            same = f"s.{ts} = t.{ts} AND s.{h} = t.{h}"
-        else:  # no timestamp: the incoming row wins unless identical
-            guard, same = f"EXCLUDED.{h} <> t.{h}", f"s.{h} = t.{h}"
-        if mode == "append_once":
-            conflict, same = "DO NOTHING", "FALSE"  # existing keys are skipped, never unchanged
+            return f"({new}.{ts} > t.{ts} OR ({new}.{ts} = t.{ts} AND {new}.{h} > t.{h}))"
+
+        same = f"s.{h} = t.{h}" + (
+            f" AND s.{self.q(spec.timestamp)} = t.{self.q(spec.timestamp)}" if spec.timestamp else ""
+        )
+        if mode == "append_once":  # existing keys are skipped, never updated nor unchanged
+            decide, conflict = "'s'", "DO NOTHING"
         else:
+            decide = f"CASE WHEN {newer('s')} THEN 'u' WHEN {same} THEN 'n' ELSE 's' END"
             sets = ", ".join(
                 f"{self.q(c)} = EXCLUDED.{self.q(c)}"
                 for c in (*spec.column_names, HASH_COLUMN)
                 if c not in spec.primary_key
             )
-            conflict = f"DO UPDATE SET {sets} WHERE {guard}"
+            conflict = f"DO UPDATE SET {sets} WHERE {newer('EXCLUDED')}"
         row = self._exec(
-            f"WITH up AS (INSERT INTO {target} AS t ({cols}) SELECT {cols} FROM {stage} ORDER BY {key} "
-            f"ON CONFLICT ({key}) {conflict} RETURNING {self._cols_of(spec.primary_key, 't')}, (t.xmax = 0) AS ins) "
-            f"SELECT (SELECT count(*) FROM {stage}), count(*) FILTER (WHERE ins), count(*) FILTER (WHERE NOT ins), "
-            f"(SELECT count(*) FROM {stage} AS s JOIN {target} AS t ON {self._match(spec.primary_key, 's', 't')} "
-            f"WHERE {same} AND NOT EXISTS (SELECT 1 FROM up AS u WHERE {self._match(spec.primary_key, 'u', 's')})) "
-            "FROM up"
+            f"WITH c AS (SELECT s.*, CASE WHEN t.{self.q(spec.primary_key[0])} IS NULL THEN 'i' ELSE {decide} END AS a "
+            f"FROM {stage} AS s LEFT JOIN {target} AS t ON {self._match(spec.primary_key, 's', 't')}), "
+            f"up AS (INSERT INTO {target} AS t ({cols}) SELECT {cols} FROM c WHERE a IN ('i', 'u') ORDER BY {key} "
+            f"ON CONFLICT ({key}) {conflict} RETURNING (t.xmax = 0) AS ins) "
+            "SELECT count(*), count(*) FILTER (WHERE a = 'n'), "
+            "(SELECT count(*) FILTER (WHERE ins) FROM up), (SELECT count(*) FILTER (WHERE NOT ins) FROM up) FROM c"
         )[0]
-        staged, inserted, updated, unchanged = (int(v) for v in row)
+        staged, unchanged, inserted, updated = (int(v) for v in row)
         return WriteCounts(
             inserted=inserted,
             updated=updated,
             unchanged=unchanged,
-            skipped=staged - inserted - updated - unchanged,
+            skipped=staged - inserted - updated - unchanged,  # older, tie lost, or beaten by a concurrent writer
         )
 
     def _error(self, exc: Exception) -> SinkError:
