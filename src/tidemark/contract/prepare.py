@@ -56,10 +56,12 @@ _TEXT_CASTABLE = (
 
 
 def row_hash(table: pa.Table, columns: list[str] | tuple[str, ...]) -> pa.Array:
-    """A signed 64-bit BLAKE2b hash of each row's canonical content (docs/write-contract.md, "content hash").
+    """A signed 64-bit hash of each row's canonical content (docs/write-contract.md, "content hash").
 
     Each value is rendered as text (Arrow's cast; JSON for nested values), prefixed by its length, NULL rendered
-    as a lone NUL byte; the values are joined in column order with a record separator and hashed.
+    as a lone NUL byte; the values are joined in column order with a record separator. The hash is the first 8 bytes
+    of the text's MD5 digest, big-endian, as a two's-complement signed integer, computed in C by DuckDB over the
+    whole column (:func:`reference_hash` is the same in plain Python).
     """
     if table.num_rows == 0:
         return pa.array([], pa.int64())
@@ -69,9 +71,34 @@ def row_hash(table: pa.Table, columns: list[str] | tuple[str, ...]) -> pa.Array:
         framed = pc.binary_join_element_wise(pc.cast(pc.utf8_length(text), pa.string()), text, ":")
         parts.append(pc.fill_null(framed, "\x00"))
     joined = pc.binary_join_element_wise(*parts, "\x1e") if len(parts) > 1 else parts[0]
-    blobs = pc.cast(joined, pa.binary()).to_pylist()
-    blake = hashlib.blake2b
-    return pa.array([int.from_bytes(blake(b, digest_size=8).digest(), "big", signed=True) for b in blobs], pa.int64())
+    return _md5_64(joined)
+
+
+_DIGEST_SQL = (
+    "WITH d AS (SELECT CAST(('0x' || substr(md5(s), 1, 16)) AS UBIGINT) AS u FROM _tm_text) "
+    "SELECT CAST(CAST(u AS HUGEINT) - CASE WHEN u >= CAST(9223372036854775808 AS UBIGINT) "
+    "THEN CAST(18446744073709551616 AS HUGEINT) ELSE CAST(0 AS HUGEINT) END AS BIGINT) AS h FROM d"
+)
+_duck: list[Any] = []  # one in-memory DuckDB for the process; each call uses its own cursor
+
+
+def _md5_64(text: pa.Array | pa.ChunkedArray) -> pa.Array:
+    import duckdb
+
+    if not _duck:
+        _duck.append(duckdb.connect(":memory:"))
+    cursor = _duck[0].cursor()
+    try:
+        cursor.register("_tm_text", pa.table({"s": text}))
+        hashed = cursor.execute(_DIGEST_SQL).to_arrow_table().column("h")
+    finally:
+        cursor.close()
+    return hashed.combine_chunks() if isinstance(hashed, pa.ChunkedArray) else hashed
+
+
+def reference_hash(canonical: bytes) -> int:
+    """The content hash of one canonical text, in plain Python (for tests and other implementations)."""
+    return int.from_bytes(hashlib.md5(canonical).digest()[:8], "big", signed=True)
 
 
 def _as_text(column: pa.ChunkedArray) -> pa.ChunkedArray | pa.Array:
