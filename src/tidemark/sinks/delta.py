@@ -36,11 +36,12 @@ from tidemark.errors import (
     SinkTerminalError,
     SinkTransientError,
 )
-from tidemark.sinks.base import Capabilities, QuarantineEntry, Sink
+from tidemark.sinks.base import Capabilities, QuarantineEntry
 from tidemark.sinks.working import (
     STORED_HASH,
     STORED_TS,
     Scratch,
+    WorkingCopySink,
     WorkingTable,
     conform,
     matching,
@@ -121,7 +122,7 @@ class _Snapshot:
         return conform(self.marks.to_pyarrow_table(), watermark_schema(self.spec))
 
 
-class DeltaSink(Sink):
+class DeltaSink(WorkingCopySink):
     capabilities: ClassVar[Capabilities] = Capabilities(
         transactional=False,  # one atomic commit per table; nothing is written before commit() (module docstring)
         native_merge=True,
@@ -186,24 +187,10 @@ class DeltaSink(Sink):
             self._discard()
         self.last_commit = report
 
-    def rollback(self) -> None:
-        self._discard()
-
-    def close(self) -> None:
-        self._discard()
-
-    def _db(self) -> Scratch:
-        """The transaction's working database (created on first use, dropped when the transaction ends)."""
-        if self._scratch is None:
-            self._scratch = Scratch()
-        return self._scratch
-
     def _discard(self) -> None:
         self._tables.clear()
-        if self._scratch is not None:
-            self._scratch.close()
-            self._scratch = None
         self._quarantined.clear()
+        super()._discard()
 
     # -- tables -------------------------------------------------------------------------------------------------
     def _path(self, spec: TableSpec) -> Path:

@@ -37,9 +37,10 @@ import pyarrow.compute as pc
 
 from tidemark.contract.counts import Mode, WriteCounts
 from tidemark.errors import SinkTerminalError, SinkTransientError
-from tidemark.sinks.base import Capabilities, QuarantineEntry, Sink
+from tidemark.sinks.base import Capabilities, QuarantineEntry
 from tidemark.sinks.working import (
     Scratch,
+    WorkingCopySink,
     WorkingTable,
     conform,
     matching,
@@ -111,7 +112,7 @@ class _StoredFiles:
         return self.sink.read_entry(entry, watermark_schema(self.spec))
 
 
-class FileSink(Sink):
+class FileSink(WorkingCopySink):
     """Parquet / CSV directories: the subclasses only name their :class:`FileFormat`."""
 
     capabilities: ClassVar[Capabilities] = Capabilities(
@@ -224,26 +225,12 @@ class FileSink(Sink):
             entry["files"] += self._write_files(spec, quarantine_table(self._quarantined), version)
         return manifest, obsolete
 
-    def rollback(self) -> None:
-        self._discard()
-
-    def close(self) -> None:
-        self._discard()
-
-    def _db(self) -> Scratch:
-        """The transaction's working database (created on first use, dropped when the transaction ends)."""
-        if self._scratch is None:
-            self._scratch = Scratch()
-        return self._scratch
-
     def _discard(self) -> None:
         for path in self._written:  # written by a transaction that did not publish them
             path.unlink(missing_ok=True)
         self._written.clear()
         self._tables.clear()
-        if self._scratch is not None:
-            self._scratch.close()
-            self._scratch = None
+        super()._discard()
         self._quarantined.clear()
         if self._lock is not None:
             os.close(self._lock)  # releases the flock

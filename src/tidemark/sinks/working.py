@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 
 from tidemark.contract.counts import Mode, WriteCounts
 from tidemark.contract.prepare import row_hash
-from tidemark.sinks.base import META_SCHEMA, QUARANTINE_SCHEMA, QUARANTINE_TABLE, QuarantineEntry
+from tidemark.sinks.base import META_SCHEMA, QUARANTINE_SCHEMA, QUARANTINE_TABLE, QuarantineEntry, Sink
 from tidemark.sinks.duckdb import DuckDBConfig, DuckDBSink
 from tidemark.sinks.sql import STALE_HASH
 from tidemark.tables import HASH_COLUMN, Column, TableSpec
@@ -328,3 +328,30 @@ class WorkingTable:
     def _select(self, sql: str) -> pa.Table:
         result: Any = self.db._guard(lambda: self.db.conn.execute(sql))
         return result.to_arrow_table()
+
+
+class WorkingCopySink(Sink):
+    """Base of the stores that apply the contract on a working copy (Delta, Parquet, CSV).
+
+    It owns the transaction's scratch database; a subclass's ``_discard`` drops its own transaction state, then
+    calls ``super()._discard()``.
+    """
+
+    _scratch: Scratch | None = None
+
+    def rollback(self) -> None:
+        self._discard()
+
+    def close(self) -> None:
+        self._discard()
+
+    def _db(self) -> Scratch:
+        """The transaction's working database (created on first use, dropped when the transaction ends)."""
+        if self._scratch is None:
+            self._scratch = Scratch()
+        return self._scratch
+
+    def _discard(self) -> None:
+        if self._scratch is not None:
+            self._scratch.close()
+            self._scratch = None
