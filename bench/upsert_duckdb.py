@@ -26,6 +26,7 @@ import tempfile
 import time
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -33,10 +34,10 @@ import pyarrow.compute as pc
 from corpus import write_corpus
 from tidemark.compile.plan import Plan, compile_mapping
 from tidemark.contract.counts import WriteCounts
-from tidemark.contract.prepare import prepare
 from tidemark.engines.base import ExtractBatch
 from tidemark.engines.local import LocalEngine
 from tidemark.mapping.loader import load_mapping
+from tidemark.runtime.batch import BatchWriter, RunResult
 from tidemark.sinks import open_sink
 from tidemark.sinks.duckdb import DuckDBSink
 from tidemark.sources.files import RawDocument
@@ -106,26 +107,32 @@ def _shifted(batches: Batches, plan: Plan, *, hours: int) -> Batches:
 
 
 def _contract(plan: Plan, batches: Batches, db: Path) -> tuple[float, float, WriteCounts]:
-    """One run's worth of writes through the contract, in one transaction: seconds, of which in ``prepare``, counts."""
-    total = WriteCounts()
-    preparing = 0.0
-    sink = open_sink(f"duckdb:{db}")
+    return run_batches(plan, batches, f"duckdb:{db}")
+
+
+def run_batches(plan: Plan, batches: Batches, sink_config: Any) -> tuple[float, float, WriteCounts]:
+    """One run's worth of writes through the contract, as ``tidemark run`` writes them (runtime.BatchWriter: the
+    next table is prepared in a worker thread while one is written), in one transaction: seconds, of which spent in
+    ``prepare`` (overlapping the writes), counts."""
+    sink = open_sink(sink_config)
+    result = RunResult(run_id="bench", sink=sink.display, mode="upsert")
+    result.tables = {t.name: WriteCounts() for t in plan.targets}
     try:
         start = time.perf_counter()
         sink.begin()
         for t in plan.targets:
             sink.ensure_table(t.spec)
-        for batch in batches:
-            for t in plan.targets:
-                before = time.perf_counter()
-                prepared = prepare(batch.tables[t.name], t.spec, "upsert")
-                preparing += time.perf_counter() - before
-                total += sink.write(t.spec, prepared.rows, batch.scopes.get(t.name), "upsert")
-                total += prepared.counts
+        with BatchWriter(plan, sink, "upsert", result) as writer:
+            for batch in batches:
+                writer.write(batch)
         sink.commit()
-        return time.perf_counter() - start, preparing, total
+        seconds = time.perf_counter() - start
     finally:
         sink.close()
+    total = WriteCounts()
+    for counts in result.tables.values():
+        total += counts
+    return seconds, result.seconds["prepare"], total
 
 
 def _plain_insert(plan: Plan, batches: Batches, db: Path, keyed: bool) -> float:
@@ -189,7 +196,10 @@ def _report(
             f"{best / base:>6.1f}x {share:>8}  {shown}"
         )
     print(f"\nratio = best time / best time of '{baseline}' (measured in this run, never asserted)")
-    print("prepare = share of the phase spent in contract.prepare (content hash, in-batch reduction), the rest in SQL")
+    print(
+        "prepare = contract.prepare time (content hash, in-batch reduction) / phase time; it runs in a worker "
+        "thread, overlapping the writes"
+    )
 
 
 if __name__ == "__main__":

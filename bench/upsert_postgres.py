@@ -5,18 +5,20 @@
 The real game 747175 feed is extracted once with the local engine (untimed) and replicated to GAMES games (default
 1,100: 319,000 pitch rows, 834,000 rows over the mapping's 20 tables) by giving each copy its own ``game_pk``, which
 is exactly what the engine produces for copies of the feed with other gamePks. Batches hold ``--batch-docs`` games
-(64, as ``tidemark run``). Each phase is one run, one transaction (``prepare`` + ``PostgresSink.write`` per table
-and batch, then commit; deferred foreign keys are checked at that commit):
+(64, as ``tidemark run``). Each phase is one run, one transaction, written as ``tidemark run`` writes them
+(``prepare`` of the next table in a worker thread while ``PostgresSink.write`` writes one, then commit):
 
 1. first load into an empty database (all inserted);
 2. the same snapshot again (all unchanged);
 3. a newer snapshot, one hour later (all updated);
 4. an older snapshot, one hour earlier than the first (all skipped).
 
-The limit, measured in the same run on the same server: ``COPY ... FROM STDIN (FORMAT csv)`` of the same rows
-(Arrow-written CSV, all rows of a table in one COPY, one transaction) into empty tables without a key, and into
-tables with the same primary keys and indexes. Ratios are phase time / keyless COPY time. Timings are printed, never
-asserted; the counts are checked so that a phase cannot silently measure the wrong thing.
+The limit, measured in the same run on the same server: a plain ``COPY ... FROM STDIN`` of the same rows (all rows
+of a table in one COPY, one transaction, no hash column) into empty tables without a key, in PostgreSQL's binary
+format (encoded column by column as the sink does, the fastest plain COPY here) and as Arrow-written CSV (what a
+hand-written loader usually sends), and a binary COPY into tables with the same primary keys and indexes. Ratios are
+phase time / the keyless binary COPY's time. Timings are printed, never asserted; the counts are checked so that a
+phase cannot silently measure the wrong thing.
 
 The server: ``--dsn``, else ``TIDEMARK_PG_DSN``, else a throwaway one started like the tests do (tests/pgserver.py,
 fsync off). Each run uses a fresh database.
@@ -43,16 +45,21 @@ from tests.pgserver import ENV_DSN, PgServer  # noqa: E402
 from corpus import FEED  # noqa: E402
 from tidemark.compile.plan import Plan, compile_mapping  # noqa: E402
 from tidemark.contract.counts import WriteCounts  # noqa: E402
-from tidemark.contract.prepare import prepare  # noqa: E402
 from tidemark.engines.base import ExtractBatch  # noqa: E402
 from tidemark.engines.local import LocalEngine  # noqa: E402
 from tidemark.mapping.loader import load_mapping  # noqa: E402
-from tidemark.sinks import open_sink  # noqa: E402
+from tidemark.sinks import open_sink, pg_copy  # noqa: E402
 from tidemark.sinks.postgres import PostgresConfig, PostgresSink  # noqa: E402
 from tidemark.sources.files import RawDocument  # noqa: E402
-from upsert_duckdb import _check, _report, _shifted  # noqa: E402
+from upsert_duckdb import _check, _report, _shifted, run_batches  # noqa: E402
 
 Batches = list[ExtractBatch]
+# label, into tables with the keys and indexes, binary format (else CSV); the first one is the baseline
+PLAIN = [
+    ("plain COPY binary, no key", False, True),
+    ("plain COPY csv, no key", False, False),
+    ("plain COPY binary, keys + indexes", True, True),
+]
 FIRST_GAME_PK = 900_000
 
 
@@ -85,10 +92,10 @@ def main(argv: list[str]) -> None:
                 results.setdefault(phase, []).append(seconds)
                 prepare_share.setdefault(phase, []).append(preparing / seconds)
             plain = PostgresConfig(dsn=server.dsn(server.create_database()))
-            for label, keyed in [("plain COPY, no key", False), ("plain COPY, same keys + indexes", True)]:
-                results.setdefault(label, []).append(_plain_copy(plan, current, plain, keyed))
+            for label, keyed, binary in PLAIN:
+                results.setdefault(label, []).append(_plain_copy(plan, current, plain, keyed, binary))
         _check(counts, total)
-        _report(results, counts, prepare_share, total, baseline="plain COPY, no key")
+        _report(results, counts, prepare_share, total, baseline=PLAIN[0][0])
     finally:
         server.stop()
 
@@ -126,34 +133,16 @@ def _replicated(plan: Plan, games: int, per_batch: int) -> Batches:
 
 
 def _contract(plan: Plan, batches: Batches, config: PostgresConfig) -> tuple[float, float, WriteCounts]:
-    """One run's worth of writes through the contract, in one transaction: seconds, of which in ``prepare``, counts."""
-    total = WriteCounts()
-    preparing = 0.0
-    sink = open_sink(config)
-    try:
-        start = time.perf_counter()
-        sink.begin()
-        for t in plan.targets:
-            sink.ensure_table(t.spec)
-        for batch in batches:
-            for t in plan.targets:
-                before = time.perf_counter()
-                prepared = prepare(batch.tables[t.name], t.spec, "upsert")
-                preparing += time.perf_counter() - before
-                total += sink.write(t.spec, prepared.rows, batch.scopes.get(t.name), "upsert")
-                total += prepared.counts
-        sink.commit()
-        return time.perf_counter() - start, preparing, total
-    finally:
-        sink.close()
+    return run_batches(plan, batches, config)
 
 
-def _plain_copy(plan: Plan, batches: Batches, config: PostgresConfig, keyed: bool) -> float:
-    """COPY of all rows (Arrow-written CSV) into empty tables, one COPY per table, one transaction."""
+def _plain_copy(plan: Plan, batches: Batches, config: PostgresConfig, keyed: bool, binary: bool) -> float:
+    """COPY of all rows into empty tables, one COPY per table, one transaction: in the binary format (encoded
+    like the sink does, sinks/pg_copy.py) or as Arrow-written CSV."""
     sink = open_sink(config)
     assert isinstance(sink, PostgresSink) and sink.conn is not None
     conn, q = sink.conn, sink.q
-    schema = q(f"bench_{'keyed' if keyed else 'plain'}")
+    schema = q(f"bench_{'keyed' if keyed else 'plain'}_{'binary' if binary else 'csv'}")
     tables = {t.name: pa.concat_tables([b.tables[t.name] for b in batches]) for t in plan.targets}
     try:
         conn.execute(f"CREATE SCHEMA {schema}")
@@ -169,7 +158,15 @@ def _plain_copy(plan: Plan, batches: Batches, config: PostgresConfig, keyed: boo
         with conn.transaction(), conn.cursor() as cur:
             for t in plan.targets:
                 cols = ", ".join(q(c) for c in t.spec.column_names)
-                with cur.copy(f"COPY {schema}.{q(t.spec.name)} ({cols}) FROM STDIN (FORMAT csv)") as copy:
+                types = [sink._column_type(c.type) for c in t.spec.columns]
+                fmt = "binary" if binary else "csv"
+                with cur.copy(f"COPY {schema}.{q(t.spec.name)} ({cols}) FROM STDIN (FORMAT {fmt})") as copy:
+                    if binary:
+                        chunks = pg_copy.encoder(tables[t.name].select(list(t.spec.column_names)), types, 8192)
+                        assert chunks is not None, "a column type without a binary encoder"
+                        for data in chunks:
+                            copy.write(data)
+                        continue
                     for batch in tables[t.name].to_batches(max_chunksize=50_000):
                         buf = io.BytesIO()
                         pacsv.write_csv(batch, buf, pacsv.WriteOptions(include_header=False))

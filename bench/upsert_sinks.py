@@ -32,13 +32,11 @@ import pyarrow.parquet as pq
 from corpus import write_corpus
 from tidemark.compile.plan import Plan, compile_mapping
 from tidemark.contract.counts import WriteCounts
-from tidemark.contract.prepare import prepare
 from tidemark.engines.base import ExtractBatch
 from tidemark.engines.local import LocalEngine
 from tidemark.mapping.loader import load_mapping
-from tidemark.sinks import open_sink
 from tidemark.sources.files import RawDocument
-from upsert_duckdb import _check, _shifted
+from upsert_duckdb import _check, _shifted, run_batches
 
 Batches = list[ExtractBatch]
 PHASES = ["first load (insert)", "same snapshot (unchanged)", "newer snapshot (update)", "older snapshot (skip)"]
@@ -88,23 +86,9 @@ def _args(argv: list[str]) -> argparse.Namespace:
 
 
 def _contract(plan: Plan, batches: Batches, url: str) -> tuple[float, WriteCounts]:
-    """One run's worth of writes through the contract, in one transaction."""
-    total = WriteCounts()
-    sink = open_sink(url)
-    try:
-        start = time.perf_counter()
-        sink.begin()
-        for t in plan.targets:
-            sink.ensure_table(t.spec)
-        for batch in batches:
-            for t in plan.targets:
-                prepared = prepare(batch.tables[t.name], t.spec, "upsert")
-                total += sink.write(t.spec, prepared.rows, batch.scopes.get(t.name), "upsert")
-                total += prepared.counts
-        sink.commit()
-        return time.perf_counter() - start, total
-    finally:
-        sink.close()
+    """One run's worth of writes through the contract, in one transaction (as ``tidemark run`` writes)."""
+    seconds, _, total = run_batches(plan, batches, url)
+    return seconds, total
 
 
 def _plain(kind: str, plan: Plan, batches: Batches, root: Path) -> float:

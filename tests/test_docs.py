@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
+import struct
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -11,13 +13,14 @@ import pyarrow as pa
 
 from tests.conftest import GAME_747175, ROOT
 from tidemark.compile.plan import compile_mapping
-from tidemark.contract.prepare import row_hash
+from tidemark.contract.prepare import reference_hash, reference_row_bytes, row_hash
 from tidemark.engines.local import LocalEngine
 from tidemark.mapping.loader import parse_mapping, resolve_mapping_path
 from tidemark.mapping.schema import mapping_json_schema
 from tidemark.sources.files import iter_documents
 
 DOCS = ROOT / "docs"
+TS = pa.timestamp("us", "UTC")
 
 
 def _yaml_blocks(path: Path) -> list[list[str]]:
@@ -63,22 +66,30 @@ def test_the_content_hash_examples_of_the_contract_doc() -> None:
     """The worked examples of docs/write-contract.md ("The content hash", the tie-break) pin the canonical encoding."""
     text = (DOCS / "write-contract.md").read_text(encoding="utf-8")
     example = pa.table({"a": pa.array([747175], pa.int64()), "b": pa.array([None], pa.string()), "c": ["héllo"]})
-    assert row_hash(example, ["a", "b", "c"]).to_pylist() == [6103219890964892841]
-    assert "6103219890964892841" in text
+    assert row_hash(example, ["a", "b", "c"]).to_pylist() == [4453836638900014899]
+    assert "4453836638900014899" in text
+    rows = [(1, 3, 10), (1, 4, 10), (2, 5, 10), (2, 6, 10)]
     games = pa.table(
         {
-            "game_pk": pa.array([1, 1], pa.int64()),
-            "score": pa.array([3, 4], pa.int32()),
-            "captured_at": pa.array([datetime(2024, 7, 13, 10, tzinfo=UTC)] * 2, pa.timestamp("us", "UTC")),
+            "game_pk": pa.array([g for g, _, _ in rows], pa.int64()),
+            "score": pa.array([s for _, s, _ in rows], pa.int32()),
+            "captured_at": pa.array([datetime(2024, 7, 13, h, tzinfo=UTC) for _, _, h in rows], TS),
         }
     )
-    hashes = row_hash(games, ["game_pk", "score", "captured_at"]).to_pylist()
-    assert hashes == [4527196255417010504, 196123513927847037]
-    assert all(f"`{h}`" in text for h in hashes)
+    h13, h14, h25, h26 = row_hash(games, ["game_pk", "score", "captured_at"]).to_pylist()
+    assert (h13, h14) == (4041644840937914073, -777265604902394303)
+    assert f"`(1, 3, 10:00)` has hash `{h13}`, `(1, 4, 10:00)` has hash\n`{h14}`" in text
+    # the outcomes the examples state: (1, 3) wins the tie-break, (2, 5) loses it ("same time, smaller hash")
+    assert h13 > h14 and "| `(1, 4, 10:00)` | `(1, 3, 10:00)` | updated 1 | `(1, 3, 10:00)` |" in text
+    assert h25 < h26 and "| `(2, 5, 10:00)` | no: same time, smaller hash | `skipped` |" in text
 
 
-def test_the_vectorized_hash_equals_the_plain_python_reference() -> None:
-    from tidemark.contract.prepare import reference_hash
-
-    blob = "6:747175" + "\x1e" + "\x00" + "\x1e" + "5:héllo"
-    assert reference_hash(blob.encode()) == 6103219890964892841
+def test_the_worked_example_of_the_content_hash_runs_as_written() -> None:
+    """The doc's Python block computes, with struct and hashlib alone, the hash row_hash and the reference give."""
+    text = (DOCS / "write-contract.md").read_text(encoding="utf-8")
+    section = text[text.index("## The content hash") : text.index("## Duplicate keys inside one batch")]
+    (code,) = re.findall(r"```python\n(.*?)```", section, flags=re.DOTALL)
+    scope: dict[str, object] = {"struct": struct, "hashlib": hashlib}
+    exec(code, scope)  # the block asserts its own result
+    blob = reference_row_bytes([747175, None, "héllo"], ["bigint", "string", "string"])
+    assert scope["blob"] == blob and scope["hash"] == reference_hash(blob) == 4453836638900014899

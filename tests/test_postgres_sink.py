@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,7 @@ from tidemark.compile.plan import Plan, compile_mapping
 from tidemark.contract.prepare import prepare
 from tidemark.errors import ConfigError, SinkTerminalError, SinkTransientError
 from tidemark.mapping.loader import load_mapping
-from tidemark.sinks import open_sink, parse_sink_url
+from tidemark.sinks import open_sink, parse_sink_url, pg_copy
 from tidemark.sinks.postgres import PostgresConfig, PostgresSink
 from tidemark.tables import Column, ForeignKey, TableSpec
 from tidemark.types import LogicalType
@@ -218,6 +218,107 @@ def test_a_child_row_without_its_parent_fails_at_commit_and_writes_nothing(pg_ds
     assert query(pg_dsn, "SELECT game_pk, at_bat_index FROM t.plays") == [(1, 0)]
 
 
+def test_a_first_load_checks_the_foreign_keys_of_the_tables_it_created(pg_dsn: str) -> None:
+    """Tables created by a run get their keys at commit, checked over all rows at once: an orphan still fails."""
+    sink = open_sink(pg_dsn)
+    try:
+        sink.begin()
+        for spec in (SPEC, CHILD):
+            sink.ensure_table(spec)
+        games = pa.table({"game_pk": pa.array([1], pa.int64()), "score": [3], "captured_at": [T1]})
+        plays = pa.table(
+            {
+                "game_pk": pa.array([1, 7], pa.int64()),
+                "at_bat_index": pa.array([0, 0], pa.int32()),
+                "captured_at": [T1] * 2,
+            }
+        )
+        sink.write(SPEC, prepare(games, SPEC, "upsert").rows, None, "upsert")
+        sink.write(CHILD, prepare(plays, CHILD, "upsert").rows, None, "upsert")
+        with pytest.raises(SinkTerminalError, match=r"foreign key check failed at commit.*\(game_pk\)=\(7\)"):
+            sink.commit()
+        sink.rollback()
+    finally:
+        sink.close()
+    assert query(pg_dsn, "SELECT to_regclass('t.games'), to_regclass('t.plays')") == [(None, None)]
+    write_rows(pg_dsn, SPEC, {"game_pk": [1], "score": [3], "captured_at": [T1]})
+    write_rows(pg_dsn, CHILD, {"game_pk": [1], "at_bat_index": [0], "captured_at": [T1]})
+    defs = query(pg_dsn, "SELECT pg_get_constraintdef(oid), convalidated FROM pg_constraint WHERE contype = 'f'")
+    assert defs == [("FOREIGN KEY (game_pk) REFERENCES t.games(game_pk) DEFERRABLE INITIALLY DEFERRED", True)]
+
+
+SCOPED_PLAYS = TableSpec(
+    schema="t",
+    name="plays",
+    columns=CHILD.columns,
+    primary_key=("game_pk", "at_bat_index"),
+    timestamp="captured_at",
+    scope=("game_pk",),
+)
+ROSTER = TableSpec(  # scoped by game, keyed by player alone: two games may carry the same key
+    schema="t",
+    name="roster",
+    columns=(
+        Column("player_id", LogicalType("bigint"), nullable=False),
+        Column("game_pk", LogicalType("bigint"), nullable=False),
+        Column("captured_at", LogicalType("timestamp"), nullable=False),
+    ),
+    primary_key=("player_id",),
+    timestamp="captured_at",
+    scope=("game_pk",),
+)
+
+
+def one_run(dsn: str, spec: TableSpec, batches: list[tuple[dict[str, list[Any]], pa.Table | None]]) -> list[Any]:
+    """Several batches of one table in one transaction, as a run writes them; the counts of each batch."""
+    sink = open_sink(dsn)
+    out = []
+    try:
+        sink.begin()
+        sink.ensure_table(spec)
+        for data, scopes in batches:
+            table = pa.table({c.name: pa.array(data[c.name], c.type.arrow) for c in spec.columns})
+            out.append(sink.write(spec, prepare(table, spec, "upsert").rows, scopes, "upsert").as_dict())
+        sink.commit()
+    finally:
+        sink.close()
+    return out
+
+
+def scope_of(game_pks: list[int], at: datetime) -> pa.Table:
+    return pa.table({"game_pk": pa.array(game_pks, pa.int64()), "captured_at": pa.array([at] * len(game_pks))})
+
+
+def test_a_new_table_keyed_without_its_scope_takes_the_same_key_from_two_games_in_one_run(pg_dsn: str) -> None:
+    t2 = datetime(2024, 7, 13, 2, tzinfo=UTC)
+    counts = one_run(
+        pg_dsn,
+        ROSTER,
+        [
+            ({"player_id": [5, 6], "game_pk": [1, 1], "captured_at": [T1, T1]}, scope_of([1], T1)),
+            ({"player_id": [5], "game_pk": [2], "captured_at": [t2]}, scope_of([2], t2)),
+        ],
+    )
+    assert [(c["inserted"], c["updated"]) for c in counts] == [(2, 0), (0, 1)]
+    assert query(pg_dsn, "SELECT player_id, game_pk FROM t.roster ORDER BY 1") == [(5, 2), (6, 1)]
+
+
+def test_a_new_table_still_reconciles_a_game_first_written_by_an_incomplete_snapshot(pg_dsn: str) -> None:
+    """An incomplete snapshot (a refused row: no scope entry) writes rows without a watermark; the complete one
+    after it, in the same run, must still replace them and delete the play it no longer has."""
+    t2 = datetime(2024, 7, 13, 2, tzinfo=UTC)
+    counts = one_run(
+        pg_dsn,
+        SCOPED_PLAYS,
+        [
+            ({"game_pk": [1, 1, 1], "at_bat_index": [0, 1, 2], "captured_at": [T1] * 3}, scope_of([], T1)),
+            ({"game_pk": [1, 1], "at_bat_index": [0, 1], "captured_at": [t2] * 2}, scope_of([1], t2)),
+        ],
+    )
+    assert [(c["inserted"], c["updated"], c["deleted"]) for c in counts] == [(3, 0, 0), (0, 2, 1)]
+    assert query(pg_dsn, "SELECT at_bat_index, captured_at FROM t.plays ORDER BY 1") == [(0, t2), (1, t2)]
+
+
 def test_foreign_keys_can_be_left_out(pg_dsn: str) -> None:
     config = PostgresConfig(dsn=pg_dsn, foreign_keys=False)
     for spec in (SPEC, CHILD):
@@ -345,3 +446,51 @@ def test_a_game_first_seen_without_its_scope_then_complete(kind: str, pg_dsn: st
     counts = write(opener, PLAYS, plays(2, 2), scopes=complete)
     assert (counts.inserted, counts.updated, counts.unchanged, counts.skipped, counts.deleted) == (0, 2, 0, 0, 1)
     assert [(r["at_bat_index"], r["event"]) for r in read(opener, PLAYS)] == [(0, "e2"), (1, "e2")]
+
+
+# -- binary COPY ---------------------------------------------------------------------------------------------------
+EDGES = TableSpec(
+    schema="t",
+    name="edges",
+    columns=(
+        Column("id", LogicalType("bigint"), nullable=False),
+        Column("small", LogicalType("int")),
+        Column("ratio", LogicalType("double")),
+        Column("day", LogicalType("date")),
+        Column("at", LogicalType("timestamp")),
+        Column("doc", LogicalType("json")),
+        Column("captured_at", LogicalType("timestamp"), nullable=False),
+    ),
+    primary_key=("id",),
+    timestamp="captured_at",
+)
+
+
+def test_binary_copy_stores_the_values_postgresql_would_parse_from_text(pg_dsn: str) -> None:
+    """Edge values through the binary COPY path (epoch 2000 vs 1970, negative times, IEEE specials), compared with
+    PostgreSQL's own text rendering of the literal values."""
+    # the table's columns + the content hash, as PostgreSQL names them: all have a binary encoder (no CSV fallback)
+    types = ["bigint", "integer", "double precision", "date", "timestamp with time zone", "jsonb"]
+    types += ["timestamp with time zone", "bigint"]
+    assert pg_copy.encoder(pa.table({str(i): [None] for i in range(len(types))}), types, 10) is not None
+    before_epoch = datetime(1900, 1, 1, 0, 0, 0, 1, tzinfo=UTC)
+    data = {
+        "id": [-(2**63), 2**63 - 1, 0, 1],
+        "small": [-(2**31), 2**31 - 1, None, 0],
+        "ratio": [float("inf"), float("-inf"), -0.0, None],
+        "day": [date(1, 1, 1), date(1999, 12, 31), date(2000, 1, 1), None],
+        "at": [before_epoch, datetime(1999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC), T1, None],
+        "doc": ['{"b": [1, {"c": null}], "a": "中"}', "[]", None, '"x"'],
+        "captured_at": [T1] * 4,
+    }
+    write_rows(pg_dsn, EDGES, data)
+    stored = query(pg_dsn, "SELECT id, small, ratio::text, day::text, at, doc::text FROM t.edges ORDER BY id")
+    assert stored == [
+        (-(2**63), -(2**31), "Infinity", "0001-01-01", before_epoch, '{"a": "中", "b": [1, {"c": null}]}'),
+        (0, None, "-0", "2000-01-01", T1, None),
+        (1, 0, None, None, None, '"x"'),
+        (2**63 - 1, 2**31 - 1, "-Infinity", "1999-12-31", datetime(1999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC), "[]"),
+    ]
+    nan = {**{k: v[:1] for k, v in data.items()}, "id": [9], "ratio": [float("nan")]}
+    write_rows(pg_dsn, EDGES, nan)
+    assert query(pg_dsn, "SELECT ratio::text FROM t.edges WHERE id = 9") == [("NaN",)]

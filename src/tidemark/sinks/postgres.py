@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -33,7 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tidemark.contract.counts import Mode, WriteCounts
 from tidemark.errors import ConfigError, MissingDependencyError, SinkConflictError, SinkError, SinkTerminalError
-from tidemark.sinks import pg_errors
+from tidemark.sinks import pg_copy, pg_errors
 from tidemark.sinks.base import Capabilities
 from tidemark.sinks.sql import STAGE, SqlSink
 from tidemark.tables import HASH_COLUMN, ForeignKey, TableSpec
@@ -47,7 +48,7 @@ SCHEMES = ("postgresql", "postgres")
 # pg_advisory_xact_lock keys: DDL (creating / altering tables) one run at a time; runs vs a run retrying a conflict
 _DDL_LOCK = 0x7469_6465
 _RUN_LOCK = 0x7469_6466
-_COPY_ROWS = 8_192  # rows of CSV per chunk sent
+_COPY_ROWS = 8_192  # rows per chunk sent (the server stores one while the next is encoded)
 
 # Spelled as PostgreSQL's format_type() prints them, so existing columns compare by plain equality.
 _TYPES = {
@@ -118,6 +119,9 @@ class PostgresSink(SqlSink):
         self._spec: TableSpec | None = None  # the table being written (types of its staging table)
         self._touched: tuple[str, list[Any]] | None = None  # scopes of the batch being written (unnest source)
         self._pending_fks: list[tuple[TableSpec, ForeignKey, bool]] = []
+        # tables this transaction created whose every write so far took the fast path: each stored row's scope has
+        # a watermark, so a scope without one has no rows in them (see _insert_new)
+        self._fresh: set[str] = set()
         self._in_tx = False
         self._conflicted = False
         self.conn: psycopg.Connection[Any] | None = self._connect()
@@ -141,6 +145,7 @@ class PostgresSink(SqlSink):
         self._exec("BEGIN")
         self._in_tx = True
         self._overwritten.clear()
+        self._fresh.clear()
         # Runs share this lock; a run starting over after a conflict takes it alone: it waits for the runs under
         # way to finish, then runs without rivals, so a retry cannot deadlock with the same writers again.
         lock = "pg_advisory_xact_lock" if self._conflicted else "pg_advisory_xact_lock_shared"
@@ -149,6 +154,8 @@ class PostgresSink(SqlSink):
 
     def commit(self) -> None:
         try:
+            if self._pending_fks:  # tables created by this run get their foreign keys now, checked set-based
+                self._add_foreign_keys(at_commit=True)
             self._exec("COMMIT")  # deferred foreign keys are checked here
         finally:
             self._in_tx = False
@@ -160,6 +167,7 @@ class PostgresSink(SqlSink):
         self._in_tx = False
         self._ensured.clear()
         self._pending_fks.clear()
+        self._fresh.clear()
 
     def close(self) -> None:
         if self.conn is not None:
@@ -197,19 +205,28 @@ class PostgresSink(SqlSink):
         self._copy(self.q(name), table)
 
     def _copy(self, relation: str, table: pa.Table) -> None:
-        """``COPY relation FROM STDIN`` of an Arrow table, as CSV written by Arrow (the server parses one chunk
-        while Arrow writes the next)."""
+        """``COPY relation FROM STDIN`` of an Arrow table: in PostgreSQL's binary format, encoded column by column
+        (``pg_copy.py``), or as CSV written by Arrow for column types the encoder does not know (``numeric``). The
+        server stores one chunk while the next is encoded."""
         cols = ", ".join(self.q(c) for c in table.column_names)
-        options = pacsv.WriteOptions(include_header=False)
+        types = [self._stage_type(f) for f in table.schema]
+        chunks = pg_copy.encoder(table, types, _COPY_ROWS)
+        fmt = "binary" if chunks is not None else "csv"
         with self._cursor() as cur:
             try:
-                with cur.copy(f"COPY {relation} ({cols}) FROM STDIN (FORMAT csv)") as copy:
-                    for batch in table.to_batches(max_chunksize=_COPY_ROWS):
-                        buf = io.BytesIO()
-                        pacsv.write_csv(batch, buf, options)
-                        copy.write(buf.getbuffer())
+                with cur.copy(f"COPY {relation} ({cols}) FROM STDIN (FORMAT {fmt})") as copy:
+                    for data in chunks if chunks is not None else self._csv(table):
+                        copy.write(data)
             except self._pg.Error as exc:
                 raise self._error(exc) from exc
+
+    @staticmethod
+    def _csv(table: pa.Table) -> Iterator[memoryview]:
+        options = pacsv.WriteOptions(include_header=False)
+        for batch in table.to_batches(max_chunksize=_COPY_ROWS):
+            buf = io.BytesIO()
+            pacsv.write_csv(batch, buf, options)
+            yield buf.getbuffer()
 
     def _stage_type(self, f: pa.Field) -> str:
         if f.name == HASH_COLUMN:
@@ -258,6 +275,8 @@ class PostgresSink(SqlSink):
             self._exec("SELECT pg_advisory_xact_lock(%s)", [_DDL_LOCK])
             existing = self._existing_columns(spec.schema, spec.name)
         super().ensure_table(spec)
+        if existing is None:
+            self._fresh.add(spec.qualified)
         if self.config.foreign_keys:
             self._pending_fks.extend((spec, fk, existing is None) for fk in spec.foreign_keys)
             self._add_foreign_keys()
@@ -268,11 +287,16 @@ class PostgresSink(SqlSink):
         wm = self.watermark_ref(spec)
         return not self._exec("SELECT to_regclass(%s)", [wm])[0][0]
 
-    def _add_foreign_keys(self) -> None:
-        """Add pending foreign keys whose referenced table exists (parents are ensured before children)."""
+    def _add_foreign_keys(self, *, at_commit: bool = False) -> None:
+        """Add pending foreign keys whose referenced table exists (parents are ensured before children).
+
+        On a table this run created, the key is added just before the commit (``at_commit``), validated by one
+        set-based check of all its rows, as ``pg_restore`` does: checking each inserted row at commit instead
+        (a deferred trigger per row) cost more than the whole COPY of a first load. Nobody else sees an
+        uncommitted table, so nothing can slip in meanwhile. On existing tables the key is added at once."""
         waiting = []
         for spec, fk, created in self._pending_fks:
-            if self._existing_columns(fk.ref_schema, fk.ref_table) is None:
+            if (created and not at_commit) or self._existing_columns(fk.ref_schema, fk.ref_table) is None:
                 waiting.append((spec, fk, created))
                 continue
             name = f"fk_{spec.name}_{'_'.join(fk.columns)}"[:63]
@@ -296,6 +320,7 @@ class PostgresSink(SqlSink):
                 counts = self._insert_new(spec, rows, scopes)
                 if counts is not None:
                     return counts
+            self._fresh.discard(spec.qualified)
             return super().write(spec, rows, scopes, mode)
         finally:
             self._spec = self._touched = None
@@ -304,8 +329,14 @@ class PostgresSink(SqlSink):
         """The fast path of first loads: when no scope of the batch has a watermark yet (scoped tables) or no key
         of it is stored (the others), every row is an insert and nothing needs staging: COPY the rows straight into
         the table, in a savepoint. None when the batch does not qualify, or when the COPY meets a stored key (one
-        written without its scope, or by a concurrent writer): the contract path follows."""
+        written without its scope, or by a concurrent writer): the contract path follows.
+
+        On a scoped table this transaction created and has only written by this path, the scopes without a
+        watermark have no rows at all (nobody else sees the table yet): nothing to reconcile, and when the key holds
+        the scope columns no key can clash, so the savepoint goes too (a savepoint per table and batch is a
+        subtransaction each; PostgreSQL's readers slow down past 64 of them in one transaction)."""
         target = self.table_ref(spec)
+        fresh = spec.qualified in self._fresh and bool(spec.scope)
         if spec.scope:
             if not self._merge_watermarks(spec, rows, scopes):
                 return None
@@ -315,6 +346,9 @@ class PostgresSink(SqlSink):
             match = self._match(spec.primary_key, "s", "t")
             if self._exec(f"SELECT EXISTS (SELECT 1 FROM {keys} JOIN {target} AS t ON {match})", params)[0][0]:
                 return None
+        if fresh and set(spec.scope) <= set(spec.primary_key):
+            self._copy(target, rows)
+            return WriteCounts(inserted=rows.num_rows)
         self._exec("SAVEPOINT tm_insert_new")
         try:
             self._copy(target, rows)
@@ -324,7 +358,7 @@ class PostgresSink(SqlSink):
             self._exec("ROLLBACK TO SAVEPOINT tm_insert_new")  # stored already, or inserted by another writer
             return None
         self._exec("RELEASE SAVEPOINT tm_insert_new")
-        return WriteCounts(inserted=rows.num_rows, deleted=self._reconcile(spec) if spec.scope else 0)
+        return WriteCounts(inserted=rows.num_rows, deleted=self._reconcile(spec) if spec.scope and not fresh else 0)
 
     def _merge_watermarks(self, spec: TableSpec, rows: pa.Table, scopes: pa.Table | None) -> bool:
         """Merge the batch's scopes into the watermarks with GREATEST under row locks (safe with other writers: a
