@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -118,6 +119,7 @@ class PostgresSink(SqlSink):
         self.display = pg_errors.display(self._info)
         self._spec: TableSpec | None = None  # the table being written (types of its staging table)
         self._touched: tuple[str, list[Any]] | None = None  # scopes of the batch being written (unnest source)
+        self._rows: pa.Table | None = None  # the batch being written
         self._pending_fks: list[tuple[TableSpec, ForeignKey, bool]] = []
         # tables this transaction created whose every write so far took the fast path: each stored row's scope has
         # a watermark, so a scope without one has no rows in them (see _insert_new)
@@ -314,7 +316,7 @@ class PostgresSink(SqlSink):
 
     # -- writes -------------------------------------------------------------------------------------------------
     def write(self, spec: TableSpec, rows: pa.Table, scopes: pa.Table | None, mode: Mode) -> WriteCounts:
-        self._spec, self._touched = spec, None
+        self._spec, self._touched, self._rows = spec, None, rows
         try:
             if mode in ("upsert", "append_once") and spec.primary_key and rows.num_rows:
                 counts = self._insert_new(spec, rows, scopes)
@@ -323,7 +325,7 @@ class PostgresSink(SqlSink):
             self._fresh.discard(spec.qualified)
             return super().write(spec, rows, scopes, mode)
         finally:
-            self._spec = self._touched = None
+            self._spec = self._touched = self._rows = None
 
     def _insert_new(self, spec: TableSpec, rows: pa.Table, scopes: pa.Table | None) -> WriteCounts | None:
         """The fast path of first loads: when no scope of the batch has a watermark yet (scoped tables) or no key
@@ -456,13 +458,23 @@ class PostgresSink(SqlSink):
                 if c not in spec.primary_key
             )
             conflict = f"DO UPDATE SET {sets} WHERE {newer('EXCLUDED')}"
+        # Only the stored rows whose first key column has a value of the batch can match: saying so lets the server
+        # read them by the primary key's index instead of scanning the whole table for every batch.
+        first = self.q(spec.primary_key[0])
+        probe: list[Any] = []
+        stored = target
+        if self._rows is not None:
+            probe = [pc.unique(self._rows.column(spec.primary_key[0])).to_pylist()]
+            array = f"%s::{self._column_type(spec.column(spec.primary_key[0]).type)}[]"
+            stored = f"(SELECT * FROM {target} WHERE {first} = ANY({array}))"
         row = self._exec(
-            f"WITH c AS (SELECT s.*, CASE WHEN t.{self.q(spec.primary_key[0])} IS NULL THEN 'i' ELSE {decide} END AS a "
-            f"FROM {stage} AS s LEFT JOIN {target} AS t ON {self._match(spec.primary_key, 's', 't')}), "
+            f"WITH c AS (SELECT s.*, CASE WHEN t.{first} IS NULL THEN 'i' ELSE {decide} END AS a "
+            f"FROM {stage} AS s LEFT JOIN {stored} AS t ON {self._match(spec.primary_key, 's', 't')}), "
             f"up AS (INSERT INTO {target} AS t ({cols}) SELECT {cols} FROM c WHERE a IN ('i', 'u') ORDER BY {key} "
             f"ON CONFLICT ({key}) {conflict} RETURNING (t.xmax = 0) AS ins) "
             "SELECT count(*), count(*) FILTER (WHERE a = 'n'), "
-            "(SELECT count(*) FILTER (WHERE ins) FROM up), (SELECT count(*) FILTER (WHERE NOT ins) FROM up) FROM c"
+            "(SELECT count(*) FILTER (WHERE ins) FROM up), (SELECT count(*) FILTER (WHERE NOT ins) FROM up) FROM c",
+            probe,
         )[0]
         staged, unchanged, inserted, updated = (int(v) for v in row)
         return WriteCounts(
