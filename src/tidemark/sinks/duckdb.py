@@ -11,8 +11,10 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from pydantic import BaseModel, ConfigDict
 
+from tidemark.contract.counts import Mode, WriteCounts
 from tidemark.errors import MissingDependencyError, SinkTerminalError, SinkTransientError
 from tidemark.sinks.base import Capabilities
 from tidemark.sinks.sql import SqlSink
@@ -48,6 +50,9 @@ class DuckDBSink(SqlSink):
         concurrent_writers=False,  # one writing process per database file
     )
     dialect = "duckdb"
+    #: inserts straight into tables this transaction created (see _insert_fresh); off where tables are filled
+    #: by other means than write() (the working copies of sinks/working.py)
+    fresh_fast_path: ClassVar[bool] = True
 
     def __init__(self, config: DuckDBConfig) -> None:
         super().__init__()
@@ -69,12 +74,15 @@ class DuckDBSink(SqlSink):
         self.conn.execute("SET TimeZone = 'UTC'")
         self._catalog = str(self.conn.execute("SELECT current_database()").fetchall()[0][0])
         self._in_tx = False
+        # tables this transaction created whose every write so far took the fast path (see _insert_fresh)
+        self._fresh: set[str] = set()
 
     # -- transaction --------------------------------------------------------------------------------------------
     def begin(self) -> None:
         self.conn.execute("BEGIN TRANSACTION")
         self._in_tx = True
         self._overwritten.clear()
+        self._fresh.clear()
 
     def commit(self) -> None:
         self._guard(lambda: self.conn.execute("COMMIT"))
@@ -85,6 +93,7 @@ class DuckDBSink(SqlSink):
             self.conn.execute("ROLLBACK")
             self._in_tx = False
         self._ensured.clear()
+        self._fresh.clear()
 
     def close(self) -> None:
         if getattr(self, "conn", None) is not None:
@@ -92,6 +101,65 @@ class DuckDBSink(SqlSink):
                 self.rollback()
             self.conn.close()
             self.conn = None  # type: ignore[assignment]
+
+    # -- first loads --------------------------------------------------------------------------------------------
+    def ensure_table(self, spec: TableSpec) -> None:
+        created = spec.qualified not in self._ensured and self._existing_columns(spec.schema, spec.name) is None
+        super().ensure_table(spec)
+        if created and self.fresh_fast_path and self._in_tx:
+            self._fresh.add(spec.qualified)
+
+    def write(self, spec: TableSpec, rows: pa.Table, scopes: pa.Table | None, mode: Mode) -> WriteCounts:
+        if spec.qualified in self._fresh:
+            counts = self._insert_fresh(spec, rows, scopes, mode)
+            if counts is not None:
+                return counts
+            self._fresh.discard(spec.qualified)
+        return super().write(spec, rows, scopes, mode)
+
+    def _insert_fresh(self, spec: TableSpec, rows: pa.Table, scopes: pa.Table | None, mode: Mode) -> WriteCounts | None:
+        """The first load of a scoped table: insert the rows as they are, without staging or classifying.
+
+        Valid when this transaction created the table and has written it only by this path: then every stored
+        row's scope has a watermark, so scopes without one have no rows. If none of the batch's scopes has a
+        watermark, the key holds the scope columns (no key can clash with another scope's) and each row is of its
+        scope's newest snapshot in the batch, every row is an insert and nothing is reconciled: the contract's
+        answer, at the cost of a plain INSERT. None when the batch does not qualify (the contract path follows).
+        """
+        if (
+            mode != "upsert"
+            or scopes is None
+            or scopes.num_rows == 0
+            or rows.num_rows == 0
+            or spec.timestamp is None
+            or not spec.scope
+            or not set(spec.scope) <= set(spec.primary_key)
+        ):
+            return None
+        scope, ts = list(spec.scope), spec.timestamp
+        newest = scopes.group_by(scope).aggregate([(ts, "max")])
+        oldest = rows.group_by(scope).aggregate([(ts, "min")])
+        paired = oldest.join(newest, keys=scope, join_type="left outer")
+        behind = pc.fill_null(pc.less(paired.column(f"{ts}_min"), paired.column(f"{ts}_max")), True)
+        if pc.any(behind).as_py():  # a row outside the batch's scopes, or older than its scope's snapshot
+            return None
+        cols = ", ".join(self.q(c) for c in scope)
+        wm = self.watermark_ref(spec)
+        self.conn.register("_tm_fresh_scopes", newest)
+        try:
+            if self._exec(f"SELECT count(*) FROM {wm} JOIN _tm_fresh_scopes USING ({cols})")[0][0]:
+                return None
+            self.conn.register("_tm_fresh_rows", rows)
+            self._exec(
+                f"INSERT INTO {self.table_ref(spec)} ({self._cols(spec)}) SELECT {self._cols(spec)} FROM _tm_fresh_rows"
+            )
+            self._exec(
+                f"INSERT INTO {wm} ({cols}, {self.q(ts)}) SELECT {cols}, {self.q(ts + '_max')} FROM _tm_fresh_scopes"
+            )
+        finally:
+            self.conn.unregister("_tm_fresh_scopes")
+            self.conn.unregister("_tm_fresh_rows")
+        return WriteCounts(inserted=rows.num_rows)
 
     # -- hooks --------------------------------------------------------------------------------------------------
     def _guard(self, fn: Any) -> Any:

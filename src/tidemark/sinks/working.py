@@ -67,6 +67,8 @@ class StoredRows(Protocol):
 class Scratch(DuckDBSink):
     """The in-memory DuckDB a transaction's working tables live in (one per transaction, shared by its tables)."""
 
+    fresh_fast_path = False  # working tables are created each transaction, then filled with stored rows
+
     def __init__(self) -> None:
         super().__init__(DuckDBConfig(path=":memory:"))
         self._quoted: dict[str, str] = {}
