@@ -21,8 +21,10 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-out = Console()
-err = Console(stderr=True)
+# Messages are never broken into lines by the console width (a path or key split in two cannot be copied or grepped;
+# the terminal wraps them on screen); tables still fit the width.
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 _state = {"debug": False}
 
 
