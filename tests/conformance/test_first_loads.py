@@ -11,6 +11,7 @@ import pyarrow as pa
 
 from tests.conformance.conftest import read
 from tests.conformance.stores import Opener
+from tests.conformance.test_contract_scenarios import PLAYS
 from tidemark.contract.prepare import prepare
 from tidemark.tables import Column, TableSpec
 from tidemark.types import LogicalType
@@ -18,18 +19,6 @@ from tidemark.types import LogicalType
 T1 = datetime(2024, 7, 13, 1, tzinfo=UTC)
 T2 = datetime(2024, 7, 13, 2, tzinfo=UTC)
 TS = pa.timestamp("us", "UTC")
-PLAYS = TableSpec(
-    schema="t",
-    name="plays",
-    columns=(
-        Column("game_pk", LogicalType("bigint"), nullable=False),
-        Column("at_bat_index", LogicalType("int"), nullable=False),
-        Column("captured_at", LogicalType("timestamp"), nullable=False),
-    ),
-    primary_key=("game_pk", "at_bat_index"),
-    timestamp="captured_at",
-    scope=("game_pk",),
-)
 ROSTER = TableSpec(  # scoped by game, keyed by player alone: two games may carry the same key
     schema="t",
     name="roster",
@@ -53,7 +42,8 @@ def one_run(store: Opener, spec: TableSpec, batches: list[tuple[dict[str, list[A
         sink.begin()
         sink.ensure_table(spec)
         for data, games in batches:
-            table = pa.table({c.name: pa.array(data[c.name], c.type.arrow) for c in spec.columns})
+            n = len(data["captured_at"])
+            table = pa.table({c.name: pa.array(data.get(c.name, [None] * n), c.type.arrow) for c in spec.columns})
             at = max(data["captured_at"])
             scopes = pa.table({"game_pk": pa.array(games, pa.int64()), "captured_at": pa.array([at] * len(games), TS)})
             counts = sink.write(spec, prepare(table, spec, "upsert").rows, scopes, "upsert")
