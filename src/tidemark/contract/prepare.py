@@ -52,35 +52,60 @@ class Prepared:
 def row_hash(table: pa.Table, columns: list[str] | tuple[str, ...]) -> pa.Array:
     """A signed 64-bit hash of each row's canonical content (docs/write-contract.md, "The content hash").
 
-    A row's canonical bytes are a NULL bitmap, one little-endian 64-bit slot per column (the value of a fixed-width
-    type, the byte length of any other) and then the variable-length values' bytes, in column order; they never
-    depend on the other rows of the batch. The hash is the first 8 bytes of their MD5 digest read as a little-endian
-    signed integer, computed in C by DuckDB over the whole column (:func:`reference_hash` of
-    :func:`reference_row_bytes` is the same in plain Python).
+    A row's words are a NULL bitmap, one 64-bit slot per column (the value of a fixed-width type, the byte length of
+    any other) and, if the table has a variable-length column, the first 8 bytes of the MD5 of the variable-length
+    values' bytes; the splitmix64 finalizer chains them into one 64-bit value. The words never depend on the other
+    rows of the batch. Fixed-width columns are mixed by numpy over whole columns; only the variable-length bytes go
+    through MD5 (hashlib, or DuckDB for large batches; :func:`reference_row_hash` is the same in plain Python).
     """
     n = table.num_rows
     if n == 0:
         return pa.array([], pa.int64())
-    words = (len(columns) + 63) // 64
-    slots = np.empty((n, words + len(columns)), dtype=np.int64)  # every cell is written below
-    slots[:, :words] = 0
-    tails: list[pa.Array] = []
-    for i, name in enumerate(columns):
-        column = _plain(table.column(name))
+    plain = [_plain(table.column(name)) for name in columns]
+    header = np.zeros(((len(plain) + 63) // 64, n), dtype=np.uint64)
+    for i, column in enumerate(plain):
         if column.null_count:
-            nulls = pc.is_null(column).to_numpy(zero_copy_only=False).astype(np.int64)
-            slots[:, i // 64] |= nulls << (i % 64)
+            nulls = pc.is_null(column).to_numpy(zero_copy_only=False).astype(np.uint64)
+            header[i // 64] |= nulls << np.uint64(i % 64)
+    mixer = _Mixer(n)
+    for word in header:
+        mixer.add(word)
+    tails: list[pa.Array] = []
+    for column in plain:
         fixed = _fixed_slot(column)
         if fixed is None:
             tail = _tail_bytes(column)
-            slots[:, words + i] = pc.binary_length(tail).to_numpy(zero_copy_only=False)
+            mixer.add(pc.binary_length(tail).to_numpy(zero_copy_only=False).view(np.uint64))
             tails.append(tail)
         else:
-            slots[:, words + i] = fixed
-    # the slot matrix's rows, as binary values without a copy (large_binary: a batch may exceed 2 GB)
-    offsets = np.arange(0, 8 * slots.size + 1, 8 * slots.shape[1], dtype=np.int64)
-    rows = pa.LargeBinaryArray.from_buffers(pa.large_binary(), n, [None, pa.py_buffer(offsets), pa.py_buffer(slots)])
-    return _md5_64(pc.binary_join_element_wise(rows, *tails, _NO_SEPARATOR) if tails else rows)
+            mixer.add(fixed)
+    if tails:  # the word's presence depends on the column types only: an empty tail is hashed too
+        joined = tails[0] if len(tails) == 1 else pc.binary_join_element_wise(*tails, _NO_SEPARATOR)
+        mixer.add(_md5_64(joined))
+    return pa.array(mixer.h.view(np.int64))
+
+
+_U64 = np.ndarray[Any, np.dtype[np.uint64]]
+_SEED = 0x9E3779B97F4A7C15
+_MIX_1, _MIX_2 = 0xBF58476D1CE4E5B9, 0x94D049BB133111EB
+
+
+class _Mixer:
+    """``h = finalizer(h ^ word)`` for each word in turn, over a whole column of rows at once (uint64, wrapping)."""
+
+    def __init__(self, n: int) -> None:
+        self.h: _U64 = np.full(n, _SEED, dtype=np.uint64)
+        self._tmp: _U64 = np.empty(n, dtype=np.uint64)
+
+    def add(self, word: _U64) -> None:
+        h, tmp = self.h, self._tmp
+        h ^= word
+        for shift, factor in ((30, _MIX_1), (27, _MIX_2)):
+            np.right_shift(h, np.uint64(shift), out=tmp)
+            h ^= tmp
+            h *= np.uint64(factor)
+        np.right_shift(h, np.uint64(31), out=tmp)
+        h ^= tmp
 
 
 def _plain(column: pa.ChunkedArray | pa.Array) -> pa.Array:
@@ -90,27 +115,33 @@ def _plain(column: pa.ChunkedArray | pa.Array) -> pa.Array:
     return column.dictionary_decode() if pa.types.is_dictionary(column.type) else column
 
 
-_Slots = np.ndarray[Any, np.dtype[np.int64]]
-
-
-def _fixed_slot(column: pa.Array) -> _Slots | None:
-    """The column's 64-bit slots (NULL as 0) if its type is fixed-width in the canonical bytes, else None."""
+def _fixed_slot(column: pa.Array) -> _U64 | None:
+    """The column's slot words (NULL as 0) if its type is fixed-width, else None (the column goes to the tail)."""
     dtype = column.type
     if pa.types.is_floating(dtype):
-        floats = pc.fill_null(pc.cast(column, pa.float64()), 0.0)
-        bits: _Slots = floats.to_numpy(zero_copy_only=False).view(np.int64)
-        return bits
-    if pa.types.is_timestamp(dtype):
-        # the same instant gives the same bytes whatever its zone or unit: stores keep UTC microseconds
-        column = pc.cast(pc.cast(column, pa.timestamp("us", "UTC"), safe=False), pa.int64())
+        column = _cast(column, pa.float64())
+    elif pa.types.is_timestamp(dtype):
+        # the same instant gives the same word whatever its zone or unit: stores keep UTC microseconds
+        column = _cast(column, _MICROS_UTC).view(pa.int64())
     elif pa.types.is_date64(dtype):
-        column = pc.cast(pc.cast(column, pa.date32(), safe=False), pa.int32())
+        column = _cast(column, pa.date32()).view(pa.int32())
     elif pa.types.is_date32(dtype):
-        column = pc.cast(column, pa.int32())
+        column = column.view(pa.int32())
     elif not (pa.types.is_integer(dtype) or pa.types.is_boolean(dtype)):
         return None
-    ints: _Slots = pc.fill_null(pc.cast(column, pa.int64(), safe=False), 0).to_numpy(zero_copy_only=False)
-    return ints
+    if column.type != pa.float64():
+        column = _cast(column, pa.int64())
+    if column.null_count:
+        column = pc.fill_null(column, 0)
+    words: _U64 = column.to_numpy(zero_copy_only=False).view(np.uint64)  # a float's bits, an integer's two's complement
+    return words
+
+
+def _cast(column: pa.Array, dtype: pa.DataType) -> pa.Array:
+    return column if column.type == dtype else pc.cast(column, dtype, safe=False)
+
+
+_MICROS_UTC = pa.timestamp("us", "UTC")
 
 
 def _tail_bytes(column: pa.Array) -> pa.Array:
@@ -129,10 +160,15 @@ _BYTES_AS_IS = (pa.types.is_string, pa.types.is_large_string, pa.types.is_binary
 _DIGEST_SQL = "SELECT CAST(md5_number(b) & CAST(18446744073709551615 AS UHUGEINT) AS UBIGINT) AS h FROM _tm_rows"
 _duck: list[Any] = []  # one in-memory DuckDB for the process; each call uses its own cursor
 _duck_lock = threading.Lock()
+_DUCKDB_FROM_ROWS = 4096
 
 
-def _md5_64(rows: pa.Array) -> pa.Array:
-    """The first 8 bytes of each value's MD5 digest as a little-endian signed 64-bit integer."""
+def _md5_64(rows: pa.Array) -> _U64:
+    """The first 8 bytes of each value's MD5 digest, read little-endian (unsigned 64-bit)."""
+    if len(rows) < _DUCKDB_FROM_ROWS:
+        # a DuckDB query costs about 1 ms whatever its size: below a few thousand rows hashlib row by row is cheaper
+        digests = b"".join([hashlib.md5(value).digest() for value in rows.to_pylist()])
+        return np.frombuffer(digests, dtype="<u8")[::2].astype(np.uint64)
     import duckdb
 
     with _duck_lock:
@@ -144,30 +180,41 @@ def _md5_64(rows: pa.Array) -> pa.Array:
         hashed = cursor.execute(_DIGEST_SQL).to_arrow_table().column("h")
     finally:
         cursor.close()
-    unsigned = hashed.combine_chunks() if isinstance(hashed, pa.ChunkedArray) else hashed
-    return unsigned.view(pa.int64())
+    unsigned: _U64 = hashed.to_numpy()
+    return unsigned
 
 
-def reference_hash(canonical: bytes) -> int:
-    """The content hash of one row's canonical bytes, in plain Python (for tests and other implementations)."""
-    return int.from_bytes(hashlib.md5(canonical).digest()[:8], "little", signed=True)
-
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def reference_row_bytes(values: Sequence[object], kinds: Sequence[str]) -> bytes:
-    """The canonical bytes of one row, in plain Python; ``kinds`` are the columns' LogicalType kinds.
+def reference_row_hash(values: Sequence[object], kinds: Sequence[str]) -> int:
+    """The content hash of one row, in plain Python; ``kinds`` are the columns' LogicalType kinds.
 
     Values are as Arrow's ``to_pylist`` gives them: ``int``, ``float``, ``bool``, ``date``, ``datetime`` (naive means
     UTC), ``Decimal`` (at its column's scale), ``str`` (``string`` and ``json``), ``bytes``, or ``None``.
     """
-    header = bytearray(8 * ((len(kinds) + 63) // 64))
+    h = _SEED
+    for word in reference_row_words(values, kinds):
+        h ^= word
+        h ^= h >> 30
+        h = h * _MIX_1 & _MASK
+        h ^= h >> 27
+        h = h * _MIX_2 & _MASK
+        h ^= h >> 31
+    return h - (1 << 64) if h >> 63 else h
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MASK = (1 << 64) - 1
+_FIXED_KINDS = ("int", "bigint", "bool", "double", "date", "timestamp")
+
+
+def reference_row_words(values: Sequence[object], kinds: Sequence[str]) -> list[int]:
+    """The unsigned 64-bit words one row's hash mixes, in order: the NULL bitmap, one slot per column, then (if a
+    kind is variable-length) the first 8 bytes, little-endian, of the MD5 of the variable-length values' bytes."""
+    header = [0] * ((len(kinds) + 63) // 64)
     slots: list[int] = []
     tail = b""
     for i, (value, kind) in enumerate(zip(values, kinds, strict=True)):
         if value is None:
-            header[i // 8] |= 1 << (i % 8)
+            header[i // 64] |= 1 << (i % 64)
             slots.append(0)
         elif kind in ("int", "bigint", "bool"):
             slots.append(int(value))  # type: ignore[call-overload]
@@ -183,7 +230,10 @@ def reference_row_bytes(values: Sequence[object], kinds: Sequence[str]) -> bytes
             data = _reference_tail(value)
             slots.append(len(data))
             tail += data
-    return bytes(header) + struct.pack(f"<{len(slots)}q", *slots) + tail
+    words = header + [slot & _MASK for slot in slots]
+    if any(kind not in _FIXED_KINDS for kind in kinds):
+        words.append(int.from_bytes(hashlib.md5(tail).digest()[:8], "little"))
+    return words
 
 
 def _reference_tail(value: object) -> bytes:
