@@ -17,6 +17,7 @@ import pytest
 
 import tidemark
 from tests.conformance.conftest import read, write
+from tests.conformance.tables import PLAYS
 from tests.conftest import GAME_747175, snapshot, write_docs
 from tests.pgserver import PASSWORD_GROUP, PgServer, free_port
 from tidemark.compile.plan import Plan, compile_mapping
@@ -337,21 +338,6 @@ def test_no_create_privilege_on_the_schema_says_which_schema(pg_server: PgServer
 def test_capabilities_are_declared() -> None:
     caps = PostgresSink.capabilities
     assert caps.transactional and caps.native_merge and caps.concurrent_writers and caps.enforces_foreign_keys
-
-
-PLAYS = TableSpec(
-    schema="t",
-    name="plays",
-    columns=(
-        Column("game_pk", LogicalType("bigint"), nullable=False),
-        Column("at_bat_index", LogicalType("int"), nullable=False),
-        Column("event", LogicalType("string")),
-        Column("captured_at", LogicalType("timestamp"), nullable=False),
-    ),
-    primary_key=("game_pk", "at_bat_index"),
-    timestamp="captured_at",
-    scope=("game_pk",),
-)
 
 
 @pytest.mark.parametrize("kind", ["duckdb", "postgres"])

@@ -11,23 +11,9 @@ import pytest
 
 from tests.conformance.conftest import read, write
 from tests.conformance.stores import Opener
+from tests.conformance.tables import PLAYS
 from tidemark.errors import SinkTransientError
-from tidemark.tables import Column, TableSpec
-from tidemark.types import LogicalType
 
-PLAYS = TableSpec(
-    schema="t",
-    name="plays",
-    columns=(
-        Column("game_pk", LogicalType("bigint"), nullable=False),
-        Column("at_bat_index", LogicalType("int"), nullable=False),
-        Column("event", LogicalType("string")),
-        Column("captured_at", LogicalType("timestamp"), nullable=False),
-    ),
-    primary_key=("game_pk", "at_bat_index"),
-    timestamp="captured_at",
-    scope=("game_pk",),
-)
 TS = pa.timestamp("us", "UTC")
 GAMES = (1, 2, 3)
 

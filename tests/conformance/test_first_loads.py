@@ -11,7 +11,7 @@ import pyarrow as pa
 
 from tests.conformance.conftest import read
 from tests.conformance.stores import Opener
-from tests.conformance.test_contract_scenarios import PLAYS
+from tests.conformance.tables import PLAYS
 from tidemark.contract.prepare import prepare
 from tidemark.tables import Column, TableSpec
 from tidemark.types import LogicalType
