@@ -50,9 +50,7 @@ class DuckDBSink(SqlSink):
         concurrent_writers=False,  # one writing process per database file
     )
     dialect = "duckdb"
-    #: inserts straight into tables this transaction created (see _insert_fresh); off where tables are filled
-    #: by other means than write() (the working copies of sinks/working.py)
-    fresh_fast_path: ClassVar[bool] = True
+    fresh_fast_path = True  # see _insert_fresh
 
     def __init__(self, config: DuckDBConfig) -> None:
         super().__init__()
@@ -74,8 +72,6 @@ class DuckDBSink(SqlSink):
         self.conn.execute("SET TimeZone = 'UTC'")
         self._catalog = str(self.conn.execute("SELECT current_database()").fetchall()[0][0])
         self._in_tx = False
-        # tables this transaction created whose every write so far took the fast path (see _insert_fresh)
-        self._fresh: set[str] = set()
 
     # -- transaction --------------------------------------------------------------------------------------------
     def begin(self) -> None:
@@ -103,12 +99,6 @@ class DuckDBSink(SqlSink):
             self.conn = None  # type: ignore[assignment]
 
     # -- first loads --------------------------------------------------------------------------------------------
-    def ensure_table(self, spec: TableSpec) -> None:
-        created = spec.qualified not in self._ensured and self._existing_columns(spec.schema, spec.name) is None
-        super().ensure_table(spec)
-        if created and self.fresh_fast_path and self._in_tx:
-            self._fresh.add(spec.qualified)
-
     def write(self, spec: TableSpec, rows: pa.Table, scopes: pa.Table | None, mode: Mode) -> WriteCounts:
         if spec.qualified in self._fresh:
             counts = self._insert_fresh(spec, rows, scopes, mode)

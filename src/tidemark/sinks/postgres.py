@@ -106,6 +106,7 @@ class PostgresSink(SqlSink):
         concurrent_writers=True,
     )
     dialect = "postgres"
+    fresh_fast_path = True  # see _insert_new
 
     def __init__(self, config: PostgresConfig) -> None:
         super().__init__()
@@ -121,9 +122,6 @@ class PostgresSink(SqlSink):
         self._touched: tuple[str, list[Any]] | None = None  # scopes of the batch being written (unnest source)
         self._rows: pa.Table | None = None  # the batch being written
         self._pending_fks: list[tuple[TableSpec, ForeignKey, bool]] = []
-        # tables this transaction created whose every write so far took the fast path: each stored row's scope has
-        # a watermark, so a scope without one has no rows in them (see _insert_new)
-        self._fresh: set[str] = set()
         self._in_tx = False
         self._conflicted = False
         self.conn: psycopg.Connection[Any] | None = self._connect()
@@ -277,8 +275,6 @@ class PostgresSink(SqlSink):
             self._exec("SELECT pg_advisory_xact_lock(%s)", [_DDL_LOCK])
             existing = self._existing_columns(spec.schema, spec.name)
         super().ensure_table(spec)
-        if existing is None:
-            self._fresh.add(spec.qualified)
         if self.config.foreign_keys:
             self._pending_fks.extend((spec, fk, existing is None) for fk in spec.foreign_keys)
             self._add_foreign_keys()

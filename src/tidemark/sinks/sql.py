@@ -23,7 +23,7 @@ import functools
 import sys
 from abc import abstractmethod
 from contextlib import suppress
-from typing import Any
+from typing import Any, ClassVar
 
 import pyarrow as pa
 from sqlglot import exp
@@ -53,10 +53,16 @@ class SqlSink(Sink):
     """Shared behaviour of SQL stores; subclasses implement the driver hooks below."""
 
     dialect: str = "duckdb"
+    #: the sink has a first-load shortcut for tables its transaction created (DuckDB, PostgreSQL); off where tables
+    #: are filled by other means than write() (the working copies of sinks/working.py)
+    fresh_fast_path: ClassVar[bool] = False
 
     def __init__(self) -> None:
         self._overwritten: set[str] = set()
         self._ensured: set[str] = set()
+        # tables this transaction created whose every write so far took the sink's first-load shortcut: each stored
+        # row's scope has a watermark, so a scope without one has no rows in them (sinks clear it at begin/rollback)
+        self._fresh: set[str] = set()
 
     # -- driver hooks -------------------------------------------------------------------------------------------
     @abstractmethod
@@ -101,6 +107,8 @@ class SqlSink(Sink):
         existing = self._existing_columns(spec.schema, spec.name)
         if existing is None:
             self._create_table(spec)
+            if self.fresh_fast_path:
+                self._fresh.add(spec.qualified)
         else:
             self._evolve_table(spec, existing)
         if spec.scope:
