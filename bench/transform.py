@@ -30,9 +30,9 @@ import orjson
 
 from corpus import write_corpus
 from tidemark.compile.plan import compile_mapping
+from tidemark.documents import RawDocument
 from tidemark.engines.local import LocalEngine
 from tidemark.mapping.loader import load_mapping
-from tidemark.sources.files import RawDocument
 
 
 def main(argv: list[str]) -> None:

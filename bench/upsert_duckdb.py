@@ -34,13 +34,14 @@ import pyarrow.compute as pc
 from corpus import write_corpus
 from tidemark.compile.plan import Plan, compile_mapping
 from tidemark.contract.counts import WriteCounts
+from tidemark.documents import RawDocument
 from tidemark.engines.base import ExtractBatch
 from tidemark.engines.local import LocalEngine
 from tidemark.mapping.loader import load_mapping
 from tidemark.runtime.batch import BatchWriter, RunResult
+from tidemark.runtime.transaction import Transaction
 from tidemark.sinks import open_sink
 from tidemark.sinks.duckdb import DuckDBSink
-from tidemark.sources.files import RawDocument
 
 Batches = list[ExtractBatch]
 
@@ -115,24 +116,17 @@ def run_batches(plan: Plan, batches: Batches, sink_config: Any) -> tuple[float, 
     next table is prepared in a worker thread while one is written), in one transaction: seconds, of which spent in
     ``prepare`` (overlapping the writes), counts."""
     sink = open_sink(sink_config)
-    result = RunResult(run_id="bench", sink=sink.display, mode="upsert")
-    result.tables = {t.name: WriteCounts() for t in plan.targets}
+    result = RunResult.start("bench", sink.display, "upsert", {t.name: t.spec for t in plan.targets})
+    specs = [t.spec for t in plan.targets]
     try:
         start = time.perf_counter()
-        sink.begin()
-        for t in plan.targets:
-            sink.ensure_table(t.spec)
-        with BatchWriter(plan, sink, "upsert", result) as writer:
+        with Transaction(sink, specs, run_id="bench") as tx, BatchWriter(plan, tx, "upsert", result) as writer:
             for batch in batches:
                 writer.write(batch)
-        sink.commit()
         seconds = time.perf_counter() - start
     finally:
         sink.close()
-    total = WriteCounts()
-    for counts in result.tables.values():
-        total += counts
-    return seconds, result.seconds["prepare"], total
+    return seconds, result.seconds["prepare"], result.counts
 
 
 def _plain_insert(plan: Plan, batches: Batches, db: Path, keyed: bool) -> float:

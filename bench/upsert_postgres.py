@@ -45,12 +45,12 @@ from tests.pgserver import ENV_DSN, PgServer  # noqa: E402
 from corpus import FEED  # noqa: E402
 from tidemark.compile.plan import Plan, compile_mapping  # noqa: E402
 from tidemark.contract.counts import WriteCounts  # noqa: E402
+from tidemark.documents import RawDocument  # noqa: E402
 from tidemark.engines.base import ExtractBatch  # noqa: E402
 from tidemark.engines.local import LocalEngine  # noqa: E402
 from tidemark.mapping.loader import load_mapping  # noqa: E402
 from tidemark.sinks import open_sink, pg_copy  # noqa: E402
 from tidemark.sinks.postgres import PostgresConfig, PostgresSink  # noqa: E402
-from tidemark.sources.files import RawDocument  # noqa: E402
 from upsert_duckdb import _check, _report, _shifted, run_batches  # noqa: E402
 
 Batches = list[ExtractBatch]

@@ -32,10 +32,10 @@ import pyarrow.parquet as pq
 from corpus import write_corpus
 from tidemark.compile.plan import Plan, compile_mapping
 from tidemark.contract.counts import WriteCounts
+from tidemark.documents import RawDocument
 from tidemark.engines.base import ExtractBatch
 from tidemark.engines.local import LocalEngine
 from tidemark.mapping.loader import load_mapping
-from tidemark.sources.files import RawDocument
 from upsert_duckdb import _check, _shifted, run_batches
 
 Batches = list[ExtractBatch]

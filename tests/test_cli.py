@@ -68,6 +68,12 @@ def test_run_with_a_bad_document_exits_1_and_lists_it(tmp_path: Path, feed_74717
     assert summary_row(output, PLAYS)["inserted"] == 3  # the good document was still loaded
 
 
+def test_run_with_the_local_engine_named(tmp_path: Path) -> None:
+    result = runner.invoke(app, [*run_args(tmp_path / "t.duckdb", GAME_747175), "--engine", "local"])
+    assert result.exit_code == 0, result.output
+    assert summary_row(result.output, PLAYS) == dict.fromkeys(COUNTS, 0) | {"inserted": 75}
+
+
 def test_run_json(tmp_path: Path, feed_747175: dict[str, Any]) -> None:
     bad = tmp_path / "empty.json"
     bad.write_bytes(b"")
@@ -123,8 +129,10 @@ def call_main(monkeypatch: pytest.MonkeyPatch, *args: str) -> int:
     [
         (["--input", "nowhere/feed.json"], "error: input not found: nowhere/feed.json"),
         (["--mode", "upsertt"], "error: unknown mode 'upsertt': use one of overwrite, append, append_once, upsert"),
+        (["--engine", "nope"], "error: unknown engine 'nope': use one of local"),
+        (["--engine", "locl"], "error: unknown engine 'locl' (did you mean 'local'?): use one of local"),
     ],
-    ids=["missing-input", "unknown-mode"],
+    ids=["missing-input", "unknown-mode", "unknown-engine", "misspelt-engine"],
 )
 def test_a_known_error_prints_one_line(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path, args: list[str], message: str

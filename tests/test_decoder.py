@@ -9,10 +9,11 @@ import pytest
 
 from tests.conftest import DATA, GAME_747175, LIVE
 from tidemark.compile.plan import compile_mapping
+from tidemark.documents import RawDocument
 from tidemark.engines.decoder import build_decoder
 from tidemark.engines.local import LocalEngine
 from tidemark.mapping.loader import load_mapping, resolve_mapping_path
-from tidemark.sources.files import RawDocument, expand_inputs, iter_documents
+from tidemark.sources.files import expand_inputs, iter_documents
 
 MAPPINGS = sorted(p.stem for p in resolve_mapping_path("mlb:live_game").parent.glob("*.yaml"))
 

@@ -10,9 +10,9 @@ import pytest
 
 import tidemark
 from tidemark.contract.keys import KeyRecipe, reference_key
+from tidemark.documents import RawDocument
 from tidemark.errors import MappingError
 from tidemark.mapping.loader import parse_mapping
-from tidemark.sources.files import RawDocument
 
 MAPPING = """
 version: 1

@@ -16,11 +16,12 @@ import pyarrow as pa
 import pytest
 
 from tidemark import compile_mapping
+from tidemark.documents import RawDocument
 from tidemark.engines.base import ExtractBatch
 from tidemark.engines.local import LocalEngine
 from tidemark.errors import MappingError
 from tidemark.mapping.loader import parse_mapping
-from tidemark.sources.files import RawDocument, expand_inputs, iter_documents
+from tidemark.sources.files import expand_inputs, iter_documents
 
 HEAD = """\
 version: 1

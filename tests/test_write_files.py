@@ -39,7 +39,7 @@ def test_every_format_into_one_table_with_refused_rows_named_by_file(tmp_path: P
     summary = json.loads(done.output)
     counts = summary["counts"]
     assert (summary["rows"], counts["inserted"], counts["skipped"], counts["error"]) == (7, 4, 1, 2)  # id 1 twice
-    assert {(e["origin"].rsplit("/", 1)[-1], e["reason"].split(":")[0]) for e in summary["row_errors"]} == {
+    assert {(e["origin"].rsplit("/", 1)[-1], e["reason"].split(":")[0]) for e in summary["refused"]} == {
         ("a.csv record 2", "key column 'id' is NULL"),
         ("c.ndjson record 2", "ts"),
     }

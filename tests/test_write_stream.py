@@ -118,9 +118,12 @@ def test_pandas_frames_key_like_arrow_even_when_nulls_made_floats(tmp_path: Path
     assert a["A"] == b["A"]
 
 
-def test_the_result_is_the_counts_object_of_a_run(tmp_path: Path) -> None:
+def test_the_result_is_the_result_of_a_run_with_one_table(tmp_path: Path) -> None:
     result = tidemark.write(pa.table({"id": [1, 2]}), f"duckdb:{tmp_path / 's.duckdb'}", "t.x", mode="append")
-    assert isinstance(result, tidemark.WriteCounts)
-    assert result.as_dict() == {"inserted": 2, "updated": 0, "unchanged": 0, "skipped": 0, "deleted": 0, "error": 0}
+    assert isinstance(result, tidemark.RunResult) and tidemark.WriteResult is tidemark.RunResult
+    assert isinstance(result.counts, tidemark.WriteCounts) and list(result.tables) == ["t.x"]
+    counts = {"inserted": 2, "updated": 0, "unchanged": 0, "skipped": 0, "deleted": 0, "error": 0}
+    assert result.counts.as_dict() == result.tables["t.x"].as_dict() == result.as_dict()["counts"] == counts
+    assert (result.inserted, result.updated, result.error) == (2, 0, 0)
     assert result.counts == tidemark.WriteCounts(inserted=2) and result.rows_seen == 2
-    assert result.summary()["table"] == "t.x" and result.ok
+    assert result.summary()["table"] == "t.x" and result.table == "t.x" and result.ok

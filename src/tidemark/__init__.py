@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from tidemark.compile.plan import Plan, compile_mapping
 from tidemark.contract.counts import MODES, Mode, WriteCounts
+from tidemark.documents import RawDocument
 from tidemark.errors import (
     ConfigError,
     ContractError,
@@ -22,6 +23,7 @@ from tidemark.mapping.loader import load_mapping, parse_mapping
 from tidemark.mapping.models import Mapping
 from tidemark.runtime.batch import Reporter, RunResult, run
 from tidemark.sinks import open_sink
+from tidemark.sources import Source
 from tidemark.write.api import WriteResult, write
 from tidemark.write.config import WriteConfig
 
@@ -36,11 +38,13 @@ __all__ = [
     "MissingDependencyError",
     "Mode",
     "Plan",
+    "RawDocument",
     "Reporter",
     "RunResult",
     "SinkError",
     "SinkTerminalError",
     "SinkTransientError",
+    "Source",
     "SourceError",
     "TidemarkError",
     "WriteConfig",

@@ -11,6 +11,7 @@ import pytest
 from tests.conformance.stores import STORES, Opener, Store
 from tidemark.contract.counts import Mode, WriteCounts
 from tidemark.contract.prepare import prepare
+from tidemark.runtime.transaction import Transaction
 from tidemark.sinks.base import Sink
 from tidemark.tables import TableSpec
 
@@ -35,19 +36,15 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Opener]:
 def write(
     opener: Opener, spec: TableSpec, rows: pa.Table, mode: Mode = "upsert", scopes: pa.Table | None = None
 ) -> WriteCounts:
-    """One transactional write through the contract: prepare, ensure, write, commit (as a run does)."""
+    """One transactional write through the contract: prepare, then the run's Transaction (ensure, write, commit;
+    rollback on any error)."""
     sink: Sink = opener()
     try:
-        sink.begin()
-        sink.ensure_table(spec)
-        prepared = prepare(rows, spec, mode)
-        counts = sink.write(spec, prepared.rows, scopes, mode)
-        counts += prepared.counts
-        sink.commit()
+        with Transaction(sink, [spec], run_id="conformance") as tx:
+            prepared = prepare(rows, spec, mode)
+            counts = tx.write(spec, prepared.rows, scopes, mode)
+            counts += prepared.counts
         return counts
-    except BaseException:
-        sink.rollback()
-        raise
     finally:
         sink.close()
 

@@ -40,13 +40,22 @@ def run_cmd(
     sink: Annotated[str, typer.Option("--sink", "-s", help="Where to write, e.g. duckdb:warehouse.duckdb.")],
     mode: Annotated[str, typer.Option("--mode", help="overwrite | append | append_once | upsert")] = "upsert",
     batch_documents: Annotated[int, typer.Option(help="Documents per batch (bounds memory).")] = 64,
+    engine: Annotated[str, typer.Option("--engine", "-e", help="The engine that runs the mapping.")] = "local",
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Run a mapping over documents and write the tables to a sink under the write contract."""
     from tidemark.runtime.batch import run
 
     reporter = ProgressReporter(err, enabled=not as_json)
-    result = run(mapping, inputs, sink, mode=mode, reporter=reporter, batch_documents=batch_documents)  # type: ignore[arg-type]
+    result = run(
+        mapping,
+        inputs,
+        sink,
+        mode=mode,  # type: ignore[arg-type]
+        reporter=reporter,
+        batch_documents=batch_documents,
+        engine=engine,
+    )
     if as_json:
         out.print_json(json.dumps(result.as_dict()))
     else:

@@ -1,4 +1,5 @@
-"""Rendering for the CLI: a Rich progress bar as the runtime's reporter, and the run summary."""
+"""Rendering for the CLI: Rich progress bars as the runtime's :class:`~tidemark.runtime.result.Reporter` (documents
+for a run, rows for a write), and the summary of a :class:`~tidemark.runtime.result.RunResult`."""
 
 from __future__ import annotations
 
@@ -16,9 +17,7 @@ from rich.progress import (
 from rich.table import Table
 
 from tidemark.contract.keys import KeyReport
-from tidemark.engines.base import ExtractBatch
-from tidemark.runtime.batch import RunResult
-from tidemark.write.api import WriteResult
+from tidemark.runtime.result import RunResult
 
 COUNT_NAMES = ("inserted", "updated", "unchanged", "skipped", "deleted", "error")
 
@@ -34,7 +33,7 @@ class ProgressReporter:
         self.task = TaskID(0)
         self.documents = 0
 
-    def start(self, total_bytes: int, files: int) -> None:
+    def start(self, total_bytes: int, files: int, total_rows: int | None = None) -> None:
         if not self.enabled or total_bytes < self.min_bytes:
             return
         self.progress = Progress(
@@ -49,10 +48,10 @@ class ProgressReporter:
         self.progress.start()
         self.task = self.progress.add_task("run", total=total_bytes, documents=0)
 
-    def advance(self, batch: ExtractBatch) -> None:
-        self.documents += batch.documents + len(batch.rejected)
+    def advance(self, *, documents: int = 0, rows: int = 0, bytes_read: int = 0) -> None:
+        self.documents += documents
         if self.progress is not None:
-            self.progress.update(self.task, advance=batch.bytes_read, documents=self.documents)
+            self.progress.update(self.task, advance=bytes_read, documents=self.documents)
 
     def finish(self, result: RunResult) -> None:
         if self.progress is not None:
@@ -81,7 +80,7 @@ def render_result(console: Console, result: RunResult) -> None:
         values = counts.as_dict()
         table.add_row(name, *(f"{values[c]:,}" for c in COUNT_NAMES))
     print_whole(console, table)
-    render_key_reports(console, result.keys)
+    render_key_reports(console, _keyed(result))
     if result.rejected:
         console.print(f"[red]{len(result.rejected)} document(s) rejected[/red] (stored in _tidemark.quarantine):")
         for r in result.rejected[:20]:
@@ -105,7 +104,7 @@ class RowProgressReporter:
         self.progress: Progress | None = None
         self.task = TaskID(0)
 
-    def start(self, total_rows: int | None, total_bytes: int, files: int) -> None:
+    def start(self, total_bytes: int, files: int, total_rows: int | None = None) -> None:
         big = total_rows >= self.min_rows if total_rows is not None else total_bytes >= 2_000_000
         if not self.enabled or not big:
             return
@@ -120,32 +119,38 @@ class RowProgressReporter:
         self.progress.start()
         self.task = self.progress.add_task("write", total=total_rows)
 
-    def advance(self, rows: int) -> None:
+    def advance(self, *, documents: int = 0, rows: int = 0, bytes_read: int = 0) -> None:
         if self.progress is not None:
             self.progress.update(self.task, advance=rows)
 
-    def finish(self, result: WriteResult) -> None:
+    def finish(self, result: RunResult) -> None:
         if self.progress is not None:
             self.progress.stop()
 
 
-def render_write_result(console: Console, result: WriteResult) -> None:
+def render_write_result(console: Console, result: RunResult) -> None:
     """The same counts table as a run (one table), the key report, and the refused rows."""
     table = Table(title=f"write {result.run_id} -> {result.sink} ({result.mode}, {result.rows:,} rows)")
     table.add_column("table", no_wrap=True)
     for name in COUNT_NAMES:
         table.add_column(name, justify="right", min_width=len(name))
-    values = result.as_dict()
-    table.add_row(result.table, *(f"{values[c]:,}" for c in COUNT_NAMES))
+    for name, counts in result.tables.items():
+        values = counts.as_dict()
+        table.add_row(name, *(f"{values[c]:,}" for c in COUNT_NAMES))
     console.print(table)
-    if result.spec is not None and result.spec.primary_key:
-        render_key_reports(console, {result.table: result.keys})
+    render_key_reports(console, _keyed(result))
     if result.row_errors:
         console.print(f"[red]{len(result.row_errors)} row(s) refused[/red] (stored in _tidemark.quarantine):")
         for e in result.row_errors[:10]:
             console.print(f"  {e.origin}: {e.reason}", highlight=False, soft_wrap=True)
         if len(result.row_errors) > 10:
             console.print(f"  ... and {len(result.row_errors) - 10} more")
+
+
+def _keyed(result: RunResult) -> dict[str, KeyReport]:
+    """The key reports worth showing: of tables with a primary key or a computed key column."""
+    specs = result.specs
+    return {n: k for n, k in result.keys.items() if k.column or n not in specs or specs[n].primary_key}
 
 
 def render_key_reports(console: Console, reports: dict[str, KeyReport]) -> None:

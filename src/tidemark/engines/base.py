@@ -14,7 +14,7 @@ from typing import Protocol
 import pyarrow as pa
 
 from tidemark.contract.prepare import RowError
-from tidemark.sources.files import RawDocument
+from tidemark.documents import RawDocument
 
 
 @dataclass(frozen=True)

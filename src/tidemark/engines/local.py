@@ -18,6 +18,7 @@ import orjson
 import pyarrow as pa
 
 from tidemark.compile.plan import FieldPlan, Plan, TargetPlan
+from tidemark.documents import RawDocument
 from tidemark.engines.base import ExtractBatch, RejectedDocument, RowError
 from tidemark.engines.codegen import RowBuilder, build_row_function
 from tidemark.engines.convert import parse_timestamp, to_arrow
@@ -25,7 +26,6 @@ from tidemark.engines.decoder import build_decoder
 from tidemark.engines.derived import IndexCache, Lookup, Previous
 from tidemark.mapping.filters import Condition
 from tidemark.mapping.paths import JsonPath
-from tidemark.sources.files import RawDocument
 
 Getter = Callable[[Any], Any]
 _BOM = b"\xef\xbb\xbf"

@@ -1,7 +1,57 @@
-"""Where documents come from: files and directories today; the raw store and the API client plug in here."""
+"""Where documents come from: a :class:`Source` yields :class:`RawDocument` objects with their positions.
+
+Files and directories (:class:`FileSource`), documents in memory (:class:`DocumentsSource`) and one-shot streams of
+documents (:class:`IteratorSource`) are here; the raw store and the API client plug in as more sources.
+:func:`open_source` picks one for what a caller passes to ``tidemark.run``.
+"""
 
 from __future__ import annotations
 
-from tidemark.sources.files import RawDocument, expand_inputs, iter_documents
+import itertools
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
 
-__all__ = ["RawDocument", "expand_inputs", "iter_documents"]
+from tidemark.documents import Position, RawDocument
+from tidemark.errors import ConfigError
+from tidemark.sources.base import Source
+from tidemark.sources.files import FileSource, expand_inputs, iter_documents, walk_inputs
+from tidemark.sources.memory import DocumentsSource, IteratorSource
+
+PathLike = str | Path
+
+
+def open_source(inputs: Source | PathLike | Iterable[Any]) -> Source:
+    """A source for ``inputs``: a :class:`Source` as it is; paths (one, or a list) -> files and directories; a list
+    of documents (:class:`RawDocument`, bytes, dicts) -> in memory; any other iterable of documents -> a one-shot
+    stream (read once, never kept whole)."""
+    if isinstance(inputs, Source):
+        return inputs
+    if isinstance(inputs, PathLike):
+        return FileSource([inputs])
+    if isinstance(inputs, list | tuple):
+        paths = [isinstance(i, PathLike) for i in inputs]
+        if inputs and all(paths):
+            return FileSource(inputs)
+        if any(paths):
+            raise ConfigError("inputs mix paths and documents: give either files and directories, or documents")
+        return DocumentsSource(inputs)
+    items = iter(inputs)
+    first = list(itertools.islice(items, 1))
+    if first and isinstance(first[0], PathLike):  # an iterable of paths: a short list, read like one
+        return FileSource([*first, *items])
+    return IteratorSource(itertools.chain(first, items))
+
+
+__all__ = [
+    "DocumentsSource",
+    "FileSource",
+    "IteratorSource",
+    "Position",
+    "RawDocument",
+    "Source",
+    "expand_inputs",
+    "iter_documents",
+    "open_source",
+    "walk_inputs",
+]

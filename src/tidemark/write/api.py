@@ -1,12 +1,13 @@
 """``tidemark.write``: any Arrow-exporting table -> one table in a sink, under the same write contract as a run.
 
 A mapping run is "documents -> Arrow -> write"; this is "any table -> the same write": the same ``prepare`` (NULL
-refusal, content hash, in-batch reduction), the same ``Sink.write`` per chunk, all chunks in one transaction::
+refusal, content hash, in-batch reduction), the same ``Sink.write`` per chunk, all chunks in one
+:class:`~tidemark.runtime.transaction.Transaction` (the run's)::
 
-    sink.begin(); sink.ensure_table(spec)
-    for chunk in input:                       # batch_rows rows at a time, never the whole input
-        conform -> compute the key -> refuse incomplete rows -> prepare -> sink.write
-    sink.quarantine(refused rows); sink.commit()     # or rollback on any error: the target is untouched
+    with Transaction(sink, [spec]) as tx:     # begin, ensure the table
+        for chunk in input:                   # batch_rows rows at a time, never the whole input
+            conform -> compute the key -> refuse incomplete rows -> prepare -> tx.write; tx.refuse(refused rows)
+    # committed; or rolled back on any error: the target is untouched
 
 Duplicate keys inside one chunk are reduced by ``prepare`` (newest wins, then the greater content hash). A key
 seen in an earlier chunk of the same write is written in a second ``Sink.write`` call of that chunk, so the
@@ -18,92 +19,33 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping as MappingABC
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from tidemark.contract.counts import WriteCounts
 from tidemark.contract.keys import KeyRecipe, KeyReport, compute_keys, incomplete_reasons
 from tidemark.contract.prepare import RowError, prepare
-from tidemark.errors import ContractError, SinkTerminalError
+from tidemark.errors import ContractError
 from tidemark.mapping.models import KeySpec
+from tidemark.runtime.result import NullReporter, Reporter, RunResult
+from tidemark.runtime.transaction import Transaction, retry_conflicts
 from tidemark.sinks import open_sink
-from tidemark.sinks.base import QuarantineEntry, Sink
-from tidemark.tables import TableSpec
+from tidemark.sinks.base import Sink
 from tidemark.write.config import WriteConfig, WriteOptions, load_write_config, resolve
-from tidemark.write.inputs import Chunk, Locator, chunks, drop_origin, open_data
+from tidemark.write.inputs import Chunk, Locator, chunks, drop_origin, is_pandas, open_data
 from tidemark.write.plan import WritePlan, build_plan, conform
 
 #: rows per chunk: bounds memory whatever the input size (a chunk is prepared and written as one batch)
 DEFAULT_BATCH_ROWS = 500_000
 ROW = "_tm_row"  # the global row number of each row, carried while a chunk is processed
 
-
-class WriteReporter(Protocol):
-    """Receives a write's progress; the CLI renders it (cli/render.py)."""
-
-    def start(self, total_rows: int | None, total_bytes: int, files: int) -> None: ...
-    def advance(self, rows: int) -> None: ...
-    def finish(self, result: WriteResult) -> None: ...
-
-
-class _NullReporter:
-    def start(self, total_rows: int | None, total_bytes: int, files: int) -> None:
-        pass
-
-    def advance(self, rows: int) -> None:
-        pass
-
-    def finish(self, result: WriteResult) -> None:
-        pass
-
-
-@dataclass(eq=False)
-class WriteResult(WriteCounts):
-    """The counts of a mapping run's table (inserted, updated, unchanged, skipped, deleted, error), plus the write.
-
-    It *is* a :class:`WriteCounts` (``as_dict`` and the count fields are unchanged); ``keys`` reports key coverage
-    and duplicates, ``row_errors`` the refused rows (also in the sink's ``_tidemark.quarantine``).
-    """
-
-    table: str = ""
-    sink: str = ""
-    mode: str = ""
-    run_id: str = ""
-    rows: int = 0
-    keys: KeyReport = field(default_factory=KeyReport)
-    row_errors: list[RowError] = field(default_factory=list)
-    spec: TableSpec | None = None
-
-    @property
-    def ok(self) -> bool:
-        """True when no row was refused."""
-        return not self.row_errors
-
-    @property
-    def counts(self) -> WriteCounts:
-        return WriteCounts(**self.as_dict())
-
-    def as_dict(self) -> dict[str, int]:
-        return {name: getattr(self, name) for name in WriteCounts.__dataclass_fields__}
-
-    def summary(self) -> dict[str, Any]:
-        """Everything, JSON-ready (the CLI's ``--json``)."""
-        return {
-            "run_id": self.run_id,
-            "sink": self.sink,
-            "table": self.table,
-            "mode": self.mode,
-            "rows": self.rows,
-            "counts": self.as_dict(),
-            "keys": self.keys.as_dict(),
-            "row_errors": [{"origin": e.origin, "reason": e.reason} for e in self.row_errors[:100]],
-        }
+#: the result of a write: the result of a run, with one table (kept as a name for the users of tidemark.write)
+WriteResult = RunResult
+#: a write's reporter is a run's (kept as a name for the users of tidemark.write)
+WriteReporter = Reporter
 
 
 def write(
@@ -119,8 +61,8 @@ def write(
     config: WriteConfig | MappingABC[str, Any] | str | Path | None = None,
     connections: MappingABC[str, str] | None = None,
     batch_rows: int = DEFAULT_BATCH_ROWS,
-    reporter: WriteReporter | None = None,
-) -> WriteResult:
+    reporter: Reporter | None = None,
+) -> RunResult:
     """Write ``data`` to ``table`` in ``sink`` under the write contract; all-or-nothing on transactional sinks.
 
     - ``data``: a pyarrow Table / RecordBatch / RecordBatchReader / list of batches, a pandas DataFrame, or anything
@@ -133,7 +75,9 @@ def write(
     - ``config``: a ``write:`` block (dict, YAML text or file) with ``connections`` naming its connections.
 
     Rows without a complete key or timestamp are refused (``result.row_errors``, quarantined); anything else that is
-    wrong raises before the transaction commits, leaving the target untouched.
+    wrong raises before the transaction commits, leaving the target untouched. The result is a one-table
+    :class:`RunResult`: ``result.inserted``, ``result.keys.coverage``, ... are that table's. A conflict with another
+    writer starts the write over when ``data`` can be read again (a table, batches, a pandas DataFrame).
     """
     args = {
         "sink": sink,
@@ -147,28 +91,29 @@ def write(
     opts = resolve(load_write_config(config) if config is not None else None, connections, args)
     if batch_rows < 1:
         raise ContractError(f"batch_rows must be at least 1, not {batch_rows}")
-    source = open_data(data)
-    plan = build_plan(drop_origin(source.schema), opts.table, opts.mode, opts.keys, opts.timestamp, opts.key)
-    reporter = reporter or _NullReporter()
+    opened = [open_data(data)]  # serves the first attempt; a retry opens ``data`` again
+    plan = build_plan(drop_origin(opened[0].schema), opts.table, opts.mode, opts.keys, opts.timestamp, opts.key)
+    reporter = reporter or NullReporter()
     owns_sink = not isinstance(opts.sink, Sink)
     target: Sink = open_sink(opts.sink) if owns_sink else opts.sink
-    result = WriteResult(table=plan.spec.qualified, sink=target.display, mode=opts.mode, spec=plan.spec)
-    result.run_id = uuid.uuid4().hex[:12]
-    result.keys = KeyReport(strategy=opts.dedup, column=opts.key.name if opts.key else None)
-    reporter.start(source.total_rows, source.total_bytes, source.files)
+    run_id = uuid.uuid4().hex[:12]
+    reporter.start(opened[0].total_bytes, opened[0].files, opened[0].total_rows)
+
+    def attempt() -> RunResult:
+        source = opened.pop() if opened else open_data(data)
+        result = RunResult.start(run_id, target.display, opts.mode, {plan.spec.qualified: plan.spec})
+        result.keys[plan.spec.qualified] = KeyReport(strategy=opts.dedup, column=opts.key.name if opts.key else None)
+        with Transaction(target, [plan.spec], run_id=run_id, schema_from="data") as tx:
+            writer = _Writer(tx, plan, opts, result)
+            locator = Locator()
+            for chunk in chunks(source, batch_rows, locator):
+                writer.write_chunk(chunk, locator)
+                reporter.advance(rows=chunk.table.num_rows)
+            writer.finish()
+        return result
+
     try:
-        target.begin()
-        _ensure(target, plan.spec)
-        writer = _Writer(target, plan, opts, result)
-        locator = Locator()
-        for chunk in chunks(source, batch_rows, locator):
-            writer.write_chunk(chunk, locator)
-            reporter.advance(chunk.table.num_rows)
-        writer.finish()
-        target.commit()
-    except BaseException:
-        target.rollback()
-        raise
+        result = retry_conflicts(attempt, replayable=_replayable(data))
     finally:
         if owns_sink:
             target.close()
@@ -176,21 +121,23 @@ def write(
     return result
 
 
-def _ensure(sink: Sink, spec: TableSpec) -> None:
-    try:
-        sink.ensure_table(spec)
-    except SinkTerminalError as exc:  # the sinks word it for mappings; here the other side is the data
-        raise SinkTerminalError(str(exc).replace("in the mapping", "in the data")) from exc
+def _replayable(data: Any) -> bool:
+    """Whether ``data`` gives the same rows when opened again (a reader or a DuckDB result is consumed once)."""
+    if isinstance(data, pa.Table | pa.RecordBatch) or is_pandas(data):
+        return True
+    return isinstance(data, list | tuple) and all(isinstance(b, pa.RecordBatch | pa.Table) for b in data)
 
 
 class _Writer:
     """The per-chunk steps of one write, and what it remembers across chunks (keys already written)."""
 
-    def __init__(self, sink: Sink, plan: WritePlan, opts: WriteOptions, result: WriteResult) -> None:
-        self.sink = sink
+    def __init__(self, tx: Transaction, plan: WritePlan, opts: WriteOptions, result: RunResult) -> None:
+        self.tx = tx
         self.plan = plan
         self.opts = opts
         self.result = result
+        self.counts = result.tables[plan.spec.qualified]
+        self.report = result.keys[plan.spec.qualified]
         self.keys = plan.spec.primary_key
         self.seen: list[pa.Table] = []  # key columns + ROW of the rows written by earlier chunks
         self.reduce = bool(self.keys) and opts.mode != "append"
@@ -200,12 +147,12 @@ class _Writer:
         """An overwrite with no rows at all still empties the table."""
         if not self.wrote and self.opts.mode == "overwrite":
             empty = prepare(pa.Table.from_pylist([], self.plan.target), self.plan.spec, "overwrite")
-            self.result.deleted += self.sink.write(self.plan.spec, empty.rows, None, "overwrite").deleted
+            self.counts.deleted += self.tx.write(self.plan.spec, empty.rows, None, "overwrite").deleted
 
     def write_chunk(self, chunk: Chunk, locate: Locator) -> None:
         result = self.result
         result.rows += chunk.table.num_rows
-        result.keys.rows += chunk.table.num_rows
+        self.report.rows += chunk.table.num_rows
         table = conform(chunk.table, self.plan, locate, chunk.start)
         table = table.append_column(ROW, chunk.rowids())
         if self.plan.key is not None:  # from the values as read (a list stays a list, not its JSON text)
@@ -243,7 +190,7 @@ class _Writer:
             ]
             if key is not None and row[key.name] is None:
                 reasons.insert(0, computed[i])
-            self.result.keys.incomplete += bool(reasons)
+            self.report.incomplete += bool(reasons)
             if ts is not None and row[ts] is None:
                 reasons.append(f"{ts}: no timestamp: the write contract needs one to decide which row is newer")
             key_values = {k: row[k] for k in key_columns} if key is None else {c: row[c] for c in key.columns}
@@ -297,12 +244,12 @@ class _Writer:
         prepared = prepare(table, spec, self.opts.mode)
         counts = WriteCounts()
         if table.num_rows:  # (an overwrite whose rows were all refused still empties the table: see finish)
-            counts = self.sink.write(spec, prepared.rows, None, self.opts.mode)
+            counts = self.tx.write(spec, prepared.rows, None, self.opts.mode)
             self.wrote = True
         counts += prepared.counts
         counts.error += len(errors)
-        result.__iadd__(counts)  # WriteCounts' in-place sum (a WriteResult is a WriteCounts)
-        report = result.keys
+        self.counts += counts
+        report = self.report
         if again:  # every row here repeats a key: the contract resolved it against the row written before
             report.duplicates += table.num_rows
             report.dropped_identical += counts.unchanged
@@ -315,18 +262,8 @@ class _Writer:
             self.seen.append(remembered.select([*self.keys, ROW] if self.opts.dedup == "error" else list(self.keys)))
         errors = errors + prepared.errors
         result.row_errors.extend(errors)
-        if errors:
-            now = datetime.now(UTC)
-            self.sink.quarantine([_entry(result.run_id, e, now) for e in errors])
+        self.tx.refuse(errors)
 
 
 def _show(key: dict[str, Any]) -> str:
     return ", ".join(f"{k}={v!r}" for k, v in key.items())
-
-
-def _dumps(value: Any) -> str:
-    return orjson.dumps(value, default=str, option=orjson.OPT_SORT_KEYS).decode()
-
-
-def _entry(run_id: str, err: RowError, at: datetime) -> QuarantineEntry:
-    return QuarantineEntry(run_id, err.table, _dumps(err.key), err.reason, _dumps(err.row), err.origin, at)

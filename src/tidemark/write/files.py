@@ -14,6 +14,7 @@ from typing import Any
 import pyarrow as pa
 
 from tidemark.errors import ConfigError, SourceError
+from tidemark.sources.files import walk_inputs
 from tidemark.write.inputs import ORIGIN_COLUMN, Source
 
 _FORMATS = {
@@ -44,20 +45,10 @@ def file_format(path: Path) -> str:
 
 
 def expand_files(paths: Iterable[str | Path]) -> list[Path]:
-    """Files in the order given; a directory stands for its readable files, sorted."""
-    files: list[Path] = []
-    for raw in paths:
-        path = Path(raw)
-        if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.is_file() and _readable(p))
-            if not found:
-                raise SourceError(f"{path}: no CSV, Parquet or JSON files in this directory")
-            files.extend(found)
-        elif path.is_file():
-            files.append(path)
-        else:
-            raise SourceError(f"input not found: {path}")
-    return files
+    """Files in the order given; a directory stands for its readable files, sorted (the walker of sources/files.py
+    with this module's file types)."""
+    empty = "no CSV, Parquet or JSON files in this directory"
+    return [f.path for f in walk_inputs(paths, _readable, empty_directory=empty)]
 
 
 def _readable(path: Path) -> bool:

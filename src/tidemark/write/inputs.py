@@ -46,7 +46,7 @@ def open_data(data: Any) -> Source:
         return Source(data.schema, data)
     if isinstance(data, list | tuple) and data and all(isinstance(b, pa.RecordBatch | pa.Table) for b in data):
         return _from_parts(list(data))
-    if _is_pandas(data):
+    if is_pandas(data):
         return _from_pandas(data)
     if hasattr(data, "__arrow_c_stream__"):
         reader = pa.RecordBatchReader.from_stream(data)
@@ -71,7 +71,7 @@ def _from_parts(parts: list[pa.RecordBatch | pa.Table]) -> Source:
     return Source(schema, batches(), sum(p.num_rows for p in parts))
 
 
-def _is_pandas(data: Any) -> bool:
+def is_pandas(data: Any) -> bool:
     cls = type(data)
     return cls.__module__.split(".")[0] == "pandas" and cls.__name__ == "DataFrame"
 

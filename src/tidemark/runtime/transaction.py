@@ -1,0 +1,127 @@
+"""One transaction on a sink, and the conflict retries around it: the loop ``run``, ``tidemark.write`` and the
+conformance suite share (and the stream runtime will: a micro-batch is one transaction)::
+
+    def attempt() -> RunResult:                        # reads its input again: source.read(), never a copy
+        with Transaction(sink, specs, run_id=...) as tx:   # sink.begin(); sink.ensure_table(spec) for every table
+            tx.write(spec, rows, scopes, mode)           # many times
+            tx.refuse(row_errors); tx.reject(documents)  # the transaction's quarantine, written as it goes
+        ...                                            # committed here; rolled back if anything raised
+
+    result = retry_conflicts(attempt, replayable=source.replayable)
+
+A :class:`~tidemark.errors.SinkConflictError` (a deadlock, a serialization failure, a Delta commit lost to another
+writer before anything was published) promises that nothing of the attempt is visible, so the whole attempt runs
+again, up to :data:`CONFLICT_RETRIES` times with a jittered, growing pause — when its input can be read again.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Any, TypeVar
+
+import orjson
+import pyarrow as pa
+
+from tidemark.contract.counts import Mode, WriteCounts
+from tidemark.contract.prepare import RowError
+from tidemark.engines.base import RejectedDocument
+from tidemark.errors import SinkConflictError, SinkTerminalError
+from tidemark.sinks.base import QuarantineEntry, Sink
+from tidemark.tables import TableSpec
+
+#: times a run starts over after a conflict with another writer (deadlock, serialization failure) rolled it back
+CONFLICT_RETRIES = 4
+T = TypeVar("T")
+
+
+class Transaction:
+    """All-or-nothing on ``sink``: ``begin`` and every table ensured on enter, ``commit`` when the block ends
+    normally, ``rollback`` when anything raises (the exception goes on). Owns the quarantine of its writes.
+
+    ``schema_from`` names where the tables' columns come from in messages of ``ensure_table`` (the sinks word
+    them for a mapping; ``tidemark.write`` passes ``"data"``).
+    """
+
+    def __init__(self, sink: Sink, specs: Iterable[TableSpec], *, run_id: str, schema_from: str = "mapping") -> None:
+        self.sink = sink
+        self.specs = list(specs)
+        self.run_id = run_id
+        self.schema_from = schema_from
+
+    def __enter__(self) -> Transaction:
+        self.sink.begin()
+        try:
+            for spec in self.specs:
+                self._ensure(spec)
+        except BaseException:
+            self.sink.rollback()
+            raise
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        if exc is not None:
+            self.sink.rollback()
+            return
+        try:
+            self.sink.commit()
+        except BaseException:
+            self.sink.rollback()
+            raise
+
+    def _ensure(self, spec: TableSpec) -> None:
+        try:
+            self.sink.ensure_table(spec)
+        except SinkTerminalError as exc:
+            if self.schema_from == "mapping":
+                raise
+            raise SinkTerminalError(str(exc).replace("in the mapping", f"in the {self.schema_from}")) from exc
+
+    def write(self, spec: TableSpec, rows: pa.Table, scopes: pa.Table | None, mode: Mode) -> WriteCounts:
+        """One ``Sink.write`` of prepared rows, inside the transaction."""
+        return self.sink.write(spec, rows, scopes, mode)
+
+    def refuse(self, errors: Iterable[RowError]) -> None:
+        """Quarantine refused rows (with their table, key and row)."""
+        now = datetime.now(UTC)
+        entries = [
+            QuarantineEntry(self.run_id, e.table, _dumps(e.key), e.reason, _dumps(e.row), e.origin, now) for e in errors
+        ]
+        if entries:
+            self.sink.quarantine(entries)
+
+    def reject(self, documents: Iterable[RejectedDocument]) -> None:
+        """Quarantine whole documents that were refused (no table, no row: their origin and the reason)."""
+        now = datetime.now(UTC)
+        entries = [QuarantineEntry(self.run_id, None, None, d.reason, None, d.origin, now) for d in documents]
+        if entries:
+            self.sink.quarantine(entries)
+
+
+def retry_conflicts(attempt: Callable[[], T], *, replayable: bool, retries: int = CONFLICT_RETRIES) -> T:
+    """``attempt()``, run again after a :class:`SinkConflictError` (which rolled it back whole) up to ``retries``
+    times; each attempt must read its input again. With an input that cannot be read twice it is not retried: the
+    error says so."""
+    for n in range(retries + 1):
+        try:
+            return attempt()
+        except SinkConflictError as exc:
+            if not replayable:
+                raise SinkConflictError(
+                    f"{exc} (not retried: the input is a stream that cannot be read again; "
+                    "nothing was written, run it again)"
+                ) from exc
+            if n == retries:
+                raise
+            time.sleep(random.uniform(0.05, 0.2) * 2**n)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _dumps(value: Any) -> str:
+    return orjson.dumps(value, default=str, option=orjson.OPT_SORT_KEYS).decode()
+
+
+__all__ = ["CONFLICT_RETRIES", "Transaction", "retry_conflicts"]

@@ -1,0 +1,75 @@
+"""Documents the caller already holds: a list (replayable) or a one-shot iterator (not replayable).
+
+Each item is a :class:`RawDocument`, the bytes of a JSON document, or a JSON-ready value (a dict, a list) that is
+serialised here. Positions are ``(index,)`` in the order given; a :class:`RawDocument` that carries a position of its
+own keeps it (the caller then answers for their order).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+import orjson
+
+from tidemark.documents import Position, RawDocument, position_key
+from tidemark.errors import SourceError
+
+#: what a list or an iterator of documents may hold
+DocumentLike = RawDocument | bytes | dict[str, Any] | list[Any]
+
+
+def as_document(item: Any, index: int) -> RawDocument:
+    """One item of a list or iterator of documents -> a :class:`RawDocument` at position ``(index,)``."""
+    if isinstance(item, RawDocument):
+        return item if item.position is not None else _at(item, index)
+    if isinstance(item, bytes | bytearray | memoryview):
+        return RawDocument(bytes(item), f"document {index}", position=(index,))
+    if isinstance(item, dict | list):
+        return RawDocument(orjson.dumps(item), f"document {index}", position=(index,))
+    raise SourceError(
+        f"document {index} is a {type(item).__name__}: give RawDocument objects, bytes of JSON, or dicts "
+        "(or paths of files and directories)"
+    )
+
+
+def _at(doc: RawDocument, index: int) -> RawDocument:
+    return RawDocument(doc.data, doc.origin, doc.captured_at, doc.error, doc.modified_at, (index,))
+
+
+class DocumentsSource:
+    """A list of documents in memory (replayable: every ``read`` yields them again)."""
+
+    replayable = True
+
+    def __init__(self, documents: Sequence[Any]) -> None:
+        self.documents = [as_document(item, i) for i, item in enumerate(documents)]
+        self.files = len(self.documents)
+        self.total_bytes = sum(len(d.data) for d in self.documents)
+
+    def read(self, after: Position | None = None) -> Iterator[RawDocument]:
+        if after is None:
+            return iter(self.documents)
+        start = position_key(after)
+        return (d for d in self.documents if d.position is not None and position_key(d.position) > start)
+
+
+class IteratorSource:
+    """Documents from an iterator, read once (not replayable: a conflict cannot start the run over)."""
+
+    replayable = False
+    total_bytes = 0
+    files = 0
+
+    def __init__(self, documents: Iterable[Any]) -> None:
+        self._documents: Iterator[Any] | None = iter(documents)
+
+    def read(self, after: Position | None = None) -> Iterator[RawDocument]:
+        if self._documents is None:
+            raise SourceError("this stream of documents was read already and cannot be read again")
+        items, self._documents = self._documents, None
+        docs = (as_document(item, i) for i, item in enumerate(items))
+        if after is None:
+            return docs
+        start = position_key(after)
+        return (d for d in docs if d.position is not None and position_key(d.position) > start)
