@@ -91,6 +91,7 @@ def test_the_bundled_game_gives_the_same_rows_as_duckdb(
 
 def test_a_second_run_of_the_same_game_is_all_unchanged(loaded: str) -> None:
     result = tidemark.run("mlb:live_game", [GAME_747175], loaded)
+    assert list(result.tables) == [t.name for t in live_game().targets]  # every table of the mapping is reported
     for name, counts in result.tables.items():
         assert counts.inserted == counts.updated == counts.skipped == counts.deleted == 0, name
         assert counts.unchanged > 0, name
