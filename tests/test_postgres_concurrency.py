@@ -19,13 +19,12 @@ from psycopg import sql
 
 import tidemark
 from tests.conformance.conftest import read, write
+from tests.conformance.tables import GAME_SCORES
 from tests.conftest import snapshot, write_docs
 from tests.pgserver import PgServer
 from tidemark.compile.plan import compile_mapping
 from tidemark.mapping.loader import load_mapping
 from tidemark.sinks import open_sink
-from tidemark.tables import Column, TableSpec
-from tidemark.types import LogicalType
 
 pytestmark = pytest.mark.postgres
 
@@ -191,17 +190,7 @@ def test_a_deadlock_rolls_the_run_back_and_runs_it_again(
 def test_a_key_another_writer_inserts_during_a_first_load_goes_through_the_contract(pg_dsn: str) -> None:
     """The first-load fast path (COPY straight into the table) meets a key committed meanwhile by another writer:
     the batch falls back to the guarded upsert and the newer stored row wins."""
-    spec = TableSpec(
-        schema="t",
-        name="games",
-        columns=(
-            Column("game_pk", LogicalType("bigint"), nullable=False),
-            Column("score", LogicalType("int")),
-            Column("captured_at", LogicalType("timestamp"), nullable=False),
-        ),
-        primary_key=("game_pk",),
-        timestamp="captured_at",
-    )
+    spec = GAME_SCORES
     schema = pa.schema([("game_pk", pa.int64()), ("score", pa.int32()), ("captured_at", pa.timestamp("us", "UTC"))])
     early, late = datetime(2024, 7, 13, 1, tzinfo=UTC), datetime(2024, 7, 13, 2, tzinfo=UTC)
     opener = partial(open_sink, pg_dsn)

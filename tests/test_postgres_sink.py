@@ -3,6 +3,7 @@ foreign keys, DSN forms and the errors a user meets (unreachable server, wrong p
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import uuid
 from collections.abc import Iterator
@@ -17,7 +18,7 @@ import pytest
 
 import tidemark
 from tests.conformance.conftest import read, write
-from tests.conformance.tables import PLAYS
+from tests.conformance.tables import GAME_SCORES, PLAYS
 from tests.conftest import GAME_747175, snapshot, write_docs
 from tests.pgserver import PASSWORD_GROUP, PgServer, free_port
 from tidemark.compile.plan import Plan, compile_mapping
@@ -149,19 +150,6 @@ def test_ddl_from_the_mapping(loaded: str) -> None:
     assert plays.description and pitches.column("balls_after").description
 
 
-SPEC = TableSpec(
-    schema="t",
-    name="games",
-    columns=(
-        Column("game_pk", LogicalType("bigint"), nullable=False),
-        Column("score", LogicalType("int")),
-        Column("captured_at", LogicalType("timestamp"), nullable=False),
-    ),
-    primary_key=("game_pk",),
-    timestamp="captured_at",
-)
-
-
 def write_rows(dsn: str, spec: TableSpec, data: dict[str, list[Any]]) -> None:
     sink = open_sink(dsn)
     try:
@@ -181,19 +169,16 @@ T1 = datetime(2024, 7, 13, 1, tzinfo=UTC)
 
 
 def test_a_new_nullable_column_is_added_and_old_rows_keep_null(pg_dsn: str) -> None:
-    write_rows(pg_dsn, SPEC, {"game_pk": [1], "score": [3], "captured_at": [T1]})
-    wider = TableSpec(
-        **{**SPEC.__dict__, "columns": (*SPEC.columns, Column("venue", LogicalType("string")))}  # type: ignore[arg-type]
-    )
+    write_rows(pg_dsn, GAME_SCORES, {"game_pk": [1], "score": [3], "captured_at": [T1]})
+    wider = dataclasses.replace(GAME_SCORES, columns=(*GAME_SCORES.columns, Column("venue", LogicalType("string"))))
     write_rows(pg_dsn, wider, {"game_pk": [2], "score": [1], "captured_at": [T1], "venue": ["Fenway"]})
     assert query(pg_dsn, "SELECT game_pk, venue FROM t.games ORDER BY 1") == [(1, None), (2, "Fenway")]
 
 
 def test_an_incompatible_column_is_a_clear_error(pg_dsn: str) -> None:
-    write_rows(pg_dsn, SPEC, {"game_pk": [1], "score": [3], "captured_at": [T1]})
-    changed = TableSpec(
-        **{**SPEC.__dict__, "columns": (SPEC.columns[0], Column("score", LogicalType("string")), SPEC.columns[2])}  # type: ignore[arg-type]
-    )
+    write_rows(pg_dsn, GAME_SCORES, {"game_pk": [1], "score": [3], "captured_at": [T1]})
+    game_pk, _, captured_at = GAME_SCORES.columns
+    changed = dataclasses.replace(GAME_SCORES, columns=(game_pk, Column("score", LogicalType("string")), captured_at))
     with pytest.raises(SinkTerminalError, match=r"t\.games .*'score' is integer in the store but string"):
         write_rows(pg_dsn, changed, {"game_pk": [1], "score": ["3"], "captured_at": [T1]})
 
@@ -213,7 +198,7 @@ CHILD = TableSpec(
 
 
 def test_a_child_row_without_its_parent_fails_at_commit_and_writes_nothing(pg_dsn: str) -> None:
-    write_rows(pg_dsn, SPEC, {"game_pk": [1], "score": [3], "captured_at": [T1]})
+    write_rows(pg_dsn, GAME_SCORES, {"game_pk": [1], "score": [3], "captured_at": [T1]})
     write_rows(pg_dsn, CHILD, {"game_pk": [1], "at_bat_index": [0], "captured_at": [T1]})
     with pytest.raises(SinkTerminalError, match=r"foreign key check failed at commit.*\(game_pk\)=\(2\)"):
         write_rows(pg_dsn, CHILD, {"game_pk": [1, 2], "at_bat_index": [1, 0], "captured_at": [T1, T1]})
@@ -225,7 +210,7 @@ def test_a_first_load_checks_the_foreign_keys_of_the_tables_it_created(pg_dsn: s
     sink = open_sink(pg_dsn)
     try:
         sink.begin()
-        for spec in (SPEC, CHILD):
+        for spec in (GAME_SCORES, CHILD):
             sink.ensure_table(spec)
         games = pa.table({"game_pk": pa.array([1], pa.int64()), "score": [3], "captured_at": [T1]})
         plays = pa.table(
@@ -235,7 +220,7 @@ def test_a_first_load_checks_the_foreign_keys_of_the_tables_it_created(pg_dsn: s
                 "captured_at": [T1] * 2,
             }
         )
-        sink.write(SPEC, prepare(games, SPEC, "upsert").rows, None, "upsert")
+        sink.write(GAME_SCORES, prepare(games, GAME_SCORES, "upsert").rows, None, "upsert")
         sink.write(CHILD, prepare(plays, CHILD, "upsert").rows, None, "upsert")
         with pytest.raises(SinkTerminalError, match=r"foreign key check failed at commit.*\(game_pk\)=\(7\)"):
             sink.commit()
@@ -243,7 +228,7 @@ def test_a_first_load_checks_the_foreign_keys_of_the_tables_it_created(pg_dsn: s
     finally:
         sink.close()
     assert query(pg_dsn, "SELECT to_regclass('t.games'), to_regclass('t.plays')") == [(None, None)]
-    write_rows(pg_dsn, SPEC, {"game_pk": [1], "score": [3], "captured_at": [T1]})
+    write_rows(pg_dsn, GAME_SCORES, {"game_pk": [1], "score": [3], "captured_at": [T1]})
     write_rows(pg_dsn, CHILD, {"game_pk": [1], "at_bat_index": [0], "captured_at": [T1]})
     defs = query(pg_dsn, "SELECT pg_get_constraintdef(oid), convalidated FROM pg_constraint WHERE contype = 'f'")
     assert defs == [("FOREIGN KEY (game_pk) REFERENCES t.games(game_pk) DEFERRABLE INITIALLY DEFERRED", True)]
@@ -251,7 +236,7 @@ def test_a_first_load_checks_the_foreign_keys_of_the_tables_it_created(pg_dsn: s
 
 def test_foreign_keys_can_be_left_out(pg_dsn: str) -> None:
     config = PostgresConfig(dsn=pg_dsn, foreign_keys=False)
-    for spec in (SPEC, CHILD):
+    for spec in (GAME_SCORES, CHILD):
         sink = open_sink(config)
         sink.begin()
         sink.ensure_table(spec)
