@@ -92,6 +92,7 @@ def test_metadata_values(tables: dict[str, pa.Table], feed_747175: dict[str, Any
 
 def test_play_values(tables: dict[str, pa.Table], feed_747175: dict[str, Any]) -> None:
     plays = by_key(tables[PLAYS], ("game_pk", "at_bat_index"))
+    assert len(plays) == len(feed_747175["liveData"]["plays"]["allPlays"]) == 75  # every play is checked below
     for play in feed_747175["liveData"]["plays"]["allPlays"]:
         row = plays[(747175, play["about"]["atBatIndex"])]
         assert row["description"] == play["result"].get("description")
@@ -107,6 +108,7 @@ def test_play_values(tables: dict[str, pa.Table], feed_747175: dict[str, Any]) -
 
 def test_pitch_values(tables: dict[str, pa.Table], feed_747175: dict[str, Any]) -> None:
     rows = by_key(tables[PITCHES], ("game_pk", "at_bat_index", "event_index"))
+    assert len(rows) == len(pitches_in(feed_747175)) == 290  # every pitch is checked below
     for key, event in pitches_in(feed_747175).items():
         row = rows[key]
         assert row["play_id"] == event.get("playId")
@@ -123,10 +125,12 @@ def test_pitch_values(tables: dict[str, pa.Table], feed_747175: dict[str, Any]) 
 
 
 def test_timestamps_are_tz_aware_utc(tables: dict[str, pa.Table]) -> None:
+    assert len(tables) == 20  # every table of the mapping
     for name, table in tables.items():
         assert table.schema.field("captured_at").type == pa.timestamp("us", tz="UTC"), name
         assert set(table.column("captured_at").to_pylist()) == {CAPTURED_AT}, name
     start = tables[PITCHES].column("start_time").to_pylist()
+    assert len(start) == 290
     assert all(t is not None and t.utcoffset() is not None and t.utcoffset().total_seconds() == 0 for t in start)
 
 

@@ -1,4 +1,5 @@
-"""The bundled real game, run into Delta, Parquet and CSV, gives exactly the rows it gives in DuckDB."""
+"""The bundled real game in Delta, Parquet and CSV: partitions, quarantine (the rows and counts it gives in every
+store, the same as in DuckDB, are in tests/conformance/test_bundled_game.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import pytest
 from deltalake import DeltaTable
 
 import tidemark
-from tests.conftest import GAME_747175, load_envelope, snapshot, write_docs
+from tests.conftest import GAME_747175
 from tidemark.compile.plan import compile_mapping
 from tidemark.errors import MappingError
 from tidemark.mapping.loader import load_mapping, parse_mapping
@@ -16,40 +17,6 @@ from tidemark.sinks import open_sink
 from tidemark.sinks.working import quarantine_spec
 
 PLAN = compile_mapping(load_mapping("mlb:live_game")[0])
-
-
-def tables(url: str) -> dict[str, list[dict[str, object]]]:
-    with open_sink(url) as sink:
-        return {t.name: sink.read_table(t.spec).to_pylist() for t in PLAN.targets}
-
-
-@pytest.mark.parametrize("kind", ["delta", "parquet", "csv"])
-def test_the_bundled_game_gives_the_same_rows_as_duckdb(kind: str, tmp_path: Path) -> None:
-    duck = f"duckdb:{tmp_path / 'mlb.duckdb'}"
-    lake = f"{kind}:{tmp_path / kind}"
-    expected = tidemark.run(PLAN, [GAME_747175], duck)
-    result = tidemark.run(PLAN, [GAME_747175], lake)
-    assert result.ok
-    assert {n: c.as_dict() for n, c in result.tables.items()} == {n: c.as_dict() for n, c in expected.tables.items()}
-    assert result.tables["game.live_game_pitch_events"].inserted > 0
-    assert tables(lake) == tables(duck)
-
-
-@pytest.mark.parametrize("kind", ["delta", "parquet", "csv"])
-def test_a_newer_shorter_snapshot_reconciles_like_duckdb(kind: str, tmp_path: Path) -> None:
-    feed = load_envelope(GAME_747175)["response"]
-    stamp = feed["metaData"]["timeStamp"]
-    later = stamp[:-6] + "235959" if stamp[-6:] != "235959" else stamp[:-6] + "235958"
-    docs = write_docs(tmp_path / "docs", [snapshot(feed, plays=40, timestamp=later)], prefix="late")
-    duck = f"duckdb:{tmp_path / 'mlb.duckdb'}"
-    lake = f"{kind}:{tmp_path / kind}"
-    for url in (duck, lake):
-        tidemark.run(PLAN, [GAME_747175], url)
-    expected = tidemark.run(PLAN, docs, duck)
-    result = tidemark.run(PLAN, docs, lake)
-    assert result.tables["game.live_game_plays"].deleted > 0
-    assert {n: c.as_dict() for n, c in result.tables.items()} == {n: c.as_dict() for n, c in expected.tables.items()}
-    assert tables(lake) == tables(duck)
 
 
 PARTITIONED = """\

@@ -122,17 +122,20 @@ def test_every_feed_loads_without_rejects_or_error_rows(warehouse: tuple[Path, t
     _, result = warehouse
     assert result.ok, (result.rejected, result.row_errors[:3])
     assert result.documents == len(FEEDS) == 7
-    assert all(c.error == 0 for c in result.tables.values())
+    assert len(result.tables) == 20 and all(c.error == 0 for c in result.tables.values())
 
 
 def test_every_game_has_the_rows_a_walk_of_its_feed_finds(warehouse: tuple[Path, tidemark.RunResult]) -> None:
     db, _ = warehouse
     con = duckdb.connect(str(db), read_only=True)
+    checked = 0
     for path in FEEDS:
         feed = load(path)
         for name, expected in walk_counts(feed).items():
             sql = f"SELECT count(*) FROM game.live_game_{name} WHERE game_pk = ?"  # name from a fixed list
             assert con.execute(sql, [feed["gamePk"]]).fetchone() == (expected,), (path.name, name)
+            checked += 1
+    assert checked == len(FEEDS) * len(ISSUE_747175) == 7 * 20  # every table of every feed
 
 
 def test_every_declared_foreign_key_holds_on_every_loaded_game(
@@ -202,8 +205,10 @@ def test_plays_know_the_outs_and_runners_when_they_began(tables: dict[str, list[
 def test_outs_before_every_play_is_what_the_previous_play_of_the_half_inning_left(plan: Plan, path: Path) -> None:
     (batch,) = LocalEngine(plan).extract(iter_documents([path]))
     rows = rows_by(batch.tables[T + "plays"].to_pylist(), "at_bat_index")
+    plays = load(path)["liveData"]["plays"]["allPlays"]
+    assert len(rows) == len(plays) > 0  # every play row is checked below (every recorded feed has a play)
     previous = None
-    for play in load(path)["liveData"]["plays"]["allPlays"]:
+    for play in plays:
         about = play["about"]
         same_half = previous is not None and (previous["about"]["inning"], previous["about"]["isTopInning"]) == (
             about["inning"],
@@ -406,6 +411,7 @@ def test_loading_the_same_feeds_again_changes_nothing(warehouse: tuple[Path, tid
     db, _ = warehouse
     again = tidemark.run("mlb:live_game", [LIVE], f"duckdb:{db}")
     assert again.ok
+    assert {name.removeprefix(T) for name in again.tables} == set(ISSUE_747175)  # every table is reported
     for name, counts in again.tables.items():
         assert (counts.inserted, counts.updated, counts.deleted) == (0, 0, 0), name
 

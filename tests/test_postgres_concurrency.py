@@ -15,16 +15,16 @@ from typing import Any
 import psycopg
 import pyarrow as pa
 import pytest
+from psycopg import sql
 
 import tidemark
 from tests.conformance.conftest import read, write
+from tests.conformance.tables import GAME_SCORES
 from tests.conftest import snapshot, write_docs
 from tests.pgserver import PgServer
 from tidemark.compile.plan import compile_mapping
 from tidemark.mapping.loader import load_mapping
 from tidemark.sinks import open_sink
-from tidemark.tables import Column, TableSpec
-from tidemark.types import LogicalType
 
 pytestmark = pytest.mark.postgres
 
@@ -89,15 +89,18 @@ def test_two_processes_upserting_overlapping_snapshots_end_with_the_newest_rows(
     procs = [ctx.Process(target=_writer, args=(pg_dsn, runs, start, out)) for runs in (runs_a, runs_b)]
     for p in procs:
         p.start()
-    results = [out.get(timeout=300) for _ in procs]
+    results = [out.get(timeout=600) for _ in procs]
     for p in procs:
-        p.join(timeout=60)
+        p.join(timeout=120)
+    assert [p.exitcode for p in procs] == [0, 0]  # both ended (a process still running has no exit code)
     assert [r for r in results if isinstance(r, str)] == []
+    assert [len(rs) for rs in results] == [2, 2]  # each process made its two runs
     assert all(r["rejected"] == [] and r["row_errors"] == 0 for rs in results for r in rs)
 
     reference = pg_server.dsn(pg_server.create_database())
     assert tidemark.run("mlb:live_game", [str(final[g]) for g in GAMES], reference).ok
     got, want = _tables(pg_dsn), _tables(reference)
+    assert len(want) == len(got) == 20  # every table of the mapping is compared
     for name in want:
         key = lambda r: tuple(str(v) for v in r.values())  # noqa: E731
         assert sorted(got[name], key=key) == sorted(want[name], key=key), name
@@ -105,28 +108,43 @@ def test_two_processes_upserting_overlapping_snapshots_end_with_the_newest_rows(
     assert len(plays) == 75 * len(GAMES) and not [r for r in plays if r["at_bat_index"] == 999]
 
 
-def _wait_until_blocked(dsn: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
+def _poll(dsn: str, sql: str, done: Any, what: str, bound: float = 120) -> None:
+    """Wait for an event the server shows (``done(first value of sql)``); the bound only stops a hung test."""
+    deadline = time.monotonic() + bound
     with psycopg.connect(dsn, autocommit=True) as conn:
         while time.monotonic() < deadline:
-            waiting = conn.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'tidemark' AND wait_event_type = 'Lock'"
-            ).fetchone()
-            if waiting and waiting[0]:
+            row = conn.execute(sql).fetchone()
+            if row is not None and done(row[0]):
                 return
             time.sleep(0.02)
-    raise AssertionError("the run never waited for the lock")
+    raise AssertionError(f"{what} within {bound:.0f} s")
 
 
-def _deadlocks(conn: psycopg.Connection[Any]) -> int:
-    """Deadlocks the server counted in this database (statistics arrive within a second or so)."""
-    for _ in range(100):
+def _wait_until_blocked(dsn: str) -> None:
+    """Until a run's connection waits for a lock another transaction holds (a lock request not granted)."""
+    sql = (
+        "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+        "WHERE NOT l.granted AND a.application_name = 'tidemark' AND a.datname = current_database()"
+    )
+    _poll(dsn, sql, lambda waiting: waiting > 0, "the run never waited for the lock")
+
+
+def _deadlocks(dsn: str) -> int:
+    """Deadlocks the server counted in this database, once every run connection has ended.
+
+    A backend reports its statistics at exit before it leaves pg_stat_activity, so the count is final then: no
+    polling of the statistics themselves (they are otherwise flushed when the server gets round to it).
+    """
+    sql = (
+        "SELECT count(*) FROM pg_stat_activity "
+        "WHERE application_name = 'tidemark' AND datname = current_database() AND pid <> pg_backend_pid()"
+    )
+    _poll(dsn, sql, lambda connected: connected == 0, "the run's connections did not end")
+    with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute("SELECT pg_stat_clear_snapshot()")
         row = conn.execute("SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()").fetchone()
-        if row and row[0]:
-            return int(row[0])
-        time.sleep(0.1)
-    return 0
+    assert row is not None
+    return int(row[0])
 
 
 def test_a_deadlock_rolls_the_run_back_and_runs_it_again(
@@ -135,8 +153,14 @@ def test_a_deadlock_rolls_the_run_back_and_runs_it_again(
     older = [snapshot(feed_747175, game_pk=g, timestamp=EARLY) for g in (1, 2)]
     assert tidemark.run("mlb:live_game", write_docs(tmp_path / "old", older), pg_dsn).ok
     newer = write_docs(tmp_path / "new", [snapshot(feed_747175, game_pk=g) for g in (1, 2)])
+    # Who detects a deadlock is the victim: the transaction whose deadlock_timeout runs out while the cycle exists.
+    # The run (waiting first) checks 5 s after it starts waiting, long after the other transaction closed the cycle,
+    # and long before the other one checks.
+    with psycopg.connect(pg_dsn, autocommit=True) as admin:
+        database = sql.Identifier(admin.info.dbname)
+        admin.execute(sql.SQL("ALTER DATABASE {} SET deadlock_timeout = '5s'").format(database))
     other = psycopg.connect(pg_dsn)
-    other.execute("SET deadlock_timeout = '30s'")  # the run, waiting first, detects the deadlock and is the victim
+    other.execute("SET deadlock_timeout = '120s'")
     other.execute("UPDATE game.live_game_metadata SET attendance = attendance WHERE game_pk = 2")
     outcome: dict[str, Any] = {}
 
@@ -152,30 +176,21 @@ def test_a_deadlock_rolls_the_run_back_and_runs_it_again(
     other.execute("UPDATE game.live_game_metadata SET attendance = attendance WHERE game_pk = 1")
     other.commit()
     other.close()
-    thread.join(timeout=60)
+    thread.join(timeout=300)
+    assert not thread.is_alive(), "the run did not end"
     assert "error" not in outcome, outcome.get("error")
     counts = outcome["result"].tables["game.live_game_metadata"]
     assert (counts.updated, counts.inserted, counts.skipped) == (2, 0, 0)  # the counts of the attempt that committed
+    assert _deadlocks(pg_dsn) == 1
     with psycopg.connect(pg_dsn, autocommit=True) as conn:
         stored = conn.execute("SELECT DISTINCT captured_at FROM game.live_game_metadata").fetchall()
-        assert _deadlocks(conn) == 1
     assert [ts.strftime("%Y%m%d_%H%M%S") for (ts,) in stored] == [FINAL]
 
 
 def test_a_key_another_writer_inserts_during_a_first_load_goes_through_the_contract(pg_dsn: str) -> None:
     """The first-load fast path (COPY straight into the table) meets a key committed meanwhile by another writer:
     the batch falls back to the guarded upsert and the newer stored row wins."""
-    spec = TableSpec(
-        schema="t",
-        name="games",
-        columns=(
-            Column("game_pk", LogicalType("bigint"), nullable=False),
-            Column("score", LogicalType("int")),
-            Column("captured_at", LogicalType("timestamp"), nullable=False),
-        ),
-        primary_key=("game_pk",),
-        timestamp="captured_at",
-    )
+    spec = GAME_SCORES
     schema = pa.schema([("game_pk", pa.int64()), ("score", pa.int32()), ("captured_at", pa.timestamp("us", "UTC"))])
     early, late = datetime(2024, 7, 13, 1, tzinfo=UTC), datetime(2024, 7, 13, 2, tzinfo=UTC)
     opener = partial(open_sink, pg_dsn)
@@ -186,14 +201,19 @@ def test_a_key_another_writer_inserts_during_a_first_load_goes_through_the_contr
 
     def writer() -> None:
         batch = [{"game_pk": 1, "score": 3, "captured_at": early}, {"game_pk": 2, "score": 5, "captured_at": early}]
-        outcome["counts"] = write(opener, spec, pa.Table.from_pylist(batch, schema))
+        try:
+            outcome["counts"] = write(opener, spec, pa.Table.from_pylist(batch, schema))
+        except BaseException as exc:  # reported by the assertions below
+            outcome["error"] = exc
 
     thread = threading.Thread(target=writer)
     thread.start()
     _wait_until_blocked(pg_dsn)  # the COPY waits for the other writer's key 1
     other.commit()
     other.close()
-    thread.join(timeout=60)
+    thread.join(timeout=300)
+    assert not thread.is_alive(), "the write did not end"
+    assert "error" not in outcome, outcome.get("error")
     counts = outcome["counts"]
     assert (counts.inserted, counts.updated, counts.skipped) == (1, 0, 1)
     assert sorted((r["game_pk"], r["score"]) for r in read(opener, spec)) == [(1, 9), (2, 5), (100, 0)]

@@ -3,6 +3,7 @@ foreign keys, DSN forms and the errors a user meets (unreachable server, wrong p
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import uuid
 from collections.abc import Iterator
@@ -17,8 +18,8 @@ import pytest
 
 import tidemark
 from tests.conformance.conftest import read, write
-from tests.conformance.tables import PLAYS
-from tests.conftest import GAME_747175, snapshot, write_docs
+from tests.conformance.tables import GAME_SCORES, PLAYS
+from tests.conftest import GAME_747175
 from tests.pgserver import PASSWORD_GROUP, PgServer, free_port
 from tidemark.compile.plan import Plan, compile_mapping
 from tidemark.contract.prepare import prepare
@@ -41,16 +42,6 @@ def query(dsn: str, sql: str, params: list[Any] | None = None) -> list[tuple[Any
         return list(conn.execute(sql, params).fetchall())
 
 
-def normalized(table: pa.Table, spec: TableSpec) -> list[dict[str, Any]]:
-    """Rows sorted by key, JSON compared by value (jsonb normalizes whitespace and key order)."""
-    json_cols = [c.name for c in spec.columns if c.type.kind == "json"]
-    rows = table.to_pylist()
-    for r in rows:
-        for c in json_cols:
-            r[c] = None if r[c] is None else json.loads(r[c])
-    return sorted(rows, key=lambda r: tuple(str(r[k]) for k in spec.primary_key))
-
-
 @pytest.fixture
 def loaded(pg_dsn: str) -> Iterator[str]:
     result = tidemark.run("mlb:live_game", [GAME_747175], pg_dsn)
@@ -58,39 +49,9 @@ def loaded(pg_dsn: str) -> Iterator[str]:
     yield pg_dsn
 
 
-def test_the_bundled_game_gives_the_same_rows_as_duckdb(
-    pg_dsn: str, tmp_path: Path, feed_747175: dict[str, Any]
-) -> None:
-    """An earlier snapshot of the game (its first 30 plays), then the recorded one: first load, then inserts,
-    updates and reconciliation, on both stores."""
-
-    def first_plays(doc: dict[str, Any]) -> None:
-        plays = doc["liveData"]["plays"]
-        plays["allPlays"] = plays["allPlays"][:30]
-        plays["scoringPlays"] = [i for i in plays["scoringPlays"] if i < 30]
-
-    early = write_docs(tmp_path / "early", [snapshot(feed_747175, timestamp="20240713_020000", edit=first_plays)])
-    duck = f"duckdb:{tmp_path / 'mlb.duckdb'}"
-    for sink in (pg_dsn, duck):
-        assert tidemark.run("mlb:live_game", early, sink).ok
-        result = tidemark.run("mlb:live_game", [GAME_747175], sink)
-        assert result.ok and result.tables["game.live_game_plays"].inserted == 45
-    pg, dk = open_sink(pg_dsn), open_sink(duck)
-    plan = live_game()
-    try:
-        for t in plan.targets:
-            pg_rows, dk_rows = pg.read_table(t.spec), dk.read_table(t.spec)
-            assert pg_rows.num_rows > 0
-            assert normalized(pg_rows, t.spec) == normalized(dk_rows, t.spec), t.name
-        pitches = next(t.spec for t in plan.targets if t.name == "game.live_game_pitch_events")
-        assert pg.read_table(pitches).num_rows > 250  # the pitches of a whole game
-    finally:
-        pg.close()
-        dk.close()
-
-
 def test_a_second_run_of_the_same_game_is_all_unchanged(loaded: str) -> None:
     result = tidemark.run("mlb:live_game", [GAME_747175], loaded)
+    assert list(result.tables) == [t.name for t in live_game().targets]  # every table of the mapping is reported
     for name, counts in result.tables.items():
         assert counts.inserted == counts.updated == counts.skipped == counts.deleted == 0, name
         assert counts.unchanged > 0, name
@@ -148,19 +109,6 @@ def test_ddl_from_the_mapping(loaded: str) -> None:
     assert plays.description and pitches.column("balls_after").description
 
 
-SPEC = TableSpec(
-    schema="t",
-    name="games",
-    columns=(
-        Column("game_pk", LogicalType("bigint"), nullable=False),
-        Column("score", LogicalType("int")),
-        Column("captured_at", LogicalType("timestamp"), nullable=False),
-    ),
-    primary_key=("game_pk",),
-    timestamp="captured_at",
-)
-
-
 def write_rows(dsn: str, spec: TableSpec, data: dict[str, list[Any]]) -> None:
     sink = open_sink(dsn)
     try:
@@ -180,19 +128,16 @@ T1 = datetime(2024, 7, 13, 1, tzinfo=UTC)
 
 
 def test_a_new_nullable_column_is_added_and_old_rows_keep_null(pg_dsn: str) -> None:
-    write_rows(pg_dsn, SPEC, {"game_pk": [1], "score": [3], "captured_at": [T1]})
-    wider = TableSpec(
-        **{**SPEC.__dict__, "columns": (*SPEC.columns, Column("venue", LogicalType("string")))}  # type: ignore[arg-type]
-    )
+    write_rows(pg_dsn, GAME_SCORES, {"game_pk": [1], "score": [3], "captured_at": [T1]})
+    wider = dataclasses.replace(GAME_SCORES, columns=(*GAME_SCORES.columns, Column("venue", LogicalType("string"))))
     write_rows(pg_dsn, wider, {"game_pk": [2], "score": [1], "captured_at": [T1], "venue": ["Fenway"]})
     assert query(pg_dsn, "SELECT game_pk, venue FROM t.games ORDER BY 1") == [(1, None), (2, "Fenway")]
 
 
 def test_an_incompatible_column_is_a_clear_error(pg_dsn: str) -> None:
-    write_rows(pg_dsn, SPEC, {"game_pk": [1], "score": [3], "captured_at": [T1]})
-    changed = TableSpec(
-        **{**SPEC.__dict__, "columns": (SPEC.columns[0], Column("score", LogicalType("string")), SPEC.columns[2])}  # type: ignore[arg-type]
-    )
+    write_rows(pg_dsn, GAME_SCORES, {"game_pk": [1], "score": [3], "captured_at": [T1]})
+    game_pk, _, captured_at = GAME_SCORES.columns
+    changed = dataclasses.replace(GAME_SCORES, columns=(game_pk, Column("score", LogicalType("string")), captured_at))
     with pytest.raises(SinkTerminalError, match=r"t\.games .*'score' is integer in the store but string"):
         write_rows(pg_dsn, changed, {"game_pk": [1], "score": ["3"], "captured_at": [T1]})
 
@@ -212,7 +157,7 @@ CHILD = TableSpec(
 
 
 def test_a_child_row_without_its_parent_fails_at_commit_and_writes_nothing(pg_dsn: str) -> None:
-    write_rows(pg_dsn, SPEC, {"game_pk": [1], "score": [3], "captured_at": [T1]})
+    write_rows(pg_dsn, GAME_SCORES, {"game_pk": [1], "score": [3], "captured_at": [T1]})
     write_rows(pg_dsn, CHILD, {"game_pk": [1], "at_bat_index": [0], "captured_at": [T1]})
     with pytest.raises(SinkTerminalError, match=r"foreign key check failed at commit.*\(game_pk\)=\(2\)"):
         write_rows(pg_dsn, CHILD, {"game_pk": [1, 2], "at_bat_index": [1, 0], "captured_at": [T1, T1]})
@@ -224,7 +169,7 @@ def test_a_first_load_checks_the_foreign_keys_of_the_tables_it_created(pg_dsn: s
     sink = open_sink(pg_dsn)
     try:
         sink.begin()
-        for spec in (SPEC, CHILD):
+        for spec in (GAME_SCORES, CHILD):
             sink.ensure_table(spec)
         games = pa.table({"game_pk": pa.array([1], pa.int64()), "score": [3], "captured_at": [T1]})
         plays = pa.table(
@@ -234,7 +179,7 @@ def test_a_first_load_checks_the_foreign_keys_of_the_tables_it_created(pg_dsn: s
                 "captured_at": [T1] * 2,
             }
         )
-        sink.write(SPEC, prepare(games, SPEC, "upsert").rows, None, "upsert")
+        sink.write(GAME_SCORES, prepare(games, GAME_SCORES, "upsert").rows, None, "upsert")
         sink.write(CHILD, prepare(plays, CHILD, "upsert").rows, None, "upsert")
         with pytest.raises(SinkTerminalError, match=r"foreign key check failed at commit.*\(game_pk\)=\(7\)"):
             sink.commit()
@@ -242,7 +187,7 @@ def test_a_first_load_checks_the_foreign_keys_of_the_tables_it_created(pg_dsn: s
     finally:
         sink.close()
     assert query(pg_dsn, "SELECT to_regclass('t.games'), to_regclass('t.plays')") == [(None, None)]
-    write_rows(pg_dsn, SPEC, {"game_pk": [1], "score": [3], "captured_at": [T1]})
+    write_rows(pg_dsn, GAME_SCORES, {"game_pk": [1], "score": [3], "captured_at": [T1]})
     write_rows(pg_dsn, CHILD, {"game_pk": [1], "at_bat_index": [0], "captured_at": [T1]})
     defs = query(pg_dsn, "SELECT pg_get_constraintdef(oid), convalidated FROM pg_constraint WHERE contype = 'f'")
     assert defs == [("FOREIGN KEY (game_pk) REFERENCES t.games(game_pk) DEFERRABLE INITIALLY DEFERRED", True)]
@@ -250,7 +195,7 @@ def test_a_first_load_checks_the_foreign_keys_of_the_tables_it_created(pg_dsn: s
 
 def test_foreign_keys_can_be_left_out(pg_dsn: str) -> None:
     config = PostgresConfig(dsn=pg_dsn, foreign_keys=False)
-    for spec in (SPEC, CHILD):
+    for spec in (GAME_SCORES, CHILD):
         sink = open_sink(config)
         sink.begin()
         sink.ensure_table(spec)

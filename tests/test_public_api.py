@@ -44,12 +44,14 @@ def test_all_is_pinned() -> None:
 
 
 def test_every_public_name_exists() -> None:
+    assert len(tidemark.__all__) == len(PUBLIC)
     for name in tidemark.__all__:
         assert getattr(tidemark, name, None) is not None, name
 
 
 def test_errors_form_one_tree() -> None:
     errors = [getattr(tidemark, n) for n in tidemark.__all__ if n.endswith("Error")]
+    assert len(errors) == len([n for n in PUBLIC if n.endswith("Error")]) > 0
     assert all(issubclass(e, tidemark.TidemarkError) for e in errors)
     assert issubclass(tidemark.SinkTransientError, tidemark.SinkError)
     assert issubclass(tidemark.SinkTerminalError, tidemark.SinkError)

@@ -3,6 +3,7 @@ middle of a run still rolls everything back and leaves no thread behind."""
 
 from __future__ import annotations
 
+import math
 import threading
 from pathlib import Path
 
@@ -44,8 +45,9 @@ def test_tables_are_written_in_plan_order_with_the_counts_of_a_plain_run(tmp_pat
     assert sink.writes == list(result.tables)  # parents before children, each table once for one batch
     assert {n: c.as_dict() for n, c in result.tables.items()} == {n: c.as_dict() for n, c in plain.tables.items()}
     assert result.tables["game.live_game_pitch_events"].inserted == 290
+    # every stage is reported, as a duration a summary can print (how long it took is not the test's business)
     assert set(result.seconds) == {"extract", "prepare", "write"}
-    assert all(s > 0 for s in result.seconds.values())
+    assert all(isinstance(s, float) and math.isfinite(s) and s >= 0 for s in result.seconds.values())
     assert not prepare_threads()
 
 

@@ -8,20 +8,7 @@ import pyarrow as pa
 
 from tests.conformance.conftest import read, write
 from tests.conformance.stores import Opener
-from tidemark.tables import Column, TableSpec
-from tidemark.types import LogicalType
-
-SPEC = TableSpec(
-    schema="t",
-    name="games",
-    columns=(
-        Column("game_pk", LogicalType("bigint"), nullable=False),
-        Column("score", LogicalType("int")),
-        Column("captured_at", LogicalType("timestamp"), nullable=False),
-    ),
-    primary_key=("game_pk",),
-    timestamp="captured_at",
-)
+from tests.conformance.tables import GAME_SCORES
 
 
 def ts(hour: int) -> datetime:
@@ -36,8 +23,8 @@ def rows(*items: tuple[int, int | None, datetime | None]) -> pa.Table:
 
 
 def test_newer_updates_older_skips_same_is_unchanged(store: Opener) -> None:
-    assert write(store, SPEC, rows((1, 3, ts(1)), (2, 5, ts(1)))).inserted == 2
-    counts = write(store, SPEC, rows((1, 4, ts(2)), (2, 9, ts(0)), (3, 1, ts(1))))
+    assert write(store, GAME_SCORES, rows((1, 3, ts(1)), (2, 5, ts(1)))).inserted == 2
+    counts = write(store, GAME_SCORES, rows((1, 4, ts(2)), (2, 9, ts(0)), (3, 1, ts(1))))
     assert (counts.inserted, counts.updated, counts.skipped, counts.unchanged) == (1, 1, 1, 0)
-    assert write(store, SPEC, rows((1, 4, ts(2)))).unchanged == 1
-    assert [(r["game_pk"], r["score"]) for r in read(store, SPEC)] == [(1, 4), (2, 5), (3, 1)]
+    assert write(store, GAME_SCORES, rows((1, 4, ts(2)))).unchanged == 1
+    assert [(r["game_pk"], r["score"]) for r in read(store, GAME_SCORES)] == [(1, 4), (2, 5), (3, 1)]

@@ -13,28 +13,12 @@ import pytest
 
 from tests.conformance.conftest import read, write
 from tests.conformance.stores import Opener
-from tests.conformance.tables import PLAYS
+from tests.conformance.tables import GAMES, PLAYS, games_spec
 from tidemark.contract.prepare import prepare
 from tidemark.errors import SinkError
 from tidemark.tables import HASH_COLUMN, Column, TableSpec
 from tidemark.types import LogicalType
 
-
-def games_spec(name: str = "games") -> TableSpec:
-    return TableSpec(
-        schema="t",
-        name=name,
-        columns=(
-            Column("game_pk", LogicalType("bigint"), nullable=False),
-            Column("status", LogicalType("string")),
-            Column("captured_at", LogicalType("timestamp"), nullable=False),
-        ),
-        primary_key=("game_pk",),
-        timestamp="captured_at",
-    )
-
-
-GAMES = games_spec()
 LOG = TableSpec(  # no key: append only
     schema="t",
     name="log",

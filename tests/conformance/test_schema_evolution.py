@@ -73,6 +73,7 @@ def test_the_same_snapshot_re_sent_with_a_new_column_replaces_rows_stored_before
     write(store, V1, teams(V1, *old))
     counts = write(store, V2, teams(V2, *[(*r, f"park {r[0]}") for r in old]))
     assert (counts.updated, counts.skipped, counts.unchanged) == (40, 0, 0)
-    assert all(r["venue"] == f"park {r['team_id']}" for r in read(store, V2))
+    stored = read(store, V2)
+    assert len(stored) == 40 and all(r["venue"] == f"park {r['team_id']}" for r in stored)
     # and once re-hashed, the same rows again are unchanged
     assert write(store, V2, teams(V2, *[(*r, f"park {r[0]}") for r in old])).unchanged == 40

@@ -5,9 +5,14 @@ a tree; the tree becomes nested ``TypedDict`` types for msgspec. msgspec then sk
 every key the mapping never looks at (a live game feed's ``gameData.players``, most of ``pitchData``...), and still
 returns plain ``dict``/``list`` values, so the engine walks them exactly as it walks orjson's output.
 
+Objects read through a key that is not ASCII are decoded whole (see :func:`_typed`): msgspec would miss that key.
+
 A document whose shape differs from what the mapping expects (an array where an object is read, a string where an
 array is exploded) fails msgspec's validation; the engine then falls back to ``orjson.loads`` for that document, and
-reports the problem, if any, exactly as it would without this decoder.
+reports the problem, if any, exactly as it would without this decoder. A document that is not UTF-8 falls back too
+(msgspec does not check the strings it skips). Two differences are known and left (catching them would cost a scan
+of every document): a number beyond the range of a double (``1e309``) in a part the mapping never reads is skipped
+here, where orjson refuses the whole document; an integer beyond 64 bits is read exactly here, as a float by orjson.
 """
 
 from __future__ import annotations
@@ -153,12 +158,30 @@ def _typed(node: _Node) -> Any:
         return (list[inner] if node.kind == "array" else dict[str, inner]) | None  # type: ignore[valid-type]
     if not node.children:  # an element no field reads into: keep it whole
         return Any
+    if not all(key.isascii() for key in node.children):
+        # msgspec matches a TypedDict's non-ASCII field names against their cached UTF-8 form, which CPython only
+        # fills once something encodes that very string: until then such a key never matches and its value reads
+        # as missing (msgspec PR #1126). Such an object is decoded whole instead (a plain dict, nothing pruned).
+        return dict[str, Any] | None
     fields = {key: _typed(child) for key, child in node.children.items()}
     return TypedDict(f"Part{next(_names)}", fields, total=False) | None  # type: ignore[operator]
 
 
-def build_decoder(plan: Plan) -> msgspec.json.Decoder[Any] | None:
-    """A msgspec decoder for ``plan``'s records, or None when the plan reads documents whole."""
+class PlanDecoder:
+    """The pruned msgspec decoder of a plan, refusing (so the engine falls back to orjson) what orjson refuses."""
+
+    def __init__(self, record: Any) -> None:
+        self._decoder = msgspec.json.Decoder(record)
+
+    def decode(self, data: bytes) -> Any:
+        if not data.isascii():
+            # msgspec never checks the UTF-8 of the strings it skips; orjson refuses the whole document
+            data.decode("utf-8")
+        return self._decoder.decode(data)
+
+
+def build_decoder(plan: Plan) -> PlanDecoder | None:
+    """A decoder for ``plan``'s records, or None when the plan reads documents whole."""
     record = _Node()
     record.children["captured_at"] = _Node(leaf=True)
     doc_paths = document_paths(plan)
@@ -171,4 +194,4 @@ def build_decoder(plan: Plan) -> msgspec.json.Decoder[Any] | None:
         _add(record, path)
     if record.leaf:
         return None
-    return msgspec.json.Decoder(_typed(record))
+    return PlanDecoder(_typed(record))
