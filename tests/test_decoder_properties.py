@@ -16,10 +16,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tidemark.compile.plan import compile_mapping
+from tidemark.documents import RawDocument
 from tidemark.engines.decoder import build_decoder
 from tidemark.engines.local import LocalEngine
 from tidemark.mapping.loader import parse_mapping
-from tidemark.sources.files import RawDocument
 
 Path = tuple[str | int, ...]
 TYPES = ["json", "string", "double", "bigint", "bool"]
