@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from tidemark.contract.keys import KeyRecipe
 from tidemark.errors import MappingError
+from tidemark.keyspec import KeyRecipe
 from tidemark.mapping.checks import ancestors, check_mapping, document_path
 from tidemark.mapping.filters import Condition
 from tidemark.mapping.loader import format_loc
@@ -181,8 +181,7 @@ def _key_columns(t: TargetSpec) -> tuple[Column, ...]:
 
 
 def _key_recipe(t: TargetSpec) -> KeyRecipe | None:
-    k = t.key
-    return None if k is None else KeyRecipe(k.name, tuple(k.from_), k.normalize, k.trim, k.casefold, k.sort_lists)
+    return None if t.key is None else t.key.recipe()
 
 
 def _compile_field(f: FieldSpec) -> FieldPlan:

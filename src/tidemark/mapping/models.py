@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from tidemark.keyspec import KeySpec  # the key block, shared with write blocks
 from tidemark.mapping.filters import Condition, parse_filter
 from tidemark.mapping.paths import JsonPath, parse_path
 from tidemark.types import LogicalType, parse_type
@@ -240,30 +241,6 @@ class ForeignKeySpec(_Strict):
     columns: list[str] = Field(min_length=1, description="columns of this table")
     references: str = Field(description="the referenced table, as named in this mapping (schema.table)")
     ref_columns: list[str] | None = Field(None, description="referenced columns; default: its primary key")
-
-
-class KeySpec(_Strict):
-    """A deterministic key column computed from other columns (docs/write.md, "Deterministic keys")."""
-
-    name: str = Field(pattern=IDENT, description="the key column, e.g. match_id")
-    from_: list[str] = Field(
-        alias="from", min_length=1, description="the columns the key is made from, in order (a list column counts)"
-    )
-    normalize: bool = Field(True, description="Unicode NFC normalization of strings before hashing")
-    trim: bool = Field(False, description="strip white space (and no-break spaces) around strings")
-    casefold: bool = Field(False, description="Unicode case folding of strings ('Straße' keys like 'STRASSE')")
-    sort_lists: bool = Field(False, description="sort the elements of list columns (order does not matter)")
-
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
-    @model_validator(mode="after")
-    def _distinct(self) -> KeySpec:
-        twice = sorted({c for c in self.from_ if self.from_.count(c) > 1})
-        if twice:
-            raise ValueError(f"'from' lists {', '.join(twice)} more than once")
-        if self.name in self.from_:
-            raise ValueError(f"the key {self.name!r} cannot be made from itself")
-        return self
 
 
 class TargetSpec(_Strict):

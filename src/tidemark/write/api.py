@@ -31,7 +31,7 @@ from tidemark.contract.counts import WriteCounts
 from tidemark.contract.keys import KeyRecipe, KeyReport, compute_keys, incomplete_reasons
 from tidemark.contract.prepare import RowError, prepare
 from tidemark.errors import ContractError, SinkTerminalError
-from tidemark.mapping.models import KeySpec
+from tidemark.keyspec import KeySpec
 from tidemark.sinks import open_sink
 from tidemark.sinks.base import QuarantineEntry, Sink
 from tidemark.tables import TableSpec
