@@ -54,7 +54,7 @@ def _check_target(mapping: Mapping, i: int, t: TargetSpec, by_name: dict[str, in
             out.append(((*here, "fields", j, "name"), f"field {f.name!r} is declared twice"))
     if t.key is not None:  # a computed key column (contract/keys.py) is a column like the fields
         out += _check_key(t, names, (*here, "key"))
-    out += _check_timestamp(t, names, known, here)
+    out += _check_key_and_time(t, names, known, here)
     out += _check_scope(mapping, t, names, known, here)
     out += _check_columns(t, known, here)
     for k, fk in enumerate(t.foreign_keys):
@@ -85,7 +85,7 @@ def _check_rows(mapping: Mapping, t: TargetSpec, by_name: dict[str, int], here: 
     return out
 
 
-def _check_timestamp(t: TargetSpec, names: list[str], known: set[str], here: Loc) -> list[Problem]:
+def _check_key_and_time(t: TargetSpec, names: list[str], known: set[str], here: Loc) -> list[Problem]:
     """The primary key names columns, and a timestamp field has a type that orders rows."""
     out: list[Problem] = []
     for k, col in enumerate(t.primary_key):
