@@ -81,7 +81,7 @@ def write_cmd(
 ) -> None:
     """Write flat files to one table under the write contract (docs/write.md)."""
     from tidemark.cli.render import RowProgressReporter, render_write_result
-    from tidemark.write.cli import write_files
+    from tidemark.cli.write import write_files
 
     reporter = RowProgressReporter(err, enabled=not as_json)
     result = write_files(

@@ -10,15 +10,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from tidemark.compile.checks import ancestors, check_mapping, document_path
-from tidemark.contract.keys import KeyRecipe
 from tidemark.errors import MappingError
-from tidemark.mapping.filters import Condition, parse_filter
+from tidemark.keyspec import KeyRecipe
+from tidemark.mapping.checks import ancestors, check_mapping, document_path
+from tidemark.mapping.filters import Condition
 from tidemark.mapping.loader import format_loc
-from tidemark.mapping.models import Mapping, TargetSpec
-from tidemark.mapping.paths import JsonPath, parse_path
+from tidemark.mapping.models import FieldSpec, Mapping, TargetSpec
+from tidemark.mapping.paths import JsonPath
 from tidemark.tables import Column, ForeignKey, Index, TableSpec
-from tidemark.types import LogicalType, parse_type
+from tidemark.types import LogicalType
 
 FieldSource = Literal["path", "parent_field", "index", "key", "timestamp", "value", "previous", "lookup"]
 
@@ -108,13 +108,12 @@ def compile_mapping(mapping: Mapping) -> Plan:
         children = tuple(t.table for t in order if t.parent == target.table)
         plans.append(_compile_target(mapping, target, children, default_scope))
     src = mapping.source
-    docs = [src.document] if isinstance(src.document, str) else src.document
     ts = src.timestamp
     return Plan(
         source_name=src.name,
-        document_paths=tuple(parse_path(p) for p in docs),
+        document_paths=src.document_paths,
         timestamp=TimestampPlan(
-            path=parse_path(ts.path) if ts.path else None,
+            path=ts.json_path,
             format=ts.format,
             from_captured_at=ts.from_ is not None,
             fallback=ts.fallback,
@@ -124,15 +123,15 @@ def compile_mapping(mapping: Mapping) -> Plan:
 
 
 def _default_scope(mapping: Mapping) -> tuple[str, ...]:
-    roots = [t for t in mapping.targets if t.parent is None and parse_path(t.rows, allow_explode=True).is_root]
+    roots = [t for t in mapping.targets if t.parent is None and t.rows_path.is_root]
     return tuple(roots[0].primary_key) if len(roots) == 1 else ()
 
 
 def _compile_target(
     mapping: Mapping, t: TargetSpec, children: tuple[str, ...], default_scope: tuple[str, ...]
 ) -> TargetPlan:
-    rows = parse_path(t.rows, allow_explode=True)
-    fields = [_compile_field(f.model_dump(by_alias=False)) for f in t.fields]
+    rows = t.rows_path
+    fields = [_compile_field(f) for f in t.fields]
     names = {f.name for f in fields}
     if t.timestamp not in names:
         fields.append(FieldPlan(t.timestamp, LogicalType("timestamp"), "timestamp", nullable=False))
@@ -165,7 +164,7 @@ def _compile_target(
         parent=t.parent,
         rows=rows,
         required=t.required,
-        filter=parse_filter(t.filter) if t.filter else (),
+        filter=t.conditions,
         fields=tuple(fields),
         spec=spec,
         scope_paths=scope_paths,
@@ -182,39 +181,32 @@ def _key_columns(t: TargetSpec) -> tuple[Column, ...]:
 
 
 def _key_recipe(t: TargetSpec) -> KeyRecipe | None:
-    k = t.key
-    return None if k is None else KeyRecipe(k.name, tuple(k.from_), k.normalize, k.trim, k.casefold, k.sort_lists)
+    return None if t.key is None else t.key.recipe()
 
 
-def _compile_field(f: dict[str, Any]) -> FieldPlan:
-    common = {
-        "name": f["name"],
-        "type": parse_type(f["type"]),
-        "nullable": f["nullable"],
-        "default": f["default"],
-        "format": f["format"],
+def _compile_field(f: FieldSpec) -> FieldPlan:
+    common: dict[str, Any] = {
+        "name": f.name,
+        "type": f.logical_type,
+        "nullable": f.nullable,
+        "default": f.default,
+        "format": f.format,
     }
-    if f["path"] is not None:
-        return FieldPlan(source="path", path=parse_path(f["path"]), **common)
-    if f["parent"] is not None:
-        return FieldPlan(source="parent_field", parent_field=f["parent"], **common)
-    if f["value"]:
+    if f.json_path is not None:
+        return FieldPlan(source="path", path=f.json_path, **common)
+    if f.parent is not None:
+        return FieldPlan(source="parent_field", parent_field=f.parent, **common)
+    if f.value:
         return FieldPlan(source="value", **common)
-    if f["previous"] is not None:
-        prev = f["previous"]
-        within = tuple(parse_path(p) for p in prev["within"])
-        return FieldPlan(source="previous", previous=PreviousPlan(parse_path(prev["path"]), within), **common)
-    if f["lookup"] is not None:
-        lk = f["lookup"]
-        lookup = LookupPlan(
-            source=parse_path(lk["from_"], allow_explode=True),
-            equals=lk["equals"],
-            where=parse_path(lk["where"]) if lk["where"] else None,
-            path=parse_path(lk["path"]) if lk["path"] else None,
-        )
+    if f.previous is not None:
+        prev = PreviousPlan(f.previous.json_path, f.previous.within_paths)
+        return FieldPlan(source="previous", previous=prev, **common)
+    if f.lookup is not None:
+        lk = f.lookup
+        lookup = LookupPlan(source=lk.source, equals=lk.equals, where=lk.where_path, path=lk.read_path)
         return FieldPlan(source="lookup", lookup=lookup, **common)
-    if f["index"]:
-        return FieldPlan(source="index", index_base=f["index_base"], **common)
+    if f.index:
+        return FieldPlan(source="index", index_base=f.index_base, **common)
     return FieldPlan(source="key", **common)
 
 

@@ -39,23 +39,12 @@ import pyarrow.compute as pc
 from tidemark.contract.counts import WriteCounts
 from tidemark.contract.prepare import RowError
 from tidemark.errors import ContractError, did_you_mean
+from tidemark.keyspec import KeyRecipe as KeyRecipe  # re-exported: the recipe the functions here take
 
 #: uuid5(NAMESPACE_URL, "tidemark:key:v1"): the namespace of version 1 of the encoding (pinned by a test)
 KEY_NAMESPACE = uuid.UUID("68826b71-47e9-5077-9da0-88068bee11b7")
 #: what ``trim`` strips at both ends: ASCII white space, no-break space, ideographic space, byte order mark
 TRIM_CHARS = " \t\n\r\x0b\x0c\u00a0\u3000\ufeff"
-
-
-@dataclass(frozen=True)
-class KeyRecipe:
-    """How to compute a key column: its name, the columns it is made from, and the string options."""
-
-    name: str
-    columns: tuple[str, ...]
-    normalize: bool = True
-    trim: bool = False
-    casefold: bool = False
-    sort_lists: bool = False
 
 
 # -- the reference: the encoding written plainly ----------------------------------------------------------------

@@ -14,6 +14,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from tidemark.timestamps import parse_timestamp
 from tidemark.types import LogicalType
 
 _ARROW_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OverflowError)
@@ -74,10 +75,6 @@ def _fast(values: list[Any], t: LogicalType, fmt: str | None) -> pa.Array | None
         return None
 
 
-def values_kinds(values: list[Any]) -> set[type]:
-    return {type(v) for v in values}
-
-
 def convert_value(v: Any, t: LogicalType, fmt: str | None = None) -> Any:
     """Convert one JSON value to the Python value Arrow stores for ``t``; raise ValueError/TypeError if impossible."""
     kind = t.kind
@@ -110,14 +107,6 @@ def convert_value(v: Any, t: LogicalType, fmt: str | None = None) -> Any:
     if kind == "date":
         return datetime.strptime(v, fmt).date() if fmt else date.fromisoformat(v)
     return parse_timestamp(v, fmt)
-
-
-def parse_timestamp(v: str, fmt: str | None = None) -> datetime:
-    """ISO 8601 (``Z`` or an offset; none means UTC) or a strptime format; always returns an aware UTC datetime."""
-    parsed = datetime.strptime(v, fmt) if fmt else datetime.fromisoformat(v)
-    if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
 
 
 def _to_int(v: Any, t: LogicalType) -> int:

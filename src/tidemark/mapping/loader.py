@@ -4,7 +4,7 @@ Errors look like::
 
     live_game.yaml:41:9: targets[2].fields[3].tpye: unknown key (did you mean 'type'?)
 
-The loader also runs the compiler's semantic checks (parents, keys, foreign keys, scopes) so that
+The loader also runs the semantic checks (checks.py: parents, keys, foreign keys, scopes) so that
 ``tidemark validate`` reports everything a run would refuse.
 """
 
@@ -18,12 +18,11 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from tidemark.errors import MappingError, did_you_mean
+from tidemark.mapping.checks import check_mapping
 from tidemark.mapping.models import Mapping
 
 Loc = tuple[str | int, ...]
 Positions = dict[Loc, tuple[int, int]]
-
-BUILTIN_PREFIX = "mlb:"
 
 
 def resolve_mapping_path(ref: str | Path) -> Path:
@@ -68,8 +67,6 @@ def parse_mapping(text: str, filename: str = "<mapping>") -> Mapping:
         mapping = Mapping.model_validate(data)
     except ValidationError as exc:
         raise MappingError(_format_validation(exc, data, positions, filename)) from None
-    from tidemark.compile.checks import check_mapping  # compile depends on mapping, not the reverse at import
-
     problems = check_mapping(mapping)
     if problems:
         raise MappingError([_place(filename, positions, loc) + f": {msg}" for loc, msg in problems])

@@ -1,17 +1,24 @@
 """The mapping language as pydantic models (the JSON Schema for editors is generated from these).
 
 A mapping describes one kind of source document and the tables it becomes. See ``docs/mapping.md``.
+
+The models keep each path, type and filter as the text the user wrote (the JSON Schema, the docs and the error
+messages show that text); a field validator checks it where it stands (so an error names its YAML path), and a
+cached property holds its typed value (:class:`JsonPath`, :class:`LogicalType`, :class:`Condition`), which the
+semantic checks (checks.py) and the compiler read: nothing parses a mapping string again.
 """
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from tidemark.mapping.filters import parse_filter
-from tidemark.mapping.paths import parse_path
-from tidemark.types import parse_type
+from tidemark.keyspec import KeySpec  # the key block, shared with write blocks
+from tidemark.mapping.filters import Condition, parse_filter
+from tidemark.mapping.paths import JsonPath, parse_path
+from tidemark.types import LogicalType, parse_type
 
 IDENT = r"^[A-Za-z_][A-Za-z0-9_]*$"
 
@@ -55,6 +62,10 @@ class TimestampSpec(_Strict):
             raise ValueError("set exactly one of 'path' (a JSON path) or 'from: captured_at'")
         return self
 
+    @cached_property
+    def json_path(self) -> JsonPath | None:
+        return None if self.path is None else parse_path(self.path)
+
 
 class SourceSpec(_Strict):
     """The kind of document this mapping reads."""
@@ -78,6 +89,11 @@ class SourceSpec(_Strict):
                 raise ValueError(f"{p!r} must start at the record root ('$')")
         return v
 
+    @cached_property
+    def document_paths(self) -> tuple[JsonPath, ...]:
+        """Where the document may sit, in the order tried."""
+        return tuple(parse_path(p) for p in ([self.document] if isinstance(self.document, str) else self.document))
+
 
 class PreviousSpec(_Strict):
     """A value read from the element before this one in the exploded array or object (like SQL ``LAG``)."""
@@ -98,6 +114,14 @@ class PreviousSpec(_Strict):
     @classmethod
     def _within(cls, v: list[str]) -> list[str]:
         return [_element_path(p) for p in v]
+
+    @cached_property
+    def json_path(self) -> JsonPath:
+        return parse_path(self.path)
+
+    @cached_property
+    def within_paths(self) -> tuple[JsonPath, ...]:
+        return tuple(parse_path(p) for p in self.within)
 
 
 class LookupSpec(_Strict):
@@ -129,6 +153,19 @@ class LookupSpec(_Strict):
     @classmethod
     def _inner(cls, v: str | None) -> str | None:
         return None if v is None else _element_path(v)
+
+    @cached_property
+    def source(self) -> JsonPath:
+        """The candidates (``from``): an exploding path."""
+        return parse_path(self.from_, allow_explode=True)
+
+    @cached_property
+    def where_path(self) -> JsonPath | None:
+        return None if self.where is None else parse_path(self.where)
+
+    @cached_property
+    def read_path(self) -> JsonPath | None:
+        return None if self.path is None else parse_path(self.path)
 
 
 def _element_path(v: str) -> str:
@@ -185,6 +222,14 @@ class FieldSpec(_Strict):
             )
         return self
 
+    @cached_property
+    def logical_type(self) -> LogicalType:
+        return parse_type(self.type)
+
+    @cached_property
+    def json_path(self) -> JsonPath | None:
+        return None if self.path is None else parse_path(self.path)
+
 
 class IndexSpec(_Strict):
     columns: list[str] = Field(min_length=1)
@@ -196,30 +241,6 @@ class ForeignKeySpec(_Strict):
     columns: list[str] = Field(min_length=1, description="columns of this table")
     references: str = Field(description="the referenced table, as named in this mapping (schema.table)")
     ref_columns: list[str] | None = Field(None, description="referenced columns; default: its primary key")
-
-
-class KeySpec(_Strict):
-    """A deterministic key column computed from other columns (docs/write.md, "Deterministic keys")."""
-
-    name: str = Field(pattern=IDENT, description="the key column, e.g. match_id")
-    from_: list[str] = Field(
-        alias="from", min_length=1, description="the columns the key is made from, in order (a list column counts)"
-    )
-    normalize: bool = Field(True, description="Unicode NFC normalization of strings before hashing")
-    trim: bool = Field(False, description="strip white space (and no-break spaces) around strings")
-    casefold: bool = Field(False, description="Unicode case folding of strings ('Straße' keys like 'STRASSE')")
-    sort_lists: bool = Field(False, description="sort the elements of list columns (order does not matter)")
-
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
-    @model_validator(mode="after")
-    def _distinct(self) -> KeySpec:
-        twice = sorted({c for c in self.from_ if self.from_.count(c) > 1})
-        if twice:
-            raise ValueError(f"'from' lists {', '.join(twice)} more than once")
-        if self.name in self.from_:
-            raise ValueError(f"the key {self.name!r} cannot be made from itself")
-        return self
 
 
 class TargetSpec(_Strict):
@@ -270,6 +291,15 @@ class TargetSpec(_Strict):
         if v is not None:
             parse_filter(v)
         return v
+
+    @cached_property
+    def rows_path(self) -> JsonPath:
+        return parse_path(self.rows, allow_explode=True)
+
+    @cached_property
+    def conditions(self) -> tuple[Condition, ...]:
+        """The filter's conditions (all must hold); none without a filter."""
+        return parse_filter(self.filter) if self.filter else ()
 
 
 class Mapping(_Strict):

@@ -29,7 +29,7 @@ from tidemark.contract.counts import WriteCounts
 from tidemark.contract.keys import KeyRecipe, KeyReport, compute_keys, incomplete_reasons
 from tidemark.contract.prepare import RowError, prepare
 from tidemark.errors import ContractError
-from tidemark.mapping.models import KeySpec
+from tidemark.keyspec import KeySpec
 from tidemark.runtime.result import NullReporter, Reporter, RunResult
 from tidemark.runtime.transaction import Transaction, retry_conflicts
 from tidemark.sinks import open_sink

@@ -29,9 +29,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from tidemark.contract.counts import MODES, Mode
-from tidemark.contract.keys import KeyRecipe
 from tidemark.errors import ConfigError, did_you_mean
-from tidemark.mapping.models import KeySpec
+from tidemark.keyspec import KeyRecipe, KeySpec
 from tidemark.sinks import SINKS
 
 DEDUPS = ("newest_wins", "error")
@@ -143,7 +142,7 @@ def key_recipe(key: KeySpec | KeyRecipe | MappingABC[str, Any] | None) -> KeyRec
         except ValidationError as exc:
             first = exc.errors()[0]
             raise ConfigError(f"key: {'.'.join(str(p) for p in first['loc'])}: {first['msg']}") from None
-    return KeyRecipe(key.name, tuple(key.from_), key.normalize, key.trim, key.casefold, key.sort_lists)
+    return key.recipe()
 
 
 def resolve(

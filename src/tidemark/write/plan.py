@@ -17,10 +17,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from tidemark.contract.counts import Mode
-from tidemark.contract.keys import KeyRecipe
-from tidemark.engines.convert import parse_timestamp
 from tidemark.errors import ConfigError, ContractError, did_you_mean
+from tidemark.keyspec import KeyRecipe
 from tidemark.tables import HASH_COLUMN, Column, TableSpec
+from tidemark.timestamps import parse_timestamp
 from tidemark.types import LogicalType, from_arrow
 from tidemark.write.inputs import Locate
 

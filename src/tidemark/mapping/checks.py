@@ -1,15 +1,16 @@
 """Semantic checks of a mapping: everything that pydantic's per-field validation cannot see.
 
 Each problem is ``(yaml_loc, message)``; the loader turns the loc into ``file:line:col: targets[2].fields[3].path``.
+The checks read the models' typed values (``rows_path``, ``json_path``, ``logical_type``, ``conditions``): the
+strings were parsed once, when the models were validated. The compiler (compile/plan.py) uses :func:`ancestors` and
+:func:`document_path` too.
 """
 
 from __future__ import annotations
 
 from tidemark.errors import did_you_mean
-from tidemark.mapping.filters import parse_filter
 from tidemark.mapping.models import FieldSpec, Mapping, TargetSpec
-from tidemark.mapping.paths import JsonPath, parse_path
-from tidemark.types import parse_type
+from tidemark.mapping.paths import JsonPath
 
 Loc = tuple[str | int, ...]
 Problem = tuple[Loc, str]
@@ -41,9 +42,33 @@ def ancestors(mapping: Mapping, target: TargetSpec) -> list[TargetSpec]:
 
 
 def _check_target(mapping: Mapping, i: int, t: TargetSpec, by_name: dict[str, int]) -> list[Problem]:
-    out: list[Problem] = []
     here: Loc = ("targets", i)
-    rows = parse_path(t.rows, allow_explode=True)
+    depth = len(ancestors(mapping, t))
+    names = [f.name for f in t.fields]
+    known = set(names) | {t.timestamp} | ({t.key.name} if t.key is not None else set())
+    out = _check_rows(mapping, t, by_name, here)
+    for j, f in enumerate(t.fields):
+        out += _check_field(mapping, t, f, depth, (*here, "fields", j))
+        out += _check_derived(t, j, f, depth, (*here, "fields", j))
+        if names.count(f.name) > 1 and names.index(f.name) != j:
+            out.append(((*here, "fields", j, "name"), f"field {f.name!r} is declared twice"))
+    if t.key is not None:  # a computed key column (contract/keys.py) is a column like the fields
+        out += _check_key(t, names, (*here, "key"))
+    out += _check_key_and_time(t, names, known, here)
+    out += _check_scope(mapping, t, names, known, here)
+    out += _check_columns(t, known, here)
+    for k, fk in enumerate(t.foreign_keys):
+        out += _check_fk(
+            mapping, t, fk.columns, fk.references, fk.ref_columns, known, by_name, (*here, "foreign_keys", k)
+        )
+    out += _check_filter(t, depth, here)
+    return out
+
+
+def _check_rows(mapping: Mapping, t: TargetSpec, by_name: dict[str, int], here: Loc) -> list[Problem]:
+    """Where the rows come from: a parent that exists (no loop) and a path of its row, or the document."""
+    out: list[Problem] = []
+    rows = t.rows_path
     if t.parent is not None:
         if t.parent not in by_name:
             out.append(((*here, "parent"), f"unknown parent target {t.parent!r}{did_you_mean(t.parent, by_name)}"))
@@ -57,26 +82,27 @@ def _check_target(mapping: Mapping, i: int, t: TargetSpec, by_name: dict[str, in
         out.append(((*here, "rows"), f"{t.rows!r}: rows come from the document ('$.'), not the record ('$$')"))
     elif rows.anchor != "doc":
         out.append(((*here, "rows"), f"{t.rows!r} is relative: start it at the document ('$.') or set 'parent'"))
-    depth_available = len(ancestors(mapping, t))
-    names = [f.name for f in t.fields]
-    for j, f in enumerate(t.fields):
-        out += _check_field(mapping, t, f, rows, depth_available, (*here, "fields", j))
-        out += _check_derived(t, j, f, rows, depth_available, (*here, "fields", j))
-        if names.count(f.name) > 1 and names.index(f.name) != j:
-            out.append(((*here, "fields", j, "name"), f"field {f.name!r} is declared twice"))
-    known = set(names) | {t.timestamp}
-    if t.key is not None:  # a computed key column (contract/keys.py) is a column like the fields
-        out += _check_key(t, names, (*here, "key"))
-        known.add(t.key.name)
+    return out
+
+
+def _check_key_and_time(t: TargetSpec, names: list[str], known: set[str], here: Loc) -> list[Problem]:
+    """The primary key names columns, and a timestamp field has a type that orders rows."""
+    out: list[Problem] = []
     for k, col in enumerate(t.primary_key):
         if col not in known:
             out.append(
                 ((*here, "primary_key", k), f"primary key column {col!r} is not a field{did_you_mean(col, known)}")
             )
     if t.timestamp in names:
-        ts_type = parse_type(next(f.type for f in t.fields if f.name == t.timestamp)).kind
+        ts_type = next(f.logical_type for f in t.fields if f.name == t.timestamp).kind
         if ts_type not in {"timestamp", "date", "int", "bigint", "double"}:
             out.append(((*here, "timestamp"), f"timestamp column {t.timestamp!r} has type {ts_type}: use timestamp"))
+    return out
+
+
+def _check_scope(mapping: Mapping, t: TargetSpec, names: list[str], known: set[str], here: Loc) -> list[Problem]:
+    """Scope columns are what one document covers, and a scoped table's timestamp is the snapshot time."""
+    out: list[Problem] = []
     for k, col in enumerate(t.scope or []):
         if col not in known:
             out.append(((*here, "scope", k), f"scope column {col!r} is not a field{did_you_mean(col, known)}"))
@@ -97,6 +123,12 @@ def _check_target(mapping: Mapping, i: int, t: TargetSpec, by_name: dict[str, in
                 "or set 'scope: []'",
             )
         )
+    return out
+
+
+def _check_columns(t: TargetSpec, known: set[str], here: Loc) -> list[Problem]:
+    """Index and partition columns name columns of the table (a partition column once)."""
+    out: list[Problem] = []
     for k, idx in enumerate(t.indexes):
         for m, col in enumerate(idx.columns):
             if col not in known:
@@ -113,31 +145,26 @@ def _check_target(mapping: Mapping, i: int, t: TargetSpec, by_name: dict[str, in
             )
         elif t.partition_by.index(col) != k:
             out.append(((*here, "partition_by", k), f"partition column {col!r} is listed twice"))
-    for k, fk in enumerate(t.foreign_keys):
-        out += _check_fk(
-            mapping, t, fk.columns, fk.references, fk.ref_columns, known, by_name, (*here, "foreign_keys", k)
-        )
-    if t.filter:
-        for cond in parse_filter(t.filter):
-            if cond.path.anchor == "parent" and cond.path.depth > depth_available:
-                out.append(
-                    (
-                        (*here, "filter"),
-                        f"{cond.path.text!r} reaches {cond.path.depth} level(s) up; "
-                        f"{t.table!r} has {depth_available} parent(s)",
-                    )
-                )
     return out
 
 
-def _check_field(mapping: Mapping, t: TargetSpec, f: FieldSpec, rows: JsonPath, depth: int, loc: Loc) -> list[Problem]:
+def _check_filter(t: TargetSpec, depth: int, here: Loc) -> list[Problem]:
+    """A filter reaches no further up than the target's parents."""
+    return [
+        (
+            (*here, "filter"),
+            f"{cond.path.text!r} reaches {cond.path.depth} level(s) up; {t.table!r} has {depth} parent(s)",
+        )
+        for cond in t.conditions
+        if cond.path.anchor == "parent" and cond.path.depth > depth
+    ]
+
+
+def _check_field(mapping: Mapping, t: TargetSpec, f: FieldSpec, depth: int, loc: Loc) -> list[Problem]:
     out: list[Problem] = []
-    if f.path is not None:
-        p = parse_path(f.path)
-        if p.anchor == "parent" and p.depth > depth:
-            out.append(
-                ((*loc, "path"), f"{f.path!r} reaches {p.depth} level(s) up but {t.table!r} has {depth} parent(s)")
-            )
+    rows = t.rows_path
+    if (p := f.json_path) is not None and p.anchor == "parent" and p.depth > depth:
+        out.append(((*loc, "path"), f"{f.path!r} reaches {p.depth} level(s) up but {t.table!r} has {depth} parent(s)"))
     if f.parent is not None:
         parent = next((x for x in mapping.targets if x.table == t.parent), None)
         if parent is None:
@@ -155,14 +182,15 @@ def _check_field(mapping: Mapping, t: TargetSpec, f: FieldSpec, rows: JsonPath, 
         out.append(((*loc, "index"), "'index: true' needs rows that explode an array ('...[*]')"))
     if f.key and rows.explode != "object":
         out.append(((*loc, "key"), "'key: true' needs rows that explode an object ('....*')"))
-    if f.format is not None and parse_type(f.type).kind not in {"date", "timestamp"}:
+    if f.format is not None and f.logical_type.kind not in {"date", "timestamp"}:
         out.append(((*loc, "format"), f"'format' applies to date/timestamp fields, not {f.type}"))
     return out
 
 
-def _check_derived(t: TargetSpec, j: int, f: FieldSpec, rows: JsonPath, depth: int, loc: Loc) -> list[Problem]:
+def _check_derived(t: TargetSpec, j: int, f: FieldSpec, depth: int, loc: Loc) -> list[Problem]:
     """Checks of the derived sources: value, index_base, previous and lookup."""
     out: list[Problem] = []
+    rows = t.rows_path
     if f.value and rows.explode == "none":
         out.append(((*loc, "value"), "'value: true' needs rows that explode an array or object ('...[*]' / '....*')"))
     if f.index_base and not f.index:
@@ -175,7 +203,7 @@ def _check_derived(t: TargetSpec, j: int, f: FieldSpec, rows: JsonPath, depth: i
             )
         )
     if f.lookup is not None:
-        src = parse_path(f.lookup.from_, allow_explode=True)
+        src = f.lookup.source
         if src.anchor == "parent" and src.depth > depth:
             out.append(
                 (
@@ -235,10 +263,8 @@ def document_path(mapping: Mapping, t: TargetSpec, name: str) -> JsonPath | None
         f = next((x for x in current.fields if x.name == name), None)
         if f is None:
             return None
-        if f.path is not None:
-            p = parse_path(f.path)
-            rows = parse_path(current.rows, allow_explode=True)
-            if p.anchor in ("doc", "record") or (p.anchor == "row" and rows.is_root):
+        if (p := f.json_path) is not None:
+            if p.anchor in ("doc", "record") or (p.anchor == "row" and current.rows_path.is_root):
                 return p if p.anchor != "row" else JsonPath(p.text, "doc", 0, p.segments)
             return None
         if f.parent is None or current.parent is None:

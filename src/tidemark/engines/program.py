@@ -1,0 +1,372 @@
+"""The per-document program of a plan: one parsed record in, its rows per target out. Pure and picklable.
+
+A :class:`Program` is built once from a :class:`~tidemark.compile.Plan`: path getters, filters, a generated row
+builder per target (codegen.py), ``previous`` / ``lookup`` fields (derived.py) and the required-value checks.
+:meth:`Program.run` then takes one parsed record (plus the capture / file times its source knows) and returns a
+:class:`DocumentRows` (its rows per target, the rows missing a required value, its scope values) or a
+:class:`Rejection`. It holds no buffer and keeps nothing from one document to the next, so any engine can run it:
+the local engine adds a decoder, a batching buffer and the Arrow conversion; a distributed engine ships the program
+to its workers (it pickles as its plan and rebuilds its closures where it is unpickled).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from tidemark.compile.plan import FieldPlan, Plan, TargetPlan
+from tidemark.engines.codegen import RowBuilder, build_row_function
+from tidemark.engines.derived import IndexCache, Lookup, Previous
+from tidemark.mapping.filters import Condition
+from tidemark.mapping.paths import JsonPath
+from tidemark.timestamps import parse_timestamp
+
+Getter = Callable[[Any], Any]
+_UNSET = object()
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """A document refused as a whole (no snapshot time, a required path missing, an array where an object was
+    expected): it contributes no rows."""
+
+    reason: str
+
+
+@dataclass
+class DocumentRows:
+    """What one document becomes.
+
+    ``rows``: ``(target, row)`` in walk order (a parent row before its children), a row being the values of
+    ``target.plan.fields`` in order; ``missing``: position in ``rows`` -> reasons, for rows that lack a required
+    value (the caller reports them as row errors); ``scopes``: ``(target, scope values + snapshot time)`` for every
+    scoped target, whether or not the document gave it rows; ``snapshot``: the document's snapshot time.
+    """
+
+    rows: list[tuple[TargetProgram, list[Any]]]
+    missing: dict[int, list[str]]
+    scopes: list[tuple[TargetProgram, tuple[Any, ...]]]
+    snapshot: datetime
+
+
+class _Reject(Exception):
+    """Raised inside a document walk; the document is rejected with this message."""
+
+
+def make_getter(segments: tuple[str | int, ...]) -> Getter:
+    """A function following ``segments`` through dicts/lists; None as soon as anything is missing."""
+    if not segments:
+        return lambda obj: obj
+    if len(segments) == 1 and isinstance(segments[0], str):
+        k0 = segments[0]
+        return lambda obj: obj.get(k0) if type(obj) is dict else None
+    if len(segments) == 2 and all(isinstance(s, str) for s in segments):
+        a, b = segments
+
+        def get2(obj: Any) -> Any:
+            obj = obj.get(a) if type(obj) is dict else None
+            return obj.get(b) if type(obj) is dict else None
+
+        return get2
+
+    def get(obj: Any) -> Any:
+        for s in segments:
+            if type(s) is str:
+                if type(obj) is not dict:
+                    return None
+                obj = obj.get(s)
+            elif type(obj) is list and type(s) is int and -len(obj) <= s < len(obj):
+                obj = obj[s]
+            else:
+                return None
+        return obj
+
+    return get
+
+
+def _anchored(path: JsonPath) -> Callable[[Any, Any, tuple[Any, ...]], Any]:
+    """A getter taking (document, element, ancestors) according to the path's anchor."""
+    g = make_getter(path.segments)
+    if path.anchor == "doc":
+        return lambda doc, elem, anc: g(doc)
+    if path.anchor == "row":
+        return lambda doc, elem, anc: g(elem)
+    if path.anchor == "record":  # the walk keeps the raw record as the last ancestor
+        return lambda doc, elem, anc: g(anc[-1])
+    depth = path.depth - 1
+    return lambda doc, elem, anc: g(anc[depth])
+
+
+_OPS: dict[str, Callable[[Any, Any], bool]] = {
+    "==": lambda a, b: a == b and type(a) is type(b) if isinstance(b, bool) else a == b,
+    "!=": lambda a, b: not (a == b and (type(a) is type(b) if isinstance(b, bool) else True)),
+    "<": lambda a, b: a is not None and a < b,
+    "<=": lambda a, b: a is not None and a <= b,
+    ">": lambda a, b: a is not None and a > b,
+    ">=": lambda a, b: a is not None and a >= b,
+    "exists": lambda a, b: a is not None,
+    "missing": lambda a, b: a is None,
+}
+
+
+def _compile_filter(conditions: tuple[Condition, ...]) -> Callable[[Any, Any, tuple[Any, ...]], bool] | None:
+    if not conditions:
+        return None
+    compiled = [(_anchored(c.path), _OPS[c.op], c.value) for c in conditions]
+
+    def keep(doc: Any, elem: Any, anc: tuple[Any, ...]) -> bool:
+        for get, op, value in compiled:
+            try:
+                if not op(get(doc, elem, anc), value):
+                    return False
+            except TypeError:  # comparing incomparable types: the row does not match
+                return False
+        return True
+
+    return keep
+
+
+RowField = Callable[[Any, Any, tuple[Any, ...], list[Any] | None, Any], Any]
+
+
+def _parent_field(slot: int) -> RowField:
+    return lambda doc, elem, anc, pv, pos: pv[slot] if pv else None
+
+
+def _element(doc: Any, elem: Any, anc: tuple[Any, ...], pv: list[Any] | None, pos: Any) -> Any:
+    return elem
+
+
+def _numbered(base: int) -> RowField:
+    return lambda doc, elem, anc, pv, pos: pos + base
+
+
+def _kind(value: Any) -> str:
+    return {dict: "an object", list: "an array", str: "a string", bool: "a boolean"}.get(type(value), "a number")
+
+
+class TargetProgram:
+    """One target's plan as closures: which rows it explodes, which it keeps, and how each row is built."""
+
+    def __init__(
+        self, index: int, plan: TargetPlan, parent: TargetProgram | None, index_cache: IndexCache | None = None
+    ) -> None:
+        self.index = index  # position in the plan's targets
+        self.plan = plan
+        self.parent = parent
+        self.index_cache = index_cache or IndexCache()
+        self.children: list[TargetProgram] = []
+        self.width = len(plan.fields)
+        self.rows_get = make_getter(plan.rows.segments)
+        self.filter = _compile_filter(plan.filter)
+        self.doc_fields: list[tuple[int, Getter]] = []
+        self.record_fields: list[tuple[int, Getter]] = []
+        self.inline: set[int] = set()  # path fields read per row: inlined by the row builder
+        self.positions: set[int] = set()  # array index / object key fields
+        self.parent_slots: dict[int, int] = {}  # field -> slot of the parent row
+        self.fallbacks: dict[int, RowField] = {}  # fields the row builder calls a closure for
+        self.previous_fields: list[tuple[int, Getter, tuple[str, ...], list[Getter]]] = []
+        self.lookups: list[Lookup] = []
+        self.ts_slot: int | None = None
+        for j, f in enumerate(plan.fields):
+            self._add_field(j, f)
+        self.previous = Previous(self.previous_fields) if self.previous_fields else None
+        self.build_row: RowBuilder = build_row_function(
+            plan.fields, self.inline, self.parent_slots, self.positions, self.fallbacks
+        )
+        defaults = [(j, f.default) for j, f in enumerate(plan.fields) if f.default is not None]
+        self.defaults = [(j, d) for j, d in defaults if plan.fields[j].source != "lookup"]
+        self.lookup_defaults = {j: d for j, d in defaults if plan.fields[j].source == "lookup"}
+        self.required = [j for j, f in enumerate(plan.fields) if not f.nullable]
+        self.scope_getters = [(p.anchor == "record", make_getter(p.segments)) for p in plan.scope_paths]
+
+    def _add_field(self, j: int, f: FieldPlan) -> None:
+        if f.source == "timestamp":
+            self.ts_slot = j
+        elif f.source == "path" and f.path is not None and f.path.anchor == "record":
+            self.record_fields.append((j, make_getter(f.path.segments)))
+        elif f.source == "path" and f.path is not None and (f.path.anchor == "doc" or self.plan.rows.is_root):
+            self.doc_fields.append((j, make_getter(f.path.segments)))
+        elif f.source == "path" and f.path is not None:
+            self.inline.add(j)
+        elif f.source == "parent_field":
+            assert self.parent is not None and f.parent_field is not None
+            self.parent_slots[j] = [x.name for x in self.parent.plan.fields].index(f.parent_field)
+        elif f.source == "value":
+            self.fallbacks[j] = _element
+        elif f.source == "previous" and f.previous is not None:
+            within = [make_getter(w.segments) for w in f.previous.within]
+            within_key = tuple(w.text for w in f.previous.within)
+            self.previous_fields.append((j, make_getter(f.previous.path.segments), within_key, within))
+        elif f.source == "lookup" and f.lookup is not None:
+            self.lookups.append(self._lookup(j, f))
+        elif f.index_base:
+            self.fallbacks[j] = _numbered(f.index_base)
+        else:  # index / key
+            self.positions.add(j)
+
+    def _lookup(self, j: int, f: FieldPlan) -> Lookup:
+        lk = f.lookup
+        assert lk is not None
+        key_slot = [x.name for x in self.plan.fields].index(lk.equals)
+        where = make_getter(lk.where.segments) if lk.where is not None else None
+        read = make_getter(lk.path.segments) if lk.path is not None else make_getter(())
+        cache_key = (lk.source.text, lk.where.text if lk.where is not None else "")
+        source = _anchored(lk.source)
+        return Lookup(j, key_slot, source, cache_key, lk.source.explode, where, read, self.index_cache)
+
+    def explode(self, source: Any) -> Iterable[tuple[Any, Any]]:
+        rows = self.plan.rows
+        if rows.is_root:
+            return ((None, source),)
+        value = self.rows_get(source)
+        if value is None:
+            if self.plan.required:
+                raise _Reject(f"required path {rows.text!r} of table {self.plan.name} is missing")
+            return ()
+        if rows.explode == "array":
+            if type(value) is not list:
+                raise _Reject(f"{rows.text!r} of table {self.plan.name}: expected an array, found {_kind(value)}")
+            return enumerate(value)
+        if rows.explode == "object":
+            if type(value) is not dict:
+                raise _Reject(f"{rows.text!r} of table {self.plan.name}: expected an object, found {_kind(value)}")
+            return value.items()
+        return ((None, value),)  # a single nested object: one row
+
+    def walk(
+        self,
+        doc: Any,
+        source: Any,
+        anc: tuple[Any, ...],
+        pv: list[Any] | None,
+        ts: datetime,
+        out: list[tuple[TargetProgram, list[Any]]],
+    ) -> None:
+        base: list[Any] = [None] * self.width
+        for j, get in self.doc_fields:
+            base[j] = get(doc)
+        for j, get in self.record_fields:
+            base[j] = get(anc[-1])
+        if self.ts_slot is not None:
+            base[self.ts_slot] = ts
+        keep = self.filter
+        previous = self.previous
+        state = previous.state() if previous is not None else None
+        for pos, elem in self.explode(source):
+            before = previous.values(elem, state) if previous is not None and state is not None else None
+            if keep is not None and not keep(doc, elem, anc):
+                continue
+            row = self.build_row(doc, elem, anc, pv, pos, base)
+            if before is not None:
+                for j, value in before:
+                    row[j] = value
+            for j, default in self.defaults:
+                if row[j] is None:
+                    row[j] = default
+            if self.lookups:
+                self._look_up(doc, elem, anc, row)
+            out.append((self, row))
+            if self.children:
+                child_anc = (elem, *anc)
+                for child in self.children:
+                    child.walk(doc, elem, child_anc, row, ts, out)
+
+    def _look_up(self, doc: Any, elem: Any, anc: tuple[Any, ...], row: list[Any]) -> None:
+        defaults = self.lookup_defaults
+        found: dict[tuple[tuple[str, ...], int], Any] = {}  # lookups of one candidate by one key find it once
+        for lookup in self.lookups:  # in declaration order: a lookup may use an earlier one (with its default)
+            memo = (lookup.cache_key, lookup.key_slot)
+            candidate = found.get(memo, _UNSET)
+            if candidate is _UNSET:
+                candidate = found[memo] = lookup.find(doc, elem, anc, row)
+            value = None if candidate is None else lookup.read(candidate)
+            row[lookup.slot] = defaults.get(lookup.slot) if value is None else value
+
+    def missing(self, row: list[Any]) -> list[str] | None:
+        """Reasons for the required values this row lacks, or None."""
+        fields = self.plan.fields
+        names = [fields[j].name for j in self.required if row[j] is None]
+        return [f"{name}: required value is missing" for name in names] if names else None
+
+
+class Program:
+    """A plan's per-document program (see the module docstring). Pickles as its plan; closures are rebuilt."""
+
+    def __init__(self, plan: Plan) -> None:
+        self.plan = plan
+        self._build()
+
+    def _build(self) -> None:
+        plan = self.plan
+        by_name: dict[str, TargetProgram] = {}
+        index_cache = IndexCache()  # lookups of every target share candidate indexes, within one document
+        for i, tp in enumerate(plan.targets):  # parents come first in a plan
+            parent = by_name[tp.parent] if tp.parent else None
+            target = TargetProgram(i, tp, parent, index_cache)
+            by_name[tp.name] = target
+            if parent is not None:
+                parent.children.append(target)
+        self.targets = list(by_name.values())
+        self.roots = [t for t in self.targets if t.parent is None]
+        self.scoped = [t for t in self.targets if t.plan.spec.scope]
+        self.index_cache = index_cache
+        self.doc_getters = [make_getter(p.segments) for p in plan.document_paths]
+        ts = plan.timestamp
+        self.ts_get = make_getter(ts.path.segments) if ts.path else None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"plan": self.plan}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.plan = state["plan"]
+        self._build()
+
+    def run(
+        self, record: Any, *, captured_at: datetime | None = None, modified_at: datetime | None = None
+    ) -> DocumentRows | Rejection:
+        """Walk one parsed record. ``captured_at`` / ``modified_at``: what the source knows of the record (its
+        capture time, the modification time of its file), used as the mapping's timestamp says."""
+        doc = next((d for g in self.doc_getters if (d := g(record)) is not None), None)
+        if doc is None:
+            return Rejection(f"no document at {' or '.join(p.text for p in self.plan.document_paths)}")
+        out: list[tuple[TargetProgram, list[Any]]] = []
+        try:
+            ts = self._timestamp(record, doc, captured_at, modified_at)
+            for root in self.roots:  # the raw record rides along as the last ancestor, for '$$.' paths
+                root.walk(doc, doc, (record,), None, ts, out)
+        except _Reject as exc:
+            return Rejection(str(exc))
+        finally:
+            self.index_cache.clear()  # nothing of this document is kept for the next
+        missing: dict[int, list[str]] = {}
+        for k, (target, row) in enumerate(out):
+            if target.required and (reasons := target.missing(row)) is not None:
+                missing[k] = reasons
+        scopes = [(t, (*(g(record if rec else doc) for rec, g in t.scope_getters), ts)) for t in self.scoped]
+        return DocumentRows(out, missing, scopes, ts)
+
+    def _timestamp(self, record: Any, doc: Any, captured_at: datetime | None, modified_at: datetime | None) -> datetime:
+        ts = self.plan.timestamp
+        if ts.from_captured_at:
+            if captured_at is not None:
+                return captured_at
+            value = record.get("captured_at") if type(record) is dict else None
+            where = "captured_at (none given with the document, and no 'captured_at' key in its record)"
+        else:
+            assert self.ts_get is not None and ts.path is not None
+            value = self.ts_get(record if ts.path.anchor == "record" else doc)
+            where = ts.path.text
+        if value is None and ts.fallback == "file_modified":
+            if modified_at is not None:
+                return modified_at
+            where += " (and the input is not a file with a modification time)"
+        if value is None:
+            raise _Reject(f"no snapshot time at {where}")
+        try:
+            return parse_timestamp(str(value), ts.format)
+        except ValueError as exc:
+            fmt = f" with format {ts.format!r}" if ts.format else " (ISO 8601)"
+            raise _Reject(f"snapshot time {value!r} at {where} does not parse{fmt}") from exc
