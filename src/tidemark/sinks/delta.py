@@ -28,6 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import BaseModel, ConfigDict, Field
 
+from tidemark.contract import rules
 from tidemark.contract.counts import Mode, WriteCounts
 from tidemark.errors import (
     ConfigError,
@@ -336,8 +337,9 @@ class DeltaSink(WorkingCopySink):
         merger = merger.when_not_matched_insert(values, predicate=is_upsert)
         if deletes.num_rows:
             assert spec.timestamp is not None
-            ts = q(spec.timestamp)
-            merger = merger.when_matched_delete(predicate=f"s.{q(OP)} = 'd' AND t.{ts} < s.{ts}")
+            # a tombstone carries its scope's watermark: the stored row goes only while still older than it
+            older = rules.older_sql("delta", spec.timestamp, "t", "s")
+            merger = merger.when_matched_delete(predicate=f"s.{q(OP)} = 'd' AND {older}")
         metrics = self._commit_op(merger.execute)
         return {
             "inserted": int(metrics["num_target_rows_inserted"]),
@@ -369,8 +371,8 @@ class DeltaSink(WorkingCopySink):
         merger = (
             table.marks.merge(
                 changes, predicate=on, source_alias="s", target_alias="t", commit_properties=self._props()
-            )
-            .when_matched_update({ts: f"s.{ts}"}, predicate=f"s.{ts} > t.{ts}")
+            )  # the stored mark moves only forward: to the greater of the two (rules.sql_merged_mark)
+            .when_matched_update({ts: f"s.{ts}"}, predicate=rules.older_sql("delta", wm.timestamp, "t", "s"))
             .when_not_matched_insert_all()
         )
         self._commit_op(merger.execute)
@@ -460,20 +462,13 @@ def _delta_type(ltype: LogicalType) -> str:
 
 def _unchanged_since_read(spec: TableSpec) -> str:
     """The stored row is still the one the working copy decided against (no other writer got there first)."""
-    h, sh = _quote(HASH_COLUMN), _quote(STORED_HASH)
-    if not spec.timestamp:
-        return f"(t.{h} = s.{sh})"
-    ts, sts = _quote(spec.timestamp), _quote(STORED_TS)
-    return f"(t.{h} = s.{sh} AND t.{ts} = s.{sts})"
+    read = rules.Row("s", STORED_TS if spec.timestamp else None, STORED_HASH)
+    return rules.render(rules.sql_same(rules.Row("t", spec.timestamp), read), "delta")
 
 
 def _newer(spec: TableSpec) -> str:
-    """The contract's guard: the source row wins (see docs/write-contract.md)."""
-    h = _quote(HASH_COLUMN)
-    if not spec.timestamp:
-        return f"s.{h} <> t.{h}"
-    ts = _quote(spec.timestamp)
-    return f"s.{ts} > t.{ts} OR (s.{ts} = t.{ts} AND s.{h} > t.{h})"
+    """The contract's guard: the source row wins (contract/rules.py)."""
+    return rules.wins_sql("delta", spec.timestamp, "s", "t")
 
 
 __all__ = ["DeltaConfig", "DeltaSink"]

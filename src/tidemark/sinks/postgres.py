@@ -3,9 +3,9 @@
 Writes stream each Arrow batch with ``COPY`` (CSV written by Arrow) into a temporary staging table, then apply the
 contract with one statement per table::
 
-    WITH c AS (staged rows LEFT JOIN stored rows: 'i'nsert / 'u'pdate / 'n' unchanged / 's'kip, as sinks/sql.py)
-    INSERT INTO t SELECT ... FROM c WHERE a IN ('i', 'u') ORDER BY key
-    ON CONFLICT (key) DO UPDATE SET ... WHERE <newer, or same time and greater hash>
+    WITH c AS (staged rows LEFT JOIN stored rows: insert / update / unchanged / skip, by contract/rules.py)
+    INSERT INTO t SELECT ... FROM c WHERE a IN ('insert', 'update') ORDER BY key
+    ON CONFLICT (key) DO UPDATE SET ... WHERE <the incoming row wins, rules.sql_wins>
     RETURNING (xmax = 0)            -- true: inserted, false: updated
 
 The counts equal those of :class:`~tidemark.sinks.sql.SqlSink` (the conformance suite runs on both). The guard is
@@ -33,6 +33,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 from pydantic import BaseModel, ConfigDict, Field
 
+from tidemark.contract import rules
 from tidemark.contract.counts import Mode, WriteCounts
 from tidemark.errors import ConfigError, MissingDependencyError, SinkConflictError, SinkError, SinkTerminalError
 from tidemark.sinks import pg_copy, pg_errors
@@ -363,9 +364,10 @@ class PostgresSink(SqlSink):
         second writer of a scope waits for the first to commit); scope values travel as arrays, not a temp table.
         True when none of them had a watermark before and every row is as new as its scope's new watermark (then
         no staged row would be skipped: the fast path of :meth:`_insert_new` may apply)."""
-        assert spec.timestamp is not None
+        timestamp = spec.timestamp
+        assert timestamp is not None
         scope_cols = ", ".join(self.q(c) for c in spec.scope)
-        ts = self.q(spec.timestamp)
+        ts = self.q(timestamp)
         if scopes is None:  # no scope batch given: the rows themselves say which scopes they cover
             scopes = rows.group_by(list(spec.scope)).aggregate([(spec.timestamp, "max")])
             scopes = scopes.rename_columns([*spec.scope, spec.timestamp])
@@ -374,10 +376,11 @@ class PostgresSink(SqlSink):
         if not touched.num_rows:
             return False
         source, params = self._arrays(spec, touched)
+        merged = rules.merged_mark_sql(self.dialect, timestamp, "EXCLUDED", "w")
         fresh = self._exec(
             f"INSERT INTO {self.watermark_ref(spec)} AS w ({scope_cols}, {ts}) "
             f"SELECT {scope_cols}, max({ts}) FROM {source} GROUP BY {scope_cols} ORDER BY {scope_cols} "
-            f"ON CONFLICT ({scope_cols}) DO UPDATE SET {ts} = GREATEST(w.{ts}, EXCLUDED.{ts}) "
+            f"ON CONFLICT ({scope_cols}) DO UPDATE SET {ts} = {merged} "
             "RETURNING (w.xmax = 0)",
             params,
         )
@@ -398,11 +401,13 @@ class PostgresSink(SqlSink):
         """Watermarks merged (unless the fast path did already), drop staged rows older than their scope's."""
         if self._touched is None:
             self._merge_watermarks(spec, rows, scopes)
-        wm, stage, ts = self.watermark_ref(spec), self.q(STAGE), self.q(spec.timestamp or "")
+        assert spec.timestamp is not None
+        older = rules.older_sql(self.dialect, spec.timestamp, "s", "n")
         # every stored watermark, not only the touched ones: rows of a scope that this batch does not reconcile are
         # still older than its newest applied snapshot, and must not come back
         return self._exec_count(
-            f"DELETE FROM {stage} USING {wm} AS n WHERE {self._match(spec.scope, 'n', stage)} AND {stage}.{ts} < n.{ts}"
+            f"DELETE FROM {self.q(STAGE)} AS s USING {self.watermark_ref(spec)} AS n "
+            f"WHERE {self._match(spec.scope, 'n', 's')} AND {older}"
         )
 
     def _arrays(self, spec: TableSpec, table: pa.Table) -> tuple[str, list[Any]]:
@@ -418,10 +423,10 @@ class PostgresSink(SqlSink):
         source, params = self._touched
         if not params[0]:
             return 0
-        target, ts = self.table_ref(spec), self.q(spec.timestamp)
+        older = rules.older_sql(self.dialect, spec.timestamp, "t", "n")
         return self._exec_count(
-            f"DELETE FROM {target} USING {self.watermark_ref(spec)} AS n "
-            f"WHERE {self._match(spec.scope, 'n', target)} AND {target}.{ts} < n.{ts} "
+            f"DELETE FROM {self.table_ref(spec)} AS t USING {self.watermark_ref(spec)} AS n "
+            f"WHERE {self._match(spec.scope, 'n', 't')} AND {older} "
             f"AND ({self._cols_of(spec.scope, 'n')}) IN (SELECT * FROM {source})",
             params,
         )
@@ -432,31 +437,22 @@ class PostgresSink(SqlSink):
         again on the newest committed row, so a concurrent writer's newer row wins. Inserted / updated come from
         ``RETURNING``, unchanged / skipped from the classification (same numbers as the shared SQL)."""
         key = ", ".join(self.q(c) for c in spec.primary_key)
-        h = self.q(HASH_COLUMN)
         stage, target, cols = self.q(STAGE), self.table_ref(spec), self._cols(spec)
-
-        def newer(new: str) -> str:  # the contract's guard: the incoming row replaces the stored row t
-            if spec.timestamp is None:  # no timestamp: the incoming row wins unless identical
-                return f"{new}.{h} <> t.{h}"
-            ts = self.q(spec.timestamp)
-            return f"({new}.{ts} > t.{ts} OR ({new}.{ts} = t.{ts} AND {new}.{h} > t.{h}))"
-
-        same = f"s.{h} = t.{h}" + (
-            f" AND s.{self.q(spec.timestamp)} = t.{self.q(spec.timestamp)}" if spec.timestamp else ""
-        )
-        if mode == "append_once":  # existing keys are skipped, never updated nor unchanged
-            decide, conflict = "'s'", "DO NOTHING"
+        first = self.q(spec.primary_key[0])
+        append_once = mode == "append_once"
+        decide = rules.classify_sql(self.dialect, spec.timestamp, "s", "t", spec.primary_key[0], append_once)
+        if append_once:  # existing keys are skipped, never updated nor unchanged
+            conflict = "DO NOTHING"
         else:
-            decide = f"CASE WHEN {newer('s')} THEN 'u' WHEN {same} THEN 'n' ELSE 's' END"
             sets = ", ".join(
                 f"{self.q(c)} = EXCLUDED.{self.q(c)}"
                 for c in (*spec.column_names, HASH_COLUMN)
                 if c not in spec.primary_key
             )
-            conflict = f"DO UPDATE SET {sets} WHERE {newer('EXCLUDED')}"
+            # the guard again, on the newest committed row under its lock: a concurrent writer's newer row stays
+            conflict = f"DO UPDATE SET {sets} WHERE {rules.wins_sql(self.dialect, spec.timestamp, 'EXCLUDED', 't')}"
         # Only the stored rows whose first key column has a value of the batch can match: saying so lets the server
         # read them by the primary key's index instead of scanning the whole table for every batch.
-        first = self.q(spec.primary_key[0])
         probe: list[Any] = []
         stored = target
         if self._rows is not None:
@@ -464,11 +460,12 @@ class PostgresSink(SqlSink):
             array = f"%s::{self._column_type(spec.column(spec.primary_key[0]).type)}[]"
             stored = f"(SELECT * FROM {target} WHERE {first} = ANY({array}))"
         row = self._exec(
-            f"WITH c AS (SELECT s.*, CASE WHEN t.{first} IS NULL THEN 'i' ELSE {decide} END AS a "
+            f"WITH c AS (SELECT s.*, {decide} AS a "
             f"FROM {stage} AS s LEFT JOIN {stored} AS t ON {self._match(spec.primary_key, 's', 't')}), "
-            f"up AS (INSERT INTO {target} AS t ({cols}) SELECT {cols} FROM c WHERE a IN ('i', 'u') ORDER BY {key} "
+            f"up AS (INSERT INTO {target} AS t ({cols}) SELECT {cols} FROM c WHERE a IN ('insert', 'update') "
+            f"ORDER BY {key} "
             f"ON CONFLICT ({key}) {conflict} RETURNING (t.xmax = 0) AS ins) "
-            "SELECT count(*), count(*) FILTER (WHERE a = 'n'), "
+            "SELECT count(*), count(*) FILTER (WHERE a = 'unchanged'), "
             "(SELECT count(*) FILTER (WHERE ins) FROM up), (SELECT count(*) FILTER (WHERE NOT ins) FROM up) FROM c",
             probe,
         )[0]

@@ -28,6 +28,7 @@ from typing import Any, ClassVar
 import pyarrow as pa
 from sqlglot import exp
 
+from tidemark.contract import rules
 from tidemark.contract.counts import Mode, WriteCounts
 from tidemark.errors import SinkTerminalError
 from tidemark.sinks.base import META_SCHEMA, QUARANTINE_SCHEMA, QUARANTINE_TABLE, QuarantineEntry, Sink
@@ -242,24 +243,24 @@ class SqlSink(Sink):
         else:  # no scope batch given: the rows themselves say which scopes they cover
             source = self.q(STAGE)
         wm = self.watermark_ref(spec)
+        # the batch's newest snapshot per scope, merged with the stored watermark (rules.sql_merged_mark)
+        merged = rules.merged_mark_sql(self.dialect, spec.timestamp, "b", "w")
         self._exec(
-            f"CREATE TEMP TABLE {self.q(WATERMARK)} AS SELECT {scope_cols}, max({ts}) AS {ts} FROM ("
-            f"SELECT {scope_cols}, {ts} FROM {source} UNION ALL "
-            f"SELECT {self._cols_of(spec.scope, 'w')}, w.{ts} FROM {wm} AS w "
-            f"WHERE EXISTS (SELECT 1 FROM {source} AS s WHERE {self._match(spec.scope, 's', 'w')})"
-            f") AS u GROUP BY {scope_cols}"
+            f"CREATE TEMP TABLE {self.q(WATERMARK)} AS SELECT {self._cols_of(spec.scope, 'b')}, {merged} AS {ts} "
+            f"FROM (SELECT {scope_cols}, max({ts}) AS {ts} FROM {source} GROUP BY {scope_cols}) AS b "
+            f"LEFT JOIN {wm} AS w ON {self._match(spec.scope, 'b', 'w')}"
         )
         self._exec(
             f"DELETE FROM {wm} WHERE EXISTS (SELECT 1 FROM {self.q(WATERMARK)} AS n "
             f"WHERE {self._match(spec.scope, 'n', wm)})"
         )
         self._exec(f"INSERT INTO {wm} ({scope_cols}, {ts}) SELECT {scope_cols}, {ts} FROM {self.q(WATERMARK)}")
-        stage = self.q(STAGE)
         # every stored watermark, not only the touched ones: rows of a scope that this batch does not reconcile
         # are still older than its newest applied snapshot, and must not come back
+        older = rules.older_sql(self.dialect, spec.timestamp, "s", "n")
         return self._exec_count(
-            f"DELETE FROM {stage} WHERE EXISTS (SELECT 1 FROM {wm} AS n "
-            f"WHERE {self._match(spec.scope, 'n', stage)} AND {stage}.{ts} < n.{ts})"
+            f"DELETE FROM {self.q(STAGE)} AS s WHERE EXISTS (SELECT 1 FROM {wm} AS n "
+            f"WHERE {self._match(spec.scope, 'n', 's')} AND {older})"
         )
 
     def _cols_of(self, columns: tuple[str, ...], alias: str) -> str:
@@ -267,21 +268,9 @@ class SqlSink(Sink):
 
     def _classify_and_apply(self, spec: TableSpec, mode: Mode) -> WriteCounts:
         key = spec.primary_key
-        h = self.q(HASH_COLUMN)
-        first_key = self.q(key[0])
-        if mode == "append_once":
-            decide = "'skip'"
-        elif spec.timestamp:
-            ts = self.q(spec.timestamp)
-            decide = (
-                f"CASE WHEN s.{ts} > t.{ts} OR (s.{ts} = t.{ts} AND s.{h} > t.{h}) THEN 'update' "
-                f"WHEN s.{ts} = t.{ts} AND s.{h} = t.{h} THEN 'unchanged' ELSE 'skip' END"
-            )
-        else:  # no timestamp: the incoming row wins unless identical
-            decide = f"CASE WHEN s.{h} = t.{h} THEN 'unchanged' ELSE 'update' END"
+        decide = rules.classify_sql(self.dialect, spec.timestamp, "s", "t", key[0], mode == "append_once")
         self._exec(
-            f"CREATE TEMP TABLE {self.q(CLASSIFIED)} AS SELECT s.*, "
-            f"CASE WHEN t.{first_key} IS NULL THEN 'insert' ELSE {decide} END AS {self.q(ACTION)} "
+            f"CREATE TEMP TABLE {self.q(CLASSIFIED)} AS SELECT s.*, {decide} AS {self.q(ACTION)} "
             f"FROM {self.q(STAGE)} AS s LEFT JOIN {self.table_ref(spec)} AS t ON {self._match(key, 's', 't')}"
         )
         tally = dict(self._exec(f"SELECT {self.q(ACTION)}, count(*) FROM {self.q(CLASSIFIED)} GROUP BY 1"))
@@ -304,11 +293,10 @@ class SqlSink(Sink):
 
     def _reconcile(self, spec: TableSpec) -> int:
         assert spec.timestamp is not None
-        target = self.table_ref(spec)
-        ts = self.q(spec.timestamp)
+        older = rules.older_sql(self.dialect, spec.timestamp, "t", "n")
         return self._exec_count(
-            f"DELETE FROM {target} WHERE EXISTS (SELECT 1 FROM {self.q(WATERMARK)} AS n "
-            f"WHERE {self._match(spec.scope, 'n', target)} AND {target}.{ts} < n.{ts})"
+            f"DELETE FROM {self.table_ref(spec)} AS t WHERE EXISTS (SELECT 1 FROM {self.q(WATERMARK)} AS n "
+            f"WHERE {self._match(spec.scope, 'n', 't')} AND {older})"
         )
 
     # -- quarantine & reads -------------------------------------------------------------------------------------

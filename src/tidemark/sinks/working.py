@@ -22,6 +22,7 @@ from typing import Any, Protocol
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from tidemark.contract import rules
 from tidemark.contract.counts import Mode, WriteCounts
 from tidemark.contract.prepare import row_hash
 from tidemark.sinks.base import META_SCHEMA, QUARANTINE_SCHEMA, QUARANTINE_TABLE, QuarantineEntry, Sink
@@ -285,11 +286,12 @@ class WorkingTable:
             return self.rows()
         h = self.q(HASH_COLUMN)
         ts = self.q(self.spec.timestamp) if self.spec.timestamp else h
+        same = rules.same_sql("duckdb", self.spec.timestamp, "w", "o")
         return self._select(
             f"SELECT w.*, o.{h} AS {self.q(STORED_HASH)}, o.{ts} AS {self.q(STORED_TS)} "
             f"FROM {self.db.table_ref(self.spec)} AS w LEFT JOIN {self.original} AS o "
             f"ON {self.db._match(self.spec.primary_key, 'o', 'w')} "
-            f"WHERE o.{h} IS NULL OR o.{h} <> w.{h} OR o.{ts} <> w.{ts}"
+            f"WHERE o.{h} IS NULL OR NOT {same}"
         )
 
     def deletes(self) -> pa.Table:
@@ -323,7 +325,7 @@ class WorkingTable:
         old = self.stored_watermarks.rename_columns([*self.spec.scope, "_tm_old"])
         joined = current.join(old, keys=list(self.spec.scope), join_type="left outer")
         newer = pc.or_kleene(
-            pc.is_null(joined.column("_tm_old")), pc.greater(joined.column(ts), joined.column("_tm_old"))
+            pc.is_null(joined.column("_tm_old")), rules.arrow_older(joined.column("_tm_old"), joined.column(ts))
         )
         return joined.filter(newer).drop_columns(["_tm_old"])
 
