@@ -1,7 +1,8 @@
 """Delta Lake through delta-rs (the ``deltalake`` package; no Spark): ``delta:PATH``, one Delta table per table.
 
-Layout: ``PATH/<schema>/<table>`` for data, ``PATH/_tidemark/wm__<schema>__<table>`` for the watermarks of scoped
-tables and ``PATH/_tidemark/quarantine`` for refused rows. Delta has no transaction across tables, so:
+Layout: ``PATH/<schema>/<table>`` for data, ``PATH/_tidemark/wm__<schema>__<table>_<digest>`` for the
+watermarks of scoped tables and ``PATH/_tidemark/quarantine`` for refused rows (sinks/bookkeeping.py). Delta has no
+transaction across tables, so:
 
 - writes are applied to a working copy (:mod:`tidemark.sinks.working`) and nothing is written before ``commit()``:
   a failure before it leaves every table untouched;
@@ -38,6 +39,14 @@ from tidemark.errors import (
     SinkTransientError,
 )
 from tidemark.sinks.base import Capabilities, QuarantineEntry
+from tidemark.sinks.bookkeeping import (
+    legacy_watermark_name,
+    quarantine_spec,
+    quarantine_table,
+    watermark_schema,
+    watermark_spec,
+)
+from tidemark.sinks.schema import columns_to_add
 from tidemark.sinks.working import (
     STORED_HASH,
     STORED_TS,
@@ -46,11 +55,7 @@ from tidemark.sinks.working import (
     WorkingTable,
     conform,
     matching,
-    quarantine_spec,
-    quarantine_table,
     stored_schema,
-    watermark_schema,
-    watermark_spec,
 )
 from tidemark.tables import HASH_COLUMN, TableSpec
 from tidemark.types import LogicalType
@@ -218,30 +223,18 @@ class DeltaSink(WorkingCopySink):
         return _Table(spec, WorkingTable(spec, _Snapshot(spec, data, marks), self._db()), data, marks, replayed)
 
     def _wm_path(self, spec: TableSpec) -> Path:
-        return self.root / "_tidemark" / watermark_spec(spec).name
+        path = self.root / "_tidemark" / watermark_spec(spec).name
+        legacy = self.root / "_tidemark" / legacy_watermark_name(spec)
+        # a store written before watermark names were made collision-free keeps its watermarks where they are
+        return legacy if not path.exists() and self._dl.DeltaTable.is_deltatable(str(legacy)) else path
 
     def _check_schema(self, spec: TableSpec, data: Any) -> None:
-        stored = {f.name: str(f.type.type) for f in data.schema().fields if hasattr(f.type, "type")}
-        problems = []
-        for c in spec.columns:
-            have = stored.get(c.name)
-            if have is None and c.name in {f.name for f in data.schema().fields}:
-                have = "a nested type"
-            if have is not None and have != _delta_type(c.type):
-                problems.append(f"column {c.name!r} is {have} in the store but {c.type} in the mapping")
-            elif have is None and not c.nullable and c.name not in {f.name for f in data.schema().fields}:
-                problems.append(f"new column {c.name!r} is NOT NULL: make it nullable or give it a default")
+        stored = {
+            f.name: str(f.type.type) if hasattr(f.type, "type") else "a nested type" for f in data.schema().fields
+        }
         partitions = list(data.metadata().partition_columns)
-        if partitions != list(spec.partition_by):
-            problems.append(
-                f"it is partitioned by {partitions or 'nothing'}, the mapping says {list(spec.partition_by)}"
-            )
-        if problems:
-            raise SinkTerminalError(
-                f"Delta table {spec.qualified} at {self._path(spec)} exists with an incompatible schema: "
-                + "; ".join(problems)
-                + ". Migrate the table (or write to a new path); tidemark only adds nullable columns."
-            )
+        where = f"{self.display} ({self._path(spec)})"
+        columns_to_add(spec, stored, lambda have, want: have == _delta_type(want), where=where, partitions=partitions)
 
     # -- writes -------------------------------------------------------------------------------------------------
     def write(self, spec: TableSpec, rows: pa.Table, scopes: pa.Table | None, mode: Mode) -> WriteCounts:

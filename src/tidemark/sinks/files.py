@@ -5,7 +5,8 @@ Layout of a store at ``ROOT``::
     ROOT/_tidemark/manifest.json             the committed state: every table's columns and the files it is made of
     ROOT/_tidemark/lock                      held (flock) by the one transaction writing at a time
     ROOT/<schema>/<table>/[col=value/]part-<version>-<id>.<ext>     data files (partition columns stay in the files)
-    ROOT/_tidemark/wm__<schema>__<table>/... watermarks of scoped tables; ROOT/_tidemark/quarantine/... refused rows
+    ROOT/_tidemark/wm__<schema>__<table>_<digest>/...   watermarks of scoped tables (sinks/bookkeeping.py)
+    ROOT/_tidemark/quarantine/...            refused rows
 
 A transaction applies its writes to a working copy (:mod:`tidemark.sinks.working`) holding the files that contain
 a key or a scope the writes touch. ``commit()`` writes those files' new content and the new rows as new files, then
@@ -38,17 +39,15 @@ import pyarrow.compute as pc
 from tidemark.contract.counts import Mode, WriteCounts
 from tidemark.errors import SinkTerminalError, SinkTransientError
 from tidemark.sinks.base import Capabilities, QuarantineEntry
-from tidemark.sinks.working import (
-    Scratch,
-    WorkingCopySink,
-    WorkingTable,
-    conform,
-    matching,
+from tidemark.sinks.bookkeeping import (
+    legacy_watermark_name,
     quarantine_spec,
     quarantine_table,
     watermark_schema,
     watermark_spec,
 )
+from tidemark.sinks.schema import columns_to_add
+from tidemark.sinks.working import Scratch, WorkingCopySink, WorkingTable, conform, matching
 from tidemark.tables import HASH_COLUMN, Column, TableSpec
 from tidemark.types import parse_type
 
@@ -106,7 +105,8 @@ class _StoredFiles:
         return sum(int(f["rows"]) for f in self.files)
 
     def watermarks(self) -> pa.Table | None:
-        entry = self.sink.manifest["tables"].get(watermark_spec(self.spec).qualified)
+        tables = self.sink.manifest["tables"]
+        entry = tables.get(watermark_spec(self.spec).qualified) or tables.get(_legacy_marks(self.spec))
         if entry is None:
             return None
         return self.sink.read_entry(entry, watermark_schema(self.spec))
@@ -218,6 +218,8 @@ class FileSink(WorkingCopySink):
                 wm = watermark_spec(spec)
                 marks = tables.setdefault(wm.qualified, _entry(wm))
                 obsolete += [f["path"] for f in marks["files"]]
+                legacy = tables.pop(_legacy_marks(spec), None)  # migrated to the collision-free name
+                obsolete += [f["path"] for f in legacy["files"]] if legacy else []
                 marks["files"] = self._write_files(wm, work.watermarks(), version)
         if self._quarantined:
             spec = quarantine_spec()
@@ -247,24 +249,11 @@ class FileSink(WorkingCopySink):
         self._tables[spec.qualified] = _Table(spec, WorkingTable(spec, stored, self._db()), stored)
 
     def _check_schema(self, spec: TableSpec, entry: Entry) -> None:
-        have = {c["name"]: parse_type(c["type"]) for c in entry["columns"]}
-        problems = []
-        for c in spec.columns:
-            if c.name not in have and not c.nullable:
-                problems.append(f"new column {c.name!r} is NOT NULL: make it nullable or give it a default")
-            elif c.name in have and have[c.name] != c.type:
-                problems.append(f"column {c.name!r} is {have[c.name]} in the store but {c.type} in the mapping")
-        if list(entry.get("partition_by", [])) != list(spec.partition_by):
-            problems.append(
-                f"it is partitioned by {entry.get('partition_by') or 'nothing'}, "
-                f"the mapping says {list(spec.partition_by) or 'nothing'}"
-            )
-        if problems:
-            raise SinkTerminalError(
-                f"table {spec.qualified} in {self.display} exists with an incompatible schema: "
-                + "; ".join(problems)
-                + ". Migrate the table (or write to a new path); tidemark only adds nullable columns."
-            )
+        stored = {c["name"]: c["type"] for c in entry["columns"]}
+        partitions = list(entry.get("partition_by", []))
+        columns_to_add(
+            spec, stored, lambda have, want: parse_type(have) == want, where=self.display, partitions=partitions
+        )
 
     def write(self, spec: TableSpec, rows: pa.Table, scopes: pa.Table | None, mode: Mode) -> WriteCounts:
         self.ensure_table(spec)
@@ -363,6 +352,10 @@ def _fsync(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _legacy_marks(spec: TableSpec) -> str:
+    return f"{META}.{legacy_watermark_name(spec)}"
 
 
 def _entry(spec: TableSpec) -> Entry:

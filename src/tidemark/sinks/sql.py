@@ -30,8 +30,9 @@ from sqlglot import exp
 
 from tidemark.contract import rules
 from tidemark.contract.counts import Mode, WriteCounts
-from tidemark.errors import SinkTerminalError
-from tidemark.sinks.base import META_SCHEMA, QUARANTINE_SCHEMA, QUARANTINE_TABLE, QuarantineEntry, Sink
+from tidemark.sinks.base import META_SCHEMA, QuarantineEntry, Sink
+from tidemark.sinks.bookkeeping import legacy_watermark_name, quarantine_spec, quarantine_table, watermark_spec
+from tidemark.sinks.schema import columns_to_add
 from tidemark.tables import HASH_COLUMN, Column, TableSpec
 from tidemark.types import LogicalType
 
@@ -97,7 +98,7 @@ class SqlSink(Sink):
         return self.qt(spec.schema, spec.name)
 
     def watermark_ref(self, spec: TableSpec) -> str:
-        return self.qt(META_SCHEMA, f"wm__{spec.schema or 'main'}__{spec.name}")
+        return self.table_ref(watermark_spec(spec))
 
     # -- DDL ----------------------------------------------------------------------------------------------------
     def ensure_table(self, spec: TableSpec) -> None:
@@ -113,17 +114,18 @@ class SqlSink(Sink):
         else:
             self._evolve_table(spec, existing)
         if spec.scope:
-            self._ensure_meta_schema()
-            assert spec.timestamp is not None
-            cols = [spec.column(c) for c in (*spec.scope, spec.timestamp)]
-            defs = ", ".join(f"{self.q(c.name)} {self._column_type(c.type)} NOT NULL" for c in cols)
-            pk = ", ".join(self.q(c) for c in spec.scope)
-            self._exec(f"CREATE TABLE IF NOT EXISTS {self.watermark_ref(spec)} ({defs}, PRIMARY KEY ({pk}))")
+            marks = watermark_spec(spec)
+            legacy = legacy_watermark_name(spec)
+            if self._existing_columns(META_SCHEMA, marks.name) is None and self._existing_columns(META_SCHEMA, legacy):
+                # a store written before watermark names were made collision-free: keep its watermarks
+                self._exec(f"ALTER TABLE {self.qt(META_SCHEMA, legacy)} RENAME TO {self.q(marks.name)}")
+            self.ensure_table(marks)
         self._ensured.add(spec.qualified)
 
     def _create_table(self, spec: TableSpec) -> None:
         defs = [self._column_def(c, c.name in spec.primary_key) for c in spec.columns]
-        defs.append(f"{self.q(HASH_COLUMN)} BIGINT NOT NULL")
+        if spec.hashed:
+            defs.append(f"{self.q(HASH_COLUMN)} BIGINT NOT NULL")
         if spec.primary_key:
             defs.append(f"PRIMARY KEY ({', '.join(self.q(c) for c in spec.primary_key)})")
         self._exec(f"CREATE TABLE {self.table_ref(spec)} ({', '.join(defs)})")
@@ -152,27 +154,10 @@ class SqlSink(Sink):
         return f"{self.q(c.name)} {self._column_type(c.type)}{null}"
 
     def _evolve_table(self, spec: TableSpec, existing: dict[str, str]) -> None:
-        wanted = [*spec.columns, Column(HASH_COLUMN, LogicalType("bigint"), False)]
-        problems = []
-        added = []
-        for c in wanted:
-            have = existing.get(c.name)
-            if have is None:
-                if not c.nullable:
-                    problems.append(f"new column {c.name!r} is NOT NULL: make it nullable or give it a default")
-                else:
-                    added.append(c)
-            elif not self._same_type(have, c.type):
-                problems.append(f"column {c.name!r} is {have} in the store but {c.type} in the mapping")
-        if problems:
-            raise SinkTerminalError(
-                f"table {spec.qualified} exists with an incompatible schema: "
-                + "; ".join(problems)
-                + ". Migrate the table (or write to a new one); tidemark only adds nullable columns."
-            )
+        added = columns_to_add(spec, existing, self._same_type, where=self.display, check_hash=True)
         for c in added:
             self._exec(f"ALTER TABLE {self.table_ref(spec)} ADD COLUMN {self._column_def(c, False)}")
-        if added:
+        if added and spec.hashed:
             # Stored rows were hashed over the old columns: mark them stale so that, at an equal timestamp, the same
             # snapshot re-sent with the new columns replaces them (docs/write-contract.md, "Schema changes").
             stale = exp.Literal.number(STALE_HASH).sql(dialect=self.dialect)
@@ -223,7 +208,7 @@ class SqlSink(Sink):
 
     def _cols(self, spec: TableSpec, alias: str | None = None) -> str:
         prefix = f"{self.q(alias)}." if alias else ""
-        return ", ".join(prefix + self.q(c) for c in (*spec.column_names, HASH_COLUMN))
+        return ", ".join(prefix + self.q(c) for c in spec.stored_columns)
 
     def _insert_from(self, spec: TableSpec, source: str, where: str = "") -> str:
         cols = self._cols(spec)
@@ -301,32 +286,7 @@ class SqlSink(Sink):
 
     # -- quarantine & reads -------------------------------------------------------------------------------------
     def quarantine(self, entries: list[QuarantineEntry]) -> None:
-        if not entries:
-            return
-        self._ensure_meta_schema()
-        ref = self.qt(META_SCHEMA, QUARANTINE_TABLE)
-        if self._existing_columns(META_SCHEMA, QUARANTINE_TABLE) is None:
-            kinds = {
-                f.name: LogicalType("timestamp" if f.name == "quarantined_at" else "string") for f in QUARANTINE_SCHEMA
-            }
-            defs = ", ".join(f"{self.q(name)} {self._column_type(kind)}" for name, kind in kinds.items())
-            self._exec(f"CREATE TABLE IF NOT EXISTS {ref} ({defs})")
-        data = pa.Table.from_pylist(
-            [
-                {
-                    "run_id": e.run_id,
-                    "table_name": e.table,
-                    "row_key": e.key,
-                    "reason": e.reason,
-                    "row_data": e.row,
-                    "origin": e.origin,
-                    "quarantined_at": e.at,
-                }
-                for e in entries
-            ],
-            schema=QUARANTINE_SCHEMA,
-        )
-        self._stage("_tm_quarantine", data)
-        cols = ", ".join(self.q(f.name) for f in QUARANTINE_SCHEMA)
-        self._exec(f"INSERT INTO {ref} ({cols}) SELECT {cols} FROM {self.q('_tm_quarantine')}")
-        self._exec(f"DROP TABLE IF EXISTS {self.q('_tm_quarantine')}")
+        if entries:  # through the ordinary path: a table created from its spec, rows appended
+            spec = quarantine_spec()
+            self.ensure_table(spec)
+            self.write(spec, quarantine_table(entries), None, "append")

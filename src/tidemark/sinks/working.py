@@ -25,7 +25,8 @@ import pyarrow.compute as pc
 from tidemark.contract import rules
 from tidemark.contract.counts import Mode, WriteCounts
 from tidemark.contract.prepare import row_hash
-from tidemark.sinks.base import META_SCHEMA, QUARANTINE_SCHEMA, QUARANTINE_TABLE, QuarantineEntry, Sink
+from tidemark.sinks.base import META_SCHEMA, Sink
+from tidemark.sinks.bookkeeping import internal_name, watermark_spec
 from tidemark.sinks.duckdb import DuckDBConfig, DuckDBSink
 from tidemark.sinks.sql import STALE_HASH
 from tidemark.tables import HASH_COLUMN, Column, TableSpec
@@ -112,45 +113,6 @@ def stored_schema(spec: TableSpec) -> pa.Schema:
     return pa.schema([f.with_nullable(f.nullable and f.name not in spec.primary_key) for f in spec.arrow_schema])
 
 
-def quarantine_spec() -> TableSpec:
-    """The quarantine as a table (``_tidemark.quarantine``), for stores that keep it like any other table."""
-    cols = tuple(
-        Column(f.name, LogicalType("timestamp" if pa.types.is_timestamp(f.type) else "string"))
-        for f in QUARANTINE_SCHEMA
-    )
-    return TableSpec(META_SCHEMA, QUARANTINE_TABLE, cols)
-
-
-def quarantine_table(entries: list[QuarantineEntry]) -> pa.Table:
-    """Quarantine entries as rows of :data:`~tidemark.sinks.base.QUARANTINE_SCHEMA`."""
-    rows = [
-        {
-            "run_id": e.run_id,
-            "table_name": e.table,
-            "row_key": e.key,
-            "reason": e.reason,
-            "row_data": e.row,
-            "origin": e.origin,
-            "quarantined_at": e.at,
-        }
-        for e in entries
-    ]
-    return pa.Table.from_pylist(rows, schema=QUARANTINE_SCHEMA)
-
-
-def watermark_spec(spec: TableSpec) -> TableSpec:
-    """The bookkeeping table of a scoped table: per scope value, the newest snapshot time applied."""
-    assert spec.timestamp is not None
-    cols = tuple(dataclasses.replace(spec.column(c), nullable=False) for c in (*spec.scope, spec.timestamp))
-    name = f"wm__{spec.schema or 'main'}__{spec.name}"
-    return TableSpec(schema="_tidemark", name=name, columns=cols, primary_key=spec.scope, timestamp=spec.timestamp)
-
-
-def watermark_schema(spec: TableSpec) -> pa.Schema:
-    """The columns of a scoped table's watermarks: scope columns and the snapshot time, all NOT NULL."""
-    return pa.schema([f for f in watermark_spec(spec).arrow_schema if f.name != HASH_COLUMN])
-
-
 def matching(table: pa.Table, spec: TableSpec, keys: pa.Table | None, scopes: pa.Table | None) -> pa.Array:
     """A boolean mask: rows of ``table`` whose key is in ``keys`` or whose scope is in ``scopes``."""
     hit = pa.array([False] * table.num_rows, pa.bool_())
@@ -178,7 +140,7 @@ class WorkingTable:
         self.db = db
         self.db.ensure_table(dataclasses.replace(spec, indexes=(), foreign_keys=()))
         self.db._ensure_meta_schema()
-        self.original = db.qt(META_SCHEMA, f"orig__{spec.schema or 'main'}__{spec.name}")
+        self.original = db.qt(META_SCHEMA, internal_name("orig", spec.schema or "main", spec.name))
         self.counts = WriteCounts()
         self.modes: set[Mode] = set()
         self.overwritten = False
@@ -210,6 +172,8 @@ class WorkingTable:
         for ref in (self.db.table_ref(spec), self.original, *([self.db.watermark_ref(spec)] if spec.scope else [])):
             self.db._exec(f"DROP TABLE IF EXISTS {ref}")
         self.db._ensured.discard(spec.qualified)
+        if spec.scope:
+            self.db._ensured.discard(watermark_spec(spec).qualified)
         self.db._overwritten.discard(spec.qualified)
 
     # -- writes -------------------------------------------------------------------------------------------------
