@@ -1,4 +1,5 @@
-"""tidemark's own tables (sinks/bookkeeping.py): names that cannot collide, and stores of earlier versions migrated."""
+"""Names tidemark derives (watermark tables, sinks/bookkeeping.py; indexes, sinks/sql.py) cannot collide, and
+watermark tables of earlier versions are migrated."""
 
 from __future__ import annotations
 
@@ -14,7 +15,11 @@ from tidemark.contract.prepare import prepare
 from tidemark.sinks import open_sink
 from tidemark.sinks.base import META_SCHEMA, Sink
 from tidemark.sinks.bookkeeping import MAX_NAME, internal_name, legacy_watermark_name, watermark_spec
-from tidemark.tables import TableSpec
+from tidemark.sinks.duckdb import DuckDBSink
+from tidemark.sinks.postgres import PostgresSink
+from tidemark.sinks.sql import index_name
+from tidemark.tables import Column, Index, TableSpec
+from tidemark.types import LogicalType
 
 TEN, NINE = datetime(2024, 7, 13, 10, tzinfo=UTC), datetime(2024, 7, 13, 9, tzinfo=UTC)
 
@@ -60,16 +65,36 @@ def test_a_watermark_table_of_an_earlier_version_is_renamed_and_kept(url: str) -
     with open_sink(url) as sink:
         _write(sink, PLAYS, TEN)
     with open_sink(url) as sink:  # as an earlier version left it
-        assert isinstance(sink, Sink)
-        sink._exec(  # type: ignore[attr-defined]
-            f"ALTER TABLE {sink.watermark_ref(PLAYS)} RENAME TO {sink.q(legacy_watermark_name(PLAYS))}"  # type: ignore[attr-defined]
-        )
+        assert isinstance(sink, DuckDBSink | PostgresSink)
+        current, legacy = sink.sql.watermark_ref(PLAYS), sink.q(legacy_watermark_name(PLAYS))
+        sink.sql.driver.exec(f"ALTER TABLE {current} RENAME TO {legacy}")
     with open_sink(url) as sink:
         assert _write(sink, PLAYS, NINE) == {**_zero(), "skipped": 1}  # older than the kept watermark
-        existing = sink._existing_columns  # type: ignore[attr-defined]
+        assert isinstance(sink, DuckDBSink | PostgresSink)
+        existing = sink.sql.driver.existing_columns
         assert existing(META_SCHEMA, legacy_watermark_name(PLAYS)) is None
         assert existing(META_SCHEMA, watermark_spec(PLAYS).name) is not None
 
 
 def _zero() -> dict[str, int]:
     return dict.fromkeys(("inserted", "updated", "unchanged", "skipped", "deleted", "error"), 0)
+
+
+def test_index_names_equal_in_their_first_60_characters_do_not_collide(url: str) -> None:
+    table = "a_table_name_long_enough_to_push_derived_index_names_on"  # 55 characters
+    columns = tuple(Column(c, LogicalType("bigint")) for c in ("id", "col_1", "col_2"))
+    spec = TableSpec("t", table, columns, primary_key=("id",), indexes=(Index(("col_1",)), Index(("col_2",))))
+    names = [index_name(spec, i) for i in spec.indexes]
+    assert f"ix_{table}_col_1"[:60] == f"ix_{table}_col_2"[:60]  # the names derived before: one name for both
+    assert len(set(names)) == 2 and all(len(n) <= MAX_NAME for n in names)
+    with open_sink(url) as sink:
+        sink.begin()
+        sink.ensure_table(spec)
+        sink.commit()
+        assert isinstance(sink, DuckDBSink | PostgresSink)
+        if isinstance(sink, DuckDBSink):
+            query = "SELECT index_name FROM duckdb_indexes() WHERE table_name = ?"
+        else:
+            query = "SELECT indexname FROM pg_indexes WHERE tablename = %s AND indexname LIKE 'ix%%'"
+        stored = {r[0] for r in sink.sql.driver.exec(query, [table])}
+    assert stored == set(names)  # both indexes exist (the second was silently skipped before)

@@ -46,6 +46,7 @@ from tidemark.sinks.bookkeeping import (
     watermark_schema,
     watermark_spec,
 )
+from tidemark.sinks.errors import ErrorTable, translate
 from tidemark.sinks.schema import columns_to_add
 from tidemark.sinks.working import (
     STORED_HASH,
@@ -145,7 +146,10 @@ class DeltaSink(WorkingCopySink):
             raise MissingDependencyError("deltalake", "delta") from exc
         self._dl: Any = deltalake  # typed loosely: its write overloads split on literal modes
         self._conflict = exceptions.CommitFailedError
-        self._delta_error = exceptions.DeltaError
+        self._errors: ErrorTable = [
+            (exceptions.DeltaError, SinkTerminalError, "Delta Lake error in {root}: {exc}"),
+            (OSError, SinkTransientError, "cannot write to {root}: {exc}"),
+        ]
         self.config = config
         self.root = Path(config.path)
         self.display = f"delta:{config.path}"
@@ -403,11 +407,12 @@ class DeltaSink(WorkingCopySink):
         try:
             return fn()
         except self._conflict:
-            raise
-        except self._delta_error as exc:
-            raise SinkTerminalError(f"Delta Lake error in {self.root}: {exc}") from exc
-        except OSError as exc:
-            raise SinkTransientError(f"cannot write to {self.root}: {exc}") from exc
+            raise  # a lost race: retried by _publish from a fresh version
+        except Exception as exc:
+            error = translate(self._errors, exc, root=self.root)
+            if error is None:
+                raise
+            raise error from exc
 
     # -- reads & maintenance ------------------------------------------------------------------------------------
     def read_table(self, spec: TableSpec) -> pa.Table:
