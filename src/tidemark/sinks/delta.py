@@ -38,7 +38,7 @@ from tidemark.errors import (
     SinkTerminalError,
     SinkTransientError,
 )
-from tidemark.sinks.base import Capabilities, QuarantineEntry
+from tidemark.sinks.base import Capabilities
 from tidemark.sinks.bookkeeping import (
     legacy_watermark_name,
     quarantine_spec,
@@ -51,9 +51,9 @@ from tidemark.sinks.schema import columns_to_add
 from tidemark.sinks.working import (
     STORED_HASH,
     STORED_TS,
-    Scratch,
     WorkingCopySink,
     WorkingTable,
+    WorkState,
     conform,
     matching,
     stored_schema,
@@ -129,7 +129,15 @@ class _Snapshot:
         return conform(self.marks.to_pyarrow_table(), watermark_schema(self.spec))
 
 
-class DeltaSink(WorkingCopySink):
+@dataclass
+class _DeltaState(WorkState[_Table]):
+    #: the Delta transaction identifier tagging this transaction's commits (set_transaction)
+    txn: tuple[str, int] | None = None
+    #: commits made by the current commit()
+    published: list[Any] = field(default_factory=list)
+
+
+class DeltaSink(WorkingCopySink[_DeltaState]):
     capabilities: ClassVar[Capabilities] = Capabilities(
         transactional=False,  # one atomic commit per table; nothing is written before commit() (module docstring)
         native_merge=True,
@@ -153,18 +161,16 @@ class DeltaSink(WorkingCopySink):
         self.config = config
         self.root = Path(config.path)
         self.display = f"delta:{config.path}"
-        self._tables: dict[str, _Table] = {}
-        self._scratch: Scratch | None = None
-        self._quarantined: list[QuarantineEntry] = []
-        self._txn: tuple[str, int] | None = None
-        self._published: list[Any] = []  # commits made by the current commit()
         #: per table, what the last commit's MERGE (or write) reported: inserted / updated / deleted rows
         self.last_commit: dict[str, dict[str, int]] = {}
 
     # -- transaction --------------------------------------------------------------------------------------------
+    def _new_state(self) -> _DeltaState:
+        return _DeltaState()
+
     def begin(self) -> None:
         self._discard()
-        self._txn = None
+        self._work = self._new_state()
 
     def set_transaction(self, app_id: str, version: int) -> None:
         """Tag this transaction's commits with a Delta transaction identifier (``txn`` action).
@@ -173,9 +179,10 @@ class DeltaSink(WorkingCopySink):
         return every row as ``unchanged``. Call right after :meth:`begin`, before any table is touched; a stream
         passes its id and micro-batch number so a replayed micro-batch is applied at most once per table.
         """
-        if self._tables:
+        state = self._state()
+        if state.tables:
             raise ConfigError("set_transaction must be called right after begin(), before any table is written")
-        self._txn = (app_id, version)
+        state.txn = (app_id, version)
 
     def committed_version(self, spec: TableSpec, app_id: str) -> int | None:
         """The newest transaction version ``app_id`` committed to this table (None if it never did)."""
@@ -185,22 +192,17 @@ class DeltaSink(WorkingCopySink):
 
     def commit(self) -> None:
         report: dict[str, dict[str, int]] = {}
-        self._published.clear()
+        state = self._state()
         try:
-            for name, table in self._tables.items():
+            for name, table in list(state.tables.items()):
                 report[name] = self._publish(table)
-            if self._quarantined:
-                rows = quarantine_table(self._quarantined)
+            if state.quarantined:
+                rows = quarantine_table(state.quarantined)
                 path = self._path(quarantine_spec())
                 self._commit_op(lambda: self._write(path, rows, mode="append", spec=None))
         finally:
             self._discard()
         self.last_commit = report
-
-    def _discard(self) -> None:
-        self._tables.clear()
-        self._quarantined.clear()
-        super()._discard()
 
     # -- tables -------------------------------------------------------------------------------------------------
     def _path(self, spec: TableSpec) -> Path:
@@ -212,8 +214,9 @@ class DeltaSink(WorkingCopySink):
         return self._guard(lambda: self._dl.DeltaTable(str(path)))
 
     def ensure_table(self, spec: TableSpec) -> None:
-        if spec.qualified not in self._tables:
-            self._tables[spec.qualified] = self._snapshot(spec)
+        tables = self._state().tables
+        if spec.qualified not in tables:
+            tables[spec.qualified] = self._snapshot(spec)
 
     def _snapshot(self, spec: TableSpec) -> _Table:
         data = self._open(self._path(spec))
@@ -221,10 +224,11 @@ class DeltaSink(WorkingCopySink):
             self._check_schema(spec, data)
         marks = self._open(self._wm_path(spec)) if spec.scope else None
         replayed = False
-        if data is not None and self._txn is not None:
-            done = data.transaction_version(self._txn[0])
-            replayed = done is not None and done >= self._txn[1]
-        return _Table(spec, WorkingTable(spec, _Snapshot(spec, data, marks), self._db()), data, marks, replayed)
+        state = self._state()
+        if data is not None and state.txn is not None:
+            done = data.transaction_version(state.txn[0])
+            replayed = done is not None and done >= state.txn[1]
+        return _Table(spec, WorkingTable(spec, _Snapshot(spec, data, marks), state.db()), data, marks, replayed)
 
     def _wm_path(self, spec: TableSpec) -> Path:
         path = self.root / "_tidemark" / watermark_spec(spec).name
@@ -243,13 +247,10 @@ class DeltaSink(WorkingCopySink):
     # -- writes -------------------------------------------------------------------------------------------------
     def write(self, spec: TableSpec, rows: pa.Table, scopes: pa.Table | None, mode: Mode) -> WriteCounts:
         self.ensure_table(spec)
-        table = self._tables[spec.qualified]
+        table = self._state().tables[spec.qualified]
         if table.replayed:
             return WriteCounts(unchanged=rows.num_rows)
         return table.work.write(rows, scopes, mode)
-
-    def quarantine(self, entries: list[QuarantineEntry]) -> None:
-        self._quarantined.extend(entries)
 
     # -- commit -------------------------------------------------------------------------------------------------
     def _publish(self, table: _Table) -> dict[str, int]:
@@ -259,11 +260,12 @@ class DeltaSink(WorkingCopySink):
             except (self._conflict, _Lost) as exc:
                 if attempt == self.config.commit_retries:
                     # nothing published yet: the whole run may start over (the runtime does); else it must not
-                    error = SinkTransientError if self._published else SinkConflictError
+                    published = self._state().published
+                    error = SinkTransientError if published else SinkConflictError
                     raise error(
                         f"Delta table {table.spec.qualified}: another writer kept committing first "
                         f"({attempt + 1} attempts): {exc}. Nothing of this table was written"
-                        + (" (tables before it in this run were)" if self._published else "")
+                        + (" (tables before it in this run were)" if published else "")
                         + "; run again (or raise commit_retries)."
                     ) from exc
                 table = self._replay(table)
@@ -273,7 +275,7 @@ class DeltaSink(WorkingCopySink):
         """The same writes, classified again against the newest version of the table."""
         old.work.close()
         fresh = self._snapshot(old.spec)
-        self._tables[old.spec.qualified] = fresh
+        self._state().tables[old.spec.qualified] = fresh
         if not fresh.replayed:
             for rows, scopes, mode in old.work.writes:
                 fresh.work.write(rows, scopes, mode)
@@ -382,7 +384,8 @@ class DeltaSink(WorkingCopySink):
             self._commit_op(lambda: table.data.alter.add_columns(fields, commit_properties=self._props()))
 
     def _props(self) -> Any:
-        txns = [self._dl.Transaction(self._txn[0], self._txn[1])] if self._txn else None
+        txn = self._work.txn if self._work is not None else None
+        txns = [self._dl.Transaction(txn[0], txn[1])] if txn else None
         return self._dl.CommitProperties(app_transactions=txns, max_commit_retries=0)
 
     def _write(self, target: Any, rows: pa.Table, *, mode: str, spec: TableSpec | None) -> None:
@@ -400,7 +403,7 @@ class DeltaSink(WorkingCopySink):
     def _commit_op(self, fn: Any) -> Any:
         """Run one operation that commits a Delta version, and remember that this transaction published something."""
         result = self._guard(fn)
-        self._published.append(fn)
+        self._state().published.append(fn)
         return result
 
     def _guard(self, fn: Any) -> Any:

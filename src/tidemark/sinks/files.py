@@ -29,7 +29,7 @@ import os
 import time
 import urllib.parse
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
@@ -38,7 +38,7 @@ import pyarrow.compute as pc
 
 from tidemark.contract.counts import Mode, WriteCounts
 from tidemark.errors import SinkTerminalError, SinkTransientError
-from tidemark.sinks.base import Capabilities, QuarantineEntry
+from tidemark.sinks.base import Capabilities
 from tidemark.sinks.bookkeeping import (
     legacy_watermark_name,
     quarantine_spec,
@@ -47,7 +47,7 @@ from tidemark.sinks.bookkeeping import (
     watermark_spec,
 )
 from tidemark.sinks.schema import columns_to_add
-from tidemark.sinks.working import Scratch, WorkingCopySink, WorkingTable, conform, matching
+from tidemark.sinks.working import WorkingCopySink, WorkingTable, WorkState, conform, matching
 from tidemark.tables import HASH_COLUMN, Column, TableSpec
 from tidemark.types import parse_type
 
@@ -112,7 +112,24 @@ class _StoredFiles:
         return self.sink.read_entry(entry, watermark_schema(self.spec))
 
 
-class FileSink(WorkingCopySink):
+@dataclass
+class _FilesState(WorkState[_Table]):
+    #: the store's lock (an flock on ROOT/_tidemark/lock), held until the transaction ends
+    lock: int | None = None
+    #: files of the open transaction, deleted if it does not publish them
+    written: list[Path] = field(default_factory=list)
+
+    def close(self) -> None:
+        for path in self.written:  # written by a transaction that did not publish them
+            path.unlink(missing_ok=True)
+        self.written.clear()
+        super().close()
+        if self.lock is not None:
+            os.close(self.lock)  # releases the flock
+            self.lock = None
+
+
+class FileSink(WorkingCopySink[_FilesState]):
     """Parquet / CSV directories: the subclasses only name their :class:`FileFormat`."""
 
     capabilities: ClassVar[Capabilities] = Capabilities(
@@ -130,11 +147,6 @@ class FileSink(WorkingCopySink):
         self.display = f"{self.kind}:{path}"
         self.lock_timeout = lock_timeout
         self.manifest: dict[str, Any] = self._read_manifest()
-        self._tables: dict[str, _Table] = {}
-        self._scratch: Scratch | None = None
-        self._quarantined: list[QuarantineEntry] = []
-        self._lock: int | None = None
-        self._written: list[Path] = []  # files of the open transaction, deleted if it does not commit
 
     # -- manifest -----------------------------------------------------------------------------------------------
     def _read_manifest(self) -> dict[str, Any]:
@@ -158,7 +170,7 @@ class FileSink(WorkingCopySink):
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, meta / MANIFEST)
-        self._written.clear()  # published: those files are the tables now
+        self._state().written.clear()  # published: those files are the tables now
         dir_fd = os.open(meta, os.O_RDONLY)
         try:
             os.fsync(dir_fd)
@@ -183,7 +195,7 @@ class FileSink(WorkingCopySink):
                         "retry when it has finished"
                     ) from None
                 time.sleep(0.05)
-        self._lock = fd
+        self._work = _FilesState(lock=fd)
         self.manifest = self._read_manifest()  # the newest state, read under the lock
 
     def commit(self) -> None:
@@ -205,7 +217,8 @@ class FileSink(WorkingCopySink):
         manifest["version"] = version = int(manifest["version"]) + 1
         tables: dict[str, Entry] = manifest["tables"]
         obsolete: list[str] = []
-        for table in self._tables.values():
+        state = self._state()
+        for table in state.tables.values():
             spec, work = table.spec, table.work
             entry = tables.setdefault(spec.qualified, _entry(spec))
             entry["columns"] = _entry(spec)["columns"]  # new nullable columns join the schema
@@ -221,32 +234,25 @@ class FileSink(WorkingCopySink):
                 legacy = tables.pop(_legacy_marks(spec), None)  # migrated to the collision-free name
                 obsolete += [f["path"] for f in legacy["files"]] if legacy else []
                 marks["files"] = self._write_files(wm, work.watermarks(), version)
-        if self._quarantined:
+        if state.quarantined:
             spec = quarantine_spec()
             entry = tables.setdefault(spec.qualified, _entry(spec))
-            entry["files"] += self._write_files(spec, quarantine_table(self._quarantined), version)
+            entry["files"] += self._write_files(spec, quarantine_table(state.quarantined), version)
         return manifest, obsolete
 
-    def _discard(self) -> None:
-        for path in self._written:  # written by a transaction that did not publish them
-            path.unlink(missing_ok=True)
-        self._written.clear()
-        self._tables.clear()
-        super()._discard()
-        self._quarantined.clear()
-        if self._lock is not None:
-            os.close(self._lock)  # releases the flock
-            self._lock = None
+    def _new_state(self) -> _FilesState:
+        return _FilesState()
 
     # -- tables -------------------------------------------------------------------------------------------------
     def ensure_table(self, spec: TableSpec) -> None:
-        if spec.qualified in self._tables:
+        state = self._state()
+        if spec.qualified in state.tables:
             return
         entry = self.manifest["tables"].get(spec.qualified)
         if entry is not None:
             self._check_schema(spec, entry)
         stored = _StoredFiles(self, spec, entry)
-        self._tables[spec.qualified] = _Table(spec, WorkingTable(spec, stored, self._db()), stored)
+        state.tables[spec.qualified] = _Table(spec, WorkingTable(spec, stored, state.db()), stored)
 
     def _check_schema(self, spec: TableSpec, entry: Entry) -> None:
         stored = {c["name"]: c["type"] for c in entry["columns"]}
@@ -257,10 +263,7 @@ class FileSink(WorkingCopySink):
 
     def write(self, spec: TableSpec, rows: pa.Table, scopes: pa.Table | None, mode: Mode) -> WriteCounts:
         self.ensure_table(spec)
-        return self._tables[spec.qualified].work.write(rows, scopes, mode)
-
-    def quarantine(self, entries: list[QuarantineEntry]) -> None:
-        self._quarantined.extend(entries)
+        return self._state().tables[spec.qualified].work.write(rows, scopes, mode)
 
     # -- files --------------------------------------------------------------------------------------------------
     def _write_files(self, spec: TableSpec, rows: pa.Table, version: int) -> list[Entry]:
@@ -273,7 +276,7 @@ class FileSink(WorkingCopySink):
             folder = base.joinpath(*(f"{k}={_dir_value(v)}" for k, v in values.items()))
             (self.root / folder).mkdir(parents=True, exist_ok=True)
             rel = folder / f"part-{version:06d}-{uuid.uuid4().hex[:12]}.{self.format.extension}"
-            self._written.append(self.root / rel)
+            self._state().written.append(self.root / rel)
             try:
                 self.format.write(part, self.root / rel)
                 _fsync(self.root / rel)  # on disk before a manifest can name it

@@ -17,7 +17,8 @@ Nothing reaches the store before commit, so a failure before it leaves every tab
 from __future__ import annotations
 
 import dataclasses
-from typing import Protocol
+from dataclasses import dataclass, field
+from typing import Any, Generic, Protocol, TypeVar
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -25,7 +26,7 @@ import pyarrow.compute as pc
 from tidemark.contract import rules
 from tidemark.contract.counts import Mode, WriteCounts
 from tidemark.contract.prepare import row_hash
-from tidemark.sinks.base import META_SCHEMA, Sink
+from tidemark.sinks.base import META_SCHEMA, QuarantineEntry, Sink
 from tidemark.sinks.bookkeeping import internal_name, watermark_spec
 from tidemark.sinks.duckdb import DuckDBDriver
 from tidemark.sinks.sql import STALE_HASH, SqlContract, SqlState
@@ -304,14 +305,54 @@ class WorkingTable:
         return self.driver.arrow(sql)
 
 
-class WorkingCopySink(Sink):
-    """Base of the stores that apply the contract on a working copy (Delta, Parquet, CSV).
+TableT = TypeVar("TableT")
 
-    It owns the transaction's scratch database; a subclass's ``_discard`` drops its own transaction state, then
-    calls ``super()._discard()``.
-    """
 
-    _scratch: Scratch | None = None
+@dataclass
+class WorkState(Generic[TableT]):
+    """What one transaction of a working-copy store holds: made at ``begin`` (or the first write without one),
+    dropped at ``commit`` / ``rollback`` / ``close``. A store adds its own fields in a subclass."""
+
+    #: the transaction's tables, by qualified name
+    tables: dict[str, TableT] = field(default_factory=dict)
+    #: refused rows and rejected documents, written at commit
+    quarantined: list[QuarantineEntry] = field(default_factory=list)
+    scratch: Scratch | None = None
+
+    def db(self) -> Scratch:
+        """The transaction's working database (created on first use)."""
+        if self.scratch is None:
+            self.scratch = Scratch()
+        return self.scratch
+
+    def close(self) -> None:
+        """Release what the transaction holds (a subclass releases its own, then calls this)."""
+        if self.scratch is not None:
+            self.scratch.close()
+            self.scratch = None
+
+
+StateT = TypeVar("StateT", bound=WorkState[Any])
+
+
+class WorkingCopySink(Sink, Generic[StateT]):
+    """Base of the stores that apply the contract on a working copy (Delta, Parquet, CSV): the open transaction is
+    one :class:`WorkState` (``self._work``), made by :meth:`_new_state` and dropped by :meth:`_discard`."""
+
+    _work: StateT | None = None
+
+    def _new_state(self) -> StateT:
+        raise NotImplementedError
+
+    def _state(self) -> StateT:
+        if self._work is None:
+            self._work = self._new_state()
+        return self._work
+
+    def _discard(self) -> None:
+        work, self._work = self._work, None
+        if work is not None:
+            work.close()
 
     def rollback(self) -> None:
         self._discard()
@@ -319,13 +360,5 @@ class WorkingCopySink(Sink):
     def close(self) -> None:
         self._discard()
 
-    def _db(self) -> Scratch:
-        """The transaction's working database (created on first use, dropped when the transaction ends)."""
-        if self._scratch is None:
-            self._scratch = Scratch()
-        return self._scratch
-
-    def _discard(self) -> None:
-        if self._scratch is not None:
-            self._scratch.close()
-            self._scratch = None
+    def quarantine(self, entries: list[QuarantineEntry]) -> None:
+        self._state().quarantined.extend(entries)
