@@ -164,21 +164,26 @@ class SqlContract:
             self.create_table(spec)
         else:
             self.evolve_table(spec, existing)
-        if spec.scope:
-            marks = watermark_spec(spec)
-            if marks.qualified not in state.ensured:
-                self._migrate_watermarks(spec)
-                self.ensure_table(state, marks)
-                state.ensured.add(marks.qualified)
+        if spec.scope and watermark_spec(spec).qualified not in state.ensured:
+            self._ensure_watermarks(state, spec)
         state.ensured.add(spec.qualified)
         return existing
 
-    def _migrate_watermarks(self, spec: TableSpec) -> None:
-        """A store written before watermark names were made collision-free keeps its watermarks (renamed)."""
-        name, legacy = watermark_spec(spec).name, legacy_watermark_name(spec)
-        columns = self.driver.existing_columns
-        if columns(META_SCHEMA, name) is None and columns(META_SCHEMA, legacy) is not None:
-            self.driver.exec(f"ALTER TABLE {self.driver.qt(META_SCHEMA, legacy)} RENAME TO {self.q(name)}")
+    def _ensure_watermarks(self, state: SqlState, spec: TableSpec) -> None:
+        """The watermark table of a scoped table; one that a store written before watermark names were made
+        collision-free holds is renamed (and kept)."""
+        marks, legacy = watermark_spec(spec), legacy_watermark_name(spec)
+        existing = self.driver.existing_columns(META_SCHEMA, marks.name)
+        if existing is not None:
+            self.evolve_table(marks, existing)
+            state.ensured.add(marks.qualified)
+            return
+        self.driver.ensure_schema(META_SCHEMA)
+        if self.driver.existing_columns(META_SCHEMA, legacy) is not None:
+            self.driver.exec(f"ALTER TABLE {self.driver.qt(META_SCHEMA, legacy)} RENAME TO {self.q(marks.name)}")
+        else:
+            self.create_table(marks)
+        state.ensured.add(marks.qualified)
 
     def create_table(self, spec: TableSpec) -> None:
         defs = [self.column_def(c, c.name in spec.primary_key) for c in spec.columns]
