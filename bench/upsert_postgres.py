@@ -147,7 +147,7 @@ def _plain_copy(plan: Plan, batches: Batches, config: PostgresConfig, keyed: boo
     try:
         conn.execute(f"CREATE SCHEMA {schema}")
         for t in plan.targets:
-            defs = [f"{q(c.name)} {sink._column_type(c.type)}" for c in t.spec.columns]
+            defs = [f"{q(c.name)} {sink.driver.column_type(c.type)}" for c in t.spec.columns]
             if keyed:
                 defs.append(f"PRIMARY KEY ({', '.join(q(c) for c in t.spec.primary_key)})")
             conn.execute(f"CREATE TABLE {schema}.{q(t.spec.name)} ({', '.join(defs)})")
@@ -158,7 +158,7 @@ def _plain_copy(plan: Plan, batches: Batches, config: PostgresConfig, keyed: boo
         with conn.transaction(), conn.cursor() as cur:
             for t in plan.targets:
                 cols = ", ".join(q(c) for c in t.spec.column_names)
-                types = [sink._column_type(c.type) for c in t.spec.columns]
+                types = [sink.driver.column_type(c.type) for c in t.spec.columns]
                 fmt = "binary" if binary else "csv"
                 with cur.copy(f"COPY {schema}.{q(t.spec.name)} ({cols}) FROM STDIN (FORMAT {fmt})") as copy:
                     if binary:

@@ -14,7 +14,7 @@ from tidemark.compile.plan import compile_mapping
 from tidemark.errors import MappingError
 from tidemark.mapping.loader import load_mapping, parse_mapping
 from tidemark.sinks import open_sink
-from tidemark.sinks.working import quarantine_spec
+from tidemark.sinks.bookkeeping import quarantine_spec
 
 PLAN = compile_mapping(load_mapping("mlb:live_game")[0])
 

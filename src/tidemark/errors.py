@@ -1,19 +1,25 @@
 """The tidemark exception tree.
 
 Every error a user can cause or meet derives from :class:`TidemarkError` and carries a message that says what
-failed, where, and what to do next. Driver exceptions are translated once, at the plug-in boundary, and chained
-with ``raise ... from exc``::
+failed, where, and what to do next. Driver exceptions are translated once, at the plug-in boundary (for sinks:
+``sinks/errors.py``, one table per driver), and chained with ``raise ... from exc``::
 
     TidemarkError
     ├── ConfigError            bad CLI arguments, sink URLs, options
     ├── MappingError           a mapping file that cannot be loaded or compiled (file:line:col + YAML path)
     ├── SourceError            input that cannot be read at all (a missing path)
     ├── SinkError              a store refused or failed a write
-    │   ├── SinkTransientError     worth retrying (lock, serialization failure, network blip)
+    │   ├── SinkTransientError     (+ Transient) worth retrying (lock, serialization failure, network blip)
     │   │   └── SinkConflictError      another writer conflicted (deadlock, serialization failure): rerun the run
-    │   └── SinkTerminalError      retrying will not help (constraint, permission, incompatible schema)
+    │   └── SinkTerminalError      (+ Terminal) retrying will not help (constraint, permission, incompatible schema)
     ├── ContractError          data that violates the write contract before anything is written
-    └── MissingDependencyError an optional driver is not installed (names the pip extra)
+    ├── MissingDependencyError an optional driver is not installed (names the pip extra)
+    ├── Transient              mixin: retrying may succeed (``except Transient`` catches any family's)
+    └── Terminal               mixin: retrying will not help
+
+Whether to retry is a mixin, not a branch of the tree, so any family can have both kinds (as dlt's
+``common/exceptions.py`` does): a sink's are above; a source's would be ``SourceTransientError(SourceError,
+Transient)`` (an API timeout) next to ``SourceError``. Callers decide on ``isinstance(exc, Transient)``.
 """
 
 from __future__ import annotations
@@ -51,7 +57,15 @@ class SinkError(TidemarkError):
     """A sink failed to write; the run's transaction was rolled back."""
 
 
-class SinkTransientError(SinkError):
+class Transient(TidemarkError):
+    """Mixin of errors that may go away when the operation is retried."""
+
+
+class Terminal(TidemarkError):
+    """Mixin of errors that retrying will not fix."""
+
+
+class SinkTransientError(SinkError, Transient):
     """A failure that may succeed when retried (locks, serialization failures, dropped connections)."""
 
 
@@ -63,7 +77,7 @@ class SinkConflictError(SinkTransientError):
     """
 
 
-class SinkTerminalError(SinkError):
+class SinkTerminalError(SinkError, Terminal):
     """A failure that retrying will not fix (constraints, permissions, incompatible schema)."""
 
 

@@ -55,6 +55,8 @@ class TableSpec:
     description: str | None = None
     #: columns whose values split the stored table into partitions (file and lake stores; SQL stores ignore it)
     partition_by: tuple[str, ...] = ()
+    #: rows carry the content hash column (every data table; tidemark's bookkeeping tables do not)
+    hashed: bool = True
 
     @property
     def qualified(self) -> str:
@@ -72,9 +74,16 @@ class TableSpec:
 
     @property
     def arrow_schema(self) -> pa.Schema:
-        """The schema of the rows handed to a sink (the data columns, then the content hash)."""
+        """The schema of the rows handed to a sink (the data columns, then the content hash if ``hashed``)."""
         fields = [pa.field(c.name, c.type.arrow, nullable=c.nullable) for c in self.columns]
+        if not self.hashed:
+            return pa.schema(fields)
         return pa.schema([*fields, pa.field(HASH_COLUMN, pa.int64(), nullable=False)])
+
+    @property
+    def stored_columns(self) -> tuple[str, ...]:
+        """The columns a store holds: the data columns, then the content hash if ``hashed``."""
+        return (*self.column_names, HASH_COLUMN) if self.hashed else self.column_names
 
     @property
     def scope_schema(self) -> pa.Schema:

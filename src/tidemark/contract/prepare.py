@@ -27,6 +27,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from tidemark.contract import rules
 from tidemark.contract.counts import Mode, WriteCounts
 from tidemark.tables import HASH_COLUMN, TableSpec
 
@@ -285,10 +286,11 @@ def _refuse_incomplete(table: pa.Table, spec: TableSpec, origin: str) -> tuple[p
 
 
 def reduce_duplicates(table: pa.Table, keys: tuple[str, ...], ts: str | None) -> tuple[pa.Table, int, int]:
-    """Keep, per key, the row that sorts first by (timestamp desc, hash desc); count identical and older losers."""
+    """Keep, per key, the row that wins by the contract's order (contract/rules.py: timestamp desc, hash desc);
+    count the losers that are the same row as their winner (unchanged) and the others (skipped)."""
     if _strictly_increasing(table, keys):  # the engine's usual output: one row per key, in key order already
         return table, 0, 0
-    order = [(k, "ascending") for k in keys] + ([(ts, "descending")] if ts else []) + [(HASH_COLUMN, "descending")]
+    order = rules.sort_keys(keys, ts)
     ordered = table.take(pc.sort_indices(table, sort_keys=order))
     n = ordered.num_rows
     changed = None
@@ -308,7 +310,7 @@ def reduce_duplicates(table: pa.Table, keys: tuple[str, ...], ts: str | None) ->
     for name in ([ts] if ts else []) + [HASH_COLUMN]:
         col = ordered.column(name)
         winner = col.take(first_rows).take(group)
-        eq = pc.equal(col, winner)
+        eq = rules.arrow_same(col, winner)
         same = eq if same is None else pc.and_(same, eq)
     losers = pc.invert(is_first)
     unchanged = pc.sum(pc.cast(pc.and_(losers, same), pa.int64())).as_py() or 0

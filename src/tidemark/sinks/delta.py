@@ -1,7 +1,8 @@
 """Delta Lake through delta-rs (the ``deltalake`` package; no Spark): ``delta:PATH``, one Delta table per table.
 
-Layout: ``PATH/<schema>/<table>`` for data, ``PATH/_tidemark/wm__<schema>__<table>`` for the watermarks of scoped
-tables and ``PATH/_tidemark/quarantine`` for refused rows. Delta has no transaction across tables, so:
+Layout: ``PATH/<schema>/<table>`` for data, ``PATH/_tidemark/wm__<schema>__<table>_<digest>`` for the
+watermarks of scoped tables and ``PATH/_tidemark/quarantine`` for refused rows (sinks/bookkeeping.py). Delta has no
+transaction across tables, so:
 
 - writes are applied to a working copy (:mod:`tidemark.sinks.working`) and nothing is written before ``commit()``:
   a failure before it leaves every table untouched;
@@ -28,6 +29,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import BaseModel, ConfigDict, Field
 
+from tidemark.contract import rules
 from tidemark.contract.counts import Mode, WriteCounts
 from tidemark.errors import (
     ConfigError,
@@ -36,20 +38,25 @@ from tidemark.errors import (
     SinkTerminalError,
     SinkTransientError,
 )
-from tidemark.sinks.base import Capabilities, QuarantineEntry
+from tidemark.sinks.base import Capabilities
+from tidemark.sinks.bookkeeping import (
+    legacy_watermark_name,
+    quarantine_spec,
+    quarantine_table,
+    watermark_schema,
+    watermark_spec,
+)
+from tidemark.sinks.errors import ErrorTable, translate
+from tidemark.sinks.schema import columns_to_add
 from tidemark.sinks.working import (
     STORED_HASH,
     STORED_TS,
-    Scratch,
     WorkingCopySink,
     WorkingTable,
+    WorkState,
     conform,
     matching,
-    quarantine_spec,
-    quarantine_table,
     stored_schema,
-    watermark_schema,
-    watermark_spec,
 )
 from tidemark.tables import HASH_COLUMN, TableSpec
 from tidemark.types import LogicalType
@@ -122,7 +129,15 @@ class _Snapshot:
         return conform(self.marks.to_pyarrow_table(), watermark_schema(self.spec))
 
 
-class DeltaSink(WorkingCopySink):
+@dataclass
+class _DeltaState(WorkState[_Table]):
+    #: the Delta transaction identifier tagging this transaction's commits (set_transaction)
+    txn: tuple[str, int] | None = None
+    #: commits made by the current commit()
+    published: list[Any] = field(default_factory=list)
+
+
+class DeltaSink(WorkingCopySink[_DeltaState]):
     capabilities: ClassVar[Capabilities] = Capabilities(
         transactional=False,  # one atomic commit per table; nothing is written before commit() (module docstring)
         native_merge=True,
@@ -139,22 +154,23 @@ class DeltaSink(WorkingCopySink):
             raise MissingDependencyError("deltalake", "delta") from exc
         self._dl: Any = deltalake  # typed loosely: its write overloads split on literal modes
         self._conflict = exceptions.CommitFailedError
-        self._delta_error = exceptions.DeltaError
+        self._errors: ErrorTable = [
+            (exceptions.DeltaError, SinkTerminalError, "Delta Lake error in {root}: {exc}"),
+            (OSError, SinkTransientError, "cannot write to {root}: {exc}"),
+        ]
         self.config = config
         self.root = Path(config.path)
         self.display = f"delta:{config.path}"
-        self._tables: dict[str, _Table] = {}
-        self._scratch: Scratch | None = None
-        self._quarantined: list[QuarantineEntry] = []
-        self._txn: tuple[str, int] | None = None
-        self._published: list[Any] = []  # commits made by the current commit()
         #: per table, what the last commit's MERGE (or write) reported: inserted / updated / deleted rows
         self.last_commit: dict[str, dict[str, int]] = {}
 
     # -- transaction --------------------------------------------------------------------------------------------
+    def _new_state(self) -> _DeltaState:
+        return _DeltaState()
+
     def begin(self) -> None:
         self._discard()
-        self._txn = None
+        self._work = self._new_state()
 
     def set_transaction(self, app_id: str, version: int) -> None:
         """Tag this transaction's commits with a Delta transaction identifier (``txn`` action).
@@ -163,9 +179,10 @@ class DeltaSink(WorkingCopySink):
         return every row as ``unchanged``. Call right after :meth:`begin`, before any table is touched; a stream
         passes its id and micro-batch number so a replayed micro-batch is applied at most once per table.
         """
-        if self._tables:
+        state = self._state()
+        if state.tables:
             raise ConfigError("set_transaction must be called right after begin(), before any table is written")
-        self._txn = (app_id, version)
+        state.txn = (app_id, version)
 
     def committed_version(self, spec: TableSpec, app_id: str) -> int | None:
         """The newest transaction version ``app_id`` committed to this table (None if it never did)."""
@@ -175,22 +192,17 @@ class DeltaSink(WorkingCopySink):
 
     def commit(self) -> None:
         report: dict[str, dict[str, int]] = {}
-        self._published.clear()
+        state = self._state()
         try:
-            for name, table in self._tables.items():
+            for name, table in list(state.tables.items()):
                 report[name] = self._publish(table)
-            if self._quarantined:
-                rows = quarantine_table(self._quarantined)
+            if state.quarantined:
+                rows = quarantine_table(state.quarantined)
                 path = self._path(quarantine_spec())
                 self._commit_op(lambda: self._write(path, rows, mode="append", spec=None))
         finally:
             self._discard()
         self.last_commit = report
-
-    def _discard(self) -> None:
-        self._tables.clear()
-        self._quarantined.clear()
-        super()._discard()
 
     # -- tables -------------------------------------------------------------------------------------------------
     def _path(self, spec: TableSpec) -> Path:
@@ -202,8 +214,9 @@ class DeltaSink(WorkingCopySink):
         return self._guard(lambda: self._dl.DeltaTable(str(path)))
 
     def ensure_table(self, spec: TableSpec) -> None:
-        if spec.qualified not in self._tables:
-            self._tables[spec.qualified] = self._snapshot(spec)
+        tables = self._state().tables
+        if spec.qualified not in tables:
+            tables[spec.qualified] = self._snapshot(spec)
 
     def _snapshot(self, spec: TableSpec) -> _Table:
         data = self._open(self._path(spec))
@@ -211,47 +224,33 @@ class DeltaSink(WorkingCopySink):
             self._check_schema(spec, data)
         marks = self._open(self._wm_path(spec)) if spec.scope else None
         replayed = False
-        if data is not None and self._txn is not None:
-            done = data.transaction_version(self._txn[0])
-            replayed = done is not None and done >= self._txn[1]
-        return _Table(spec, WorkingTable(spec, _Snapshot(spec, data, marks), self._db()), data, marks, replayed)
+        state = self._state()
+        if data is not None and state.txn is not None:
+            done = data.transaction_version(state.txn[0])
+            replayed = done is not None and done >= state.txn[1]
+        return _Table(spec, WorkingTable(spec, _Snapshot(spec, data, marks), state.db()), data, marks, replayed)
 
     def _wm_path(self, spec: TableSpec) -> Path:
-        return self.root / "_tidemark" / watermark_spec(spec).name
+        path = self.root / "_tidemark" / watermark_spec(spec).name
+        legacy = self.root / "_tidemark" / legacy_watermark_name(spec)
+        # a store written before watermark names were made collision-free keeps its watermarks where they are
+        return legacy if not path.exists() and self._dl.DeltaTable.is_deltatable(str(legacy)) else path
 
     def _check_schema(self, spec: TableSpec, data: Any) -> None:
-        stored = {f.name: str(f.type.type) for f in data.schema().fields if hasattr(f.type, "type")}
-        problems = []
-        for c in spec.columns:
-            have = stored.get(c.name)
-            if have is None and c.name in {f.name for f in data.schema().fields}:
-                have = "a nested type"
-            if have is not None and have != _delta_type(c.type):
-                problems.append(f"column {c.name!r} is {have} in the store but {c.type} in the mapping")
-            elif have is None and not c.nullable and c.name not in {f.name for f in data.schema().fields}:
-                problems.append(f"new column {c.name!r} is NOT NULL: make it nullable or give it a default")
+        stored = {
+            f.name: str(f.type.type) if hasattr(f.type, "type") else "a nested type" for f in data.schema().fields
+        }
         partitions = list(data.metadata().partition_columns)
-        if partitions != list(spec.partition_by):
-            problems.append(
-                f"it is partitioned by {partitions or 'nothing'}, the mapping says {list(spec.partition_by)}"
-            )
-        if problems:
-            raise SinkTerminalError(
-                f"Delta table {spec.qualified} at {self._path(spec)} exists with an incompatible schema: "
-                + "; ".join(problems)
-                + ". Migrate the table (or write to a new path); tidemark only adds nullable columns."
-            )
+        where = f"{self.display} ({self._path(spec)})"
+        columns_to_add(spec, stored, lambda have, want: have == _delta_type(want), where=where, partitions=partitions)
 
     # -- writes -------------------------------------------------------------------------------------------------
     def write(self, spec: TableSpec, rows: pa.Table, scopes: pa.Table | None, mode: Mode) -> WriteCounts:
         self.ensure_table(spec)
-        table = self._tables[spec.qualified]
+        table = self._state().tables[spec.qualified]
         if table.replayed:
             return WriteCounts(unchanged=rows.num_rows)
         return table.work.write(rows, scopes, mode)
-
-    def quarantine(self, entries: list[QuarantineEntry]) -> None:
-        self._quarantined.extend(entries)
 
     # -- commit -------------------------------------------------------------------------------------------------
     def _publish(self, table: _Table) -> dict[str, int]:
@@ -261,11 +260,12 @@ class DeltaSink(WorkingCopySink):
             except (self._conflict, _Lost) as exc:
                 if attempt == self.config.commit_retries:
                     # nothing published yet: the whole run may start over (the runtime does); else it must not
-                    error = SinkTransientError if self._published else SinkConflictError
+                    published = self._state().published
+                    error = SinkTransientError if published else SinkConflictError
                     raise error(
                         f"Delta table {table.spec.qualified}: another writer kept committing first "
                         f"({attempt + 1} attempts): {exc}. Nothing of this table was written"
-                        + (" (tables before it in this run were)" if self._published else "")
+                        + (" (tables before it in this run were)" if published else "")
                         + "; run again (or raise commit_retries)."
                     ) from exc
                 table = self._replay(table)
@@ -275,7 +275,7 @@ class DeltaSink(WorkingCopySink):
         """The same writes, classified again against the newest version of the table."""
         old.work.close()
         fresh = self._snapshot(old.spec)
-        self._tables[old.spec.qualified] = fresh
+        self._state().tables[old.spec.qualified] = fresh
         if not fresh.replayed:
             for rows, scopes, mode in old.work.writes:
                 fresh.work.write(rows, scopes, mode)
@@ -336,8 +336,9 @@ class DeltaSink(WorkingCopySink):
         merger = merger.when_not_matched_insert(values, predicate=is_upsert)
         if deletes.num_rows:
             assert spec.timestamp is not None
-            ts = q(spec.timestamp)
-            merger = merger.when_matched_delete(predicate=f"s.{q(OP)} = 'd' AND t.{ts} < s.{ts}")
+            # a tombstone carries its scope's watermark: the stored row goes only while still older than it
+            older = rules.older_sql("delta", spec.timestamp, "t", "s")
+            merger = merger.when_matched_delete(predicate=f"s.{q(OP)} = 'd' AND {older}")
         metrics = self._commit_op(merger.execute)
         return {
             "inserted": int(metrics["num_target_rows_inserted"]),
@@ -369,8 +370,8 @@ class DeltaSink(WorkingCopySink):
         merger = (
             table.marks.merge(
                 changes, predicate=on, source_alias="s", target_alias="t", commit_properties=self._props()
-            )
-            .when_matched_update({ts: f"s.{ts}"}, predicate=f"s.{ts} > t.{ts}")
+            )  # the stored mark moves only forward: to the greater of the two (rules.sql_merged_mark)
+            .when_matched_update({ts: f"s.{ts}"}, predicate=rules.older_sql("delta", wm.timestamp, "t", "s"))
             .when_not_matched_insert_all()
         )
         self._commit_op(merger.execute)
@@ -383,7 +384,8 @@ class DeltaSink(WorkingCopySink):
             self._commit_op(lambda: table.data.alter.add_columns(fields, commit_properties=self._props()))
 
     def _props(self) -> Any:
-        txns = [self._dl.Transaction(self._txn[0], self._txn[1])] if self._txn else None
+        txn = self._work.txn if self._work is not None else None
+        txns = [self._dl.Transaction(txn[0], txn[1])] if txn else None
         return self._dl.CommitProperties(app_transactions=txns, max_commit_retries=0)
 
     def _write(self, target: Any, rows: pa.Table, *, mode: str, spec: TableSpec | None) -> None:
@@ -401,18 +403,19 @@ class DeltaSink(WorkingCopySink):
     def _commit_op(self, fn: Any) -> Any:
         """Run one operation that commits a Delta version, and remember that this transaction published something."""
         result = self._guard(fn)
-        self._published.append(fn)
+        self._state().published.append(fn)
         return result
 
     def _guard(self, fn: Any) -> Any:
         try:
             return fn()
         except self._conflict:
-            raise
-        except self._delta_error as exc:
-            raise SinkTerminalError(f"Delta Lake error in {self.root}: {exc}") from exc
-        except OSError as exc:
-            raise SinkTransientError(f"cannot write to {self.root}: {exc}") from exc
+            raise  # a lost race: retried by _publish from a fresh version
+        except Exception as exc:
+            error = translate(self._errors, exc, root=self.root)
+            if error is None:
+                raise
+            raise error from exc
 
     # -- reads & maintenance ------------------------------------------------------------------------------------
     def read_table(self, spec: TableSpec) -> pa.Table:
@@ -460,20 +463,13 @@ def _delta_type(ltype: LogicalType) -> str:
 
 def _unchanged_since_read(spec: TableSpec) -> str:
     """The stored row is still the one the working copy decided against (no other writer got there first)."""
-    h, sh = _quote(HASH_COLUMN), _quote(STORED_HASH)
-    if not spec.timestamp:
-        return f"(t.{h} = s.{sh})"
-    ts, sts = _quote(spec.timestamp), _quote(STORED_TS)
-    return f"(t.{h} = s.{sh} AND t.{ts} = s.{sts})"
+    read = rules.Row("s", STORED_TS if spec.timestamp else None, STORED_HASH)
+    return rules.render(rules.sql_same(rules.Row("t", spec.timestamp), read), "delta")
 
 
 def _newer(spec: TableSpec) -> str:
-    """The contract's guard: the source row wins (see docs/write-contract.md)."""
-    h = _quote(HASH_COLUMN)
-    if not spec.timestamp:
-        return f"s.{h} <> t.{h}"
-    ts = _quote(spec.timestamp)
-    return f"s.{ts} > t.{ts} OR (s.{ts} = t.{ts} AND s.{h} > t.{h})"
+    """The contract's guard: the source row wins (contract/rules.py)."""
+    return rules.wins_sql("delta", spec.timestamp, "s", "t")
 
 
 __all__ = ["DeltaConfig", "DeltaSink"]

@@ -5,7 +5,8 @@ Layout of a store at ``ROOT``::
     ROOT/_tidemark/manifest.json             the committed state: every table's columns and the files it is made of
     ROOT/_tidemark/lock                      held (flock) by the one transaction writing at a time
     ROOT/<schema>/<table>/[col=value/]part-<version>-<id>.<ext>     data files (partition columns stay in the files)
-    ROOT/_tidemark/wm__<schema>__<table>/... watermarks of scoped tables; ROOT/_tidemark/quarantine/... refused rows
+    ROOT/_tidemark/wm__<schema>__<table>_<digest>/...   watermarks of scoped tables (sinks/bookkeeping.py)
+    ROOT/_tidemark/quarantine/...            refused rows
 
 A transaction applies its writes to a working copy (:mod:`tidemark.sinks.working`) holding the files that contain
 a key or a scope the writes touch. ``commit()`` writes those files' new content and the new rows as new files, then
@@ -28,7 +29,7 @@ import os
 import time
 import urllib.parse
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
@@ -37,18 +38,16 @@ import pyarrow.compute as pc
 
 from tidemark.contract.counts import Mode, WriteCounts
 from tidemark.errors import SinkTerminalError, SinkTransientError
-from tidemark.sinks.base import Capabilities, QuarantineEntry
-from tidemark.sinks.working import (
-    Scratch,
-    WorkingCopySink,
-    WorkingTable,
-    conform,
-    matching,
+from tidemark.sinks.base import Capabilities
+from tidemark.sinks.bookkeeping import (
+    legacy_watermark_name,
     quarantine_spec,
     quarantine_table,
     watermark_schema,
     watermark_spec,
 )
+from tidemark.sinks.schema import columns_to_add
+from tidemark.sinks.working import WorkingCopySink, WorkingTable, WorkState, conform, matching
 from tidemark.tables import HASH_COLUMN, Column, TableSpec
 from tidemark.types import parse_type
 
@@ -106,13 +105,31 @@ class _StoredFiles:
         return sum(int(f["rows"]) for f in self.files)
 
     def watermarks(self) -> pa.Table | None:
-        entry = self.sink.manifest["tables"].get(watermark_spec(self.spec).qualified)
+        tables = self.sink.manifest["tables"]
+        entry = tables.get(watermark_spec(self.spec).qualified) or tables.get(_legacy_marks(self.spec))
         if entry is None:
             return None
         return self.sink.read_entry(entry, watermark_schema(self.spec))
 
 
-class FileSink(WorkingCopySink):
+@dataclass
+class _FilesState(WorkState[_Table]):
+    #: the store's lock (an flock on ROOT/_tidemark/lock), held until the transaction ends
+    lock: int | None = None
+    #: files of the open transaction, deleted if it does not publish them
+    written: list[Path] = field(default_factory=list)
+
+    def close(self) -> None:
+        for path in self.written:  # written by a transaction that did not publish them
+            path.unlink(missing_ok=True)
+        self.written.clear()
+        super().close()
+        if self.lock is not None:
+            os.close(self.lock)  # releases the flock
+            self.lock = None
+
+
+class FileSink(WorkingCopySink[_FilesState]):
     """Parquet / CSV directories: the subclasses only name their :class:`FileFormat`."""
 
     capabilities: ClassVar[Capabilities] = Capabilities(
@@ -130,11 +147,6 @@ class FileSink(WorkingCopySink):
         self.display = f"{self.kind}:{path}"
         self.lock_timeout = lock_timeout
         self.manifest: dict[str, Any] = self._read_manifest()
-        self._tables: dict[str, _Table] = {}
-        self._scratch: Scratch | None = None
-        self._quarantined: list[QuarantineEntry] = []
-        self._lock: int | None = None
-        self._written: list[Path] = []  # files of the open transaction, deleted if it does not commit
 
     # -- manifest -----------------------------------------------------------------------------------------------
     def _read_manifest(self) -> dict[str, Any]:
@@ -158,7 +170,7 @@ class FileSink(WorkingCopySink):
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, meta / MANIFEST)
-        self._written.clear()  # published: those files are the tables now
+        self._state().written.clear()  # published: those files are the tables now
         dir_fd = os.open(meta, os.O_RDONLY)
         try:
             os.fsync(dir_fd)
@@ -183,7 +195,7 @@ class FileSink(WorkingCopySink):
                         "retry when it has finished"
                     ) from None
                 time.sleep(0.05)
-        self._lock = fd
+        self._work = _FilesState(lock=fd)
         self.manifest = self._read_manifest()  # the newest state, read under the lock
 
     def commit(self) -> None:
@@ -205,7 +217,8 @@ class FileSink(WorkingCopySink):
         manifest["version"] = version = int(manifest["version"]) + 1
         tables: dict[str, Entry] = manifest["tables"]
         obsolete: list[str] = []
-        for table in self._tables.values():
+        state = self._state()
+        for table in state.tables.values():
             spec, work = table.spec, table.work
             entry = tables.setdefault(spec.qualified, _entry(spec))
             entry["columns"] = _entry(spec)["columns"]  # new nullable columns join the schema
@@ -218,60 +231,39 @@ class FileSink(WorkingCopySink):
                 wm = watermark_spec(spec)
                 marks = tables.setdefault(wm.qualified, _entry(wm))
                 obsolete += [f["path"] for f in marks["files"]]
+                legacy = tables.pop(_legacy_marks(spec), None)  # migrated to the collision-free name
+                obsolete += [f["path"] for f in legacy["files"]] if legacy else []
                 marks["files"] = self._write_files(wm, work.watermarks(), version)
-        if self._quarantined:
+        if state.quarantined:
             spec = quarantine_spec()
             entry = tables.setdefault(spec.qualified, _entry(spec))
-            entry["files"] += self._write_files(spec, quarantine_table(self._quarantined), version)
+            entry["files"] += self._write_files(spec, quarantine_table(state.quarantined), version)
         return manifest, obsolete
 
-    def _discard(self) -> None:
-        for path in self._written:  # written by a transaction that did not publish them
-            path.unlink(missing_ok=True)
-        self._written.clear()
-        self._tables.clear()
-        super()._discard()
-        self._quarantined.clear()
-        if self._lock is not None:
-            os.close(self._lock)  # releases the flock
-            self._lock = None
+    def _new_state(self) -> _FilesState:
+        return _FilesState()
 
     # -- tables -------------------------------------------------------------------------------------------------
     def ensure_table(self, spec: TableSpec) -> None:
-        if spec.qualified in self._tables:
+        state = self._state()
+        if spec.qualified in state.tables:
             return
         entry = self.manifest["tables"].get(spec.qualified)
         if entry is not None:
             self._check_schema(spec, entry)
         stored = _StoredFiles(self, spec, entry)
-        self._tables[spec.qualified] = _Table(spec, WorkingTable(spec, stored, self._db()), stored)
+        state.tables[spec.qualified] = _Table(spec, WorkingTable(spec, stored, state.db()), stored)
 
     def _check_schema(self, spec: TableSpec, entry: Entry) -> None:
-        have = {c["name"]: parse_type(c["type"]) for c in entry["columns"]}
-        problems = []
-        for c in spec.columns:
-            if c.name not in have and not c.nullable:
-                problems.append(f"new column {c.name!r} is NOT NULL: make it nullable or give it a default")
-            elif c.name in have and have[c.name] != c.type:
-                problems.append(f"column {c.name!r} is {have[c.name]} in the store but {c.type} in the mapping")
-        if list(entry.get("partition_by", [])) != list(spec.partition_by):
-            problems.append(
-                f"it is partitioned by {entry.get('partition_by') or 'nothing'}, "
-                f"the mapping says {list(spec.partition_by) or 'nothing'}"
-            )
-        if problems:
-            raise SinkTerminalError(
-                f"table {spec.qualified} in {self.display} exists with an incompatible schema: "
-                + "; ".join(problems)
-                + ". Migrate the table (or write to a new path); tidemark only adds nullable columns."
-            )
+        stored = {c["name"]: c["type"] for c in entry["columns"]}
+        partitions = list(entry.get("partition_by", []))
+        columns_to_add(
+            spec, stored, lambda have, want: parse_type(have) == want, where=self.display, partitions=partitions
+        )
 
     def write(self, spec: TableSpec, rows: pa.Table, scopes: pa.Table | None, mode: Mode) -> WriteCounts:
         self.ensure_table(spec)
-        return self._tables[spec.qualified].work.write(rows, scopes, mode)
-
-    def quarantine(self, entries: list[QuarantineEntry]) -> None:
-        self._quarantined.extend(entries)
+        return self._state().tables[spec.qualified].work.write(rows, scopes, mode)
 
     # -- files --------------------------------------------------------------------------------------------------
     def _write_files(self, spec: TableSpec, rows: pa.Table, version: int) -> list[Entry]:
@@ -284,7 +276,7 @@ class FileSink(WorkingCopySink):
             folder = base.joinpath(*(f"{k}={_dir_value(v)}" for k, v in values.items()))
             (self.root / folder).mkdir(parents=True, exist_ok=True)
             rel = folder / f"part-{version:06d}-{uuid.uuid4().hex[:12]}.{self.format.extension}"
-            self._written.append(self.root / rel)
+            self._state().written.append(self.root / rel)
             try:
                 self.format.write(part, self.root / rel)
                 _fsync(self.root / rel)  # on disk before a manifest can name it
@@ -363,6 +355,10 @@ def _fsync(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _legacy_marks(spec: TableSpec) -> str:
+    return f"{META}.{legacy_watermark_name(spec)}"
 
 
 def _entry(spec: TableSpec) -> Entry:

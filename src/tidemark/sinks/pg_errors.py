@@ -11,6 +11,8 @@ import re
 from typing import Any
 
 from tidemark.errors import ConfigError, SinkConflictError, SinkError, SinkTerminalError, SinkTransientError
+from tidemark.sinks.errors import ErrorTable
+from tidemark.sinks.errors import translate as translate_with
 
 
 def conninfo(dsn: str) -> dict[str, str]:
@@ -57,36 +59,51 @@ def connect_error(exc: Exception, info: dict[str, str]) -> SinkError:
     )
 
 
+def errors(pg: Any) -> ErrorTable:
+    """psycopg's exceptions (``pg`` is the module) -> tidemark's, most specific first (sinks/errors.py)."""
+    e = pg.errors
+    return [
+        (
+            (e.SerializationFailure, e.DeadlockDetected),
+            SinkConflictError,
+            "PostgreSQL {message} on {where}: another writer touched the same rows; the transaction was rolled "
+            "back, run it again",
+        ),
+        (
+            e.InsufficientPrivilege,
+            SinkTerminalError,
+            "permission denied on {what} for user {user} at {where}: connect as the owner of the schemas, or grant "
+            "this role USAGE and CREATE on them and write access to their tables",
+        ),
+        (
+            e.UniqueViolation,
+            SinkTerminalError,
+            "PostgreSQL refused the write: {message}{detail}. In 'append' mode a key that already exists is an "
+            "error; use --mode append_once or --mode upsert.",
+        ),
+        (
+            e.ForeignKeyViolation,
+            SinkTerminalError,
+            "PostgreSQL foreign key check failed at commit: {message}{detail}. A child row references a parent row "
+            "that is not stored (was the parent row refused? see the run's errors); nothing was written. Fix the "
+            "data, or open the sink with foreign_keys: false.",
+        ),
+    ]
+
+
 def translate(pg: Any, exc: Exception, info: dict[str, str], *, connection_lost: bool) -> SinkError:
     """A failed statement (``pg`` is the psycopg module); the caller raises the result ``from exc``."""
-    errors = pg.errors
     diag = getattr(exc, "diag", None)
     message = redact((diag.message_primary if diag else None) or str(exc).strip(), info)
     detail = redact(f" ({diag.message_detail})" if diag and diag.message_detail else "", info)
     where = display(info)
-    if isinstance(exc, errors.SerializationFailure | errors.DeadlockDetected):
-        return SinkConflictError(
-            f"PostgreSQL {message} on {where}: another writer touched the same rows; the transaction was rolled "
-            "back, run it again"
-        )
-    if isinstance(exc, errors.InsufficientPrivilege):
-        m = re.search(r"permission denied for (\w+) (\S+)", message)
-        what = f"{m.group(1)} {m.group(2)}" if m else f"an object ({message})"
-        return SinkTerminalError(
-            f"permission denied on {what} for user {info.get('user') or '(default user)'} at {where}: connect as "
-            "the owner of the schemas, or grant this role USAGE and CREATE on them and write access to their tables"
-        )
-    if isinstance(exc, errors.UniqueViolation):
-        return SinkTerminalError(
-            f"PostgreSQL refused the write: {message}{detail}. In 'append' mode a key that already exists is an "
-            "error; use --mode append_once or --mode upsert."
-        )
-    if isinstance(exc, errors.ForeignKeyViolation):
-        return SinkTerminalError(
-            f"PostgreSQL foreign key check failed at commit: {message}{detail}. A child row references a parent row "
-            "that is not stored (was the parent row refused? see the run's errors); nothing was written. Fix the "
-            "data, or open the sink with foreign_keys: false."
-        )
+    m = re.search(r"permission denied for (\w+) (\S+)", message)
+    what = f"{m.group(1)} {m.group(2)}" if m else f"an object ({message})"
+    user = info.get("user") or "(default user)"
+    fields = {"message": message, "detail": detail, "where": where, "what": what, "user": user}
+    error = translate_with(errors(pg), exc, **fields)
+    if error is not None:
+        return error
     if isinstance(exc, pg.OperationalError) and connection_lost:
         return connect_error(exc, info)
     return SinkTerminalError(f"PostgreSQL error on {where}: {message}{detail}")

@@ -1,37 +1,49 @@
 """The write contract for SQL stores, written once: DDL from a TableSpec, staging, classification, apply, reconcile.
 
-A SQL sink (DuckDB, PostgreSQL) only supplies the driver-specific hooks: how to run a statement, how to stage an
-Arrow table as a temporary table, its column types and how it reports existing columns. Every identifier goes
-through sqlglot's quoting for the sink's dialect; every value is a bound parameter.
+A SQL store composes :class:`SqlContract` with its :class:`SqlDriver` (how to run a statement, how to stage an Arrow
+table as a temporary table, its column types, how it reports existing columns) and replaces only the steps that
+really differ for it (PostgreSQL: COPY staging and a single guarded statement, see sinks/postgres.py). The
+conditions of every statement come from the rule (contract/rules.py), rendered for the driver's dialect. Every
+identifier goes through sqlglot's quoting for that dialect; every value is a bound parameter.
 
-Upsert of one prepared batch, inside the run's transaction:
+Upsert of one prepared batch, inside the run's transaction (:meth:`SqlContract.upsert`, one public step each):
 
-1. stage the rows as ``_tm_stage`` (one row per key, hash included);
-2. for a scoped table: merge the batch's scopes into the table's watermarks (``_tm_wm``: per scope value the
-   newest snapshot time ever applied); staged rows older than their scope's watermark are ``skipped``;
-3. classify each staged row against the stored row of its key: ``insert`` (no stored row), ``update`` (newer, or
-   equal time and greater hash), ``unchanged`` (equal time and hash), ``skip`` (older, or equal time and smaller
-   hash);
-4. insert and update in two set-based statements;
-5. for a scoped table: delete stored rows of the touched scopes that are older than the watermark (they are absent
-   from the newest snapshot): ``deleted``.
+1. :meth:`~SqlContract.stage` the rows as ``_tm_stage`` (one row per key, hash included);
+2. for a scoped table: :meth:`~SqlContract.merge_watermarks` (``_tm_wm``: per scope value the newest snapshot time
+   ever applied) and :meth:`~SqlContract.skip_older`: staged rows older than their scope's watermark are ``skipped``;
+3. :meth:`~SqlContract.classify` each staged row against the stored row of its key (``rules.sql_classify``);
+4. :meth:`~SqlContract.apply`: insert and update in two set-based statements;
+5. for a scoped table: :meth:`~SqlContract.reconcile`: delete stored rows of the touched scopes older than the
+   watermark (they are absent from the newest snapshot): ``deleted``.
+
+What one transaction remembers (tables it emptied, ensured, created...) is one :class:`SqlState`, made by the store's
+``begin`` and dropped by its ``commit`` / ``rollback``; the steps take it, and their inputs, as arguments.
 """
 
 from __future__ import annotations
 
 import functools
 import sys
-from abc import abstractmethod
+from collections.abc import Callable
 from contextlib import suppress
-from typing import Any, ClassVar
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 import pyarrow as pa
 from sqlglot import exp
 
+from tidemark.contract import rules
 from tidemark.contract.counts import Mode, WriteCounts
-from tidemark.errors import SinkTerminalError
-from tidemark.sinks.base import META_SCHEMA, QUARANTINE_SCHEMA, QUARANTINE_TABLE, QuarantineEntry, Sink
-from tidemark.tables import HASH_COLUMN, Column, TableSpec
+from tidemark.sinks.base import META_SCHEMA, QuarantineEntry
+from tidemark.sinks.bookkeeping import (
+    internal_name,
+    legacy_watermark_name,
+    quarantine_spec,
+    quarantine_table,
+    watermark_spec,
+)
+from tidemark.sinks.schema import columns_to_add
+from tidemark.tables import HASH_COLUMN, Column, ForeignKey, Index, TableSpec
 from tidemark.types import LogicalType
 
 #: The content hash of rows stored before their table gained columns: below every real hash (ties go to new rows).
@@ -41,304 +53,314 @@ SCOPES = "_tm_scopes"
 WATERMARK = "_tm_wm"
 CLASSIFIED = "_tm_cls"
 ACTION = "_tm_action"
+WORK_TABLES = (STAGE, SCOPES, WATERMARK, CLASSIFIED)
 
 
 @functools.lru_cache(maxsize=4096)
-def _quote(name: str, dialect: str) -> str:
+def quote(name: str, dialect: str) -> str:
     """An identifier quoted by sqlglot for ``dialect`` (cached: the same few names come back in every statement)."""
     return str(exp.to_identifier(name, quoted=True).sql(dialect=dialect))
 
 
-class SqlSink(Sink):
-    """Shared behaviour of SQL stores; subclasses implement the driver hooks below."""
+def index_name(spec: TableSpec, index: Index) -> str:
+    """The index's own name, or one derived from the table and columns (distinct, within PostgreSQL's 63)."""
+    return index.name or internal_name("ix", spec.name, *index.columns)
 
-    dialect: str = "duckdb"
-    #: the sink has a first-load shortcut for tables its transaction created (DuckDB, PostgreSQL); off where tables
-    #: are filled by other means than write() (the working copies of sinks/working.py)
-    fresh_fast_path: ClassVar[bool] = False
 
-    def __init__(self) -> None:
-        self._overwritten: set[str] = set()
-        self._ensured: set[str] = set()
-        # tables this transaction created whose every write so far took the sink's first-load shortcut: each stored
-        # row's scope has a watermark, so a scope without one has no rows in them (sinks clear it at begin/rollback)
-        self._fresh: set[str] = set()
+class SqlDriver(Protocol):
+    """What a SQL store supplies to the shared contract."""
 
-    # -- driver hooks -------------------------------------------------------------------------------------------
-    @abstractmethod
-    def _exec(self, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
+    dialect: str
+    #: a safe description of the store for messages
+    display: str
+    #: table and column descriptions become COMMENTs
+    comments: bool
+
+    def exec(self, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
         """Run one statement; return its rows ([] when it returns none)."""
 
-    @abstractmethod
-    def _exec_count(self, sql: str, params: list[Any] | None = None) -> int:
+    def exec_count(self, sql: str, params: list[Any] | None = None) -> int:
         """Run one DML statement; return the number of rows it affected."""
 
-    @abstractmethod
-    def _stage(self, name: str, table: pa.Table) -> None:
-        """Create temporary table ``name`` holding ``table`` (replacing any previous one)."""
+    def stage(self, name: str, table: pa.Table, spec: TableSpec | None) -> None:
+        """Create temporary table ``name`` holding ``table`` (replacing any previous one); ``spec`` types it."""
 
-    @abstractmethod
-    def _column_type(self, ltype: LogicalType) -> str:
+    def unstage(self, names: tuple[str, ...]) -> None:
+        """Drop a write's temporary tables (also after a failed write)."""
+
+    def column_type(self, ltype: LogicalType) -> str:
         """The store's column type for a logical type."""
 
-    @abstractmethod
-    def _existing_columns(self, schema: str | None, table: str) -> dict[str, str] | None:
+    def same_type(self, have: str, want: LogicalType) -> bool:
+        """A column the store reports as ``have`` holds ``want``."""
+
+    def existing_columns(self, schema: str | None, table: str) -> dict[str, str] | None:
         """``{column: type}`` of an existing table (types as the store spells them), or None if it does not exist."""
 
-    # -- quoting ------------------------------------------------------------------------------------------------
-    def q(self, name: str) -> str:
-        return _quote(name, self.dialect)
-
     def qt(self, schema: str | None, name: str) -> str:
-        return f"{self.q(schema)}.{self.q(name)}" if schema else self.q(name)
+        """A table's quoted, qualified name."""
+
+    def ensure_schema(self, schema: str) -> None:
+        """Create the schema if it is missing."""
+
+
+@dataclass
+class SqlState:
+    """What one transaction of a SQL store remembers; made at ``begin``, dropped at ``commit`` / ``rollback``."""
+
+    #: tables the transaction emptied (``overwrite``: only its first write to a table deletes)
+    overwritten: set[str] = field(default_factory=set)
+    #: tables ensured already (the DDL runs once per table and transaction)
+    ensured: set[str] = field(default_factory=set)
+    #: tables this transaction created whose every write so far took the store's first-load shortcut: each stored
+    #: row's scope has a watermark, so a scope without one has no rows in them
+    fresh: set[str] = field(default_factory=set)
+    #: foreign keys still to add (PostgreSQL): table, key, whether the transaction created the table
+    pending_fks: list[tuple[TableSpec, ForeignKey, bool]] = field(default_factory=list)
+
+
+#: the keyed part of a write, replaceable by a store: (spec, rows, scopes, mode, reconciles) -> counts
+Upsert = Callable[[TableSpec, pa.Table, "pa.Table | None", Mode, bool], WriteCounts]
+
+
+class SqlContract:
+    """The contract's steps for one SQL store (see the module docstring)."""
+
+    def __init__(self, driver: SqlDriver) -> None:
+        self.driver = driver
+        self.dialect = driver.dialect
+
+    # -- names --------------------------------------------------------------------------------------------------
+    def q(self, name: str) -> str:
+        return quote(name, self.dialect)
 
     def table_ref(self, spec: TableSpec) -> str:
-        return self.qt(spec.schema, spec.name)
+        return self.driver.qt(spec.schema, spec.name)
 
     def watermark_ref(self, spec: TableSpec) -> str:
-        return self.qt(META_SCHEMA, f"wm__{spec.schema or 'main'}__{spec.name}")
+        return self.table_ref(watermark_spec(spec))
+
+    def match(self, columns: tuple[str, ...], left: str, right: str) -> str:
+        return " AND ".join(f"{left}.{self.q(c)} = {right}.{self.q(c)}" for c in columns)
+
+    def cols(self, spec: TableSpec, alias: str | None = None) -> str:
+        prefix = f"{self.q(alias)}." if alias else ""
+        return ", ".join(prefix + self.q(c) for c in spec.stored_columns)
+
+    def cols_of(self, columns: tuple[str, ...], alias: str) -> str:
+        return ", ".join(f"{alias}.{self.q(c)}" for c in columns)
+
+    def insert_from(self, spec: TableSpec, source: str, where: str = "") -> str:
+        cols = self.cols(spec)
+        return f"INSERT INTO {self.table_ref(spec)} ({cols}) SELECT {cols} FROM {self.q(source)}{where}"
 
     # -- DDL ----------------------------------------------------------------------------------------------------
-    def ensure_table(self, spec: TableSpec) -> None:
-        if spec.qualified in self._ensured:
-            return
+    def ensure_table(self, state: SqlState, spec: TableSpec) -> dict[str, str] | None:
+        """Create or evolve the table (and its watermarks); the columns it had before (None: created now)."""
         if spec.schema:
-            self._ensure_schema(spec.schema)
-        existing = self._existing_columns(spec.schema, spec.name)
+            self.driver.ensure_schema(spec.schema)
+        existing = self.driver.existing_columns(spec.schema, spec.name)
         if existing is None:
-            self._create_table(spec)
-            if self.fresh_fast_path:
-                self._fresh.add(spec.qualified)
+            self.create_table(spec)
         else:
-            self._evolve_table(spec, existing)
-        if spec.scope:
-            self._ensure_meta_schema()
-            assert spec.timestamp is not None
-            cols = [spec.column(c) for c in (*spec.scope, spec.timestamp)]
-            defs = ", ".join(f"{self.q(c.name)} {self._column_type(c.type)} NOT NULL" for c in cols)
-            pk = ", ".join(self.q(c) for c in spec.scope)
-            self._exec(f"CREATE TABLE IF NOT EXISTS {self.watermark_ref(spec)} ({defs}, PRIMARY KEY ({pk}))")
-        self._ensured.add(spec.qualified)
+            self.evolve_table(spec, existing)
+        if spec.scope and watermark_spec(spec).qualified not in state.ensured:
+            self._ensure_watermarks(state, spec)
+        state.ensured.add(spec.qualified)
+        return existing
 
-    def _create_table(self, spec: TableSpec) -> None:
-        defs = [self._column_def(c, c.name in spec.primary_key) for c in spec.columns]
-        defs.append(f"{self.q(HASH_COLUMN)} BIGINT NOT NULL")
+    def _ensure_watermarks(self, state: SqlState, spec: TableSpec) -> None:
+        """The watermark table of a scoped table; one that a store written before watermark names were made
+        collision-free holds is renamed (and kept)."""
+        marks, legacy = watermark_spec(spec), legacy_watermark_name(spec)
+        existing = self.driver.existing_columns(META_SCHEMA, marks.name)
+        if existing is not None:
+            self.evolve_table(marks, existing)
+            state.ensured.add(marks.qualified)
+            return
+        self.driver.ensure_schema(META_SCHEMA)
+        if self.driver.existing_columns(META_SCHEMA, legacy) is not None:
+            self.driver.exec(f"ALTER TABLE {self.driver.qt(META_SCHEMA, legacy)} RENAME TO {self.q(marks.name)}")
+        else:
+            self.create_table(marks)
+        state.ensured.add(marks.qualified)
+
+    def create_table(self, spec: TableSpec) -> None:
+        defs = [self.column_def(c, c.name in spec.primary_key) for c in spec.columns]
+        if spec.hashed:
+            defs.append(f"{self.q(HASH_COLUMN)} BIGINT NOT NULL")
         if spec.primary_key:
             defs.append(f"PRIMARY KEY ({', '.join(self.q(c) for c in spec.primary_key)})")
-        self._exec(f"CREATE TABLE {self.table_ref(spec)} ({', '.join(defs)})")
-        for i, index in enumerate(spec.indexes):
-            name = index.name or f"ix_{spec.name}_{'_'.join(index.columns)}"[:60] or f"ix_{spec.name}_{i}"
+        self.driver.exec(f"CREATE TABLE {self.table_ref(spec)} ({', '.join(defs)})")
+        for index in spec.indexes:
             unique = "UNIQUE " if index.unique else ""
             cols = ", ".join(self.q(c) for c in index.columns)
-            self._exec(f"CREATE {unique}INDEX IF NOT EXISTS {self.q(name)} ON {self.table_ref(spec)} ({cols})")
-        self._comment(spec)
+            name = self.q(index_name(spec, index))
+            self.driver.exec(f"CREATE {unique}INDEX IF NOT EXISTS {name} ON {self.table_ref(spec)} ({cols})")
+        if self.driver.comments:
+            self.comment(spec)
 
-    def _comment(self, spec: TableSpec) -> None:
-        """Table and column descriptions as comments (best effort: stores without COMMENT ignore it)."""
+    def comment(self, spec: TableSpec) -> None:
+        """Table and column descriptions as comments."""
+
+        def literal(text: str) -> str:
+            return str(exp.Literal.string(text).sql(dialect=self.dialect))
+
         if spec.description:
-            self._exec(f"COMMENT ON TABLE {self.table_ref(spec)} IS {self._literal(spec.description)}")
+            self.driver.exec(f"COMMENT ON TABLE {self.table_ref(spec)} IS {literal(spec.description)}")
         for c in spec.columns:
             if c.description:
-                self._exec(
-                    f"COMMENT ON COLUMN {self.table_ref(spec)}.{self.q(c.name)} IS {self._literal(c.description)}"
-                )
+                column = f"{self.table_ref(spec)}.{self.q(c.name)}"
+                self.driver.exec(f"COMMENT ON COLUMN {column} IS {literal(c.description)}")
 
-    def _literal(self, text: str) -> str:
-        return str(exp.Literal.string(text).sql(dialect=self.dialect))
-
-    def _column_def(self, c: Column, in_key: bool) -> str:
+    def column_def(self, c: Column, in_key: bool) -> str:
         null = " NOT NULL" if (not c.nullable or in_key) else ""
-        return f"{self.q(c.name)} {self._column_type(c.type)}{null}"
+        return f"{self.q(c.name)} {self.driver.column_type(c.type)}{null}"
 
-    def _evolve_table(self, spec: TableSpec, existing: dict[str, str]) -> None:
-        wanted = [*spec.columns, Column(HASH_COLUMN, LogicalType("bigint"), False)]
-        problems = []
-        added = []
-        for c in wanted:
-            have = existing.get(c.name)
-            if have is None:
-                if not c.nullable:
-                    problems.append(f"new column {c.name!r} is NOT NULL: make it nullable or give it a default")
-                else:
-                    added.append(c)
-            elif not self._same_type(have, c.type):
-                problems.append(f"column {c.name!r} is {have} in the store but {c.type} in the mapping")
-        if problems:
-            raise SinkTerminalError(
-                f"table {spec.qualified} exists with an incompatible schema: "
-                + "; ".join(problems)
-                + ". Migrate the table (or write to a new one); tidemark only adds nullable columns."
-            )
+    def evolve_table(self, spec: TableSpec, existing: dict[str, str]) -> None:
+        added = columns_to_add(spec, existing, self.driver.same_type, where=self.driver.display, check_hash=True)
         for c in added:
-            self._exec(f"ALTER TABLE {self.table_ref(spec)} ADD COLUMN {self._column_def(c, False)}")
-        if added:
+            self.driver.exec(f"ALTER TABLE {self.table_ref(spec)} ADD COLUMN {self.column_def(c, False)}")
+        if added and spec.hashed:
             # Stored rows were hashed over the old columns: mark them stale so that, at an equal timestamp, the same
             # snapshot re-sent with the new columns replaces them (docs/write-contract.md, "Schema changes").
             stale = exp.Literal.number(STALE_HASH).sql(dialect=self.dialect)
-            self._exec(f"UPDATE {self.table_ref(spec)} SET {self.q(HASH_COLUMN)} = {stale}")
-
-    def _same_type(self, have: str, want: LogicalType) -> bool:
-        return have.upper().replace(" ", "") == self._column_type(want).upper().replace(" ", "")
-
-    def _ensure_meta_schema(self) -> None:
-        self._ensure_schema(META_SCHEMA)
-
-    def _ensure_schema(self, schema: str) -> None:
-        self._exec(f"CREATE SCHEMA IF NOT EXISTS {self.q(schema)}")
+            self.driver.exec(f"UPDATE {self.table_ref(spec)} SET {self.q(HASH_COLUMN)} = {stale}")
 
     # -- writes -------------------------------------------------------------------------------------------------
-    def write(self, spec: TableSpec, rows: pa.Table, scopes: pa.Table | None, mode: Mode) -> WriteCounts:
+    def write(
+        self,
+        state: SqlState,
+        spec: TableSpec,
+        rows: pa.Table,
+        scopes: pa.Table | None,
+        mode: Mode,
+        upsert: Upsert | None = None,
+    ) -> WriteCounts:
+        """One write in ``mode``; ``upsert`` replaces the keyed part (default :meth:`upsert`)."""
         counts = WriteCounts()
-        if mode == "overwrite" and spec.qualified not in self._overwritten:
-            counts.deleted += self._exec_count(f"DELETE FROM {self.table_ref(spec)}")
-            if spec.scope:
-                self._exec(f"DELETE FROM {self.watermark_ref(spec)}")
-            self._overwritten.add(spec.qualified)
+        if mode == "overwrite" and spec.qualified not in state.overwritten:
+            counts.deleted += self.empty(spec)
+            state.overwritten.add(spec.qualified)
         reconciles = bool(spec.scope) and mode in ("upsert", "overwrite")  # append_once never deletes
         if rows.num_rows == 0 and (scopes is None or scopes.num_rows == 0 or not reconciles):
             return counts
-        self._stage(STAGE, rows)
+        self.stage(spec, rows)
         try:
             if mode == "append":
-                counts.inserted += self._exec_count(self._insert_from(spec, STAGE))
-                return counts
-            if reconciles:
-                counts.skipped += self._apply_watermark(spec, rows, scopes)
-            counts += self._classify_and_apply(spec, mode)
-            if reconciles:
-                counts.deleted += self._reconcile(spec)
+                counts.inserted += self.driver.exec_count(self.insert_from(spec, STAGE))
+            else:
+                counts += (upsert or self.upsert)(spec, rows, scopes, mode, reconciles)
             return counts
         finally:
             if sys.exc_info()[0] is None:
-                self._drop_work_tables()
+                self.driver.unstage(WORK_TABLES)
             else:  # the store may refuse statements after a failed one: report the failure, not the cleanup's
                 with suppress(Exception):
-                    self._drop_work_tables()
+                    self.driver.unstage(WORK_TABLES)
 
-    def _drop_work_tables(self) -> None:
-        """Drop a write's temporary tables (also after a failed write)."""
-        for name in (STAGE, SCOPES, WATERMARK, CLASSIFIED):
-            self._exec(f"DROP TABLE IF EXISTS {self.q(name)}")
+    def empty(self, spec: TableSpec) -> int:
+        """The first ``overwrite`` write of a transaction: delete every row (and the watermarks)."""
+        deleted = self.driver.exec_count(f"DELETE FROM {self.table_ref(spec)}")
+        if spec.scope:
+            self.driver.exec(f"DELETE FROM {self.watermark_ref(spec)}")
+        return deleted
 
-    def _cols(self, spec: TableSpec, alias: str | None = None) -> str:
-        prefix = f"{self.q(alias)}." if alias else ""
-        return ", ".join(prefix + self.q(c) for c in (*spec.column_names, HASH_COLUMN))
+    def stage(self, spec: TableSpec, rows: pa.Table) -> None:
+        self.driver.stage(STAGE, rows, spec)
 
-    def _insert_from(self, spec: TableSpec, source: str, where: str = "") -> str:
-        cols = self._cols(spec)
-        return f"INSERT INTO {self.table_ref(spec)} ({cols}) SELECT {cols} FROM {self.q(source)}{where}"
+    def upsert(
+        self, spec: TableSpec, rows: pa.Table, scopes: pa.Table | None, mode: Mode, reconciles: bool
+    ) -> WriteCounts:
+        """Steps 2-5 of the module docstring on the staged rows."""
+        counts = WriteCounts()
+        if reconciles:
+            self.merge_watermarks(spec, scopes)
+            counts.skipped += self.skip_older(spec)
+        counts += self.classify(spec, mode)
+        self.apply(spec, counts)
+        if reconciles:
+            counts.deleted += self.reconcile(spec)
+        return counts
 
-    def _match(self, columns: tuple[str, ...], left: str, right: str) -> str:
-        return " AND ".join(f"{left}.{self.q(c)} = {right}.{self.q(c)}" for c in columns)
-
-    def _apply_watermark(self, spec: TableSpec, rows: pa.Table, scopes: pa.Table | None) -> int:
-        """Merge scopes into the watermarks; drop (and count) staged rows older than their scope's watermark."""
+    def merge_watermarks(self, spec: TableSpec, scopes: pa.Table | None) -> None:
+        """Merge the batch's scopes (None: the staged rows' own) into the watermarks; keep the merged ones as
+        ``_tm_wm`` for :meth:`reconcile`."""
         assert spec.timestamp is not None
         scope_cols = ", ".join(self.q(c) for c in spec.scope)
         ts = self.q(spec.timestamp)
         if scopes is not None:  # possibly empty: no snapshot of this batch reconciles (runtime.complete_scopes)
-            self._stage(SCOPES, scopes.select([*spec.scope, spec.timestamp]))
+            self.driver.stage(SCOPES, scopes.select([*spec.scope, spec.timestamp]), spec)
             source = self.q(SCOPES)
         else:  # no scope batch given: the rows themselves say which scopes they cover
             source = self.q(STAGE)
         wm = self.watermark_ref(spec)
-        self._exec(
-            f"CREATE TEMP TABLE {self.q(WATERMARK)} AS SELECT {scope_cols}, max({ts}) AS {ts} FROM ("
-            f"SELECT {scope_cols}, {ts} FROM {source} UNION ALL "
-            f"SELECT {self._cols_of(spec.scope, 'w')}, w.{ts} FROM {wm} AS w "
-            f"WHERE EXISTS (SELECT 1 FROM {source} AS s WHERE {self._match(spec.scope, 's', 'w')})"
-            f") AS u GROUP BY {scope_cols}"
+        # the batch's newest snapshot per scope, merged with the stored watermark (rules.sql_merged_mark)
+        merged = rules.merged_mark_sql(self.dialect, spec.timestamp, "b", "w")
+        self.driver.exec(
+            f"CREATE TEMP TABLE {self.q(WATERMARK)} AS SELECT {self.cols_of(spec.scope, 'b')}, {merged} AS {ts} "
+            f"FROM (SELECT {scope_cols}, max({ts}) AS {ts} FROM {source} GROUP BY {scope_cols}) AS b "
+            f"LEFT JOIN {wm} AS w ON {self.match(spec.scope, 'b', 'w')}"
         )
-        self._exec(
+        self.driver.exec(
             f"DELETE FROM {wm} WHERE EXISTS (SELECT 1 FROM {self.q(WATERMARK)} AS n "
-            f"WHERE {self._match(spec.scope, 'n', wm)})"
+            f"WHERE {self.match(spec.scope, 'n', wm)})"
         )
-        self._exec(f"INSERT INTO {wm} ({scope_cols}, {ts}) SELECT {scope_cols}, {ts} FROM {self.q(WATERMARK)}")
-        stage = self.q(STAGE)
+        self.driver.exec(f"INSERT INTO {wm} ({scope_cols}, {ts}) SELECT {scope_cols}, {ts} FROM {self.q(WATERMARK)}")
+
+    def skip_older(self, spec: TableSpec) -> int:
+        """Drop (and count) staged rows older than their scope's watermark."""
+        assert spec.timestamp is not None
         # every stored watermark, not only the touched ones: rows of a scope that this batch does not reconcile
         # are still older than its newest applied snapshot, and must not come back
-        return self._exec_count(
-            f"DELETE FROM {stage} WHERE EXISTS (SELECT 1 FROM {wm} AS n "
-            f"WHERE {self._match(spec.scope, 'n', stage)} AND {stage}.{ts} < n.{ts})"
+        older = rules.older_sql(self.dialect, spec.timestamp, "s", "n")
+        return self.driver.exec_count(
+            f"DELETE FROM {self.q(STAGE)} AS s WHERE EXISTS (SELECT 1 FROM {self.watermark_ref(spec)} AS n "
+            f"WHERE {self.match(spec.scope, 'n', 's')} AND {older})"
         )
 
-    def _cols_of(self, columns: tuple[str, ...], alias: str) -> str:
-        return ", ".join(f"{alias}.{self.q(c)}" for c in columns)
-
-    def _classify_and_apply(self, spec: TableSpec, mode: Mode) -> WriteCounts:
+    def classify(self, spec: TableSpec, mode: Mode) -> WriteCounts:
+        """Label each staged row (``_tm_cls``) against the stored row of its key; the counts of each label."""
         key = spec.primary_key
-        h = self.q(HASH_COLUMN)
-        first_key = self.q(key[0])
-        if mode == "append_once":
-            decide = "'skip'"
-        elif spec.timestamp:
-            ts = self.q(spec.timestamp)
-            decide = (
-                f"CASE WHEN s.{ts} > t.{ts} OR (s.{ts} = t.{ts} AND s.{h} > t.{h}) THEN 'update' "
-                f"WHEN s.{ts} = t.{ts} AND s.{h} = t.{h} THEN 'unchanged' ELSE 'skip' END"
-            )
-        else:  # no timestamp: the incoming row wins unless identical
-            decide = f"CASE WHEN s.{h} = t.{h} THEN 'unchanged' ELSE 'update' END"
-        self._exec(
-            f"CREATE TEMP TABLE {self.q(CLASSIFIED)} AS SELECT s.*, "
-            f"CASE WHEN t.{first_key} IS NULL THEN 'insert' ELSE {decide} END AS {self.q(ACTION)} "
-            f"FROM {self.q(STAGE)} AS s LEFT JOIN {self.table_ref(spec)} AS t ON {self._match(key, 's', 't')}"
+        decide = rules.classify_sql(self.dialect, spec.timestamp, "s", "t", key[0], mode == "append_once")
+        self.driver.exec(
+            f"CREATE TEMP TABLE {self.q(CLASSIFIED)} AS SELECT s.*, {decide} AS {self.q(ACTION)} "
+            f"FROM {self.q(STAGE)} AS s LEFT JOIN {self.table_ref(spec)} AS t ON {self.match(key, 's', 't')}"
         )
-        tally = dict(self._exec(f"SELECT {self.q(ACTION)}, count(*) FROM {self.q(CLASSIFIED)} GROUP BY 1"))
-        counts = WriteCounts(
+        tally = dict(self.driver.exec(f"SELECT {self.q(ACTION)}, count(*) FROM {self.q(CLASSIFIED)} GROUP BY 1"))
+        return WriteCounts(
             inserted=int(tally.get("insert", 0)),
             updated=int(tally.get("update", 0)),
             unchanged=int(tally.get("unchanged", 0)),
             skipped=int(tally.get("skip", 0)),
         )
+
+    def apply(self, spec: TableSpec, counts: WriteCounts) -> None:
+        """Insert and update the classified rows, in two set-based statements."""
+        key = spec.primary_key
         if counts.inserted:
-            self._exec(self._insert_from(spec, CLASSIFIED, f" WHERE {self.q(ACTION)} = 'insert'"))
+            self.driver.exec(self.insert_from(spec, CLASSIFIED, f" WHERE {self.q(ACTION)} = 'insert'"))
         if counts.updated:
-            target = self.table_ref(spec)
-            sets = ", ".join(f"{self.q(c)} = c.{self.q(c)}" for c in (*spec.column_names, HASH_COLUMN) if c not in key)
-            self._exec(
-                f"UPDATE {target} SET {sets} FROM {self.q(CLASSIFIED)} AS c "
-                f"WHERE {self._match(key, 'c', target)} AND c.{self.q(ACTION)} = 'update'"
+            sets = ", ".join(f"{self.q(c)} = c.{self.q(c)}" for c in spec.stored_columns if c not in key)
+            self.driver.exec(
+                f"UPDATE {self.table_ref(spec)} AS t SET {sets} FROM {self.q(CLASSIFIED)} AS c "
+                f"WHERE {self.match(key, 'c', 't')} AND c.{self.q(ACTION)} = 'update'"
             )
-        return counts
 
-    def _reconcile(self, spec: TableSpec) -> int:
+    def reconcile(self, spec: TableSpec) -> int:
+        """Delete stored rows of the scopes in ``_tm_wm`` older than their watermark."""
         assert spec.timestamp is not None
-        target = self.table_ref(spec)
-        ts = self.q(spec.timestamp)
-        return self._exec_count(
-            f"DELETE FROM {target} WHERE EXISTS (SELECT 1 FROM {self.q(WATERMARK)} AS n "
-            f"WHERE {self._match(spec.scope, 'n', target)} AND {target}.{ts} < n.{ts})"
+        older = rules.older_sql(self.dialect, spec.timestamp, "t", "n")
+        return self.driver.exec_count(
+            f"DELETE FROM {self.table_ref(spec)} AS t WHERE EXISTS (SELECT 1 FROM {self.q(WATERMARK)} AS n "
+            f"WHERE {self.match(spec.scope, 'n', 't')} AND {older})"
         )
 
-    # -- quarantine & reads -------------------------------------------------------------------------------------
-    def quarantine(self, entries: list[QuarantineEntry]) -> None:
-        if not entries:
-            return
-        self._ensure_meta_schema()
-        ref = self.qt(META_SCHEMA, QUARANTINE_TABLE)
-        if self._existing_columns(META_SCHEMA, QUARANTINE_TABLE) is None:
-            kinds = {
-                f.name: LogicalType("timestamp" if f.name == "quarantined_at" else "string") for f in QUARANTINE_SCHEMA
-            }
-            defs = ", ".join(f"{self.q(name)} {self._column_type(kind)}" for name, kind in kinds.items())
-            self._exec(f"CREATE TABLE IF NOT EXISTS {ref} ({defs})")
-        data = pa.Table.from_pylist(
-            [
-                {
-                    "run_id": e.run_id,
-                    "table_name": e.table,
-                    "row_key": e.key,
-                    "reason": e.reason,
-                    "row_data": e.row,
-                    "origin": e.origin,
-                    "quarantined_at": e.at,
-                }
-                for e in entries
-            ],
-            schema=QUARANTINE_SCHEMA,
-        )
-        self._stage("_tm_quarantine", data)
-        cols = ", ".join(self.q(f.name) for f in QUARANTINE_SCHEMA)
-        self._exec(f"INSERT INTO {ref} ({cols}) SELECT {cols} FROM {self.q('_tm_quarantine')}")
-        self._exec(f"DROP TABLE IF EXISTS {self.q('_tm_quarantine')}")
+    # -- quarantine ---------------------------------------------------------------------------------------------
+    def quarantine(self, state: SqlState, entries: list[QuarantineEntry]) -> None:
+        """Through the ordinary path: the table made from its spec, rows appended."""
+        if entries:
+            spec = quarantine_spec()
+            if spec.qualified not in state.ensured:
+                self.ensure_table(state, spec)
+            self.write(state, spec, quarantine_table(entries), None, "append")

@@ -17,16 +17,19 @@ Nothing reaches the store before commit, so a failure before it leaves every tab
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Protocol
+from dataclasses import dataclass, field
+from typing import Any, Generic, Protocol, TypeVar
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from tidemark.contract import rules
 from tidemark.contract.counts import Mode, WriteCounts
 from tidemark.contract.prepare import row_hash
-from tidemark.sinks.base import META_SCHEMA, QUARANTINE_SCHEMA, QUARANTINE_TABLE, QuarantineEntry, Sink
-from tidemark.sinks.duckdb import DuckDBConfig, DuckDBSink
-from tidemark.sinks.sql import STALE_HASH
+from tidemark.sinks.base import META_SCHEMA, QuarantineEntry, Sink
+from tidemark.sinks.bookkeeping import internal_name, watermark_spec
+from tidemark.sinks.duckdb import DuckDBDriver
+from tidemark.sinks.sql import STALE_HASH, SqlContract, SqlState
 from tidemark.tables import HASH_COLUMN, Column, TableSpec
 from tidemark.types import LogicalType
 
@@ -64,29 +67,34 @@ class StoredRows(Protocol):
         """The stored watermarks of a scoped table (scope columns + timestamp), None when there are none."""
 
 
-class Scratch(DuckDBSink):
-    """The in-memory DuckDB a transaction's working tables live in (one per transaction, shared by its tables)."""
+class ScratchDriver(DuckDBDriver):
+    """DuckDB for working copies: JSON kept as text, no comments, and every table is new (created by this
+    transaction, dropped before it is created again)."""
 
-    fresh_fast_path = False  # working tables are created each transaction, then filled with stored rows
+    comments = False
+
+    def existing_columns(self, schema: str | None, table: str) -> dict[str, str] | None:
+        return None
+
+    def column_type(self, ltype: LogicalType) -> str:
+        return "VARCHAR" if ltype.kind == "json" else super().column_type(ltype)
+
+
+class Scratch:
+    """The in-memory DuckDB a transaction's working tables live in (one per transaction, shared by its tables):
+    the shared SQL contract on a :class:`ScratchDriver`, and the one transaction's state."""
 
     def __init__(self) -> None:
-        super().__init__(DuckDBConfig(path=":memory:"))
-        self._quoted: dict[str, str] = {}
+        import duckdb
 
-    def q(self, name: str) -> str:  # quoting through sqlglot is slow, and the same few names come back
-        quoted = self._quoted.get(name)
-        if quoted is None:
-            quoted = self._quoted[name] = super().q(name)
-        return quoted
+        conn = duckdb.connect(":memory:")
+        conn.execute("SET TimeZone = 'UTC'")
+        self.driver = ScratchDriver(conn, "the working copy")
+        self.sql = SqlContract(self.driver)
+        self.state = SqlState()
 
-    def _existing_columns(self, schema: str | None, table: str) -> dict[str, str] | None:
-        return None  # every table here is created by this transaction (and dropped before it is created again)
-
-    def _column_type(self, ltype: LogicalType) -> str:
-        return "VARCHAR" if ltype.kind == "json" else super()._column_type(ltype)
-
-    def _comment(self, spec: TableSpec) -> None:
-        pass
+    def close(self) -> None:
+        self.driver.conn.close()
 
 
 def conform(table: pa.Table, schema: pa.Schema, *, nullable: bool = True) -> pa.Table:
@@ -109,45 +117,6 @@ def conform(table: pa.Table, schema: pa.Schema, *, nullable: bool = True) -> pa.
 def stored_schema(spec: TableSpec) -> pa.Schema:
     """The schema a store writes: the data columns and the hash; key columns NOT NULL."""
     return pa.schema([f.with_nullable(f.nullable and f.name not in spec.primary_key) for f in spec.arrow_schema])
-
-
-def quarantine_spec() -> TableSpec:
-    """The quarantine as a table (``_tidemark.quarantine``), for stores that keep it like any other table."""
-    cols = tuple(
-        Column(f.name, LogicalType("timestamp" if pa.types.is_timestamp(f.type) else "string"))
-        for f in QUARANTINE_SCHEMA
-    )
-    return TableSpec(META_SCHEMA, QUARANTINE_TABLE, cols)
-
-
-def quarantine_table(entries: list[QuarantineEntry]) -> pa.Table:
-    """Quarantine entries as rows of :data:`~tidemark.sinks.base.QUARANTINE_SCHEMA`."""
-    rows = [
-        {
-            "run_id": e.run_id,
-            "table_name": e.table,
-            "row_key": e.key,
-            "reason": e.reason,
-            "row_data": e.row,
-            "origin": e.origin,
-            "quarantined_at": e.at,
-        }
-        for e in entries
-    ]
-    return pa.Table.from_pylist(rows, schema=QUARANTINE_SCHEMA)
-
-
-def watermark_spec(spec: TableSpec) -> TableSpec:
-    """The bookkeeping table of a scoped table: per scope value, the newest snapshot time applied."""
-    assert spec.timestamp is not None
-    cols = tuple(dataclasses.replace(spec.column(c), nullable=False) for c in (*spec.scope, spec.timestamp))
-    name = f"wm__{spec.schema or 'main'}__{spec.name}"
-    return TableSpec(schema="_tidemark", name=name, columns=cols, primary_key=spec.scope, timestamp=spec.timestamp)
-
-
-def watermark_schema(spec: TableSpec) -> pa.Schema:
-    """The columns of a scoped table's watermarks: scope columns and the snapshot time, all NOT NULL."""
-    return pa.schema([f for f in watermark_spec(spec).arrow_schema if f.name != HASH_COLUMN])
 
 
 def matching(table: pa.Table, spec: TableSpec, keys: pa.Table | None, scopes: pa.Table | None) -> pa.Array:
@@ -175,9 +144,10 @@ class WorkingTable:
         self.spec = spec
         self.stored = stored
         self.db = db
-        self.db.ensure_table(dataclasses.replace(spec, indexes=(), foreign_keys=()))
-        self.db._ensure_meta_schema()
-        self.original = db.qt(META_SCHEMA, f"orig__{spec.schema or 'main'}__{spec.name}")
+        self.sql, self.driver = db.sql, db.driver
+        self.sql.ensure_table(db.state, dataclasses.replace(spec, indexes=(), foreign_keys=()))
+        self.driver.ensure_schema(META_SCHEMA)
+        self.original = db.driver.qt(META_SCHEMA, internal_name("orig", spec.schema or "main", spec.name))
         self.counts = WriteCounts()
         self.modes: set[Mode] = set()
         self.overwritten = False
@@ -186,12 +156,12 @@ class WorkingTable:
         if spec.primary_key:
             cols = [spec.column(c) for c in self._original_columns[:-1]]
             cols.append(Column(HASH_COLUMN, LogicalType("bigint"), False))
-            defs = ", ".join(f"{self.q(c.name)} {self.db._column_type(c.type)}" for c in cols)
+            defs = ", ".join(f"{self.q(c.name)} {self.driver.column_type(c.type)}" for c in cols)
             keys = ", ".join(self.q(c) for c in spec.primary_key)
-            self.db._exec(f"CREATE TABLE {self.original} ({defs}, PRIMARY KEY ({keys}))")
+            self.driver.exec(f"CREATE TABLE {self.original} ({defs}, PRIMARY KEY ({keys}))")
         self.stored_watermarks = stored.watermarks() if spec.scope else None
         if self.stored_watermarks is not None and self.stored_watermarks.num_rows:
-            self._insert(self.db.watermark_ref(spec), self.stored_watermarks, [*spec.scope, spec.timestamp or ""])
+            self._insert(self.sql.watermark_ref(spec), self.stored_watermarks, [*spec.scope, spec.timestamp or ""])
 
     @property
     def _original_columns(self) -> list[str]:
@@ -201,15 +171,18 @@ class WorkingTable:
         return list(dict.fromkeys(names))
 
     def q(self, name: str) -> str:
-        return self.db.q(name)
+        return self.sql.q(name)
 
     def close(self) -> None:
         """Drop this table's working state (the scratch database stays, for the other tables)."""
         spec = self.spec
-        for ref in (self.db.table_ref(spec), self.original, *([self.db.watermark_ref(spec)] if spec.scope else [])):
-            self.db._exec(f"DROP TABLE IF EXISTS {ref}")
-        self.db._ensured.discard(spec.qualified)
-        self.db._overwritten.discard(spec.qualified)
+        for ref in (self.sql.table_ref(spec), self.original, *([self.sql.watermark_ref(spec)] if spec.scope else [])):
+            self.driver.exec(f"DROP TABLE IF EXISTS {ref}")
+        state = self.db.state
+        state.ensured.discard(spec.qualified)
+        if spec.scope:
+            state.ensured.discard(watermark_spec(spec).qualified)
+        state.overwritten.discard(spec.qualified)
 
     # -- writes -------------------------------------------------------------------------------------------------
     def write(self, rows: pa.Table, scopes: pa.Table | None, mode: Mode) -> WriteCounts:
@@ -221,7 +194,7 @@ class WorkingTable:
             self.overwritten = True
         elif not self.overwritten and self.spec.primary_key:
             self._load(rows, scopes)
-        counts += self.db.write(self.spec, rows, scopes, mode)
+        counts += self.sql.write(self.db.state, self.spec, rows, scopes, mode)
         self.counts += counts
         return counts
 
@@ -240,29 +213,29 @@ class WorkingTable:
         # the working copy sees rows hashed over other columns (stored before the table gained columns) as stale,
         # exactly as the SQL stores do (sql.py, STALE_HASH); the original keeps the hash the store holds
         data = mark_stale(real, spec).append_column(STORED_HASH, real.column(HASH_COLUMN))
-        self.db.conn.register(FETCHED, data)
+        self.driver.conn.register(FETCHED, data)
         try:
             new = (
                 f"SELECT * FROM {self.q(FETCHED)} AS f WHERE NOT EXISTS (SELECT 1 FROM {self.original} AS o "
-                f"WHERE {self.db._match(spec.primary_key, 'o', 'f')})"
+                f"WHERE {self.sql.match(spec.primary_key, 'o', 'f')})"
             )
-            self.db._exec(f"CREATE OR REPLACE TEMP TABLE {self.q('_tm_new')} AS {new}")
+            self.driver.exec(f"CREATE OR REPLACE TEMP TABLE {self.q('_tm_new')} AS {new}")
         finally:
-            self.db.conn.unregister(FETCHED)
+            self.driver.conn.unregister(FETCHED)
         cols = ", ".join(self.q(c) for c in self._original_columns)
         values = ", ".join(self.q(STORED_HASH if c == HASH_COLUMN else c) for c in self._original_columns)
-        self.db._exec(f"INSERT INTO {self.original} ({cols}) SELECT {values} FROM {self.q('_tm_new')}")
-        self.db._exec(self.db._insert_from(spec, "_tm_new"))
-        self._loaded += self.db._exec_count(f"SELECT count(*) FROM {self.q('_tm_new')}")
-        self.db._exec(f"DROP TABLE {self.q('_tm_new')}")
+        self.driver.exec(f"INSERT INTO {self.original} ({cols}) SELECT {values} FROM {self.q('_tm_new')}")
+        self.driver.exec(self.sql.insert_from(spec, "_tm_new"))
+        self._loaded += self.driver.exec_count(f"SELECT count(*) FROM {self.q('_tm_new')}")
+        self.driver.exec(f"DROP TABLE {self.q('_tm_new')}")
 
     def _insert(self, ref: str, data: pa.Table, columns: list[str]) -> None:
-        self.db.conn.register(FETCHED, data)
+        self.driver.conn.register(FETCHED, data)
         try:
             cols = ", ".join(self.q(c) for c in columns)
-            self.db._exec(f"INSERT INTO {ref} ({cols}) SELECT {cols} FROM {self.q(FETCHED)}")
+            self.driver.exec(f"INSERT INTO {ref} ({cols}) SELECT {cols} FROM {self.q(FETCHED)}")
         finally:
-            self.db.conn.unregister(FETCHED)
+            self.driver.conn.unregister(FETCHED)
 
     # -- what to publish ----------------------------------------------------------------------------------------
     @property
@@ -273,7 +246,7 @@ class WorkingTable:
 
     def rows(self) -> pa.Table:
         """Every row of the working table (all new rows, plus every stored row that was copied here)."""
-        return self._select(f"SELECT * FROM {self.db.table_ref(self.spec)}")
+        return self._select(f"SELECT * FROM {self.sql.table_ref(self.spec)}")
 
     def upserts(self) -> pa.Table:
         """Working rows that are new, or differ from the stored row of their key.
@@ -285,11 +258,12 @@ class WorkingTable:
             return self.rows()
         h = self.q(HASH_COLUMN)
         ts = self.q(self.spec.timestamp) if self.spec.timestamp else h
+        same = rules.same_sql("duckdb", self.spec.timestamp, "w", "o")
         return self._select(
             f"SELECT w.*, o.{h} AS {self.q(STORED_HASH)}, o.{ts} AS {self.q(STORED_TS)} "
-            f"FROM {self.db.table_ref(self.spec)} AS w LEFT JOIN {self.original} AS o "
-            f"ON {self.db._match(self.spec.primary_key, 'o', 'w')} "
-            f"WHERE o.{h} IS NULL OR o.{h} <> w.{h} OR o.{ts} <> w.{ts}"
+            f"FROM {self.sql.table_ref(self.spec)} AS w LEFT JOIN {self.original} AS o "
+            f"ON {self.sql.match(self.spec.primary_key, 'o', 'w')} "
+            f"WHERE o.{h} IS NULL OR NOT {same}"
         )
 
     def deletes(self) -> pa.Table:
@@ -300,17 +274,17 @@ class WorkingTable:
         spec = self.spec
         if not spec.primary_key or not spec.timestamp or not spec.scope:
             return pa.table({})
-        target = self.db.table_ref(spec)
+        target = self.sql.table_ref(spec)
         keys = ", ".join(f"o.{self.q(c)}" for c in spec.primary_key)
         ts = self.q(spec.timestamp)
         return self._select(
             f"SELECT {keys}, m.{ts} AS {ts} FROM {self.original} AS o "
-            f"JOIN {self.db.watermark_ref(spec)} AS m ON {self.db._match(spec.scope, 'o', 'm')} "
-            f"WHERE NOT EXISTS (SELECT 1 FROM {target} AS w WHERE {self.db._match(spec.primary_key, 'o', 'w')})"
+            f"JOIN {self.sql.watermark_ref(spec)} AS m ON {self.sql.match(spec.scope, 'o', 'm')} "
+            f"WHERE NOT EXISTS (SELECT 1 FROM {target} AS w WHERE {self.sql.match(spec.primary_key, 'o', 'w')})"
         )
 
     def watermarks(self) -> pa.Table:
-        return self._select(f"SELECT * FROM {self.db.watermark_ref(self.spec)}")
+        return self._select(f"SELECT * FROM {self.sql.watermark_ref(self.spec)}")
 
     def watermark_changes(self) -> pa.Table:
         """Watermark rows that are new or newer than the stored ones."""
@@ -323,23 +297,62 @@ class WorkingTable:
         old = self.stored_watermarks.rename_columns([*self.spec.scope, "_tm_old"])
         joined = current.join(old, keys=list(self.spec.scope), join_type="left outer")
         newer = pc.or_kleene(
-            pc.is_null(joined.column("_tm_old")), pc.greater(joined.column(ts), joined.column("_tm_old"))
+            pc.is_null(joined.column("_tm_old")), rules.arrow_older(joined.column("_tm_old"), joined.column(ts))
         )
         return joined.filter(newer).drop_columns(["_tm_old"])
 
     def _select(self, sql: str) -> pa.Table:
-        result: Any = self.db._guard(lambda: self.db.conn.execute(sql))
-        return result.to_arrow_table()
+        return self.driver.arrow(sql)
 
 
-class WorkingCopySink(Sink):
-    """Base of the stores that apply the contract on a working copy (Delta, Parquet, CSV).
+TableT = TypeVar("TableT")
 
-    It owns the transaction's scratch database; a subclass's ``_discard`` drops its own transaction state, then
-    calls ``super()._discard()``.
-    """
 
-    _scratch: Scratch | None = None
+@dataclass
+class WorkState(Generic[TableT]):
+    """What one transaction of a working-copy store holds: made at ``begin`` (or the first write without one),
+    dropped at ``commit`` / ``rollback`` / ``close``. A store adds its own fields in a subclass."""
+
+    #: the transaction's tables, by qualified name
+    tables: dict[str, TableT] = field(default_factory=dict)
+    #: refused rows and rejected documents, written at commit
+    quarantined: list[QuarantineEntry] = field(default_factory=list)
+    scratch: Scratch | None = None
+
+    def db(self) -> Scratch:
+        """The transaction's working database (created on first use)."""
+        if self.scratch is None:
+            self.scratch = Scratch()
+        return self.scratch
+
+    def close(self) -> None:
+        """Release what the transaction holds (a subclass releases its own, then calls this)."""
+        if self.scratch is not None:
+            self.scratch.close()
+            self.scratch = None
+
+
+StateT = TypeVar("StateT", bound=WorkState[Any])
+
+
+class WorkingCopySink(Sink, Generic[StateT]):
+    """Base of the stores that apply the contract on a working copy (Delta, Parquet, CSV): the open transaction is
+    one :class:`WorkState` (``self._work``), made by :meth:`_new_state` and dropped by :meth:`_discard`."""
+
+    _work: StateT | None = None
+
+    def _new_state(self) -> StateT:
+        raise NotImplementedError
+
+    def _state(self) -> StateT:
+        if self._work is None:
+            self._work = self._new_state()
+        return self._work
+
+    def _discard(self) -> None:
+        work, self._work = self._work, None
+        if work is not None:
+            work.close()
 
     def rollback(self) -> None:
         self._discard()
@@ -347,13 +360,5 @@ class WorkingCopySink(Sink):
     def close(self) -> None:
         self._discard()
 
-    def _db(self) -> Scratch:
-        """The transaction's working database (created on first use, dropped when the transaction ends)."""
-        if self._scratch is None:
-            self._scratch = Scratch()
-        return self._scratch
-
-    def _discard(self) -> None:
-        if self._scratch is not None:
-            self._scratch.close()
-            self._scratch = None
+    def quarantine(self, entries: list[QuarantineEntry]) -> None:
+        self._state().quarantined.extend(entries)
