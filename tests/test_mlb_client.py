@@ -242,3 +242,9 @@ def test_a_sequence_of_mixed_requests_is_refused(tmp_path: Path, feed_747175: di
 def test_replay_and_record_exclude_each_other(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="exclude each other"):
         StatsApiClient(replay=DATA, record=tmp_path)
+
+
+def test_docs_list_every_catalog_endpoint() -> None:
+    text = (DATA.parent.parent / "docs" / "mlb.md").read_text(encoding="utf-8")
+    for name, entry in builtin_catalog().endpoints.items():
+        assert f"| `{name}` | `{entry.url}` |" in text, f"docs/mlb.md does not list mlb:{name}"
