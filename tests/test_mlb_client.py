@@ -248,3 +248,38 @@ def test_docs_list_every_catalog_endpoint() -> None:
     text = (DATA.parent.parent / "docs" / "mlb.md").read_text(encoding="utf-8")
     for name, entry in builtin_catalog().endpoints.items():
         assert f"| `{name}` | `{entry.url}` |" in text, f"docs/mlb.md does not list mlb:{name}"
+
+
+class ListStore:
+    """The raw store's append interface over a list (the raw store itself is another branch's work)."""
+
+    def __init__(self) -> None:
+        self.batches: list[list[Any]] = []
+
+    def append(self, records: Any) -> Any:
+        self.batches.append(list(records))
+        return None
+
+
+def test_ingest_fetches_schedule_games_and_appends_in_batches() -> None:
+    from tidemark.domains.mlb.client import ingest
+
+    with StatsApiClient(replay=DATA) as api:
+        schedule = api.fetch("schedule", {"startDate": "2024-10-20", "endDate": "2024-10-22"}).json()
+        assert isinstance(schedule, dict)
+        pks = [*game_pks(schedule), 747175, 1]  # 1: not recorded -> a failure, the others go on
+        requests = [api.prepare("boxscore", {"gamePk": pk}) for pk in (747175,)]
+        requests += [api.prepare("live_game", {"gamePk": pk}) for pk in pks]
+        store = ListStore()
+        summary = ingest(api, requests, store, batch=2, to_record=lambda response: response.envelope)
+    assert summary.responses == 2 and summary.appended == 2
+    assert [type(e).__name__ for e in summary.failures] == ["NoRecordingError", "NoRecordingError"]
+    assert {f.url for f in summary.failures} == {
+        "https://statsapi.mlb.com/api/v1.1/game/775302/feed/live",
+        "https://statsapi.mlb.com/api/v1.1/game/1/feed/live",
+    }
+    envelopes = [json.loads(e) for batch in store.batches for e in batch]
+    assert sorted((e["method"], e["path_params"]["game_pk"]) for e in envelopes) == [
+        ("boxscore", "747175"),
+        ("liveGameV1", "747175"),
+    ]

@@ -1,7 +1,8 @@
 """The MLB Stats API client: the endpoint catalog (``../endpoints.yaml``), canonical requests, fetching with record /
 replay (generic parts in :mod:`tidemark.http`), and what a schedule says (game pks, date chunks).
 
-Nothing here writes tables or raw records: it returns :class:`~tidemark.http.FetchedResponse` objects, whose
+Nothing here writes tables; :func:`ingest` appends responses to a store with an ``append(records)`` method (the raw
+store). Fetching returns :class:`~tidemark.http.FetchedResponse` objects, whose
 ``envelope`` is the document a raw store keeps (see docs/mlb.md).
 """
 
@@ -16,6 +17,7 @@ from tidemark.domains.mlb.client.catalog import (
     load_catalog,
     mapping_of,
 )
+from tidemark.domains.mlb.client.ingest import IngestSummary, ingest
 from tidemark.domains.mlb.client.schedule import (
     ScheduledGame,
     date_chunks,
@@ -33,6 +35,7 @@ __all__ = [
     "DEFAULT_RATE",
     "Catalog",
     "Endpoint",
+    "IngestSummary",
     "Param",
     "PreparedRequest",
     "ScheduledGame",
@@ -41,6 +44,7 @@ __all__ = [
     "date_chunks",
     "day_schedule_params",
     "game_pks",
+    "ingest",
     "load_catalog",
     "mapping_of",
     "range_schedule_params",
