@@ -16,6 +16,7 @@ again, up to :data:`CONFLICT_RETRIES` times with a jittered, growing pause — w
 
 from __future__ import annotations
 
+import json
 import random
 import time
 from collections.abc import Callable, Iterable
@@ -121,7 +122,13 @@ def retry_conflicts(attempt: Callable[[], T], *, replayable: bool, retries: int 
 
 
 def _dumps(value: Any) -> str:
-    return orjson.dumps(value, default=str, option=orjson.OPT_SORT_KEYS).decode()
+    """A refused row or key as JSON text for the quarantine. The row holds what the document held, which may be
+    what orjson refuses (an integer beyond 64 bits, the very reason a row is refused): the standard library's
+    encoder writes any integer, so the row is still kept, never lost to its own refusal."""
+    try:
+        return orjson.dumps(value, default=str, option=orjson.OPT_SORT_KEYS).decode()
+    except TypeError:
+        return json.dumps(value, default=str, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 __all__ = ["CONFLICT_RETRIES", "Transaction", "retry_conflicts"]
