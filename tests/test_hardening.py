@@ -7,7 +7,10 @@ and what was quarantined.
 
 from __future__ import annotations
 
+import gzip
 import json
+import os
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -15,6 +18,7 @@ from typing import Any
 import duckdb
 import pytest
 
+import tidemark
 from tests.conftest import snapshot, write_docs
 from tidemark.cli import main as cli
 
@@ -72,3 +76,65 @@ def test_an_integer_beyond_64_bits_is_quarantined_and_the_rest_written(
     assert json.loads(entry["row_key"]) == {"at_bat_index": 9, "game_pk": 747175}
     assert json.loads(entry["row_data"])["inning"] == huge  # the value as the document held it
     assert str(huge) in entry["reason"]
+
+
+# -- item 3: a gzip bomb --------------------------------------------------------------------------------------------
+def gzip_bomb(path: Path, expanded_mb: int) -> None:
+    """A .json.gz of ``expanded_mb`` MiB of JSON whitespace: gzip members of 1 MiB each, concatenated (one member
+    compresses to about 1 kB, so the file is written in no time and stays small)."""
+    member = gzip.compress(b" " * 2**20, compresslevel=9)
+    with path.open("wb") as fh:
+        fh.write(gzip.compress(b'{"response": '))
+        for _ in range(expanded_mb):
+            fh.write(member)
+
+
+def run_child(args: list[str], tmp_path: Path) -> tuple[int, str, str, int]:
+    """``tidemark ARGS`` in a child process: exit code, stdout, stderr and the child's peak RSS in bytes (its own,
+    from wait4: other children of the test process do not count)."""
+    script = Path(sys.executable).parent / "tidemark"
+    out, err = tmp_path / "child.out", tmp_path / "child.err"
+    with out.open("wb") as fo, err.open("wb") as fe:
+        proc = subprocess.Popen([str(script), *args], stdout=fo, stderr=fe)
+        _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return proc.returncode, out.read_text(), err.read_text(), usage.ru_maxrss * 1024
+
+
+def test_a_gzip_bomb_is_rejected_unread_and_the_other_documents_written(
+    tmp_path: Path, feed_747175: dict[str, Any]
+) -> None:
+    expanded_mb, cap_mb = 600, 8
+    bomb = tmp_path / "docs" / "bomb.json.gz"
+    good = write_docs(tmp_path / "docs", [snapshot(feed_747175, plays=3)])
+    gzip_bomb(bomb, expanded_mb)
+    assert bomb.stat().st_size < 2_000_000
+    db = tmp_path / "t.duckdb"
+    args = [*run_args(db, tmp_path / "docs"), "--max-document-mb", str(cap_mb)]
+    code, out, err, peak = run_child(args, tmp_path)
+    assert code == 1, err
+    assert "Traceback" not in err
+    assert "1 document(s) rejected" in out
+    (line,) = [x for x in out.splitlines() if "bomb.json.gz" in x]
+    assert f"document larger than {cap_mb} MB" in line and "--max-document-mb" in line
+    # the whole decompressed document never sat in memory: the child's peak stays well below its expanded size
+    # (the interpreter with pyarrow and DuckDB loaded takes ~200 MB; reading the bomb whole would add 600 MB)
+    assert peak < 450 * 2**20, f"peak RSS {peak / 2**20:.0f} MB"
+    assert query(db, f"SELECT count(*) AS n FROM {PLAYS}") == [{"n": 3}]
+    (entry,) = quarantine(db)
+    assert entry["origin"] == str(bomb) and entry["table_name"] is None
+    assert f"document larger than {cap_mb} MB" in entry["reason"]
+    assert good[0].exists()
+
+
+def test_an_ndjson_line_past_the_cap_is_rejected_alone(tmp_path: Path, feed_747175: dict[str, Any]) -> None:
+    small = json.dumps({"response": snapshot(feed_747175, plays=2)}).encode()
+    path = tmp_path / "feeds.ndjson"
+    long_line = b'{"response": ' + b" " * (3 * 2**20) + b"}"
+    later = json.dumps({"response": snapshot(feed_747175, plays=2, game_pk=5)}).encode()
+    path.write_bytes(small + b"\n" + long_line + b"\n\n" + later + b"\n")
+    db = tmp_path / "t.duckdb"
+    result = tidemark.run("mlb:live_game", [path], f"duckdb:{db}", max_document_bytes=2 * 2**20)
+    assert [(r.origin, "document larger than 2 MB" in r.reason) for r in result.rejected] == [(f"{path}:2", True)]
+    assert result.documents == 2
+    assert query(db, f"SELECT game_pk FROM {META} ORDER BY game_pk") == [{"game_pk": 5}, {"game_pk": 747175}]

@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from tidemark.cli.render import ProgressReporter, print_whole, render_result
-from tidemark.errors import TidemarkError
+from tidemark.errors import ConfigError, TidemarkError
 
 app = typer.Typer(
     name="tidemark",
@@ -41,11 +41,16 @@ def run_cmd(
     mode: Annotated[str, typer.Option("--mode", help="overwrite | append | append_once | upsert")] = "upsert",
     batch_documents: Annotated[int, typer.Option(help="Documents per batch (bounds memory).")] = 64,
     engine: Annotated[str, typer.Option("--engine", "-e", help="The engine that runs the mapping.")] = "local",
+    max_document_mb: Annotated[
+        float, typer.Option(help="Reject a document larger than this (MB, after decompression) unread.")
+    ] = 256,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Run a mapping over documents and write the tables to a sink under the write contract."""
     from tidemark.runtime.batch import run
 
+    if max_document_mb <= 0:
+        raise ConfigError(f"--max-document-mb {max_document_mb:g}: give a size above 0 (the default is 256)")
     reporter = ProgressReporter(err, enabled=not as_json)
     result = run(
         mapping,
@@ -55,6 +60,7 @@ def run_cmd(
         reporter=reporter,
         batch_documents=batch_documents,
         engine=engine,
+        max_document_bytes=int(max_document_mb * 2**20),
     )
     if as_json:
         out.print_json(json.dumps(result.as_dict()))

@@ -28,7 +28,7 @@ from tidemark.runtime.result import STAGES, NullReporter, Reporter, RunResult
 from tidemark.runtime.transaction import CONFLICT_RETRIES, Transaction, retry_conflicts
 from tidemark.sinks import SinkConfig, open_sink
 from tidemark.sinks.base import Sink
-from tidemark.sources import Source, open_source
+from tidemark.sources import MAX_DOCUMENT_BYTES, Source, open_source
 
 __all__ = ["CONFLICT_RETRIES", "STAGES", "BatchWriter", "NullReporter", "Reporter", "RunResult", "run"]
 
@@ -42,22 +42,26 @@ def run(
     reporter: Reporter | None = None,
     batch_documents: int = 64,
     engine: str = DEFAULT_ENGINE,
+    max_document_bytes: int = MAX_DOCUMENT_BYTES,
 ) -> RunResult:
     """Run a mapping over documents into a sink; all-or-nothing on transactional sinks.
 
     ``inputs`` is a :class:`~tidemark.sources.Source`, or what :func:`~tidemark.sources.open_source` makes one of:
     paths (files, directories), a list of documents (:class:`~tidemark.documents.RawDocument`, bytes, dicts), or
     an iterator of documents (read once: a conflict with another writer then fails instead of starting over).
-    ``engine`` names an engine of :data:`~tidemark.engines.ENGINES`. Rejected documents and error rows do not abort
-    the run: they are quarantined and listed in the result (``result.ok`` is False). Anything else that fails rolls
-    the whole run back and raises.
+    ``engine`` names an engine of :data:`~tidemark.engines.ENGINES`. A file's document larger than
+    ``max_document_bytes`` after decompression (256 MB by default) is rejected without being read whole. Rejected
+    documents and error rows do not abort the run: they are quarantined and listed in the result (``result.ok`` is
+    False). Anything else that fails rolls the whole run back and raises.
     """
     if mode not in MODES:
         raise ConfigError(f"unknown mode {mode!r}: use one of {', '.join(MODES)}")
+    if max_document_bytes < 1:
+        raise ConfigError(f"max_document_bytes={max_document_bytes}: give a size of at least 1 byte")
     plan = _plan(mapping)
     _check_mode(plan, mode)
     make_engine = engine_class(engine)  # an unknown engine fails before anything is opened
-    source = open_source(inputs)
+    source = open_source(inputs, max_document_bytes=max_document_bytes)
     reporter = reporter or NullReporter()
     owns_sink = not isinstance(sink, Sink)
     target = open_sink(sink) if not isinstance(sink, Sink) else sink
