@@ -19,7 +19,7 @@ import duckdb
 import pytest
 
 import tidemark
-from tests.conftest import snapshot, write_docs
+from tests.conftest import GAME_747175, snapshot, write_docs
 from tidemark.cli import main as cli
 
 PLAYS = "game.live_game_plays"
@@ -138,3 +138,37 @@ def test_an_ndjson_line_past_the_cap_is_rejected_alone(tmp_path: Path, feed_7471
     assert [(r.origin, "document larger than 2 MB" in r.reason) for r in result.rejected] == [(f"{path}:2", True)]
     assert result.documents == 2
     assert query(db, f"SELECT game_pk FROM {META} ORDER BY game_pk") == [{"game_pk": 5}, {"game_pk": 747175}]
+
+
+# -- item 9: messages print as plain text ---------------------------------------------------------------------------
+def test_a_message_with_brackets_prints_as_it_is(tmp_path: Path) -> None:
+    """`pip install 'tidemark[postgres]'` must not lose its `[postgres]` to Rich markup (psycopg made unimportable)."""
+    code = (
+        "import sys; sys.modules['psycopg'] = None\n"
+        "from tidemark.cli.main import main\n"
+        f"sys.argv = ['tidemark', 'run', '-m', 'mlb:live_game', '-i', {str(GAME_747175)!r},"
+        " '-s', 'postgresql://reader@127.0.0.1:9/db']\n"
+        "main()\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 1
+    assert proc.stderr.splitlines() == ["error: psycopg is not installed: pip install 'tidemark[postgres]'"]
+
+
+def test_a_mapping_problem_with_brackets_prints_as_it_is(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    mapping = tmp_path / "m.yaml"
+    mapping.write_text(
+        'source: {name: live, document: $.response, timestamp: {path: $.metaData.timeStamp, format: "%Y%m%d_%H%M%S"}}\n'
+        "targets:\n"
+        "  - table: g.plays\n"
+        "    rows: $.liveData.plays.allPlays[*]\n"
+        "    primary_key: [game_pk]\n"
+        '    fields: [{name: game_pk, path: $.gamePk, type: "[bold]int"}]\n',
+        encoding="utf-8",
+    )
+    assert call_main(monkeypatch, "validate", str(mapping)) == 1
+    err = capsys.readouterr().err
+    assert "unknown type '[bold]int'" in err
+    assert "targets[0].fields[0].type" in err

@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from tidemark.cli.render import ProgressReporter, print_whole, render_result
+from tidemark.cli.render import ProgressReporter, print_whole, render_result, styled
 from tidemark.errors import ConfigError, TidemarkError
 
 app = typer.Typer(
@@ -22,9 +22,11 @@ app = typer.Typer(
     add_completion=False,
 )
 # Messages are never broken into lines by the console width (a path or key split in two cannot be copied or grepped;
-# the terminal wraps them on screen); tables still fit the width.
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
+# the terminal wraps them on screen); tables still fit the width. Nothing is read as Rich markup or highlighted:
+# messages hold brackets of their own (`pip install 'tidemark[postgres]'`, did-you-mean lists, JSON paths, keys), so
+# every string prints as it is, and colour comes only from styled Text (render.py: styled()).
+out = Console(soft_wrap=True, markup=False, highlight=False)
+err = Console(stderr=True, soft_wrap=True, markup=False, highlight=False)
 _state = {"debug": False}
 
 
@@ -123,9 +125,9 @@ def validate(mappings: Annotated[list[str], typer.Argument(help="Mapping files o
             mapping, path = load_mapping(ref)
         except TidemarkError as exc:
             failed = True
-            err.print(f"[red]✗[/red] {exc}", markup=True, highlight=False, soft_wrap=True)
+            err.print(styled("✗", "red", f" {exc}"))
             continue
-        out.print(f"[green]✓[/green] {path}: {len(mapping.targets)} tables", highlight=False)
+        out.print(styled("✓", "green", f" {path}: {len(mapping.targets)} tables"))
     if failed:
         raise typer.Exit(1)
 
@@ -228,5 +230,5 @@ def main() -> None:
     except TidemarkError as exc:
         if _state["debug"]:
             raise
-        err.print(f"[red]error:[/red] {exc}", markup=True, highlight=False, soft_wrap=True)
+        err.print(styled("error:", "red", f" {exc}"))
         sys.exit(1)

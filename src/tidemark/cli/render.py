@@ -1,5 +1,9 @@
 """Rendering for the CLI: Rich progress bars as the runtime's :class:`~tidemark.runtime.result.Reporter` (documents
-for a run, rows for a write), and the summary of a :class:`~tidemark.runtime.result.RunResult`."""
+for a run, rows for a write), and the summary of a :class:`~tidemark.runtime.result.RunResult`.
+
+Every message is plain text: the CLI's consoles read no markup (messages carry brackets of their own, e.g.
+``pip install 'tidemark[postgres]'``), and colour is given as a style on a :class:`~rich.text.Text` (:func:`styled`).
+"""
 
 from __future__ import annotations
 
@@ -15,11 +19,17 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 from rich.table import Table
+from rich.text import Text
 
 from tidemark.contract.keys import KeyReport
 from tidemark.runtime.result import RunResult
 
 COUNT_NAMES = ("inserted", "updated", "unchanged", "skipped", "deleted", "error")
+
+
+def styled(head: str, style: str, rest: str = "") -> Text:
+    """``head`` in ``style`` followed by ``rest``, both as plain text (never read as markup)."""
+    return Text.assemble((head, style), rest)
 
 
 class ProgressReporter:
@@ -82,15 +92,17 @@ def render_result(console: Console, result: RunResult) -> None:
     print_whole(console, table)
     render_key_reports(console, _keyed(result))
     if result.rejected:
-        console.print(f"[red]{len(result.rejected)} document(s) rejected[/red] (stored in _tidemark.quarantine):")
+        console.print(
+            styled(f"{len(result.rejected)} document(s) rejected", "red", " (stored in _tidemark.quarantine):")
+        )
         for r in result.rejected[:20]:
-            console.print(f"  {r.origin}: {r.reason}", highlight=False, soft_wrap=True)
+            console.print(f"  {r.origin}: {r.reason}")
         if len(result.rejected) > 20:
             console.print(f"  ... and {len(result.rejected) - 20} more")
     if result.row_errors:
-        console.print(f"[red]{len(result.row_errors)} row(s) refused[/red] (stored in _tidemark.quarantine):")
+        console.print(styled(f"{len(result.row_errors)} row(s) refused", "red", " (stored in _tidemark.quarantine):"))
         for e in result.row_errors[:10]:
-            console.print(f"  {e.table} {e.key}: {e.reason} ({e.origin})", highlight=False, soft_wrap=True)
+            console.print(f"  {e.table} {e.key}: {e.reason} ({e.origin})")
 
 
 # -- tidemark write -------------------------------------------------------------------------------------------------
@@ -140,9 +152,9 @@ def render_write_result(console: Console, result: RunResult) -> None:
     console.print(table)
     render_key_reports(console, _keyed(result))
     if result.row_errors:
-        console.print(f"[red]{len(result.row_errors)} row(s) refused[/red] (stored in _tidemark.quarantine):")
+        console.print(styled(f"{len(result.row_errors)} row(s) refused", "red", " (stored in _tidemark.quarantine):"))
         for e in result.row_errors[:10]:
-            console.print(f"  {e.origin}: {e.reason}", highlight=False, soft_wrap=True)
+            console.print(f"  {e.origin}: {e.reason}")
         if len(result.row_errors) > 10:
             console.print(f"  ... and {len(result.row_errors) - 10} more")
 
@@ -165,4 +177,4 @@ def render_key_reports(console: Console, reports: dict[str, KeyReport]) -> None:
                 f", resolved by {k.strategy}: {k.dropped_older:,} older dropped, "
                 f"{k.dropped_identical:,} identical dropped, {k.replaced:,} replaced a row written earlier"
             )
-        console.print(line, highlight=False, soft_wrap=True)
+        console.print(line)
