@@ -10,8 +10,12 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import re
+import resource
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -172,3 +176,59 @@ def test_a_mapping_problem_with_brackets_prints_as_it_is(
     err = capsys.readouterr().err
     assert "unknown type '[bold]int'" in err
     assert "targets[0].fields[0].type" in err
+
+
+# -- item 10: Ctrl-C and a full disk --------------------------------------------------------------------------------
+def many_documents(path: Path, feed: dict[str, Any], count: int) -> None:
+    """An NDJSON file of ``count`` small games (20 plays each): a run over it lasts a few seconds."""
+    with path.open("wb") as fh:
+        for game_pk in range(1, count + 1):
+            fh.write(json.dumps({"response": snapshot(feed, plays=20, game_pk=game_pk)}).encode() + b"\n")
+
+
+def test_ctrl_c_prints_one_line_exits_130_and_writes_nothing(tmp_path: Path, feed_747175: dict[str, Any]) -> None:
+    docs = tmp_path / "games.ndjson"
+    many_documents(docs, feed_747175, 400)
+    db = tmp_path / "t.duckdb"
+    script = Path(sys.executable).parent / "tidemark"
+    proc = subprocess.Popen(
+        [str(script), *run_args(db, docs)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    while not db.exists():  # the sink is open: the run has started (it lasts seconds more)
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    (line,) = err.strip().splitlines()
+    assert re.fullmatch(r"interrupted: rolled back, nothing written; [\d,]+ documents were processed", line), line
+    assert "run " not in out  # no summary: nothing was committed
+    tables = query(db, "SELECT table_name FROM information_schema.tables WHERE table_schema = 'game'")
+    assert tables == []
+
+
+def test_a_full_disk_under_duckdb_is_one_line_and_writes_nothing(tmp_path: Path) -> None:
+    """The store's file may not grow past 1 MB (RLIMIT_FSIZE: the OS refuses the write as on a full disk)."""
+
+    def small_disk() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # refuse the write with EFBIG instead of killing the child
+        resource.setrlimit(resource.RLIMIT_FSIZE, (2**20, 2**20))
+
+    db = tmp_path / "t.duckdb"
+    script = Path(sys.executable).parent / "tidemark"
+    proc = subprocess.run(
+        [str(script), *run_args(db, GAME_747175.parent)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        preexec_fn=small_disk,  # runs in the child before exec: only the tidemark process is limited
+    )
+    assert proc.returncode == 1
+    (line,) = proc.stderr.strip().splitlines()
+    assert line.startswith(f"error: duckdb:{db} ran out of space (") and "File too large" in line
+    assert line.endswith(
+        "the run was rolled back, nothing was written. Free disk space (or raise the quota) and run it again"
+    )
+    tables = query(db, "SELECT table_name FROM information_schema.tables WHERE table_schema = 'game'")
+    assert tables == []

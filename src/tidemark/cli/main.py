@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from types import FrameType
+from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from tidemark.cli.render import ProgressReporter, print_whole, render_result, styled
+from tidemark.cli.render import ProgressReporter, RowProgressReporter, print_whole, render_result, styled
 from tidemark.errors import ConfigError, TidemarkError
 
 app = typer.Typer(
@@ -27,12 +30,24 @@ app = typer.Typer(
 # every string prints as it is, and colour comes only from styled Text (render.py: styled()).
 out = Console(soft_wrap=True, markup=False, highlight=False)
 err = Console(stderr=True, soft_wrap=True, markup=False, highlight=False)
-_state = {"debug": False}
+
+
+@dataclass
+class _Session:
+    """What ``main`` needs to word an ending: --debug, whether Ctrl-C was pressed, the progress so far."""
+
+    debug: bool = False
+    interrupted: bool = False
+    done: bool = False
+    progress: ProgressReporter | RowProgressReporter | None = None
+
+
+_state = _Session()
 
 
 @app.callback()
 def _main(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors.")] = False) -> None:
-    _state["debug"] = debug
+    _state.debug = debug
 
 
 @app.command("run")
@@ -53,7 +68,7 @@ def run_cmd(
 
     if max_document_mb <= 0:
         raise ConfigError(f"--max-document-mb {max_document_mb:g}: give a size above 0 (the default is 256)")
-    reporter = ProgressReporter(err, enabled=not as_json)
+    reporter = _state.progress = ProgressReporter(err, enabled=not as_json)
     result = run(
         mapping,
         inputs,
@@ -88,10 +103,10 @@ def write_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Write flat files to one table under the write contract (docs/write.md)."""
-    from tidemark.cli.render import RowProgressReporter, render_write_result
+    from tidemark.cli.render import render_write_result
     from tidemark.write.cli import write_files
 
-    reporter = RowProgressReporter(err, enabled=not as_json)
+    reporter = _state.progress = RowProgressReporter(err, enabled=not as_json)
     result = write_files(
         files,
         sink=sink,
@@ -224,11 +239,46 @@ def maintain(
 
 
 def main() -> None:
-    """Console entry point: known errors print one line and exit 1; --debug shows the traceback."""
+    """Console entry point: known errors print one line and exit 1; Ctrl-C prints one line and exits 130; --debug
+    shows the traceback."""
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not when the shell made us ignore it
+        signal.signal(signal.SIGINT, _on_interrupt)
     try:
         app()
     except TidemarkError as exc:
-        if _state["debug"]:
+        if _state.interrupted:
+            _interrupted()
+        if _state.debug:
             raise
         err.print(styled("error:", "red", f" {exc}"))
         sys.exit(1)
+    except SystemExit as exc:
+        if _state.interrupted and exc.code not in (0, None):
+            _interrupted()
+        raise
+    except BaseException:
+        # a store interrupted mid-statement raises its own error (DuckDB: "Query interrupted"), and the rollback
+        # after it may fail too: what the user did was press Ctrl-C, and that is what is said
+        if _state.interrupted and not _state.debug:
+            _interrupted()
+        raise
+    finally:
+        _state.done = True  # a Ctrl-C while the interpreter shuts down changes nothing any more
+
+
+def _on_interrupt(signum: int, frame: FrameType | None) -> None:
+    progress = _state.progress
+    if _state.done or (progress is not None and progress.finished):
+        return  # the run has committed: its summary prints and it exits as it would have
+    _state.interrupted = True
+    raise KeyboardInterrupt
+
+
+def _interrupted() -> NoReturn:
+    """One line for Ctrl-C: a run's transaction was rolled back (Transaction rolls back on any exception)."""
+    progress = _state.progress
+    if progress is None:
+        err.print(styled("interrupted", "red"))
+    else:
+        err.print(styled("interrupted:", "red", f" rolled back, nothing written; {progress.processed()}"))
+    sys.exit(130)

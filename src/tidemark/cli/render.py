@@ -41,6 +41,7 @@ class ProgressReporter:
         self.min_bytes = min_bytes
         self.progress: Progress | None = None
         self.task = TaskID(0)
+        self.finished = False
         self.documents = 0
 
     def start(self, total_bytes: int, files: int, total_rows: int | None = None) -> None:
@@ -64,8 +65,13 @@ class ProgressReporter:
             self.progress.update(self.task, advance=bytes_read, documents=self.documents)
 
     def finish(self, result: RunResult) -> None:
+        self.finished = True  # committed: a Ctrl-C from now on no longer undoes anything (cli/main.py)
         if self.progress is not None:
             self.progress.stop()
+
+    def processed(self) -> str:
+        """How far the run got, for the line printed when it is interrupted."""
+        return f"{self.documents:,} documents were processed"
 
 
 def print_whole(console: Console, table: Table) -> None:
@@ -115,6 +121,8 @@ class RowProgressReporter:
         self.min_rows = min_rows
         self.progress: Progress | None = None
         self.task = TaskID(0)
+        self.finished = False
+        self.rows = 0
 
     def start(self, total_bytes: int, files: int, total_rows: int | None = None) -> None:
         big = total_rows >= self.min_rows if total_rows is not None else total_bytes >= 2_000_000
@@ -132,12 +140,18 @@ class RowProgressReporter:
         self.task = self.progress.add_task("write", total=total_rows)
 
     def advance(self, *, documents: int = 0, rows: int = 0, bytes_read: int = 0) -> None:
+        self.rows += rows
         if self.progress is not None:
             self.progress.update(self.task, advance=rows)
 
     def finish(self, result: RunResult) -> None:
+        self.finished = True  # committed: a Ctrl-C from now on no longer undoes anything (cli/main.py)
         if self.progress is not None:
             self.progress.stop()
+
+    def processed(self) -> str:
+        """How far the write got, for the line printed when it is interrupted."""
+        return f"{self.rows:,} rows were processed"
 
 
 def render_write_result(console: Console, result: RunResult) -> None:

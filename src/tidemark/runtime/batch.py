@@ -6,6 +6,7 @@ Nothing here prints: progress and results go to a :class:`~tidemark.runtime.resu
 
 from __future__ import annotations
 
+import errno
 import time
 import uuid
 from collections.abc import Iterable
@@ -21,7 +22,7 @@ from tidemark.contract.keys import KeyReport, apply_key
 from tidemark.contract.prepare import Prepared, RowError, prepare
 from tidemark.engines import DEFAULT_ENGINE, Engine, engine_class
 from tidemark.engines.base import ExtractBatch
-from tidemark.errors import ConfigError, ContractError
+from tidemark.errors import ConfigError, ContractError, SinkError, SinkTerminalError
 from tidemark.mapping.loader import load_mapping
 from tidemark.mapping.models import Mapping
 from tidemark.runtime.result import STAGES, NullReporter, Reporter, RunResult
@@ -75,9 +76,14 @@ def run(
 
     try:
         result = retry_conflicts(attempt, replayable=source.replayable)
-    finally:
+    except BaseException as exc:
         if owns_sink:
-            target.close()
+            close_after(target, exc)
+        if out_of_space(exc):
+            raise SinkTerminalError(no_space_message(exc, target)) from exc
+        raise
+    if owns_sink:
+        target.close()
     reporter.finish(result)
     return result
 
@@ -108,6 +114,34 @@ def _attempt(
                 rows=sum(t.num_rows for t in batch.tables.values()),
                 bytes_read=batch.bytes_read,
             )
+
+
+#: what a store or the OS says when it cannot write any more (DuckDB words it in its messages, files by errno)
+_NO_SPACE_TEXTS = ("no space left on device", "file too large", "disk quota exceeded", "could not write file")
+
+
+def out_of_space(exc: BaseException) -> bool:
+    """True when ``exc`` says the store could not write for lack of space (a full disk, a quota, a size limit)."""
+    if isinstance(exc, OSError) and exc.errno in {errno.ENOSPC, errno.EFBIG, errno.EDQUOT}:
+        return True
+    return isinstance(exc, SinkError) and any(text in str(exc).lower() for text in _NO_SPACE_TEXTS)
+
+
+def no_space_message(exc: BaseException, sink: Sink) -> str:
+    """One line: what happened, what it did to the data, and what to do."""
+    if sink.capabilities.transactional:
+        outcome = "the run was rolled back, nothing was written"
+    else:
+        outcome = "what this store had published before the failure stays, and a rerun completes the rest"
+    return f"{sink.display} ran out of space ({exc}): {outcome}. Free disk space (or raise the quota) and run it again"
+
+
+def close_after(sink: Sink, cause: BaseException) -> None:
+    """Close ``sink`` after ``cause`` failed the run; a close that fails too must not hide the cause."""
+    try:
+        sink.close()
+    except Exception as exc:  # the cause is what the user must see
+        cause.add_note(f"(closing {sink.display} failed as well: {exc})")
 
 
 def _plan(mapping: str | Path | Mapping | Plan) -> Plan:

@@ -58,20 +58,28 @@ class Transaction:
         try:
             for spec in self.specs:
                 self._ensure(spec)
-        except BaseException:
-            self.sink.rollback()
+        except BaseException as exc:
+            self._rollback(exc)
             raise
         return self
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         if exc is not None:
-            self.sink.rollback()
+            self._rollback(exc)
             return
         try:
             self.sink.commit()
-        except BaseException:
-            self.sink.rollback()
+        except BaseException as failed:
+            self._rollback(failed)
             raise
+
+    def _rollback(self, cause: BaseException) -> None:
+        """Roll back after ``cause``; a rollback that fails too (the store aborted the transaction already, as DuckDB
+        does on an interrupted query or a full disk) must not hide the error that caused it: that one goes on."""
+        try:
+            self.sink.rollback()
+        except Exception as exc:  # the cause is what the user must see
+            cause.add_note(f"(the rollback after it failed as well: {exc})")
 
     def _ensure(self, spec: TableSpec) -> None:
         try:
