@@ -232,3 +232,79 @@ def test_a_full_disk_under_duckdb_is_one_line_and_writes_nothing(tmp_path: Path)
     )
     tables = query(db, "SELECT table_name FROM information_schema.tables WHERE table_schema = 'game'")
     assert tables == []
+
+
+# -- item 12: minor -------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("encoding", "bom", "named"),
+    [
+        ("utf-16-le", b"\xff\xfe", "UTF-16 (little-endian, with a byte order mark)"),
+        ("utf-16-be", b"", "UTF-16"),
+        ("utf-32-le", b"", "UTF-32"),
+    ],
+    ids=["utf16-le-bom", "utf16-be", "utf32-le"],
+)
+def test_a_utf16_document_is_rejected_naming_its_encoding(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    feed_747175: dict[str, Any],
+    encoding: str,
+    bom: bytes,
+    named: str,
+) -> None:
+    write_docs(tmp_path / "docs", [snapshot(feed_747175, plays=3)])
+    wide = tmp_path / "docs" / "wide.json"
+    wide.write_bytes(bom + json.dumps({"response": snapshot(feed_747175, game_pk=2)}).encode(encoding))
+    db = tmp_path / "t.duckdb"
+    assert call_main(monkeypatch, *run_args(db, tmp_path / "docs")) == 1
+    out = capsys.readouterr().out
+    reason = f"document is {named} encoded: tidemark reads UTF-8 JSON; convert it (iconv -f {named[:6]} -t UTF-8)"
+    assert f"  {wide}: {reason}" in out.splitlines()
+    assert "surrogates" not in out
+    assert "(upsert, 2 documents, 1 rejected)" in out  # the header counts every document read
+    assert query(db, f"SELECT game_pk FROM {META}") == [{"game_pk": 747175}]
+    (entry,) = quarantine(db)
+    assert (entry["origin"], entry["reason"]) == (str(wide), reason)
+
+
+def test_documents_in_memory_in_utf16_are_rejected_too(tmp_path: Path, feed_747175: dict[str, Any]) -> None:
+    doc = json.dumps({"response": snapshot(feed_747175, plays=2)})
+    result = tidemark.run("mlb:live_game", [doc.encode("utf-16"), doc.encode()], f"duckdb:{tmp_path / 't.duckdb'}")
+    assert [(r.origin, r.reason.split(":")[0]) for r in result.rejected] == [
+        ("document 0", "document is UTF-16 (little-endian, with a byte order mark) encoded")
+    ]
+    assert result.documents == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["--table", "r.m"],
+            "error: no sink: give --sink duckdb:warehouse.duckdb (or a write block with a connection)",
+        ),
+        (
+            ["--table", "r.m", "--sink", "duckdb:{db}"],
+            "error: mode upsert needs keys: give --keys COLUMN,... (the columns that identify a row) or "
+            "--key NAME=COLUMN,... to compute one; or write with --mode append / overwrite",
+        ),
+        (["--sink", "duckdb:{db}"], "error: no table: give --table schema.table (or a write block with path / table)"),
+        (["--sink", "duckdb:{db}", "--table", "r.m", "--mode", "upsertt"], "error: unknown mode 'upsertt'"),
+    ],
+    ids=["no-sink", "no-keys", "no-table", "bad-mode"],
+)
+def test_write_errors_name_the_flags(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path, args: list[str], message: str
+) -> None:
+    data = tmp_path / "rows.csv"
+    data.write_text("id,at\n1,2024-01-01T00:00:00Z\n", encoding="utf-8")
+    db = tmp_path / "t.duckdb"
+    code = call_main(monkeypatch, "write", str(data), *(a.format(db=db) for a in args))
+    assert code == 1
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith(message), line
+    assert "=[" not in line and "sink=" not in line and "mode=" not in line
+    assert not db.exists() or query(
+        db, "SELECT count(*) AS n FROM information_schema.tables WHERE table_schema = 'r'"
+    ) == [{"n": 0}]

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 import signal
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
@@ -15,7 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from tidemark.cli.render import ProgressReporter, RowProgressReporter, print_whole, render_result, styled
-from tidemark.errors import ConfigError, TidemarkError
+from tidemark.errors import ConfigError, ContractError, TidemarkError
 
 app = typer.Typer(
     name="tidemark",
@@ -107,20 +110,21 @@ def write_cmd(
     from tidemark.write.cli import write_files
 
     reporter = _state.progress = RowProgressReporter(err, enabled=not as_json)
-    result = write_files(
-        files,
-        sink=sink,
-        table=table,
-        mode=mode,
-        keys=keys,
-        timestamp=timestamp,
-        dedup=dedup,
-        key=key,
-        config=config,
-        connections=connection or [],
-        batch_rows=batch_rows,
-        reporter=reporter,
-    )
+    with flags_in_messages():
+        result = write_files(
+            files,
+            sink=sink,
+            table=table,
+            mode=mode,
+            keys=keys,
+            timestamp=timestamp,
+            dedup=dedup,
+            key=key,
+            config=config,
+            connections=connection or [],
+            batch_rows=batch_rows,
+            reporter=reporter,
+        )
     if as_json:
         out.print_json(json.dumps(result.summary(), default=str))
     else:
@@ -236,6 +240,37 @@ def maintain(
     for name, counts in report.items():
         grid.add_row(name, *(str(counts.get(c, 0)) for c in columns))
     out.print(grid)
+
+
+#: how the Python API names an option (in messages of tidemark.write) -> how the command line spells it
+_FLAG_WORDING = (
+    (re.compile(r"pass sink='([^']*)'"), r"give --sink \1"),
+    (re.compile(r"pass table='([^']*)'"), r"give --table \1"),
+    (re.compile(r"pass mode= one of"), "give --mode, one of"),
+    (re.compile(r"pass keys=\[\.\.\.\]"), "give --keys COLUMN,..."),
+    (re.compile(r"key=\{'name': \.\.\., 'from': \[\.\.\.\]\}+"), "--key NAME=COLUMN,..."),
+    (re.compile(r"write with mode (\w+) / (\w+)"), r"write with --mode \1 / \2"),
+    (re.compile(r"pass connections=\{'([^']*)': '([^']*)'\}"), r"give --connection \1=\2"),
+    (
+        re.compile(r"^(sink|table|mode|keys|timestamp|dedup|key) is (.*) in the arguments"),
+        r"--\1 is \2 on the command line",
+    ),
+)
+
+
+@contextmanager
+def flags_in_messages() -> Iterator[None]:
+    """Inside a command, a ConfigError / ContractError that names a Python argument (``sink=``, ``keys=[...]``)
+    names the command's flag instead (``--sink``, ``--keys``)."""
+    try:
+        yield
+    except (ConfigError, ContractError) as exc:
+        text = str(exc)
+        for pattern, flag in _FLAG_WORDING:
+            text = pattern.sub(flag, text)
+        if text == str(exc):
+            raise
+        raise type(exc)(text) from exc
 
 
 def main() -> None:

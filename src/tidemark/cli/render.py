@@ -88,7 +88,10 @@ def print_whole(console: Console, table: Table) -> None:
 
 
 def render_result(console: Console, result: RunResult) -> None:
-    table = Table(title=f"run {result.run_id} -> {result.sink} ({result.mode}, {result.documents} documents)")
+    documents = f"{result.documents + len(result.rejected):,} documents"
+    if result.rejected:
+        documents += f", {len(result.rejected):,} rejected"
+    table = Table(title=f"run {result.run_id} -> {result.sink} ({result.mode}, {documents})")
     table.add_column("table", no_wrap=True)
     for name in COUNT_NAMES:
         table.add_column(name, justify="right", min_width=len(name))

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO, cast
 
-from tidemark.documents import Position, RawDocument, position_key
+from tidemark.documents import Position, RawDocument, checked, position_key
 from tidemark.errors import SourceError
 
 DOCUMENT_SUFFIXES = (".json", ".json.gz", ".ndjson", ".ndjson.gz", ".jsonl", ".jsonl.gz")
@@ -130,7 +130,7 @@ def read_files(files: Iterable[InputFile], max_document_bytes: int = MAX_DOCUMEN
         if data is None:
             yield RawDocument(b"", str(f.path), error=too_large(max_document_bytes), position=f.position())
         else:
-            yield RawDocument(data, str(f.path), modified_at=modified, position=f.position())
+            yield checked(RawDocument(data, str(f.path), modified_at=modified, position=f.position()))
 
 
 _READ_ERRORS = (OSError, EOFError, zlib.error, gzip.BadGzipFile)
@@ -179,7 +179,7 @@ def _lines(f: InputFile, modified: datetime, cap: int) -> Iterator[RawDocument]:
                     _skip_line(fh)
                     yield RawDocument(b"", origin, error=too_large(cap), position=position)
                 elif line.strip():
-                    yield RawDocument(line.rstrip(b"\r\n"), origin, modified_at=modified, position=position)
+                    yield checked(RawDocument(line.rstrip(b"\r\n"), origin, modified_at=modified, position=position))
         except _READ_ERRORS as exc:
             origin = f"{f.path}:{number + 1}"
             yield RawDocument(b"", origin, error=f"cannot read file: {exc}", position=f.position(number + 1))

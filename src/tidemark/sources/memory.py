@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 
-from tidemark.documents import Position, RawDocument, position_key
+from tidemark.documents import Position, RawDocument, checked, position_key
 from tidemark.errors import SourceError
 
 #: what a list or an iterator of documents may hold
@@ -24,7 +24,7 @@ def as_document(item: Any, index: int) -> RawDocument:
     if isinstance(item, RawDocument):
         return item if item.position is not None else _at(item, index)
     if isinstance(item, bytes | bytearray | memoryview):
-        return RawDocument(bytes(item), f"document {index}", position=(index,))
+        return checked(RawDocument(bytes(item), f"document {index}", position=(index,)))
     if isinstance(item, dict | list):
         return RawDocument(orjson.dumps(item), f"document {index}", position=(index,))
     raise SourceError(
