@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -308,3 +309,95 @@ def test_write_errors_name_the_flags(
     assert not db.exists() or query(
         db, "SELECT count(*) AS n FROM information_schema.tables WHERE table_schema = 'r'"
     ) == [{"n": 0}]
+
+
+# -- first use --------------------------------------------------------------------------------------------------------
+def test_version(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    assert call_main(monkeypatch, "--version") == 0
+    assert capsys.readouterr().out.strip() == f"tidemark {tidemark.__version__}"
+
+
+def test_run_takes_several_inputs_after_one_flag(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path, feed_747175: dict[str, Any]
+) -> None:
+    """`--input docs/*.json.gz`: the shell expands the glob into several values after one flag."""
+    paths = write_docs(tmp_path / "docs", [snapshot(feed_747175, plays=2, game_pk=n) for n in (1, 2, 3)])
+    db = tmp_path / "t.duckdb"
+    args = ["run", "-m", "mlb:live_game", "--input", *map(str, paths), "--sink", f"duckdb:{db}"]
+    assert call_main(monkeypatch, *args) == 0
+    assert "(upsert, 3 documents)" in capsys.readouterr().out
+    assert query(db, f"SELECT game_pk FROM {META} ORDER BY game_pk") == [{"game_pk": n} for n in (1, 2, 3)]
+
+
+def run_stdin(db: Path, data: bytes) -> subprocess.CompletedProcess[bytes]:
+    script = Path(sys.executable).parent / "tidemark"
+    args = ["run", "-m", "mlb:live_game", "-i", "-", "-s", f"duckdb:{db}"]
+    return subprocess.run([str(script), *args], input=data, capture_output=True, timeout=120, check=False)
+
+
+def test_run_reads_ndjson_or_one_document_from_stdin(tmp_path: Path, feed_747175: dict[str, Any]) -> None:
+    lines = [json.dumps({"response": snapshot(feed_747175, plays=2, game_pk=n)}) for n in (1, 2)]
+    ndjson = run_stdin(tmp_path / "a.duckdb", ("\n".join(lines) + "\n\n{broken\n").encode())
+    assert ndjson.returncode == 1, ndjson.stderr
+    assert "(upsert, 3 documents, 1 rejected)" in ndjson.stdout.decode()
+    assert "  <stdin>:4: not valid JSON" in ndjson.stdout.decode()
+    assert query(tmp_path / "a.duckdb", f"SELECT game_pk FROM {META} ORDER BY 1") == [{"game_pk": 1}, {"game_pk": 2}]
+    pretty = json.dumps({"response": snapshot(feed_747175, plays=2, game_pk=7)}, indent=2).encode()
+    whole = run_stdin(tmp_path / "b.duckdb", pretty)
+    assert whole.returncode == 0, whole.stderr
+    assert "(upsert, 1 documents)" in whole.stdout.decode()
+    assert query(tmp_path / "b.duckdb", f"SELECT count(*) AS n FROM {PLAYS} WHERE game_pk = 7") == [{"n": 2}]
+
+
+def test_stdin_is_read_alone(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["run", "-m", "mlb:live_game", "-i", "-", str(GAME_747175), "-s", "duckdb::memory:"]
+    assert call_main(monkeypatch, *args) == 1
+    assert capsys.readouterr().err.strip() == (
+        "error: --input -: standard input is read alone; give files and directories in another run"
+    )
+
+
+def test_importing_tidemark_and_its_command_loads_nothing_heavy() -> None:
+    code = (
+        "import sys, tidemark, tidemark.cli.main\n"
+        "heavy = ('pyarrow', 'duckdb', 'psycopg', 'deltalake', 'pyspark', 'pandas', 'sqlglot', 'msgspec')\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & set(heavy)))\n"
+        "from tidemark import run, RunResult\n"  # the public names still resolve, on first use
+        "print(run.__module__, RunResult.__name__, 'pyarrow' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
+    assert out.stdout.splitlines() == ["[]", "tidemark.runtime.batch RunResult True"]
+
+
+def test_run_takes_dicts_bytes_and_pairs_with_their_capture_time(tmp_path: Path) -> None:
+    """As an API client returns them: the boxscore carries no time, the pair gives it (its mapping reads it)."""
+    record = json.loads(
+        gzip.decompress((GAME_747175.parents[1] / "boxscore").glob("*.json.gz").__next__().read_bytes())
+    )
+    older, newer = datetime(2024, 10, 27, 12, tzinfo=UTC), datetime(2024, 10, 28, 12)  # a naive time is UTC
+    db = tmp_path / "t.duckdb"
+    result = tidemark.run("mlb:boxscore", [(record, newer), (json.dumps(record).encode(), older)], f"duckdb:{db}")
+    assert result.ok and result.documents == 2
+    assert result.tables["game.boxscore_teams"].inserted == 2
+    rows = query(db, "SELECT DISTINCT captured_at FROM game.boxscore_teams")
+    assert [r["captured_at"].astimezone(UTC) for r in rows] == [newer.replace(tzinfo=UTC)]
+
+
+def test_a_result_prints_in_a_few_lines(tmp_path: Path) -> None:
+    result = tidemark.run("mlb:live_game", [GAME_747175], f"duckdb:{tmp_path / 't.duckdb'}")
+    text = repr(result)
+    assert text.splitlines() == [
+        f"RunResult(run {result.run_id} -> duckdb:{tmp_path / 't.duckdb'}, upsert: 1 documents, 0 rejected, "
+        "0 rows refused;",
+        f"  {len(result.tables)} tables: inserted={result.inserted:,}, updated=0, unchanged=0, skipped=0, deleted=0, "
+        "error=0)",
+    ]
+
+
+def test_tidemark_write_stays_the_function_when_its_package_is_imported_later() -> None:
+    code = (
+        "import tidemark, tidemark.write.config, tidemark.write.api\n"
+        "print(callable(tidemark.write), tidemark.write is tidemark.write.__globals__['write'])\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
+    assert out.stdout.split() == ["True", "True"]

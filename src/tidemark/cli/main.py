@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.console import Console
@@ -19,6 +19,9 @@ from rich.table import Table
 
 from tidemark.cli.render import ProgressReporter, RowProgressReporter, print_whole, render_result, styled
 from tidemark.errors import ConfigError, ContractError, TidemarkError
+
+if TYPE_CHECKING:
+    from tidemark.sources import Source
 
 app = typer.Typer(
     name="tidemark",
@@ -48,15 +51,36 @@ class _Session:
 _state = _Session()
 
 
+def _version(value: bool) -> None:
+    if value:
+        from tidemark import __version__
+
+        out.print(f"tidemark {__version__}")
+        raise typer.Exit
+
+
 @app.callback()
-def _main(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors.")] = False) -> None:
+def _main(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", help="Print the version and exit.", callback=_version, is_eager=True)
+    ] = False,
+) -> None:
     _state.debug = debug
 
 
 @app.command("run")
 def run_cmd(
     mapping: Annotated[str, typer.Option("--mapping", "-m", help="Mapping file, or a built-in such as mlb:live_game.")],
-    inputs: Annotated[list[Path], typer.Option("--input", "-i", help="Files or directories of documents (repeat).")],
+    inputs: Annotated[
+        list[Path],
+        typer.Option(
+            "--input",
+            "-i",
+            help="Files or directories of documents: several after one flag (a shell glob) or the flag repeated; "
+            "- reads standard input (one JSON document, or NDJSON).",
+        ),
+    ],
     sink: Annotated[str, typer.Option("--sink", "-s", help="Where to write, e.g. duckdb:warehouse.duckdb.")],
     mode: Annotated[str, typer.Option("--mode", help="overwrite | append | append_once | upsert")] = "upsert",
     batch_documents: Annotated[int, typer.Option(help="Documents per batch (bounds memory).")] = 64,
@@ -65,16 +89,18 @@ def run_cmd(
         float, typer.Option(help="Reject a document larger than this (MB, after decompression) unread.")
     ] = 256,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    more_inputs: Annotated[list[Path] | None, typer.Argument(hidden=True)] = None,
 ) -> None:
     """Run a mapping over documents and write the tables to a sink under the write contract."""
     from tidemark.runtime.batch import run
 
     if max_document_mb <= 0:
         raise ConfigError(f"--max-document-mb {max_document_mb:g}: give a size above 0 (the default is 256)")
+    source = _documents([*inputs, *(more_inputs or [])], int(max_document_mb * 2**20))
     reporter = _state.progress = ProgressReporter(err, enabled=not as_json)
     result = run(
         mapping,
-        inputs,
+        source,
         sink,
         mode=mode,  # type: ignore[arg-type]
         reporter=reporter,
@@ -88,6 +114,17 @@ def run_cmd(
         render_result(out, result)
     if not result.ok:
         raise typer.Exit(1)
+
+
+def _documents(inputs: list[Path], max_document_bytes: int) -> list[Path] | Source:
+    """The paths given to ``--input`` (the values after the first one arrive as arguments), or standard input."""
+    if Path("-") not in inputs:
+        return inputs
+    if len(inputs) > 1:
+        raise ConfigError("--input -: standard input is read alone; give files and directories in another run")
+    from tidemark.sources.stdin import StdinSource
+
+    return StdinSource(max_document_bytes=max_document_bytes)
 
 
 @app.command("write")

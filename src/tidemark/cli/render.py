@@ -7,6 +7,8 @@ Every message is plain text: the CLI's consoles read no markup (messages carry b
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.console import Console
 from rich.measure import Measurement
 from rich.progress import (
@@ -21,8 +23,9 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from tidemark.contract.keys import KeyReport
-from tidemark.runtime.result import RunResult
+if TYPE_CHECKING:  # the CLI starts without Arrow: the runtime is imported when a command runs
+    from tidemark.contract.keys import KeyReport
+    from tidemark.runtime.result import RunResult
 
 COUNT_NAMES = ("inserted", "updated", "unchanged", "skipped", "deleted", "error")
 

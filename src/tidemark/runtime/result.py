@@ -54,7 +54,7 @@ class KeyReports(dict[str, KeyReport]):
         return getattr(next(iter(self.values())), name)
 
 
-@dataclass
+@dataclass(repr=False)
 class RunResult:
     """What a run or a write did: counts per table, what was read, and everything it refused.
 
@@ -160,6 +160,16 @@ class RunResult:
         }
 
     summary = as_dict  # the name tidemark.write's users know
+
+    def __repr__(self) -> str:
+        """A few lines (the whole result, with every refused row, is in ``as_dict()``)."""
+        read = f"{self.documents:,} documents" if self.rows == 0 else f"{self.rows:,} rows"
+        where = f"table {self.table}" if self.table is not None else f"{len(self.tables)} tables"
+        counts = ", ".join(f"{k}={v:,}" for k, v in self.counts.as_dict().items() if k != "rows_seen")
+        return (
+            f"RunResult(run {self.run_id} -> {self.sink}, {self.mode}: {read}, {len(self.rejected):,} rejected, "
+            f"{len(self.row_errors):,} rows refused;\n  {where}: {counts})"
+        )
 
 
 __all__ = ["STAGES", "KeyReports", "NullReporter", "Reporter", "RunResult"]

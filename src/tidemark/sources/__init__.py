@@ -1,7 +1,8 @@
 """Where documents come from: a :class:`Source` yields :class:`RawDocument` objects with their positions.
 
-Files and directories (:class:`FileSource`), documents in memory (:class:`DocumentsSource`) and one-shot streams of
-documents (:class:`IteratorSource`) are here; the raw store and the API client plug in as more sources.
+Files and directories (:class:`FileSource`), documents in memory (:class:`DocumentsSource`), one-shot streams of
+documents (:class:`IteratorSource`) and standard input (:class:`StdinSource`) are here; the raw store and the API
+client plug in as more sources.
 :func:`open_source` picks one for what a caller passes to ``tidemark.run``.
 """
 
@@ -17,6 +18,7 @@ from tidemark.errors import ConfigError
 from tidemark.sources.base import Source
 from tidemark.sources.files import MAX_DOCUMENT_BYTES, FileSource, expand_inputs, iter_documents, walk_inputs
 from tidemark.sources.memory import DocumentsSource, IteratorSource
+from tidemark.sources.stdin import StdinSource
 
 PathLike = str | Path
 
@@ -51,6 +53,7 @@ __all__ = [
     "Position",
     "RawDocument",
     "Source",
+    "StdinSource",
     "expand_inputs",
     "iter_documents",
     "open_source",

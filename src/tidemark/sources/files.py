@@ -172,17 +172,28 @@ def _lines(f: InputFile, modified: datetime, cap: int) -> Iterator[RawDocument]:
     number = 0
     with _open(f.path) as fh:
         try:
-            while line := fh.readline(cap + 1):
-                number += 1
+            for number, line in numbered_lines(fh, cap):
                 origin, position = f"{f.path}:{number}", f.position(number)
-                if len(line) > cap and not line.endswith(b"\n"):
-                    _skip_line(fh)
+                if line is None:
                     yield RawDocument(b"", origin, error=too_large(cap), position=position)
-                elif line.strip():
-                    yield checked(RawDocument(line.rstrip(b"\r\n"), origin, modified_at=modified, position=position))
+                else:
+                    yield checked(RawDocument(line, origin, modified_at=modified, position=position))
         except _READ_ERRORS as exc:
             origin = f"{f.path}:{number + 1}"
             yield RawDocument(b"", origin, error=f"cannot read file: {exc}", position=f.position(number + 1))
+
+
+def numbered_lines(fh: BinaryIO, cap: int) -> Iterator[tuple[int, bytes | None]]:
+    """``(line number from 1, line without its end)`` for every non-blank line of ``fh``, read one at a time; the
+    line is None when it is longer than ``cap`` (its bytes are skipped, never held)."""
+    number = 0
+    while line := fh.readline(cap + 1):
+        number += 1
+        if len(line) > cap and not line.endswith(b"\n"):
+            _skip_line(fh)
+            yield number, None
+        elif line.strip():
+            yield number, line.rstrip(b"\r\n")
 
 
 def _skip_line(fh: BinaryIO) -> None:
