@@ -401,3 +401,44 @@ def test_tidemark_write_stays_the_function_when_its_package_is_imported_later() 
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
     assert out.stdout.split() == ["True", "True"]
+
+
+# -- item 7: nothing dropped silently -------------------------------------------------------------------------------
+TYPO_MAPPING = """\
+source: {name: live, document: $.response, timestamp: {path: $.metaData.timeStamp, format: "%Y%m%d_%H%M%S"}}
+targets:
+  - table: g.plays
+    rows: $.liveData.plays.allPlays[*]
+    primary_key: [game_pk, at_bat_index]
+    fields:
+      - {name: game_pk, path: $.gamePk, type: bigint}
+      - {name: at_bat_index, path: about.atBatIndex, type: int}
+      - {name: inning, path: about.inings, type: int}
+"""
+
+
+@pytest.mark.parametrize("strict", [False, True], ids=["warning", "strict"])
+def test_a_column_null_in_every_row_is_a_warning(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path, strict: bool
+) -> None:
+    mapping = tmp_path / "m.yaml"
+    mapping.write_text(TYPO_MAPPING, encoding="utf-8")
+    db = tmp_path / "t.duckdb"
+    args = run_args(db, GAME_747175, mapping=str(mapping)) + (["--strict"] if strict else [])
+    assert call_main(monkeypatch, *args) == (1 if strict else 0)
+    out = capsys.readouterr().out
+    warnings = [line for line in out.splitlines() if line.startswith("warning:")]
+    assert warnings == ["warning: g.plays.inning is NULL in all 75 rows: check its path (a typo?)"]
+    assert query(db, "SELECT count(*) AS n, count(inning) AS filled FROM g.plays") == [{"n": 75, "filled": 0}]
+    quarantined = "SELECT count(*) AS n FROM information_schema.tables WHERE table_schema = '_tidemark'"
+    assert query(db, quarantined) == [{"n": 0}] or quarantine(db) == []
+
+
+def test_a_mapping_making_no_rows_is_a_warning(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    db = tmp_path / "t.duckdb"
+    assert call_main(monkeypatch, *run_args(db, GAME_747175, mapping="mlb:boxscore"), "--strict") == 1
+    out = capsys.readouterr().out
+    assert "warning: the mapping produced no rows from 1 documents: is it the mapping for these files?" in out
+    assert query(db, "SELECT count(*) AS n FROM game.boxscore_teams") == [{"n": 0}]

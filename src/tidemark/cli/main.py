@@ -89,6 +89,9 @@ def run_cmd(
         float, typer.Option(help="Reject a document larger than this (MB, after decompression) unread.")
     ] = 256,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Exit 1 on a warning too (no rows at all, a column always NULL).")
+    ] = False,
     more_inputs: Annotated[list[Path] | None, typer.Argument(hidden=True)] = None,
 ) -> None:
     """Run a mapping over documents and write the tables to a sink under the write contract."""
@@ -112,7 +115,7 @@ def run_cmd(
         out.print_json(json.dumps(result.as_dict()))
     else:
         render_result(out, result)
-    if not result.ok:
+    if not result.ok or (strict and result.warnings):
         raise typer.Exit(1)
 
 

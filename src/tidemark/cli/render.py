@@ -115,6 +115,8 @@ def render_result(console: Console, result: RunResult) -> None:
         console.print(styled(f"{len(result.row_errors)} row(s) refused", "red", " (stored in _tidemark.quarantine):"))
         for e in result.row_errors[:10]:
             console.print(f"  {e.table} {e.key}: {e.reason} ({e.origin})")
+    for warning in result.warnings:
+        console.print(styled("warning:", "yellow", f" {warning}"))
 
 
 # -- tidemark write -------------------------------------------------------------------------------------------------

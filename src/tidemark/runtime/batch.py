@@ -185,6 +185,7 @@ class BatchWriter:
         """Prepare and write every table of ``batch``; quarantine what it refused (same transaction)."""
         result = self.result
         result.documents += batch.documents
+        count_values(result, batch.tables)
         result.rejected.extend(batch.rejected)
         self.tx.reject(batch.rejected)
         refused: list[RowError] = list(batch.row_errors)
@@ -225,6 +226,16 @@ class BatchWriter:
         prepared.counts.error += len(keyless)
         self.result.seconds["prepare"] += time.perf_counter() - start  # only this thread adds to "prepare"
         return prepared
+
+
+def count_values(result: RunResult, tables: dict[str, pa.Table]) -> None:
+    """Add a batch's rows and non-NULL values per column to ``result`` (its warnings read them)."""
+    for name, table in tables.items():
+        result.extracted[name] = result.extracted.get(name, 0) + table.num_rows
+        filled = result.filled.setdefault(name, {})
+        for column in table.column_names:
+            values = table.column(column)
+            filled[column] = filled.get(column, 0) + len(values) - values.null_count
 
 
 def _keyed(t: TargetPlan, rows: pa.Table, result: RunResult) -> tuple[pa.Table, list[RowError]]:
