@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 import re
 import resource
 import signal
@@ -95,15 +94,23 @@ def gzip_bomb(path: Path, expanded_mb: int) -> None:
 
 
 def run_child(args: list[str], tmp_path: Path) -> tuple[int, str, str, int]:
-    """``tidemark ARGS`` in a child process: exit code, stdout, stderr and the child's peak RSS in bytes (its own,
-    from wait4: other children of the test process do not count)."""
-    script = Path(sys.executable).parent / "tidemark"
-    out, err = tmp_path / "child.out", tmp_path / "child.err"
-    with out.open("wb") as fo, err.open("wb") as fe:
-        proc = subprocess.Popen([str(script), *args], stdout=fo, stderr=fe)
-        _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    return proc.returncode, out.read_text(), err.read_text(), usage.ru_maxrss * 1024
+    """``tidemark ARGS`` in a child process: exit code, stdout, stderr and the child's peak RSS in bytes.
+
+    The peak is the child's own VmHWM, written as it exits: it counts only memory of the process after exec (the
+    rusage of a child also counts the test process's pages it shared between fork and exec)."""
+    peak_file = tmp_path / "peak"
+    code = (
+        "import atexit, sys\n"
+        "def peak():\n"
+        "    status = open('/proc/self/status').read().split('VmHWM:')[1].split()[0]\n"
+        f"    open({str(peak_file)!r}, 'w').write(status)\n"
+        "atexit.register(peak)\n"
+        "from tidemark.cli.main import main\n"
+        f"sys.argv = ['tidemark', *{args!r}]\n"
+        "main()\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=False)
+    return proc.returncode, proc.stdout, proc.stderr, int(peak_file.read_text()) * 1024
 
 
 def test_a_gzip_bomb_is_rejected_unread_and_the_other_documents_written(
