@@ -14,7 +14,7 @@ and it is:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 #: where a document sits in its source: e.g. ``(0, "game", "747175.json.gz", 0)`` for a file of the first input,
@@ -39,6 +39,41 @@ class RawDocument:
     position: Position | None = None
 
 
+#: byte order marks and NUL patterns of the first ASCII character (JSON starts with one) in other Unicode encodings;
+#: UTF-32 before UTF-16, whose marks they start with
+_ENCODINGS = (
+    (b"\xff\xfe\x00\x00", "UTF-32 (little-endian, with a byte order mark)", "UTF-32"),
+    (b"\x00\x00\xfe\xff", "UTF-32 (big-endian, with a byte order mark)", "UTF-32"),
+    (b"\xff\xfe", "UTF-16 (little-endian, with a byte order mark)", "UTF-16"),
+    (b"\xfe\xff", "UTF-16 (big-endian, with a byte order mark)", "UTF-16"),
+)
+
+
+def encoding_problem(data: bytes) -> str | None:
+    """Why ``data`` cannot be UTF-8 JSON when it is plainly in another Unicode encoding (UTF-16 / UTF-32, told by
+    a byte order mark or by NUL bytes around the first character), else None. A parser would only say "surrogates
+    not allowed" or "unexpected character"; this names the encoding and the fix."""
+    head = data[:4]
+    found = next(((name, short) for bom, name, short in _ENCODINGS if head.startswith(bom)), None)
+    if found is None and len(head) == 4 and b"\x00" in head:
+        if head[1:] == b"\x00\x00\x00" or head[:3] == b"\x00\x00\x00":
+            found = ("UTF-32", "UTF-32")
+        elif (head[1] == 0 and head[3] == 0) or (head[0] == 0 and head[2] == 0):
+            found = ("UTF-16", "UTF-16")
+    if found is None:
+        return None
+    name, short = found
+    return f"document is {name} encoded: tidemark reads UTF-8 JSON; convert it (iconv -f {short} -t UTF-8)"
+
+
+def checked(doc: RawDocument) -> RawDocument:
+    """``doc``, or the same document rejected (``error`` set) when its bytes are in another Unicode encoding."""
+    if doc.error is not None:
+        return doc
+    problem = encoding_problem(doc.data)
+    return doc if problem is None else replace(doc, error=problem)
+
+
 def position_key(position: Position) -> tuple[tuple[bool, int | str], ...]:
     """A sort key giving positions a total order: element by element, an int before a string, then by value.
 
@@ -53,4 +88,4 @@ def as_position(value: Sequence[int | str]) -> Position:
     return tuple(value)
 
 
-__all__ = ["Position", "RawDocument", "as_position", "position_key"]
+__all__ = ["Position", "RawDocument", "as_position", "checked", "encoding_problem", "position_key"]

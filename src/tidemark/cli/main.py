@@ -3,16 +3,25 @@
 from __future__ import annotations
 
 import json
+import re
+import signal
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from types import FrameType
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from tidemark.cli.render import ProgressReporter, print_whole, render_result
-from tidemark.errors import TidemarkError
+from tidemark.cli.render import ProgressReporter, RowProgressReporter, print_whole, render_result, styled
+from tidemark.errors import ConfigError, ContractError, TidemarkError
+
+if TYPE_CHECKING:
+    from tidemark.sources import Source
 
 app = typer.Typer(
     name="tidemark",
@@ -22,46 +31,103 @@ app = typer.Typer(
     add_completion=False,
 )
 # Messages are never broken into lines by the console width (a path or key split in two cannot be copied or grepped;
-# the terminal wraps them on screen); tables still fit the width.
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
-_state = {"debug": False}
+# the terminal wraps them on screen); tables still fit the width. Nothing is read as Rich markup or highlighted:
+# messages hold brackets of their own (`pip install 'tidemark[postgres]'`, did-you-mean lists, JSON paths, keys), so
+# every string prints as it is, and colour comes only from styled Text (render.py: styled()).
+out = Console(soft_wrap=True, markup=False, highlight=False)
+err = Console(stderr=True, soft_wrap=True, markup=False, highlight=False)
+
+
+@dataclass
+class _Session:
+    """What ``main`` needs to word an ending: --debug, whether Ctrl-C was pressed, the progress so far."""
+
+    debug: bool = False
+    interrupted: bool = False
+    done: bool = False
+    progress: ProgressReporter | RowProgressReporter | None = None
+
+
+_state = _Session()
+
+
+def _version(value: bool) -> None:
+    if value:
+        from tidemark import __version__
+
+        out.print(f"tidemark {__version__}")
+        raise typer.Exit
 
 
 @app.callback()
-def _main(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors.")] = False) -> None:
-    _state["debug"] = debug
+def _main(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", help="Print the version and exit.", callback=_version, is_eager=True)
+    ] = False,
+) -> None:
+    _state.debug = debug
 
 
 @app.command("run")
 def run_cmd(
     mapping: Annotated[str, typer.Option("--mapping", "-m", help="Mapping file, or a built-in such as mlb:live_game.")],
-    inputs: Annotated[list[Path], typer.Option("--input", "-i", help="Files or directories of documents (repeat).")],
+    inputs: Annotated[
+        list[Path],
+        typer.Option(
+            "--input",
+            "-i",
+            help="Files or directories of documents: several after one flag (a shell glob) or the flag repeated; "
+            "- reads standard input (one JSON document, or NDJSON).",
+        ),
+    ],
     sink: Annotated[str, typer.Option("--sink", "-s", help="Where to write, e.g. duckdb:warehouse.duckdb.")],
     mode: Annotated[str, typer.Option("--mode", help="overwrite | append | append_once | upsert")] = "upsert",
     batch_documents: Annotated[int, typer.Option(help="Documents per batch (bounds memory).")] = 64,
     engine: Annotated[str, typer.Option("--engine", "-e", help="The engine that runs the mapping.")] = "local",
+    max_document_mb: Annotated[
+        float, typer.Option(help="Reject a document larger than this (MB, after decompression) unread.")
+    ] = 256,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Exit 1 on a warning too (no rows at all, a column always NULL).")
+    ] = False,
+    more_inputs: Annotated[list[Path] | None, typer.Argument(hidden=True)] = None,
 ) -> None:
     """Run a mapping over documents and write the tables to a sink under the write contract."""
     from tidemark.runtime.batch import run
 
-    reporter = ProgressReporter(err, enabled=not as_json)
+    if max_document_mb <= 0:
+        raise ConfigError(f"--max-document-mb {max_document_mb:g}: give a size above 0 (the default is 256)")
+    source = _documents([*inputs, *(more_inputs or [])], int(max_document_mb * 2**20))
+    reporter = _state.progress = ProgressReporter(err, enabled=not as_json)
     result = run(
         mapping,
-        inputs,
+        source,
         sink,
         mode=mode,  # type: ignore[arg-type]
         reporter=reporter,
         batch_documents=batch_documents,
         engine=engine,
+        max_document_bytes=int(max_document_mb * 2**20),
     )
     if as_json:
         out.print_json(json.dumps(result.as_dict()))
     else:
         render_result(out, result)
-    if not result.ok:
+    if not result.ok or (strict and result.warnings):
         raise typer.Exit(1)
+
+
+def _documents(inputs: list[Path], max_document_bytes: int) -> list[Path] | Source:
+    """The paths given to ``--input`` (the values after the first one arrive as arguments), or standard input."""
+    if Path("-") not in inputs:
+        return inputs
+    if len(inputs) > 1:
+        raise ConfigError("--input -: standard input is read alone; give files and directories in another run")
+    from tidemark.sources.stdin import StdinSource
+
+    return StdinSource(max_document_bytes=max_document_bytes)
 
 
 @app.command("write")
@@ -80,24 +146,25 @@ def write_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Write flat files to one table under the write contract (docs/write.md)."""
-    from tidemark.cli.render import RowProgressReporter, render_write_result
+    from tidemark.cli.render import render_write_result
     from tidemark.cli.write import write_files
 
-    reporter = RowProgressReporter(err, enabled=not as_json)
-    result = write_files(
-        files,
-        sink=sink,
-        table=table,
-        mode=mode,
-        keys=keys,
-        timestamp=timestamp,
-        dedup=dedup,
-        key=key,
-        config=config,
-        connections=connection or [],
-        batch_rows=batch_rows,
-        reporter=reporter,
-    )
+    reporter = _state.progress = RowProgressReporter(err, enabled=not as_json)
+    with flags_in_messages():
+        result = write_files(
+            files,
+            sink=sink,
+            table=table,
+            mode=mode,
+            keys=keys,
+            timestamp=timestamp,
+            dedup=dedup,
+            key=key,
+            config=config,
+            connections=connection or [],
+            batch_rows=batch_rows,
+            reporter=reporter,
+        )
     if as_json:
         out.print_json(json.dumps(result.summary(), default=str))
     else:
@@ -117,9 +184,9 @@ def validate(mappings: Annotated[list[str], typer.Argument(help="Mapping files o
             mapping, path = load_mapping(ref)
         except TidemarkError as exc:
             failed = True
-            err.print(f"[red]✗[/red] {exc}", markup=True, highlight=False, soft_wrap=True)
+            err.print(styled("✗", "red", f" {exc}"))
             continue
-        out.print(f"[green]✓[/green] {path}: {len(mapping.targets)} tables", highlight=False)
+        out.print(styled("✓", "green", f" {path}: {len(mapping.targets)} tables"))
     if failed:
         raise typer.Exit(1)
 
@@ -215,12 +282,78 @@ def maintain(
     out.print(grid)
 
 
+#: how the Python API names an option (in messages of tidemark.write) -> how the command line spells it
+_FLAG_WORDING = (
+    (re.compile(r"pass sink='([^']*)'"), r"give --sink \1"),
+    (re.compile(r"pass table='([^']*)'"), r"give --table \1"),
+    (re.compile(r"pass mode= one of"), "give --mode, one of"),
+    (re.compile(r"pass keys=\[\.\.\.\]"), "give --keys COLUMN,..."),
+    (re.compile(r"key=\{'name': \.\.\., 'from': \[\.\.\.\]\}+"), "--key NAME=COLUMN,..."),
+    (re.compile(r"write with mode (\w+) / (\w+)"), r"write with --mode \1 / \2"),
+    (re.compile(r"pass connections=\{'([^']*)': '([^']*)'\}"), r"give --connection \1=\2"),
+    (
+        re.compile(r"^(sink|table|mode|keys|timestamp|dedup|key) is (.*) in the arguments"),
+        r"--\1 is \2 on the command line",
+    ),
+)
+
+
+@contextmanager
+def flags_in_messages() -> Iterator[None]:
+    """Inside a command, a ConfigError / ContractError that names a Python argument (``sink=``, ``keys=[...]``)
+    names the command's flag instead (``--sink``, ``--keys``)."""
+    try:
+        yield
+    except (ConfigError, ContractError) as exc:
+        text = str(exc)
+        for pattern, flag in _FLAG_WORDING:
+            text = pattern.sub(flag, text)
+        if text == str(exc):
+            raise
+        raise type(exc)(text) from exc
+
+
 def main() -> None:
-    """Console entry point: known errors print one line and exit 1; --debug shows the traceback."""
+    """Console entry point: known errors print one line and exit 1; Ctrl-C prints one line and exits 130; --debug
+    shows the traceback."""
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not when the shell made us ignore it
+        signal.signal(signal.SIGINT, _on_interrupt)
     try:
         app()
     except TidemarkError as exc:
-        if _state["debug"]:
+        if _state.interrupted:
+            _interrupted()
+        if _state.debug:
             raise
-        err.print(f"[red]error:[/red] {exc}", markup=True, highlight=False, soft_wrap=True)
+        err.print(styled("error:", "red", f" {exc}"))
         sys.exit(1)
+    except SystemExit as exc:
+        if _state.interrupted and exc.code not in (0, None):
+            _interrupted()
+        raise
+    except BaseException:
+        # a store interrupted mid-statement raises its own error (DuckDB: "Query interrupted"), and the rollback
+        # after it may fail too: what the user did was press Ctrl-C, and that is what is said
+        if _state.interrupted and not _state.debug:
+            _interrupted()
+        raise
+    finally:
+        _state.done = True  # a Ctrl-C while the interpreter shuts down changes nothing any more
+
+
+def _on_interrupt(signum: int, frame: FrameType | None) -> None:
+    progress = _state.progress
+    if _state.done or (progress is not None and progress.finished):
+        return  # the run has committed: its summary prints and it exits as it would have
+    _state.interrupted = True
+    raise KeyboardInterrupt
+
+
+def _interrupted() -> NoReturn:
+    """One line for Ctrl-C: a run's transaction was rolled back (Transaction rolls back on any exception)."""
+    progress = _state.progress
+    if progress is None:
+        err.print(styled("interrupted", "red"))
+    else:
+        err.print(styled("interrupted:", "red", f" rolled back, nothing written; {progress.processed()}"))
+    sys.exit(130)

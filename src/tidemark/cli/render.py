@@ -1,7 +1,13 @@
 """Rendering for the CLI: Rich progress bars as the runtime's :class:`~tidemark.runtime.result.Reporter` (documents
-for a run, rows for a write), and the summary of a :class:`~tidemark.runtime.result.RunResult`."""
+for a run, rows for a write), and the summary of a :class:`~tidemark.runtime.result.RunResult`.
+
+Every message is plain text: the CLI's consoles read no markup (messages carry brackets of their own, e.g.
+``pip install 'tidemark[postgres]'``), and colour is given as a style on a :class:`~rich.text.Text` (:func:`styled`).
+"""
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.measure import Measurement
@@ -15,11 +21,18 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 from rich.table import Table
+from rich.text import Text
 
-from tidemark.contract.keys import KeyReport
-from tidemark.runtime.result import RunResult
+if TYPE_CHECKING:  # the CLI starts without Arrow: the runtime is imported when a command runs
+    from tidemark.contract.keys import KeyReport
+    from tidemark.runtime.result import RunResult
 
 COUNT_NAMES = ("inserted", "updated", "unchanged", "skipped", "deleted", "error")
+
+
+def styled(head: str, style: str, rest: str = "") -> Text:
+    """``head`` in ``style`` followed by ``rest``, both as plain text (never read as markup)."""
+    return Text.assemble((head, style), rest)
 
 
 class ProgressReporter:
@@ -31,6 +44,7 @@ class ProgressReporter:
         self.min_bytes = min_bytes
         self.progress: Progress | None = None
         self.task = TaskID(0)
+        self.finished = False
         self.documents = 0
 
     def start(self, total_bytes: int, files: int, total_rows: int | None = None) -> None:
@@ -54,8 +68,13 @@ class ProgressReporter:
             self.progress.update(self.task, advance=bytes_read, documents=self.documents)
 
     def finish(self, result: RunResult) -> None:
+        self.finished = True  # committed: a Ctrl-C from now on no longer undoes anything (cli/main.py)
         if self.progress is not None:
             self.progress.stop()
+
+    def processed(self) -> str:
+        """How far the run got, for the line printed when it is interrupted."""
+        return f"{self.documents:,} documents were processed"
 
 
 def print_whole(console: Console, table: Table) -> None:
@@ -72,7 +91,10 @@ def print_whole(console: Console, table: Table) -> None:
 
 
 def render_result(console: Console, result: RunResult) -> None:
-    table = Table(title=f"run {result.run_id} -> {result.sink} ({result.mode}, {result.documents} documents)")
+    documents = f"{result.documents + len(result.rejected):,} documents"
+    if result.rejected:
+        documents += f", {len(result.rejected):,} rejected"
+    table = Table(title=f"run {result.run_id} -> {result.sink} ({result.mode}, {documents})")
     table.add_column("table", no_wrap=True)
     for name in COUNT_NAMES:
         table.add_column(name, justify="right", min_width=len(name))
@@ -82,15 +104,19 @@ def render_result(console: Console, result: RunResult) -> None:
     print_whole(console, table)
     render_key_reports(console, _keyed(result))
     if result.rejected:
-        console.print(f"[red]{len(result.rejected)} document(s) rejected[/red] (stored in _tidemark.quarantine):")
+        console.print(
+            styled(f"{len(result.rejected)} document(s) rejected", "red", " (stored in _tidemark.quarantine):")
+        )
         for r in result.rejected[:20]:
-            console.print(f"  {r.origin}: {r.reason}", highlight=False, soft_wrap=True)
+            console.print(f"  {r.origin}: {r.reason}")
         if len(result.rejected) > 20:
             console.print(f"  ... and {len(result.rejected) - 20} more")
     if result.row_errors:
-        console.print(f"[red]{len(result.row_errors)} row(s) refused[/red] (stored in _tidemark.quarantine):")
+        console.print(styled(f"{len(result.row_errors)} row(s) refused", "red", " (stored in _tidemark.quarantine):"))
         for e in result.row_errors[:10]:
-            console.print(f"  {e.table} {e.key}: {e.reason} ({e.origin})", highlight=False, soft_wrap=True)
+            console.print(f"  {e.table} {e.key}: {e.reason} ({e.origin})")
+    for warning in result.warnings:
+        console.print(styled("warning:", "yellow", f" {warning}"))
 
 
 # -- tidemark write -------------------------------------------------------------------------------------------------
@@ -103,6 +129,8 @@ class RowProgressReporter:
         self.min_rows = min_rows
         self.progress: Progress | None = None
         self.task = TaskID(0)
+        self.finished = False
+        self.rows = 0
 
     def start(self, total_bytes: int, files: int, total_rows: int | None = None) -> None:
         big = total_rows >= self.min_rows if total_rows is not None else total_bytes >= 2_000_000
@@ -120,12 +148,18 @@ class RowProgressReporter:
         self.task = self.progress.add_task("write", total=total_rows)
 
     def advance(self, *, documents: int = 0, rows: int = 0, bytes_read: int = 0) -> None:
+        self.rows += rows
         if self.progress is not None:
             self.progress.update(self.task, advance=rows)
 
     def finish(self, result: RunResult) -> None:
+        self.finished = True  # committed: a Ctrl-C from now on no longer undoes anything (cli/main.py)
         if self.progress is not None:
             self.progress.stop()
+
+    def processed(self) -> str:
+        """How far the write got, for the line printed when it is interrupted."""
+        return f"{self.rows:,} rows were processed"
 
 
 def render_write_result(console: Console, result: RunResult) -> None:
@@ -140,9 +174,9 @@ def render_write_result(console: Console, result: RunResult) -> None:
     console.print(table)
     render_key_reports(console, _keyed(result))
     if result.row_errors:
-        console.print(f"[red]{len(result.row_errors)} row(s) refused[/red] (stored in _tidemark.quarantine):")
+        console.print(styled(f"{len(result.row_errors)} row(s) refused", "red", " (stored in _tidemark.quarantine):"))
         for e in result.row_errors[:10]:
-            console.print(f"  {e.origin}: {e.reason}", highlight=False, soft_wrap=True)
+            console.print(f"  {e.origin}: {e.reason}")
         if len(result.row_errors) > 10:
             console.print(f"  ... and {len(result.row_errors) - 10} more")
 
@@ -165,4 +199,4 @@ def render_key_reports(console: Console, reports: dict[str, KeyReport]) -> None:
                 f", resolved by {k.strategy}: {k.dropped_older:,} older dropped, "
                 f"{k.dropped_identical:,} identical dropped, {k.replaced:,} replaced a row written earlier"
             )
-        console.print(line, highlight=False, soft_wrap=True)
+        console.print(line)

@@ -6,6 +6,7 @@ Nothing here prints: progress and results go to a :class:`~tidemark.runtime.resu
 
 from __future__ import annotations
 
+import errno
 import time
 import uuid
 from collections.abc import Iterable
@@ -21,14 +22,14 @@ from tidemark.contract.keys import KeyReport, apply_key
 from tidemark.contract.prepare import Prepared, RowError, prepare
 from tidemark.engines import DEFAULT_ENGINE, Engine, engine_class
 from tidemark.engines.base import ExtractBatch
-from tidemark.errors import ConfigError, ContractError
+from tidemark.errors import ConfigError, ContractError, SinkError, SinkTerminalError
 from tidemark.mapping.loader import load_mapping
 from tidemark.mapping.models import Mapping
 from tidemark.runtime.result import STAGES, NullReporter, Reporter, RunResult
 from tidemark.runtime.transaction import CONFLICT_RETRIES, Transaction, retry_conflicts
 from tidemark.sinks import SinkConfig, open_sink
 from tidemark.sinks.base import Sink
-from tidemark.sources import Source, open_source
+from tidemark.sources import MAX_DOCUMENT_BYTES, Source, open_source
 
 __all__ = ["CONFLICT_RETRIES", "STAGES", "BatchWriter", "NullReporter", "Reporter", "RunResult", "run"]
 
@@ -42,22 +43,26 @@ def run(
     reporter: Reporter | None = None,
     batch_documents: int = 64,
     engine: str = DEFAULT_ENGINE,
+    max_document_bytes: int = MAX_DOCUMENT_BYTES,
 ) -> RunResult:
     """Run a mapping over documents into a sink; all-or-nothing on transactional sinks.
 
     ``inputs`` is a :class:`~tidemark.sources.Source`, or what :func:`~tidemark.sources.open_source` makes one of:
     paths (files, directories), a list of documents (:class:`~tidemark.documents.RawDocument`, bytes, dicts), or
     an iterator of documents (read once: a conflict with another writer then fails instead of starting over).
-    ``engine`` names an engine of :data:`~tidemark.engines.ENGINES`. Rejected documents and error rows do not abort
-    the run: they are quarantined and listed in the result (``result.ok`` is False). Anything else that fails rolls
-    the whole run back and raises.
+    ``engine`` names an engine of :data:`~tidemark.engines.ENGINES`. A file's document larger than
+    ``max_document_bytes`` after decompression (256 MB by default) is rejected without being read whole. Rejected
+    documents and error rows do not abort the run: they are quarantined and listed in the result (``result.ok`` is
+    False). Anything else that fails rolls the whole run back and raises.
     """
     if mode not in MODES:
         raise ConfigError(f"unknown mode {mode!r}: use one of {', '.join(MODES)}")
+    if max_document_bytes < 1:
+        raise ConfigError(f"max_document_bytes={max_document_bytes}: give a size of at least 1 byte")
     plan = _plan(mapping)
     _check_mode(plan, mode)
     make_engine = engine_class(engine)  # an unknown engine fails before anything is opened
-    source = open_source(inputs)
+    source = open_source(inputs, max_document_bytes=max_document_bytes)
     reporter = reporter or NullReporter()
     owns_sink = not isinstance(sink, Sink)
     target = open_sink(sink) if not isinstance(sink, Sink) else sink
@@ -71,9 +76,14 @@ def run(
 
     try:
         result = retry_conflicts(attempt, replayable=source.replayable)
-    finally:
+    except BaseException as exc:
         if owns_sink:
-            target.close()
+            close_after(target, exc)
+        if out_of_space(exc):
+            raise SinkTerminalError(no_space_message(exc, target)) from exc
+        raise
+    if owns_sink:
+        target.close()
     reporter.finish(result)
     return result
 
@@ -104,6 +114,34 @@ def _attempt(
                 rows=sum(t.num_rows for t in batch.tables.values()),
                 bytes_read=batch.bytes_read,
             )
+
+
+#: what a store or the OS says when it cannot write any more (DuckDB words it in its messages, files by errno)
+_NO_SPACE_TEXTS = ("no space left on device", "file too large", "disk quota exceeded", "could not write file")
+
+
+def out_of_space(exc: BaseException) -> bool:
+    """True when ``exc`` says the store could not write for lack of space (a full disk, a quota, a size limit)."""
+    if isinstance(exc, OSError) and exc.errno in {errno.ENOSPC, errno.EFBIG, errno.EDQUOT}:
+        return True
+    return isinstance(exc, SinkError) and any(text in str(exc).lower() for text in _NO_SPACE_TEXTS)
+
+
+def no_space_message(exc: BaseException, sink: Sink) -> str:
+    """One line: what happened, what it did to the data, and what to do."""
+    if sink.capabilities.transactional:
+        outcome = "the run was rolled back, nothing was written"
+    else:
+        outcome = "what this store had published before the failure stays, and a rerun completes the rest"
+    return f"{sink.display} ran out of space ({exc}): {outcome}. Free disk space (or raise the quota) and run it again"
+
+
+def close_after(sink: Sink, cause: BaseException) -> None:
+    """Close ``sink`` after ``cause`` failed the run; a close that fails too must not hide the cause."""
+    try:
+        sink.close()
+    except Exception as exc:  # the cause is what the user must see
+        cause.add_note(f"(closing {sink.display} failed as well: {exc})")
 
 
 def _plan(mapping: str | Path | Mapping | Plan) -> Plan:
@@ -147,6 +185,7 @@ class BatchWriter:
         """Prepare and write every table of ``batch``; quarantine what it refused (same transaction)."""
         result = self.result
         result.documents += batch.documents
+        count_values(result, batch.tables)
         result.rejected.extend(batch.rejected)
         self.tx.reject(batch.rejected)
         refused: list[RowError] = list(batch.row_errors)
@@ -187,6 +226,16 @@ class BatchWriter:
         prepared.counts.error += len(keyless)
         self.result.seconds["prepare"] += time.perf_counter() - start  # only this thread adds to "prepare"
         return prepared
+
+
+def count_values(result: RunResult, tables: dict[str, pa.Table]) -> None:
+    """Add a batch's rows and non-NULL values per column to ``result`` (its warnings read them)."""
+    for name, table in tables.items():
+        result.extracted[name] = result.extracted.get(name, 0) + table.num_rows
+        filled = result.filled.setdefault(name, {})
+        for column in table.column_names:
+            values = table.column(column)
+            filled[column] = filled.get(column, 0) + len(values) - values.null_count
 
 
 def _keyed(t: TargetPlan, rows: pa.Table, result: RunResult) -> tuple[pa.Table, list[RowError]]:

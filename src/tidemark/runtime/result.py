@@ -54,7 +54,7 @@ class KeyReports(dict[str, KeyReport]):
         return getattr(next(iter(self.values())), name)
 
 
-@dataclass
+@dataclass(repr=False)
 class RunResult:
     """What a run or a write did: counts per table, what was read, and everything it refused.
 
@@ -75,6 +75,26 @@ class RunResult:
     #: seconds spent per stage: "extract" (engine), "prepare" (contract, in the worker thread: it overlaps
     #: "write"), "write" (the sink, including waiting for a table's prepare); for run history and benchmarks
     seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
+    #: per table: rows extracted, and per column the rows holding a value (for the warnings of a run)
+    extracted: dict[str, int] = field(default_factory=dict)
+    filled: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    @property
+    def warnings(self) -> list[str]:
+        """What looks wrong though nothing was refused: a run that made no row from its documents (the wrong mapping
+        for these files), a column without a value in any row of its table (a typo in its path?). The CLI prints
+        them; ``--strict`` makes them an error."""
+        if self.documents and not any(self.extracted.values()):
+            return [
+                f"the mapping produced no rows from {self.documents:,} documents: is it the mapping for these files?"
+            ]
+        out = []
+        for table, columns in self.filled.items():
+            rows = self.extracted.get(table, 0)
+            for column, filled in columns.items():
+                if rows and not filled:
+                    out.append(f"{table}.{column} is NULL in all {rows:,} rows: check its path (a typo?)")
+        return out
 
     @classmethod
     def start(cls, run_id: str, sink: str, mode: str, specs: dict[str, TableSpec]) -> RunResult:
@@ -157,9 +177,20 @@ class RunResult:
                 {"table": e.table, "origin": e.origin, "reason": e.reason} for e in self.row_errors[:SUMMARY_ROW_ERRORS]
             ],
             "keys": {name: k.as_dict() for name, k in self.keys.items()},
+            "warnings": self.warnings,
         }
 
     summary = as_dict  # the name tidemark.write's users know
+
+    def __repr__(self) -> str:
+        """A few lines (the whole result, with every refused row, is in ``as_dict()``)."""
+        read = f"{self.documents:,} documents" if self.rows == 0 else f"{self.rows:,} rows"
+        where = f"table {self.table}" if self.table is not None else f"{len(self.tables)} tables"
+        counts = ", ".join(f"{k}={v:,}" for k, v in self.counts.as_dict().items() if k != "rows_seen")
+        return (
+            f"RunResult(run {self.run_id} -> {self.sink}, {self.mode}: {read}, {len(self.rejected):,} rejected, "
+            f"{len(self.row_errors):,} rows refused;\n  {where}: {counts})"
+        )
 
 
 __all__ = ["STAGES", "KeyReports", "NullReporter", "Reporter", "RunResult"]

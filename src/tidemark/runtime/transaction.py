@@ -16,6 +16,7 @@ again, up to :data:`CONFLICT_RETRIES` times with a jittered, growing pause — w
 
 from __future__ import annotations
 
+import json
 import random
 import time
 from collections.abc import Callable, Iterable
@@ -57,20 +58,28 @@ class Transaction:
         try:
             for spec in self.specs:
                 self._ensure(spec)
-        except BaseException:
-            self.sink.rollback()
+        except BaseException as exc:
+            self._rollback(exc)
             raise
         return self
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         if exc is not None:
-            self.sink.rollback()
+            self._rollback(exc)
             return
         try:
             self.sink.commit()
-        except BaseException:
-            self.sink.rollback()
+        except BaseException as failed:
+            self._rollback(failed)
             raise
+
+    def _rollback(self, cause: BaseException) -> None:
+        """Roll back after ``cause``; a rollback that fails too (the store aborted the transaction already, as DuckDB
+        does on an interrupted query or a full disk) must not hide the error that caused it: that one goes on."""
+        try:
+            self.sink.rollback()
+        except Exception as exc:  # the cause is what the user must see
+            cause.add_note(f"(the rollback after it failed as well: {exc})")
 
     def _ensure(self, spec: TableSpec) -> None:
         try:
@@ -121,7 +130,13 @@ def retry_conflicts(attempt: Callable[[], T], *, replayable: bool, retries: int 
 
 
 def _dumps(value: Any) -> str:
-    return orjson.dumps(value, default=str, option=orjson.OPT_SORT_KEYS).decode()
+    """A refused row or key as JSON text for the quarantine. The row holds what the document held, which may be
+    what orjson refuses (an integer beyond 64 bits, the very reason a row is refused): the standard library's
+    encoder writes any integer, so the row is still kept, never lost to its own refusal."""
+    try:
+        return orjson.dumps(value, default=str, option=orjson.OPT_SORT_KEYS).decode()
+    except TypeError:
+        return json.dumps(value, default=str, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 __all__ = ["CONFLICT_RETRIES", "Transaction", "retry_conflicts"]

@@ -19,13 +19,16 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import BinaryIO, cast
 
-from tidemark.documents import Position, RawDocument, position_key
+from tidemark.documents import Position, RawDocument, checked, position_key
 from tidemark.errors import SourceError
 
 DOCUMENT_SUFFIXES = (".json", ".json.gz", ".ndjson", ".ndjson.gz", ".jsonl", ".jsonl.gz")
 _LINES_SUFFIXES = (".ndjson", ".ndjson.gz", ".jsonl", ".jsonl.gz")
 _LAST_LINE = 2**63 - 1
+#: the largest document read by default (after decompression): larger ones are rejected, not read into memory
+MAX_DOCUMENT_BYTES = 256 * 2**20
 
 
 @dataclass(frozen=True)
@@ -77,55 +80,122 @@ class FileSource:
     """The documents of files and directories (a :class:`~tidemark.sources.base.Source`; replayable).
 
     The files are listed when the source is opened (a missing path fails then, before anything is written); each
-    ``read`` reads them again, lazily, one file at a time.
+    ``read`` reads them again, lazily, one file at a time. A document larger than ``max_document_bytes`` (as read,
+    after decompression) is rejected without being read further: see :func:`read_files`.
     """
 
     replayable = True
 
-    def __init__(self, paths: Sequence[str | Path]) -> None:
+    def __init__(self, paths: Sequence[str | Path], *, max_document_bytes: int = MAX_DOCUMENT_BYTES) -> None:
         self.inputs = [Path(p) for p in paths]
         self.listed = walk_inputs(self.inputs, is_document_file)
         self.files = len(self.listed)
         self.total_bytes = sum(f.path.stat().st_size for f in self.listed)
+        self.max_document_bytes = max_document_bytes
 
     def read(self, after: Position | None = None) -> Iterator[RawDocument]:
         if after is None:
-            return read_files(self.listed)
+            return read_files(self.listed, self.max_document_bytes)
         start = position_key(after)
         # whole files at or before the position are not opened at all
         todo = [f for f in self.listed if position_key(f.position(_LAST_LINE)) > start]
-        return (doc for doc in read_files(todo) if doc.position is None or position_key(doc.position) > start)
+        docs = read_files(todo, self.max_document_bytes)
+        return (doc for doc in docs if doc.position is None or position_key(doc.position) > start)
 
 
-def iter_documents(files: Iterable[Path]) -> Iterator[RawDocument]:
+def iter_documents(files: Iterable[Path], max_document_bytes: int = MAX_DOCUMENT_BYTES) -> Iterator[RawDocument]:
     """Yield every document of every file, lazily (a file is read only when its turn comes)."""
-    return read_files(InputFile(path, index, (path.name,)) for index, path in enumerate(files))
+    listed = (InputFile(path, index, (path.name,)) for index, path in enumerate(files))
+    return read_files(listed, max_document_bytes)
 
 
-def read_files(files: Iterable[InputFile]) -> Iterator[RawDocument]:
-    """Every document of every file, lazily, each with its position."""
+def read_files(files: Iterable[InputFile], max_document_bytes: int = MAX_DOCUMENT_BYTES) -> Iterator[RawDocument]:
+    """Every document of every file, lazily, each with its position.
+
+    Memory stays bounded by ``max_document_bytes``: a whole-file document is read (and a gzip stream decompressed)
+    only up to one byte past the cap, an NDJSON file one line at a time, a line only up to the cap. A document
+    past the cap (a gzip bomb, a runaway export) becomes a :class:`RawDocument` with ``error`` set, and the read
+    goes on with the next one.
+    """
     for f in files:
-        path = f.path
         try:
-            modified = datetime.fromtimestamp(path.stat().st_mtime, UTC)
-            data = _read(path)
-        except (OSError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
-            yield RawDocument(b"", str(path), error=f"cannot read file: {exc}", position=f.position())
+            modified = datetime.fromtimestamp(f.path.stat().st_mtime, UTC)
+            if f.path.name.endswith(_LINES_SUFFIXES):
+                yield from _lines(f, modified, max_document_bytes)
+                continue
+            data = _read(f.path, max_document_bytes)
+        except _READ_ERRORS as exc:
+            yield RawDocument(b"", str(f.path), error=f"cannot read file: {exc}", position=f.position())
             continue
-        if path.name.endswith(_LINES_SUFFIXES):
-            yield from _lines(data, f, modified)
+        if data is None:
+            yield RawDocument(b"", str(f.path), error=too_large(max_document_bytes), position=f.position())
         else:
-            yield RawDocument(data, str(path), modified_at=modified, position=f.position())
+            yield checked(RawDocument(data, str(f.path), modified_at=modified, position=f.position()))
 
 
-def _read(path: Path) -> bytes:
+_READ_ERRORS = (OSError, EOFError, zlib.error, gzip.BadGzipFile)
+
+
+def too_large(max_document_bytes: int) -> str:
+    """The reason a document past the cap is rejected."""
+    return (
+        f"document larger than {_size(max_document_bytes)} (the cap on one document, counted after decompression); "
+        "not read further. Raise the cap with --max-document-mb (max_document_bytes= in Python) if it is genuine"
+    )
+
+
+def _size(n: int) -> str:
+    mb = n / 2**20
+    return f"{mb:g} MB" if mb >= 1 else f"{n} bytes"
+
+
+def _open(path: Path) -> BinaryIO:
     if path.name.endswith(".gz"):
-        with gzip.open(path, "rb") as fh:
-            return fh.read()
-    return path.read_bytes()
+        return cast(
+            BinaryIO, gzip.open(path, "rb")
+        )  # decompresses as it is read: a bomb never expands past what is asked
+    return path.open("rb")
 
 
-def _lines(data: bytes, f: InputFile, modified: datetime) -> Iterator[RawDocument]:
-    for number, line in enumerate(data.splitlines(), start=1):
-        if line.strip():
-            yield RawDocument(line, f"{f.path}:{number}", modified_at=modified, position=f.position(number))
+def _read(path: Path, cap: int) -> bytes | None:
+    """The file's bytes (decompressed), or None when they pass ``cap``: never more than ``cap + 1`` in memory."""
+    if not path.name.endswith(".gz") and path.stat().st_size > cap:
+        return None
+    with _open(path) as fh:
+        data = fh.read(cap + 1)
+    return None if len(data) > cap else data
+
+
+def _lines(f: InputFile, modified: datetime, cap: int) -> Iterator[RawDocument]:
+    """One document per non-blank line, streamed. A line past ``cap`` is rejected (and skipped without keeping it);
+    a read error part way through rejects the rest of the file, after the lines already read."""
+    number = 0
+    with _open(f.path) as fh:
+        try:
+            for number, line in numbered_lines(fh, cap):
+                origin, position = f"{f.path}:{number}", f.position(number)
+                if line is None:
+                    yield RawDocument(b"", origin, error=too_large(cap), position=position)
+                else:
+                    yield checked(RawDocument(line, origin, modified_at=modified, position=position))
+        except _READ_ERRORS as exc:
+            origin = f"{f.path}:{number + 1}"
+            yield RawDocument(b"", origin, error=f"cannot read file: {exc}", position=f.position(number + 1))
+
+
+def numbered_lines(fh: BinaryIO, cap: int) -> Iterator[tuple[int, bytes | None]]:
+    """``(line number from 1, line without its end)`` for every non-blank line of ``fh``, read one at a time; the
+    line is None when it is longer than ``cap`` (its bytes are skipped, never held)."""
+    number = 0
+    while line := fh.readline(cap + 1):
+        number += 1
+        if len(line) > cap and not line.endswith(b"\n"):
+            _skip_line(fh)
+            yield number, None
+        elif line.strip():
+            yield number, line.rstrip(b"\r\n")
+
+
+def _skip_line(fh: BinaryIO) -> None:
+    while (chunk := fh.readline(2**20)) and not chunk.endswith(b"\n"):
+        pass

@@ -7,30 +7,50 @@ own keeps it (the caller then answers for their order).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
-from tidemark.documents import Position, RawDocument, position_key
+from tidemark.documents import Position, RawDocument, checked, position_key
 from tidemark.errors import SourceError
 
-#: what a list or an iterator of documents may hold
-DocumentLike = RawDocument | bytes | dict[str, Any] | list[Any]
+#: what a list or an iterator of documents may hold: a document (a RawDocument, the bytes of its JSON, or a value
+#: such as a dict, as an API client returns it), or a ``(document, captured_at)`` pair giving its snapshot time
+DocumentLike = RawDocument | bytes | dict[str, Any] | list[Any] | tuple[Any, datetime | None]
 
 
 def as_document(item: Any, index: int) -> RawDocument:
-    """One item of a list or iterator of documents -> a :class:`RawDocument` at position ``(index,)``."""
+    """One item of a list or iterator of documents -> a :class:`RawDocument` at position ``(index,)``.
+
+    A ``(document, captured_at)`` pair sets the document's ``captured_at`` (a naive datetime is taken as UTC), the
+    snapshot time of mappings whose ``timestamp`` is ``captured_at``.
+    """
+    if isinstance(item, tuple) and len(item) == 2 and isinstance(item[1], datetime | None):
+        doc, captured_at = as_document(item[0], index), item[1]
+        if captured_at is not None and captured_at.tzinfo is None:
+            captured_at = captured_at.replace(tzinfo=UTC)
+        return replace(doc, captured_at=captured_at)
     if isinstance(item, RawDocument):
         return item if item.position is not None else _at(item, index)
     if isinstance(item, bytes | bytearray | memoryview):
-        return RawDocument(bytes(item), f"document {index}", position=(index,))
+        return checked(RawDocument(bytes(item), f"document {index}", position=(index,)))
     if isinstance(item, dict | list):
-        return RawDocument(orjson.dumps(item), f"document {index}", position=(index,))
+        return RawDocument(_dumps(item), f"document {index}", position=(index,))
     raise SourceError(
-        f"document {index} is a {type(item).__name__}: give RawDocument objects, bytes of JSON, or dicts "
-        "(or paths of files and directories)"
+        f"document {index} is a {type(item).__name__}: give RawDocument objects, bytes of JSON, dicts, or "
+        "(document, captured_at) pairs (or paths of files and directories)"
     )
+
+
+def _dumps(value: Any) -> bytes:
+    try:
+        return orjson.dumps(value)
+    except TypeError:  # an integer beyond 64 bits: the standard encoder writes it, the engine then refuses its row
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def _at(doc: RawDocument, index: int) -> RawDocument:
