@@ -449,3 +449,34 @@ def test_a_mapping_making_no_rows_is_a_warning(
     out = capsys.readouterr().out
     assert "warning: the mapping produced no rows from 1 documents: is it the mapping for these files?" in out
     assert query(db, "SELECT count(*) AS n FROM game.boxscore_teams") == [{"n": 0}]
+
+
+def test_an_integer_beyond_64_bits_in_a_json_column_is_stored_exactly(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, feed_747175: dict[str, Any]
+) -> None:
+    huge = 2**70
+
+    def huge_challenge(doc: dict[str, Any]) -> None:
+        doc["gameData"]["absChallenges"] = {"count": huge}
+
+    paths = write_docs(tmp_path / "docs", [snapshot(feed_747175, edit=huge_challenge)])
+    db = tmp_path / "t.duckdb"
+    assert call_main(monkeypatch, *run_args(db, *paths)) == 0
+    (row,) = query(db, f"SELECT abs_challenges::VARCHAR AS v FROM {META}")
+    assert json.loads(row["v"]) == {"count": huge}
+    assert query(db, f"SELECT count(*) AS n FROM {PLAYS}") == [{"n": 75}]
+
+
+# -- item 8: the snapshot time taken from the file ---------------------------------------------------------------
+def test_a_snapshot_time_from_the_file_is_said_once(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    schedules = sorted((Path(__file__).parents[1] / "data/statsapi/schedule").rglob("*.json.gz"))
+    assert schedules, "the bundled schedule recordings"
+    db = tmp_path / "t.duckdb"
+    assert call_main(monkeypatch, *run_args(db, *schedules, mapping="mlb:schedule")) == 0
+    out = capsys.readouterr().out
+    said = [line for line in out.splitlines() if "modification time was used" in line]
+    assert len(said) == 1
+    assert f"{len(schedules)} of {len(schedules)} documents carry no snapshot time" in said[0]
+    assert call_main(monkeypatch, *run_args(db, *schedules, mapping="mlb:schedule"), "--strict") == 1

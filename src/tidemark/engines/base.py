@@ -40,6 +40,8 @@ class ExtractBatch:
     rejected: list[RejectedDocument] = field(default_factory=list)
     documents: int = 0
     bytes_read: int = 0
+    #: accepted documents whose snapshot time is their file's modification time (``fallback: file_modified``)
+    time_from_file: int = 0
 
 
 __all__ = ["Engine", "ExtractBatch", "RejectedDocument", "RowError"]

@@ -6,6 +6,7 @@ convert each value, so that exactly the offending rows are reported (and quarant
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -44,7 +45,7 @@ def _fast(values: list[Any], t: LogicalType, fmt: str | None) -> pa.Array | None
     kind = t.kind
     try:
         if kind == "json":
-            return pa.array([None if v is None else orjson.dumps(v).decode() for v in values], pa.string())
+            return pa.array([None if v is None else json_text(v) for v in values], pa.string())
         inferred = pa.array(values)
         it = inferred.type
         if pa.types.is_null(it):
@@ -93,7 +94,7 @@ def convert_value(v: Any, t: LogicalType, fmt: str | None = None) -> Any:
     if kind == "string":
         return _to_string(v)
     if kind == "json":
-        return orjson.dumps(v).decode()
+        return json_text(v)
     if kind == "decimal":
         if isinstance(v, bool) or not isinstance(v, int | float | str):
             raise TypeError(v)
@@ -134,9 +135,16 @@ def _to_string(v: Any) -> str:
         return v
     if isinstance(v, bool):
         return "true" if v else "false"
-    if isinstance(v, int | float):
+    return json_text(v)
+
+
+def json_text(v: Any) -> str:
+    """A JSON value as compact JSON text. orjson refuses integers beyond 64 bits, which JSON (and the documents that
+    carry them) allow: those values are written by the standard encoder instead, exactly."""
+    try:
         return orjson.dumps(v).decode()
-    return orjson.dumps(v).decode()
+    except TypeError:
+        return json.dumps(v, separators=(",", ":"), ensure_ascii=False)
 
 
 def _show(v: Any) -> str:

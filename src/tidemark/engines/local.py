@@ -91,6 +91,7 @@ class LocalEngine:
         self.program = Program(plan)
         self.buffers = [_TargetBuffer(tp) for tp in plan.targets]  # in the order of the program's targets
         self.decoder = build_decoder(plan) if fast_decode else None
+        self._time_from_file = 0  # documents of the current batch timed by their file's modification time
 
     def extract(self, documents: Iterable[RawDocument], *, batch_documents: int = 64) -> Iterator[ExtractBatch]:
         # The cyclic garbage collector is paused while a batch is built: decoded documents and buffered rows are
@@ -123,6 +124,7 @@ class LocalEngine:
                 gc.enable()
 
     def _finish(self, batch: ExtractBatch) -> ExtractBatch:
+        batch.time_from_file, self._time_from_file = self._time_from_file, 0
         for buffer in self.buffers:
             table, errors, scopes = buffer.take()
             batch.tables[buffer.plan.name] = table
@@ -145,6 +147,7 @@ class LocalEngine:
         result = self.program.run(record, captured_at=raw.captured_at, modified_at=raw.modified_at)
         if isinstance(result, Rejection):
             return result.reason
+        self._time_from_file += result.time_from_file
         self._collect(result, raw.origin)
         return None
 

@@ -42,13 +42,15 @@ class DocumentRows:
     ``rows``: ``(target, row)`` in walk order (a parent row before its children), a row being the values of
     ``target.plan.fields`` in order; ``missing``: position in ``rows`` -> reasons, for rows that lack a required
     value (the caller reports them as row errors); ``scopes``: ``(target, scope values + snapshot time)`` for every
-    scoped target, whether or not the document gave it rows; ``snapshot``: the document's snapshot time.
+    scoped target, whether or not the document gave it rows; ``snapshot``: the document's snapshot time;
+    ``time_from_file``: the snapshot time is the file's modification time (the mapping's ``file_modified`` fallback).
     """
 
     rows: list[tuple[TargetProgram, list[Any]]]
     missing: dict[int, list[str]]
     scopes: list[tuple[TargetProgram, tuple[Any, ...]]]
     snapshot: datetime
+    time_from_file: bool = False
 
 
 class _Reject(Exception):
@@ -334,7 +336,7 @@ class Program:
             return Rejection(f"no document at {' or '.join(p.text for p in self.plan.document_paths)}")
         out: list[tuple[TargetProgram, list[Any]]] = []
         try:
-            ts = self._timestamp(record, doc, captured_at, modified_at)
+            ts, from_file = self._timestamp(record, doc, captured_at, modified_at)
             for root in self.roots:  # the raw record rides along as the last ancestor, for '$$.' paths
                 root.walk(doc, doc, (record,), None, ts, out)
         except _Reject as exc:
@@ -346,13 +348,16 @@ class Program:
             if target.required and (reasons := target.missing(row)) is not None:
                 missing[k] = reasons
         scopes = [(t, (*(g(record if rec else doc) for rec, g in t.scope_getters), ts)) for t in self.scoped]
-        return DocumentRows(out, missing, scopes, ts)
+        return DocumentRows(out, missing, scopes, ts, from_file)
 
-    def _timestamp(self, record: Any, doc: Any, captured_at: datetime | None, modified_at: datetime | None) -> datetime:
+    def _timestamp(
+        self, record: Any, doc: Any, captured_at: datetime | None, modified_at: datetime | None
+    ) -> tuple[datetime, bool]:
+        """The document's snapshot time, and whether it fell back to the file's modification time."""
         ts = self.plan.timestamp
         if ts.from_captured_at:
             if captured_at is not None:
-                return captured_at
+                return captured_at, False
             value = record.get("captured_at") if type(record) is dict else None
             where = "captured_at (none given with the document, and no 'captured_at' key in its record)"
         else:
@@ -361,12 +366,12 @@ class Program:
             where = ts.path.text
         if value is None and ts.fallback == "file_modified":
             if modified_at is not None:
-                return modified_at
+                return modified_at, True
             where += " (and the input is not a file with a modification time)"
         if value is None:
             raise _Reject(f"no snapshot time at {where}")
         try:
-            return parse_timestamp(str(value), ts.format)
+            return parse_timestamp(str(value), ts.format), False
         except ValueError as exc:
             fmt = f" with format {ts.format!r}" if ts.format else " (ISO 8601)"
             raise _Reject(f"snapshot time {value!r} at {where} does not parse{fmt}") from exc

@@ -185,6 +185,7 @@ class BatchWriter:
         """Prepare and write every table of ``batch``; quarantine what it refused (same transaction)."""
         result = self.result
         result.documents += batch.documents
+        result.time_from_file += batch.time_from_file
         count_values(result, batch.tables)
         result.rejected.extend(batch.rejected)
         self.tx.reject(batch.rejected)

@@ -78,6 +78,8 @@ class RunResult:
     #: per table: rows extracted, and per column the rows holding a value (for the warnings of a run)
     extracted: dict[str, int] = field(default_factory=dict)
     filled: dict[str, dict[str, int]] = field(default_factory=dict)
+    #: documents whose snapshot time fell back to their file's modification time
+    time_from_file: int = 0
 
     @property
     def warnings(self) -> list[str]:
@@ -89,6 +91,12 @@ class RunResult:
                 f"the mapping produced no rows from {self.documents:,} documents: is it the mapping for these files?"
             ]
         out = []
+        if self.time_from_file:
+            out.append(
+                f"{self.time_from_file:,} of {self.documents:,} documents carry no snapshot time: their file's "
+                "modification time was used instead (a copied or freshly cloned file looks new; keep the time the "
+                "response was fetched, e.g. in a raw store)"
+            )
         for table, columns in self.filled.items():
             rows = self.extracted.get(table, 0)
             for column, filled in columns.items():
