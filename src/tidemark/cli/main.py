@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from tidemark.cli import raw as raw_cli
 from tidemark.cli.render import ProgressReporter, print_whole, render_result
 from tidemark.errors import TidemarkError
 
@@ -26,6 +27,7 @@ app = typer.Typer(
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 _state = {"debug": False}
+app.add_typer(raw_cli.app)  # tidemark raw import / ls
 
 
 @app.callback()

@@ -10,6 +10,7 @@ store is opened.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from tidemark.errors import ConfigError
 from tidemark.raw.base import (
@@ -42,7 +43,7 @@ def open_raw(url: str, *, create: bool = False) -> RawStore:
         from tidemark.raw.postgres import PostgresRawStore
 
         return PostgresRawStore(url, create=create)
-    if sep and re.fullmatch(r"[a-z][a-z0-9+.-]+", scheme) and not rest.startswith(("/", "\\")):
+    if sep and re.fullmatch(r"[a-z][a-z0-9+.-]+", scheme) and not Path(url).exists():
         raise ConfigError(
             f"unknown raw store {url!r}: give a directory, duckdb:FILE or a postgresql://user@host/db URL"
         )

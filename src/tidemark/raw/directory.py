@@ -84,6 +84,10 @@ class _Entry:
     def position(self, line: int) -> Position:
         return (self.time, self.kind, self.name, line)
 
+    def last(self) -> Position:
+        """The position of its last record (a recorded file holds one, at line 0)."""
+        return self.position(_LAST_LINE if self.kind else 0)
+
 
 class _Line(msgspec.Struct):
     fetched_at: str
@@ -119,7 +123,7 @@ class DirectoryRawStore(RawStore):
         out: list[RawRecord] = []
         size = 0
         for entry in self._entries():
-            if start is not None and entry.position(_LAST_LINE) <= start:
+            if start is not None and entry.last() <= start:
                 continue
             for record in self._records(entry, start, endpoint, method):
                 if out and (len(out) >= limit or size + record.size > max_bytes):
