@@ -17,6 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from tidemark.cli import raw as raw_cli
 from tidemark.cli.render import ProgressReporter, RowProgressReporter, print_whole, render_result, styled
 from tidemark.errors import ConfigError, ContractError, TidemarkError
 
@@ -49,6 +50,7 @@ class _Session:
 
 
 _state = _Session()
+app.add_typer(raw_cli.app)  # tidemark raw import / ls
 
 
 def _version(value: bool) -> None:
