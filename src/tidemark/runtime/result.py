@@ -75,6 +75,8 @@ class RunResult:
     #: seconds spent per stage: "extract" (engine), "prepare" (contract, in the worker thread: it overlaps
     #: "write"), "write" (the sink, including waiting for a table's prepare); for run history and benchmarks
     seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
+    #: rows that broke each quality rule, per table and rule (every action; quarantined rows are also ``error``)
+    quality: dict[str, dict[str, int]] = field(default_factory=dict)
 
     @classmethod
     def start(cls, run_id: str, sink: str, mode: str, specs: dict[str, TableSpec]) -> RunResult:
@@ -157,6 +159,7 @@ class RunResult:
                 {"table": e.table, "origin": e.origin, "reason": e.reason} for e in self.row_errors[:SUMMARY_ROW_ERRORS]
             ],
             "keys": {name: k.as_dict() for name, k in self.keys.items()},
+            "quality": {name: dict(rules) for name, rules in self.quality.items() if rules},
         }
 
     summary = as_dict  # the name tidemark.write's users know
