@@ -189,7 +189,7 @@ def _check_kind(rule: RuleSpec, types: dict[str, str], loc: Loc) -> list[Problem
     out: list[Problem] = []
     if rule.range is not None and (kind := types.get(rule.range.column)) is not None:
         if kind not in _ORDERED:
-            out.append(((*loc, "range", "column"), f"range needs a number, date or timestamp column, not {kind}"))
+            return [((*loc, "range", "column"), f"range needs a number, date or timestamp column, not {kind}")]
         for bound in ("min", "max"):
             value: Any = getattr(rule.range, bound)
             if value is not None and (kind in _NUMERIC) != isinstance(value, int | float):
