@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from tidemark.compile.rules import RulePlan, compile_rules
 from tidemark.errors import MappingError
 from tidemark.keyspec import KeyRecipe
 from tidemark.mapping.checks import ancestors, check_mapping, document_path
@@ -68,6 +69,7 @@ class TargetPlan:
     scope_paths: tuple[JsonPath, ...]  # document-level path of each spec.scope column (timestamp excluded)
     children: tuple[str, ...] = ()
     key: KeyRecipe | None = None  # a computed key column: spec has it (first), the fields do not; the runtime adds it
+    rules: tuple[RulePlan, ...] = ()  # data quality rules (compile/rules.py), checked by quality/ before prepare
 
 
 @dataclass(frozen=True)
@@ -170,6 +172,7 @@ def _compile_target(
         scope_paths=scope_paths,
         children=children,
         key=_key_recipe(t),
+        rules=compile_rules(t.rules, spec),
     )
 
 

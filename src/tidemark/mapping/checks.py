@@ -11,6 +11,7 @@ from __future__ import annotations
 from tidemark.errors import did_you_mean
 from tidemark.mapping.models import FieldSpec, Mapping, TargetSpec
 from tidemark.mapping.paths import JsonPath
+from tidemark.mapping.rules import check_rules
 
 Loc = tuple[str | int, ...]
 Problem = tuple[Loc, str]
@@ -62,6 +63,10 @@ def _check_target(mapping: Mapping, i: int, t: TargetSpec, by_name: dict[str, in
             mapping, t, fk.columns, fk.references, fk.ref_columns, known, by_name, (*here, "foreign_keys", k)
         )
     out += _check_filter(t, depth, here)
+    types = {t.timestamp: "timestamp"} | {f.name: f.logical_type.kind for f in t.fields}
+    if t.key is not None:
+        types[t.key.name] = "string"
+    out += check_rules(t.rules, types, t.parent is None and t.rows_path.is_root, here)
     return out
 
 

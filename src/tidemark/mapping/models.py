@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from tidemark.keyspec import KeySpec  # the key block, shared with write blocks
 from tidemark.mapping.filters import Condition, parse_filter
 from tidemark.mapping.paths import JsonPath, parse_path
+from tidemark.mapping.rules import RuleSpec
 from tidemark.types import LogicalType, parse_type
 
 IDENT = r"^[A-Za-z_][A-Za-z0-9_]*$"
@@ -277,6 +278,10 @@ class TargetSpec(_Strict):
         default_factory=list,
         description="columns that split the table into partitions in Delta / Parquet / CSV stores (e.g. [season]); "
         "an upsert rewrites only the partitions it touches. SQL stores ignore it",
+    )
+    rules: list[RuleSpec] = Field(
+        default_factory=list,
+        description="data quality rules checked on every row before it is written (docs/mapping.md, 'Quality rules')",
     )
 
     @field_validator("rows")

@@ -25,6 +25,7 @@ from tidemark.engines.base import ExtractBatch
 from tidemark.errors import ConfigError, ContractError, SinkError, SinkTerminalError
 from tidemark.mapping.loader import load_mapping
 from tidemark.mapping.models import Mapping
+from tidemark.quality import check_rows, reject_documents
 from tidemark.runtime.result import STAGES, NullReporter, Reporter, RunResult
 from tidemark.runtime.transaction import CONFLICT_RETRIES, Transaction, retry_conflicts
 from tidemark.sinks import SinkConfig, open_sink
@@ -184,6 +185,7 @@ class BatchWriter:
     def write(self, batch: ExtractBatch) -> None:
         """Prepare and write every table of ``batch``; quarantine what it refused (same transaction)."""
         result = self.result
+        batch.rejected.extend(reject_documents(self.plan, batch))  # quality rules that reject whole documents
         result.documents += batch.documents
         result.time_from_file += batch.time_from_file
         count_values(result, batch.tables)
@@ -221,10 +223,16 @@ class BatchWriter:
     def _prepare(self, t: TargetPlan, rows: pa.Table) -> Prepared:
         """In the worker thread: the computed key (if any), then the contract's prepare."""
         start = time.perf_counter()
-        rows, keyless = _keyed(t, rows, self.result)
+        checked = check_rows(t, rows)  # quality rules (quality/): fail raises, quarantine refuses, warn counts
+        if checked.failure is not None:
+            raise checked.failure
+        tally = self.result.quality.setdefault(t.name, {})  # only this thread adds to "quality"
+        for rule, rows_broken in checked.broken.items():
+            tally[rule] = tally.get(rule, 0) + rows_broken
+        rows, keyless = _keyed(t, checked.rows, self.result)
         prepared = prepare(rows, t.spec, self.mode)
-        prepared.errors[:0] = keyless
-        prepared.counts.error += len(keyless)
+        prepared.errors[:0] = checked.errors + keyless
+        prepared.counts.error += len(checked.errors) + len(keyless)
         self.result.seconds["prepare"] += time.perf_counter() - start  # only this thread adds to "prepare"
         return prepared
 

@@ -75,6 +75,8 @@ class RunResult:
     #: seconds spent per stage: "extract" (engine), "prepare" (contract, in the worker thread: it overlaps
     #: "write"), "write" (the sink, including waiting for a table's prepare); for run history and benchmarks
     seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
+    #: rows that broke each quality rule, per table and rule (every action; quarantined rows are also ``error``)
+    quality: dict[str, dict[str, int]] = field(default_factory=dict)
     #: per table: rows extracted, and per column the rows holding a value (for the warnings of a run)
     extracted: dict[str, int] = field(default_factory=dict)
     filled: dict[str, dict[str, int]] = field(default_factory=dict)
@@ -186,6 +188,7 @@ class RunResult:
             ],
             "keys": {name: k.as_dict() for name, k in self.keys.items()},
             "warnings": self.warnings,
+            "quality": {name: dict(rules) for name, rules in self.quality.items() if rules},
         }
 
     summary = as_dict  # the name tidemark.write's users know
