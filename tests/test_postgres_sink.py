@@ -157,6 +157,8 @@ CHILD = TableSpec(
 
 
 def test_a_child_row_without_its_parent_fails_at_commit_and_writes_nothing(pg_dsn: str) -> None:
+    """The constraint is the safety net behind the contract's check (contract/orphans.py, which consults the parent
+    tables of the same transaction): here the parent table is not in the run, so the constraint catches it."""
     write_rows(pg_dsn, GAME_SCORES, {"game_pk": [1], "score": [3], "captured_at": [T1]})
     write_rows(pg_dsn, CHILD, {"game_pk": [1], "at_bat_index": [0], "captured_at": [T1]})
     with pytest.raises(SinkTerminalError, match=r"foreign key check failed at commit.*\(game_pk\)=\(2\)"):
@@ -165,7 +167,8 @@ def test_a_child_row_without_its_parent_fails_at_commit_and_writes_nothing(pg_ds
 
 
 def test_a_first_load_checks_the_foreign_keys_of_the_tables_it_created(pg_dsn: str) -> None:
-    """Tables created by a run get their keys at commit, checked over all rows at once: an orphan still fails."""
+    """Tables created by a run get their keys at commit, checked over all rows at once: an orphan the contract's
+    check cannot see (its parent deleted after the child was written) still fails."""
     sink = open_sink(pg_dsn)
     try:
         sink.begin()
@@ -180,8 +183,10 @@ def test_a_first_load_checks_the_foreign_keys_of_the_tables_it_created(pg_dsn: s
             }
         )
         sink.write(GAME_SCORES, prepare(games, GAME_SCORES, "upsert").rows, None, "upsert")
-        sink.write(CHILD, prepare(plays, CHILD, "upsert").rows, None, "upsert")
-        with pytest.raises(SinkTerminalError, match=r"foreign key check failed at commit.*\(game_pk\)=\(7\)"):
+        counts = sink.write(CHILD, prepare(plays, CHILD, "upsert").rows, None, "upsert")
+        assert (counts.inserted, counts.error) == (1, 1)  # game 7 has no parent row: refused by the contract
+        sink.driver.exec("DELETE FROM t.games")  # behind the contract's back
+        with pytest.raises(SinkTerminalError, match=r"foreign key check failed at commit.*\(game_pk\)=\(1\)"):
             sink.commit()
         sink.rollback()
     finally:

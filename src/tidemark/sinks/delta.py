@@ -101,14 +101,16 @@ class _Snapshot:
     def __init__(self, spec: TableSpec, data: Any, marks: Any) -> None:
         self.spec, self.data, self.marks = spec, data, marks
 
-    def fetch(self, keys: pa.Table | None, scopes: pa.Table | None) -> pa.Table | None:
+    def fetch(
+        self, keys: pa.Table | None, scopes: pa.Table | None, *, by: tuple[str, ...] | None = None
+    ) -> pa.Table | None:
         if self.data is None:
             return None
         import pyarrow.dataset as ds  # imports pandas when installed: only when a Delta table is read
 
         dataset = self.data.to_pyarrow_dataset()
         wanted = None
-        for rows, cols in ((keys, self.spec.primary_key), (scopes, self.spec.scope)):
+        for rows, cols in ((keys, by or self.spec.primary_key), (scopes, self.spec.scope)):
             if rows is None or not cols or rows.num_rows == 0:
                 continue
             first = cols[0]  # a coarse filter the scan can push down; `matching` is exact
@@ -118,7 +120,7 @@ class _Snapshot:
         if wanted is None:
             return None
         found = dataset.to_table(filter=wanted)
-        return found.filter(matching(found, self.spec, keys, scopes))
+        return found.filter(matching(found, self.spec, keys, scopes, by))
 
     def count(self) -> int:
         return 0 if self.data is None else int(self.data.count())
@@ -250,7 +252,8 @@ class DeltaSink(WorkingCopySink[_DeltaState]):
         table = self._state().tables[spec.qualified]
         if table.replayed:
             return WriteCounts(unchanged=rows.num_rows)
-        return table.work.write(rows, scopes, mode)
+        checked = self.check_parents(spec, rows, scopes)  # orphan rows: refused (contract/orphans.py)
+        return checked.charge(table.work.write(checked.rows, checked.scopes, mode))
 
     # -- commit -------------------------------------------------------------------------------------------------
     def _publish(self, table: _Table) -> dict[str, int]:

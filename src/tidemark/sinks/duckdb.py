@@ -217,12 +217,14 @@ class DuckDBSink(Sink):
 
     def write(self, spec: TableSpec, rows: pa.Table, scopes: pa.Table | None, mode: Mode) -> WriteCounts:
         state = self._state()
+        checked = self.sql.check_parents(state, spec, rows, scopes)  # orphan rows: refused (contract/orphans.py)
+        rows, scopes = checked.rows, checked.scopes
         if spec.qualified in state.fresh:
             counts = self._insert_fresh(spec, rows, scopes, mode)
             if counts is not None:
-                return counts
+                return checked.charge(counts)
             state.fresh.discard(spec.qualified)
-        return self.sql.write(state, spec, rows, scopes, mode)
+        return checked.charge(self.sql.write(state, spec, rows, scopes, mode))
 
     def quarantine(self, entries: list[QuarantineEntry]) -> None:
         self.sql.quarantine(self._state(), entries)

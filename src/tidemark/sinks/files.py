@@ -84,21 +84,24 @@ class _StoredFiles:
         self.files: list[Entry] = list(entry["files"]) if entry else []
         self.loaded: set[str] = set()
 
-    def fetch(self, keys: pa.Table | None, scopes: pa.Table | None) -> pa.Table | None:
+    def fetch(
+        self, keys: pa.Table | None, scopes: pa.Table | None, *, by: tuple[str, ...] | None = None
+    ) -> pa.Table | None:
         candidates = [f for f in self.files if f["path"] not in self.loaded]
         if not candidates:
             return None
         spec = self.spec
-        probe_cols = list(dict.fromkeys([*spec.primary_key, *spec.scope]))
+        probe_cols = list(dict.fromkeys([*(by or spec.primary_key), *spec.scope]))
         probe_schema = pa.schema([spec.arrow_schema.field(c) for c in probe_cols])
         hits = []
         for f in candidates:
             probe = self.sink.format.read(self.sink.root / f["path"], probe_schema)
-            if pc.any(matching(probe, spec, keys, scopes)).as_py():
+            if pc.any(matching(probe, spec, keys, scopes, by)).as_py():
                 hits.append(f)
         if not hits:
             return None
-        self.loaded.update(f["path"] for f in hits)
+        if by is None:  # copied into the working table (a lookup by other columns is not)
+            self.loaded.update(f["path"] for f in hits)
         return pa.concat_tables([self.sink.read_file(f, spec.arrow_schema) for f in hits])
 
     def count(self) -> int:
@@ -263,7 +266,8 @@ class FileSink(WorkingCopySink[_FilesState]):
 
     def write(self, spec: TableSpec, rows: pa.Table, scopes: pa.Table | None, mode: Mode) -> WriteCounts:
         self.ensure_table(spec)
-        return self._state().tables[spec.qualified].work.write(rows, scopes, mode)
+        checked = self.check_parents(spec, rows, scopes)  # orphan rows: refused (contract/orphans.py)
+        return checked.charge(self._state().tables[spec.qualified].work.write(checked.rows, checked.scopes, mode))
 
     # -- files --------------------------------------------------------------------------------------------------
     def _write_files(self, spec: TableSpec, rows: pa.Table, version: int) -> list[Entry]:

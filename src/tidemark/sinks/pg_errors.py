@@ -84,9 +84,10 @@ def errors(pg: Any) -> ErrorTable:
         (
             e.ForeignKeyViolation,
             SinkTerminalError,
-            "PostgreSQL foreign key check failed at commit: {message}{detail}. A child row references a parent row "
-            "that is not stored (was the parent row refused? see the run's errors); nothing was written. Fix the "
-            "data, or open the sink with foreign_keys: false.",
+            "PostgreSQL foreign key check failed at commit: {message}{detail}. A stored child row references a "
+            "parent row that is gone (deleted by this run, or its table is not written by this run, so the run "
+            "could not quarantine the child); nothing was written. Write parent and child tables in the same run, "
+            "or open the sink with foreign_keys: false.",
         ),
     ]
 

@@ -205,13 +205,17 @@ class PostgresSink(Sink):
     # -- writes -------------------------------------------------------------------------------------------------
     def write(self, spec: TableSpec, rows: pa.Table, scopes: pa.Table | None, mode: Mode) -> WriteCounts:
         state = self._state()
+        # orphan rows are refused here (contract/orphans.py); the deferred constraints stay as a safety net
+        checked = self.sql.check_parents(state, spec, rows, scopes)
+        rows, scopes = checked.rows, checked.scopes
         touched: _Touched | None = None
         if mode in ("upsert", "append_once") and spec.primary_key and rows.num_rows:
             counts, touched = self._insert_new(state, spec, rows, scopes)
             if counts is not None:
-                return counts
+                return checked.charge(counts)
         state.fresh.discard(spec.qualified)
-        return self.sql.write(state, spec, rows, scopes, mode, functools.partial(self._upsert, touched=touched))
+        upsert = functools.partial(self._upsert, touched=touched)
+        return checked.charge(self.sql.write(state, spec, rows, scopes, mode, upsert))
 
     def quarantine(self, entries: list[QuarantineEntry]) -> None:
         self.sql.quarantine(self._state(), entries)

@@ -32,7 +32,7 @@ from typing import Any, Protocol
 import pyarrow as pa
 from sqlglot import exp
 
-from tidemark.contract import rules
+from tidemark.contract import orphans, rules
 from tidemark.contract.counts import Mode, WriteCounts
 from tidemark.sinks.base import META_SCHEMA, QuarantineEntry
 from tidemark.sinks.bookkeeping import (
@@ -53,6 +53,7 @@ SCOPES = "_tm_scopes"
 WATERMARK = "_tm_wm"
 CLASSIFIED = "_tm_cls"
 ACTION = "_tm_action"
+PARENT_PROBE = "_tm_fk"
 WORK_TABLES = (STAGE, SCOPES, WATERMARK, CLASSIFIED)
 
 
@@ -354,6 +355,34 @@ class SqlContract:
         return self.driver.exec_count(
             f"DELETE FROM {self.table_ref(spec)} AS t WHERE EXISTS (SELECT 1 FROM {self.q(WATERMARK)} AS n "
             f"WHERE {self.match(spec.scope, 'n', 't')} AND {older})"
+        )
+
+    # -- foreign keys (contract/orphans.py) ---------------------------------------------------------------------
+    def check_parents(
+        self, state: SqlState, spec: TableSpec, rows: pa.Table, scopes: pa.Table | None
+    ) -> orphans.Checked:
+        """The batch without its orphan rows (child rows whose parent row is not stored), and those rows."""
+        return orphans.check(spec, rows, scopes, lambda fk, values: self.missing_parents(state, spec, fk, values))
+
+    def missing_parents(self, state: SqlState, spec: TableSpec, fk: ForeignKey, values: pa.Table) -> pa.Table | None:
+        """The rows of ``values`` (``fk``'s columns) with no row of the referenced table: one anti-join. None when
+        the referenced table is not part of this transaction (not checked)."""
+        if orphans.referenced(fk) not in state.ensured:
+            return None
+        parent = self.driver.qt(fk.ref_schema, fk.ref_table)
+        on = " AND ".join(f"p.{self.q(r)} = c.{self.q(c)}" for c, r in zip(fk.columns, fk.ref_columns, strict=True))
+        self.driver.stage(PARENT_PROBE, values, spec)
+        try:
+            found = self.driver.exec(
+                f"SELECT {self.cols_of(fk.columns, 'c')} FROM {self.q(PARENT_PROBE)} AS c "
+                f"WHERE NOT EXISTS (SELECT 1 FROM {parent} AS p WHERE {on})"
+            )
+        finally:
+            self.driver.unstage((PARENT_PROBE,))
+        columns = list(zip(*found, strict=True)) if found else [() for _ in fk.columns]
+        return pa.table(
+            [pa.array(list(v), values.schema.field(c).type) for v, c in zip(columns, fk.columns, strict=True)],
+            names=list(fk.columns),
         )
 
     # -- quarantine ---------------------------------------------------------------------------------------------
