@@ -287,7 +287,8 @@ def test_no_create_privilege_on_the_schema_says_which_schema(pg_server: PgServer
 
 def test_capabilities_are_declared() -> None:
     caps = PostgresSink.capabilities
-    assert caps.transactional and caps.native_merge and caps.concurrent_writers and caps.enforces_foreign_keys
+    assert caps.transactional and caps.concurrent_writers and caps.enforces_foreign_keys
+    assert caps.max_identifier_bytes == 63
 
 
 @pytest.mark.parametrize("kind", ["duckdb", "postgres"])

@@ -107,9 +107,13 @@ def write_cmd(
 
 
 @app.command()
-def validate(mappings: Annotated[list[str], typer.Argument(help="Mapping files or built-in names.")]) -> None:
+def validate(
+    mappings: Annotated[list[str], typer.Argument(help="Mapping files or built-in names.")],
+    sink: Annotated[str | None, typer.Option(help="Check names against this store (default: the strictest).")] = None,
+) -> None:
     """Check mapping files; print every problem with file:line:col and its YAML path."""
     from tidemark.mapping.loader import load_mapping
+    from tidemark.sinks.names import mapping_name_problems
 
     failed = False
     for ref in mappings:
@@ -118,6 +122,10 @@ def validate(mappings: Annotated[list[str], typer.Argument(help="Mapping files o
         except TidemarkError as exc:
             failed = True
             err.print(f"[red]✗[/red] {exc}", markup=True, highlight=False, soft_wrap=True)
+            continue
+        if names := mapping_name_problems(mapping, path, sink):
+            failed = True
+            err.print("\n".join(f"✗ {line}" for line in names), markup=False, highlight=False, soft_wrap=True)
             continue
         out.print(f"[green]✓[/green] {path}: {len(mapping.targets)} tables", highlight=False)
     if failed:

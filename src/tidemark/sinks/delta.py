@@ -47,6 +47,7 @@ from tidemark.sinks.bookkeeping import (
     watermark_spec,
 )
 from tidemark.sinks.errors import ErrorTable, translate
+from tidemark.sinks.names import check_names
 from tidemark.sinks.schema import columns_to_add
 from tidemark.sinks.working import (
     STORED_HASH,
@@ -142,10 +143,10 @@ class _DeltaState(WorkState[_Table]):
 class DeltaSink(WorkingCopySink[_DeltaState]):
     capabilities: ClassVar[Capabilities] = Capabilities(
         transactional=False,  # one atomic commit per table; nothing is written before commit() (module docstring)
-        native_merge=True,
         enforces_foreign_keys=False,
         atomic_checkpoint=False,  # a checkpoint cannot share a commit with several tables; see set_transaction
         concurrent_writers=True,  # commit conflicts are retried from a fresh version under the MERGE's guard
+        max_identifier_bytes=255,  # a table is a directory: a file name
     )
 
     def __init__(self, config: DeltaConfig) -> None:
@@ -218,6 +219,7 @@ class DeltaSink(WorkingCopySink[_DeltaState]):
     def ensure_table(self, spec: TableSpec) -> None:
         tables = self._state().tables
         if spec.qualified not in tables:
+            check_names(spec, self.capabilities.max_identifier_bytes, self.display)
             tables[spec.qualified] = self._snapshot(spec)
 
     def _snapshot(self, spec: TableSpec) -> _Table:

@@ -20,6 +20,7 @@ from tidemark.contract.counts import Mode, WriteCounts
 from tidemark.errors import MissingDependencyError, SinkTerminalError, SinkTransientError
 from tidemark.sinks.base import Capabilities, QuarantineEntry, Sink
 from tidemark.sinks.errors import ErrorTable, translate
+from tidemark.sinks.names import check_names
 from tidemark.sinks.sql import SqlContract, SqlState, quote
 from tidemark.tables import TableSpec
 from tidemark.types import LogicalType
@@ -144,10 +145,10 @@ def _errors(duckdb: Any) -> ErrorTable:
 class DuckDBSink(Sink):
     capabilities: ClassVar[Capabilities] = Capabilities(
         transactional=True,
-        native_merge=False,
-        enforces_foreign_keys=False,  # DuckDB cannot update a referenced parent row; FKs are documented, checked by SQL
+        enforces_foreign_keys=False,  # DuckDB cannot update a referenced parent row: the contract checks FKs
         atomic_checkpoint=True,
         concurrent_writers=False,  # one writing process per database file
+        max_identifier_bytes=None,
     )
 
     def __init__(self, config: DuckDBConfig) -> None:
@@ -212,6 +213,7 @@ class DuckDBSink(Sink):
     # -- tables -------------------------------------------------------------------------------------------------
     def ensure_table(self, spec: TableSpec) -> None:
         state = self._state()
+        check_names(spec, self.capabilities.max_identifier_bytes, self.display)
         if spec.qualified not in state.ensured and self.sql.ensure_table(state, spec) is None:
             state.fresh.add(spec.qualified)
 

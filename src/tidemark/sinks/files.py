@@ -46,6 +46,7 @@ from tidemark.sinks.bookkeeping import (
     watermark_schema,
     watermark_spec,
 )
+from tidemark.sinks.names import check_names
 from tidemark.sinks.schema import columns_to_add
 from tidemark.sinks.working import WorkingCopySink, WorkingTable, WorkState, conform, matching
 from tidemark.tables import HASH_COLUMN, Column, TableSpec
@@ -137,10 +138,10 @@ class FileSink(WorkingCopySink[_FilesState]):
 
     capabilities: ClassVar[Capabilities] = Capabilities(
         transactional=True,  # every table of a run is published by one manifest rename
-        native_merge=False,
         enforces_foreign_keys=False,
         atomic_checkpoint=False,
         concurrent_writers=True,  # writers take turns on the store's lock; each reads the newest manifest
+        max_identifier_bytes=255,  # a table is a directory: a file name
     )
     format: ClassVar[FileFormat]
     kind: ClassVar[str]
@@ -251,6 +252,7 @@ class FileSink(WorkingCopySink[_FilesState]):
         state = self._state()
         if spec.qualified in state.tables:
             return
+        check_names(spec, self.capabilities.max_identifier_bytes, self.display)
         entry = self.manifest["tables"].get(spec.qualified)
         if entry is not None:
             self._check_schema(spec, entry)
