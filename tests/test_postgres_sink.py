@@ -25,7 +25,7 @@ from tidemark.compile.plan import Plan, compile_mapping
 from tidemark.contract.prepare import prepare
 from tidemark.errors import ConfigError, SinkTerminalError, SinkTransientError
 from tidemark.mapping.loader import load_mapping
-from tidemark.sinks import open_sink, parse_sink_url, pg_copy
+from tidemark.sinks import open_sink, parse_sink_url, pg_copy, pg_errors
 from tidemark.sinks.postgres import PostgresConfig, PostgresSink
 from tidemark.tables import Column, ForeignKey, TableSpec
 from tidemark.types import LogicalType
@@ -247,6 +247,30 @@ def test_an_unreachable_server_says_where(pg_server: PgServer) -> None:
         open_sink(f"postgresql://someone:hunter2@127.0.0.1:{port}/db")
     assert "hunter2" not in str(info.value)
     assert isinstance(info.value.__cause__, psycopg.OperationalError)
+    assert str(info.value).count("Is the server running") == 1  # libpq's own hint is not repeated
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://someone:hun@ter2@127.0.0.1:5432/db",
+        "postgresql://someone:hun/ter2@127.0.0.1:5432/db",
+        "postgres://someone:a@b/c@127.0.0.1/db",
+    ],
+)
+def test_a_password_with_an_unencoded_at_or_slash_is_a_malformed_url_never_echoed(url: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        open_sink(url)
+    message = str(info.value)
+    assert message.startswith("malformed PostgreSQL URL: a character of the user or password must be percent-encoded")
+    for piece in ("hun", "ter2", "someone", "127.0.0.1"):
+        assert piece not in message
+    assert "\n" not in message
+
+
+def test_a_percent_encoded_password_is_not_malformed() -> None:
+    assert not pg_errors.malformed_url("postgresql://someone:hun%40ter2@127.0.0.1:5432/db?sslmode=disable")
+    assert not pg_errors.malformed_url("host=h dbname=d password=a@b/c")
 
 
 @pytest.fixture

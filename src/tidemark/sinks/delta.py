@@ -35,6 +35,7 @@ from tidemark.errors import (
     ConfigError,
     MissingDependencyError,
     SinkConflictError,
+    SinkError,
     SinkTerminalError,
     SinkTransientError,
 )
@@ -158,6 +159,7 @@ class DeltaSink(WorkingCopySink[_DeltaState]):
         self._dl: Any = deltalake  # typed loosely: its write overloads split on literal modes
         self._conflict = exceptions.CommitFailedError
         self._errors: ErrorTable = [
+            (_DiskFull, SinkTransientError, "no space left on the device holding {root}: free space there"),
             (exceptions.DeltaError, SinkTerminalError, "Delta Lake error in {root}: {exc}"),
             (OSError, SinkTransientError, "cannot write to {root}: {exc}"),
         ]
@@ -196,6 +198,7 @@ class DeltaSink(WorkingCopySink[_DeltaState]):
     def commit(self) -> None:
         report: dict[str, dict[str, int]] = {}
         state = self._state()
+        names = list(state.tables)
         try:
             for name, table in list(state.tables.items()):
                 report[name] = self._publish(table)
@@ -203,6 +206,8 @@ class DeltaSink(WorkingCopySink[_DeltaState]):
                 rows = quarantine_table(state.quarantined)
                 path = self._path(quarantine_spec())
                 self._commit_op(lambda: self._write(path, rows, mode="append", spec=None))
+        except SinkError as exc:
+            raise type(exc)(f"{exc}. {_partial(names, list(report))}") from exc
         finally:
             self._discard()
         self.last_commit = report
@@ -269,9 +274,7 @@ class DeltaSink(WorkingCopySink[_DeltaState]):
                     error = SinkTransientError if published else SinkConflictError
                     raise error(
                         f"Delta table {table.spec.qualified}: another writer kept committing first "
-                        f"({attempt + 1} attempts): {exc}. Nothing of this table was written"
-                        + (" (tables before it in this run were)" if published else "")
-                        + "; run again (or raise commit_retries)."
+                        f"({attempt + 1} attempts): {exc}; run again (or raise commit_retries)"
                     ) from exc
                 table = self._replay(table)
         raise AssertionError("unreachable")  # pragma: no cover
@@ -416,8 +419,13 @@ class DeltaSink(WorkingCopySink[_DeltaState]):
             return fn()
         except self._conflict:
             raise  # a lost race: retried by _publish from a fresh version
-        except Exception as exc:
+        except BaseException as exc:  # a panic in delta-rs too (pyo3's PanicException is a BaseException)
+            panic = type(exc).__name__ == "PanicException"
+            if not isinstance(exc, Exception) and not panic:
+                raise  # KeyboardInterrupt, SystemExit
             error = translate(self._errors, exc, root=self.root)
+            if error is None and panic:
+                error = SinkTerminalError(f"Delta Lake failed in {self.root}: {_first_line(exc)}")
             if error is None:
                 raise
             raise error from exc
@@ -450,6 +458,33 @@ class DeltaSink(WorkingCopySink[_DeltaState]):
                 "files_vacuumed": len(removed),
             }
         return report
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _partial(names: list[str], done: list[str]) -> str:
+    """What a failed commit left: each table is one Delta commit, so some may be published and others not."""
+    rest = [n for n in names if n not in done]
+    if not done:
+        return "No table was written"
+    return (
+        f"Written before the failure: {', '.join(done)}; not written: {', '.join(rest) or 'the quarantine'}. "
+        "Run the same input again: it completes them (a rerun is idempotent)"
+    )
+
+
+class _DiskFullMeta(type):
+    def __instancecheck__(cls, exc: object) -> bool:
+        text = str(exc)
+        return "No space left on device" in text or "os error 28" in text
+
+
+class _DiskFull(Exception, metaclass=_DiskFullMeta):
+    """Matches (``isinstance``) any exception whose text says the disk is full: delta-rs reports it as a DeltaError,
+    an OSError or a panic, with the OS's words inside."""
 
 
 class _Lost(Exception):
