@@ -184,3 +184,18 @@ def test_a_null_foreign_key_is_not_checked_and_a_table_may_reference_itself(stor
     assert (counts.inserted, counts.error) == (2, 1)
     assert [e.key for e in counts.refused] == [{"id": 3}]
     assert keys(read(store, tree), "id", "parent_id") == [(1, None), (2, 1)]
+
+
+def test_an_older_snapshot_whose_parent_a_newer_one_removed_is_skipped_not_refused(store: Opener) -> None:
+    """Rows a write would skip anyway (older than their scope's watermark) are never orphans: an old snapshot's
+    runner of a play that the newer snapshot removed is skipped, as without foreign keys."""
+    run(store, [(PLAYS, plays([(1, 0)], T2), scopes([1], T2)), (RUNNERS, runners([(1, 0, 7)], T2), scopes([1], T2))])
+    counts = run(
+        store,
+        [
+            (PLAYS, plays([(1, 0), (1, 1)], T1), scopes([1], T1)),
+            (RUNNERS, runners([(1, 0, 7), (1, 1, 8)], T1), scopes([1], T1)),
+        ],
+    )
+    assert (counts["plays"].skipped, counts["runners"].skipped, counts["runners"].error) == (2, 2, 0)
+    assert keys(read(store, RUNNERS), "at_bat_index", "runner_id") == [(0, 7)]

@@ -6,6 +6,9 @@ The rule (docs/write-contract.md, "Foreign keys"), the same on every store:
   non-NULL (SQL's ``MATCH SIMPLE``) and match no row of the referenced table is an *orphan*. "Stored" includes what
   the same transaction wrote before: a run writes parents before children (plan order), so a document's parent row
   is there when its child rows come.
+- Only a row the write would store (insert / update) can be an orphan: one it skips anyway (older than its
+  scope's watermark or than the stored row of its key) stays ``skipped``. Suspects are few, so this second question
+  (:data:`WouldWrite`) is asked only when there are any.
 - An orphan is not written: it goes to the quarantine with the foreign key and the missing parent key as its
   reason, and counts as ``error``. The rest of the batch is written. A scope with an orphan row is not a complete
   snapshot (its row is in it, only unwritable): it does not reconcile, exactly as a scope with any refused row.
@@ -31,6 +34,10 @@ from tidemark.tables import HASH_COLUMN, ForeignKey, TableSpec
 #: (foreign key, distinct non-NULL child values of its columns) -> the values with no parent row (same column
 #: names as the child's), or None when the store does not check this key (its table is not in the transaction)
 Missing = Callable[[ForeignKey, pa.Table], "pa.Table | None"]
+#: rows -> a mask of those the write would store (insert / update): not older than their scope's watermark, not
+#: beaten by the stored row of their key. Only rows that would be written can be orphans: an old snapshot's row
+#: whose parent a newer snapshot removed is skipped, as it would be without foreign keys.
+WouldWrite = Callable[[pa.Table], pa.Array]
 _ROW = "_tm_row"
 
 
@@ -72,7 +79,9 @@ def candidates(spec: TableSpec, rows: pa.Table, fk: ForeignKey) -> pa.Table:
     return values
 
 
-def check(spec: TableSpec, rows: pa.Table, scopes: pa.Table | None, missing: Missing) -> Checked:
+def check(
+    spec: TableSpec, rows: pa.Table, scopes: pa.Table | None, missing: Missing, would_write: WouldWrite
+) -> Checked:
     """Split ``rows`` into the rows to write and the orphans (see the module docstring)."""
     if not spec.foreign_keys or rows.num_rows == 0:
         return Checked(rows, scopes)
@@ -87,6 +96,15 @@ def check(spec: TableSpec, rows: pa.Table, scopes: pa.Table | None, missing: Mis
         orphan = pc.or_(orphan, hit)
         for i in pc.indices_nonzero(hit).to_pylist():
             reasons.setdefault(i, []).append(_reason(fk, rows, i))
+    if reasons:  # rare: only now ask which of them would be written at all
+        suspects = sorted(reasons)
+        written = would_write(rows.take(suspects)).to_pylist()
+        if scopes is not None and spec.scope and spec.timestamp is not None:  # older than the batch's own snapshot
+            written = [
+                w and not o for w, o in zip(written, _older_than_batch(spec, rows.take(suspects), scopes), strict=True)
+            ]
+        reasons = {i: r for i, w in zip(suspects, written, strict=True) if w for r in [reasons[i]]}
+        orphan = pc.is_in(pa.array(range(rows.num_rows), pa.int64()), value_set=pa.array(list(reasons), pa.int64()))
     if not reasons:
         return Checked(rows, scopes)
     refused = []
@@ -96,6 +114,23 @@ def check(spec: TableSpec, rows: pa.Table, scopes: pa.Table | None, missing: Mis
         refused.append(RowError(spec.qualified, key, "; ".join(reasons[i]), row, ""))
     kept = rows.filter(pc.invert(orphan))
     return Checked(kept, _complete(spec, rows, scopes, rows.filter(orphan)), refused)
+
+
+def _older_than_batch(spec: TableSpec, rows: pa.Table, scopes: pa.Table) -> list[bool]:
+    """Rows older than the newest snapshot of their scope in this batch (the write skips them)."""
+    assert spec.timestamp is not None
+    cols, ts = list(spec.scope), spec.timestamp
+    newest = scopes.group_by(cols).aggregate([(ts, "max")])
+    newest = pa.table(
+        [newest.column(c).cast(rows.schema.field(c).type) for c in cols] + [newest.column(f"{ts}_max")],
+        names=[*cols, "_tm_mark"],
+    )
+    indexed = rows.select([*cols, ts]).append_column(_ROW, pa.array(range(rows.num_rows), pa.int64()))
+    joined = indexed.join(newest, keys=cols, join_type="left outer").sort_by(_ROW)
+    older = pc.fill_null(
+        pc.less(joined.column(ts), joined.column("_tm_mark").cast(joined.schema.field(ts).type)), False
+    )
+    return [bool(v) for v in older.to_pylist()]
 
 
 def _rows_matching(rows: pa.Table, cols: list[str], values: pa.Table) -> pa.Array:

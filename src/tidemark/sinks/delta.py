@@ -259,7 +259,7 @@ class DeltaSink(WorkingCopySink[_DeltaState]):
         table = self._state().tables[spec.qualified]
         if table.replayed:
             return WriteCounts(unchanged=rows.num_rows)
-        checked = self.check_parents(spec, rows, scopes)  # orphan rows: refused (contract/orphans.py)
+        checked = self.check_parents(spec, rows, scopes, mode)  # orphan rows: refused (contract/orphans.py)
         return checked.charge(table.work.write(checked.rows, checked.scopes, mode))
 
     # -- commit -------------------------------------------------------------------------------------------------

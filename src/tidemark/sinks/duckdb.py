@@ -248,7 +248,7 @@ class DuckDBSink(Sink):
 
     def write(self, spec: TableSpec, rows: pa.Table, scopes: pa.Table | None, mode: Mode) -> WriteCounts:
         state = self._state()
-        checked = self.sql.check_parents(state, spec, rows, scopes)  # orphan rows: refused (contract/orphans.py)
+        checked = self.sql.check_parents(state, spec, rows, scopes, mode)  # orphan rows: refused (contract/orphans.py)
         rows, scopes = checked.rows, checked.scopes
         if spec.qualified in state.fresh:
             counts = self._insert_fresh(spec, rows, scopes, mode)

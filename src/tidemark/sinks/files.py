@@ -268,7 +268,7 @@ class FileSink(WorkingCopySink[_FilesState]):
 
     def write(self, spec: TableSpec, rows: pa.Table, scopes: pa.Table | None, mode: Mode) -> WriteCounts:
         self.ensure_table(spec)
-        checked = self.check_parents(spec, rows, scopes)  # orphan rows: refused (contract/orphans.py)
+        checked = self.check_parents(spec, rows, scopes, mode)  # orphan rows: refused (contract/orphans.py)
         return checked.charge(self._state().tables[spec.qualified].work.write(checked.rows, checked.scopes, mode))
 
     # -- files --------------------------------------------------------------------------------------------------

@@ -227,7 +227,7 @@ class PostgresSink(Sink):
     def write(self, spec: TableSpec, rows: pa.Table, scopes: pa.Table | None, mode: Mode) -> WriteCounts:
         state = self._state()
         # orphan rows are refused here (contract/orphans.py); the deferred constraints stay as a safety net
-        checked = self.sql.check_parents(state, spec, rows, scopes)
+        checked = self.sql.check_parents(state, spec, rows, scopes, mode)
         rows, scopes = checked.rows, checked.scopes
         touched: _Touched | None = None
         if mode in ("upsert", "append_once") and spec.primary_key and rows.num_rows:

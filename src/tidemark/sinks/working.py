@@ -266,6 +266,13 @@ class WorkingTable:
                 absent = absent.join(stored.select(ref).group_by(ref).aggregate([]), keys=ref, join_type="left anti")
         return absent.rename_columns(list(fk.columns))
 
+    def would_write(self, rows: pa.Table, mode: Mode) -> pa.Array:
+        """Which of ``rows`` (suspected orphans) a write in ``mode`` would store (``SqlContract.would_write`` on the
+        working copy, their stored rows copied here first)."""
+        if not self.overwritten and self.spec.primary_key:
+            self._load(rows, None)
+        return self.sql.would_write(self.db.state, self.spec, rows, mode)
+
     def _anti_join(self, probe: pa.Table, ref: str, cols: list[str]) -> pa.Table:
         """The rows of ``probe`` whose ``cols`` match no row of the scratch table ``ref``."""
         self.driver.conn.register(FETCHED, probe)
@@ -409,7 +416,7 @@ class WorkingCopySink(Sink, Generic[StateT]):
     def quarantine(self, entries: list[QuarantineEntry]) -> None:
         self._state().quarantined.extend(entries)
 
-    def check_parents(self, spec: TableSpec, rows: pa.Table, scopes: pa.Table | None) -> orphans.Checked:
+    def check_parents(self, spec: TableSpec, rows: pa.Table, scopes: pa.Table | None, mode: Mode) -> orphans.Checked:
         """The batch without its orphan rows, and those rows (contract/orphans.py): parents are looked up in their
         working copies (which see the committed snapshot and this transaction's writes)."""
         tables = self._state().tables
@@ -418,4 +425,6 @@ class WorkingCopySink(Sink, Generic[StateT]):
             parent = tables.get(orphans.referenced(fk))
             return None if parent is None else parent.work.missing_parents(fk, values)
 
-        return orphans.check(spec, rows, scopes, missing)
+        return orphans.check(
+            spec, rows, scopes, missing, lambda suspects: tables[spec.qualified].work.would_write(suspects, mode)
+        )
