@@ -25,7 +25,7 @@ from tidemark.compile.plan import Plan, compile_mapping
 from tidemark.contract.prepare import prepare
 from tidemark.errors import ConfigError, SinkTerminalError, SinkTransientError
 from tidemark.mapping.loader import load_mapping
-from tidemark.sinks import open_sink, parse_sink_url, pg_copy
+from tidemark.sinks import open_sink, parse_sink_url, pg_copy, pg_errors
 from tidemark.sinks.postgres import PostgresConfig, PostgresSink
 from tidemark.tables import Column, ForeignKey, TableSpec
 from tidemark.types import LogicalType
@@ -157,6 +157,8 @@ CHILD = TableSpec(
 
 
 def test_a_child_row_without_its_parent_fails_at_commit_and_writes_nothing(pg_dsn: str) -> None:
+    """The constraint is the safety net behind the contract's check (contract/orphans.py, which consults the parent
+    tables of the same transaction): here the parent table is not in the run, so the constraint catches it."""
     write_rows(pg_dsn, GAME_SCORES, {"game_pk": [1], "score": [3], "captured_at": [T1]})
     write_rows(pg_dsn, CHILD, {"game_pk": [1], "at_bat_index": [0], "captured_at": [T1]})
     with pytest.raises(SinkTerminalError, match=r"foreign key check failed at commit.*\(game_pk\)=\(2\)"):
@@ -165,7 +167,8 @@ def test_a_child_row_without_its_parent_fails_at_commit_and_writes_nothing(pg_ds
 
 
 def test_a_first_load_checks_the_foreign_keys_of_the_tables_it_created(pg_dsn: str) -> None:
-    """Tables created by a run get their keys at commit, checked over all rows at once: an orphan still fails."""
+    """Tables created by a run get their keys at commit, checked over all rows at once: an orphan the contract's
+    check cannot see (its parent deleted after the child was written) still fails."""
     sink = open_sink(pg_dsn)
     try:
         sink.begin()
@@ -180,8 +183,10 @@ def test_a_first_load_checks_the_foreign_keys_of_the_tables_it_created(pg_dsn: s
             }
         )
         sink.write(GAME_SCORES, prepare(games, GAME_SCORES, "upsert").rows, None, "upsert")
-        sink.write(CHILD, prepare(plays, CHILD, "upsert").rows, None, "upsert")
-        with pytest.raises(SinkTerminalError, match=r"foreign key check failed at commit.*\(game_pk\)=\(7\)"):
+        counts = sink.write(CHILD, prepare(plays, CHILD, "upsert").rows, None, "upsert")
+        assert (counts.inserted, counts.error) == (1, 1)  # game 7 has no parent row: refused by the contract
+        sink.driver.exec("DELETE FROM t.games")  # behind the contract's back
+        with pytest.raises(SinkTerminalError, match=r"foreign key check failed at commit.*\(game_pk\)=\(1\)"):
             sink.commit()
         sink.rollback()
     finally:
@@ -242,6 +247,30 @@ def test_an_unreachable_server_says_where(pg_server: PgServer) -> None:
         open_sink(f"postgresql://someone:hunter2@127.0.0.1:{port}/db")
     assert "hunter2" not in str(info.value)
     assert isinstance(info.value.__cause__, psycopg.OperationalError)
+    assert str(info.value).count("Is the server running") == 1  # libpq's own hint is not repeated
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://someone:hun@ter2@127.0.0.1:5432/db",
+        "postgresql://someone:hun/ter2@127.0.0.1:5432/db",
+        "postgres://someone:a@b/c@127.0.0.1/db",
+    ],
+)
+def test_a_password_with_an_unencoded_at_or_slash_is_a_malformed_url_never_echoed(url: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        open_sink(url)
+    message = str(info.value)
+    assert message.startswith("malformed PostgreSQL URL: a character of the user or password must be percent-encoded")
+    for piece in ("hun", "ter2", "someone", "127.0.0.1"):
+        assert piece not in message
+    assert "\n" not in message
+
+
+def test_a_percent_encoded_password_is_not_malformed() -> None:
+    assert not pg_errors.malformed_url("postgresql://someone:hun%40ter2@127.0.0.1:5432/db?sslmode=disable")
+    assert not pg_errors.malformed_url("host=h dbname=d password=a@b/c")
 
 
 @pytest.fixture
@@ -282,7 +311,8 @@ def test_no_create_privilege_on_the_schema_says_which_schema(pg_server: PgServer
 
 def test_capabilities_are_declared() -> None:
     caps = PostgresSink.capabilities
-    assert caps.transactional and caps.native_merge and caps.concurrent_writers and caps.enforces_foreign_keys
+    assert caps.transactional and caps.concurrent_writers and caps.enforces_foreign_keys
+    assert caps.max_identifier_bytes == 63
 
 
 @pytest.mark.parametrize("kind", ["duckdb", "postgres"])

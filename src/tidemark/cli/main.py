@@ -176,9 +176,13 @@ def write_cmd(
 
 
 @app.command()
-def validate(mappings: Annotated[list[str], typer.Argument(help="Mapping files or built-in names.")]) -> None:
+def validate(
+    mappings: Annotated[list[str], typer.Argument(help="Mapping files or built-in names.")],
+    sink: Annotated[str | None, typer.Option(help="Check names against this store (default: the strictest).")] = None,
+) -> None:
     """Check mapping files; print every problem with file:line:col and its YAML path."""
     from tidemark.mapping.loader import load_mapping
+    from tidemark.sinks.names import mapping_name_problems
 
     failed = False
     for ref in mappings:
@@ -187,6 +191,10 @@ def validate(mappings: Annotated[list[str], typer.Argument(help="Mapping files o
         except TidemarkError as exc:
             failed = True
             err.print(styled("✗", "red", f" {exc}"))
+            continue
+        if names := mapping_name_problems(mapping, path, sink):
+            failed = True
+            err.print("\n".join(f"✗ {line}" for line in names))
             continue
         out.print(styled("✓", "green", f" {path}: {len(mapping.targets)} tables"))
     if failed:

@@ -29,18 +29,8 @@ import pyarrow.compute as pc
 
 from tidemark.contract import rules
 from tidemark.contract.counts import Mode, WriteCounts
+from tidemark.contract.counts import RowError as RowError
 from tidemark.tables import HASH_COLUMN, TableSpec
-
-
-@dataclass(frozen=True)
-class RowError:
-    """One row that is not written (bad type, missing required value, no timestamp, NULL key); quarantined."""
-
-    table: str
-    key: dict[str, Any]
-    reason: str
-    row: dict[str, Any]
-    origin: str
 
 
 @dataclass

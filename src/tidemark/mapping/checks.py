@@ -289,3 +289,30 @@ def _check_key(t: TargetSpec, names: list[str], loc: Loc) -> list[Problem]:
         if col not in available:
             out.append(((*loc, "from", k), f"key input {col!r} is not a field{did_you_mean(col, available)}"))
     return out
+
+
+def identifier_problems(mapping: Mapping, max_bytes: int | None) -> list[Problem]:
+    """Names longer than ``max_bytes`` (a store's ``Capabilities.max_identifier_bytes``, sinks/names.py): schema
+    and table of each target, its columns (fields and a computed key) and named indexes. Not part of
+    :func:`check_mapping`: the limit depends on the store (``tidemark validate`` checks the strictest, or
+    ``--sink``'s)."""
+    if max_bytes is None:
+        return []
+    out: list[Problem] = []
+
+    def check(loc: Loc, what: str, name: str) -> None:
+        size = len(name.encode())
+        if size > max_bytes:
+            out.append((loc, f"{what} {name!r} is {size} bytes, longer than the {max_bytes} a store holds: shorten it"))
+
+    for i, t in enumerate(mapping.targets):
+        for part in t.table.split("."):
+            check(("targets", i, "table"), "name", part)
+        for j, f in enumerate(t.fields):
+            check(("targets", i, "fields", j, "name"), "column", f.name)
+        if t.key is not None:
+            check(("targets", i, "key", "name"), "column", t.key.name)
+        for k, index in enumerate(t.indexes):
+            if index.name:
+                check(("targets", i, "indexes", k, "name"), "index", index.name)
+    return out

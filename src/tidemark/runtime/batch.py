@@ -207,6 +207,7 @@ class BatchWriter:
                 table_refused = [e for e in batch.row_errors if e.table == t.name] + prepared.errors
                 scopes = complete_scopes(t.spec.scope, batch.scopes.get(t.name), table_refused)
                 counts = self.tx.write(t.spec, prepared.rows, scopes, self.mode)
+                result.row_errors.extend(counts.refused)  # orphans: quarantined by the transaction
                 counts += prepared.counts
                 result.tables[t.name] += counts
                 refused.extend(prepared.errors)

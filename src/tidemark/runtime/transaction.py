@@ -90,8 +90,11 @@ class Transaction:
             raise SinkTerminalError(str(exc).replace("in the mapping", f"in the {self.schema_from}")) from exc
 
     def write(self, spec: TableSpec, rows: pa.Table, scopes: pa.Table | None, mode: Mode) -> WriteCounts:
-        """One ``Sink.write`` of prepared rows, inside the transaction."""
-        return self.sink.write(spec, rows, scopes, mode)
+        """One ``Sink.write`` of prepared rows, inside the transaction; rows the sink refused (a child row without
+        its parent row, contract/orphans.py) are quarantined here, and stay in ``counts.refused``."""
+        counts = self.sink.write(spec, rows, scopes, mode)
+        self.refuse(counts.refused)
+        return counts
 
     def refuse(self, errors: Iterable[RowError]) -> None:
         """Quarantine refused rows (with their table, key and row)."""

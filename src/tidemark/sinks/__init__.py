@@ -51,6 +51,8 @@ def parse_sink_url(url: str) -> SinkConfig:
             f"unknown sink {_masked(url)!r}: use one of {', '.join(f'{s}:...' for s in SINKS)} "
             "(e.g. duckdb:warehouse.duckdb or postgresql://user@host:5432/db)"
         )
+    if scheme == "duckdb":
+        return DuckDBConfig.from_url(rest)
     return sink_config({"type": scheme, "path": rest.removeprefix("//") or ":memory:"})
 
 

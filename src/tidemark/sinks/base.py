@@ -33,20 +33,27 @@ QUARANTINE_TABLE = "quarantine"
 
 @dataclass(frozen=True)
 class Capabilities:
-    """What a sink can promise; tests and the runtime read these instead of checking sink names.
+    """What a sink can promise, as data: the runtime, the sinks' shared code and the tests read these instead of
+    checking sink names. Each flag names who reads it.
 
-    transactional: a whole run commits or rolls back as one unit.
-    native_merge: upsert is one server-side statement (MERGE / ON CONFLICT) rather than read-compare-rewrite.
-    enforces_foreign_keys: declared foreign keys are constraints the store checks.
-    atomic_checkpoint: a streaming checkpoint can commit in the same transaction as the rows it covers.
-    concurrent_writers: two processes may write the same table at once and the contract still holds.
+    transactional: a whole run commits or rolls back as one unit. Read by the conformance suite (the cross-table
+    rollback test runs only where it holds) and by the docs; a store without it publishes table by table at commit
+    and says which tables were committed when that fails (Delta).
+    enforces_foreign_keys: declared foreign keys are also constraints the store checks at commit: the safety net
+    behind the contract's own check (contract/orphans.py runs on every store). Read by the conformance suite.
+    atomic_checkpoint: a streaming checkpoint can commit in the same transaction as the rows it covers. Read by the
+    stream runtime (a store without it tags its commits instead, e.g. Delta's ``set_transaction``).
+    concurrent_writers: two processes may write the same table at once and the contract still holds. Read by the
+    conformance suite (the concurrency tests run only where it holds).
+    max_identifier_bytes: the longest schema / table / column name the store holds (None: no limit that a mapping
+    can reach). Read by sinks/names.py: checked when a sink ensures a table, and by ``tidemark validate``.
     """
 
     transactional: bool
-    native_merge: bool
     enforces_foreign_keys: bool
     atomic_checkpoint: bool
     concurrent_writers: bool
+    max_identifier_bytes: int | None
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ tables carry no content hash (``hashed=False``).
 
 Internal names are derived so that two tables can never share one: ``wm__<schema>__<table>`` alone made
 ``a__b.c`` and ``a.b__c`` collide, so the name ends with a digest of the exact (schema, table) pair, and is at most
-:data:`MAX_NAME` characters (PostgreSQL truncates longer identifiers, which would collide again).
+:data:`MAX_NAME` bytes (PostgreSQL truncates longer identifiers, which would collide again).
 """
 
 from __future__ import annotations
@@ -31,10 +31,10 @@ CHECKPOINT_TABLE = "checkpoints"
 
 @functools.lru_cache(maxsize=1024)
 def internal_name(prefix: str, *parts: str) -> str:
-    """``prefix__part__part_<digest>``: readable, at most :data:`MAX_NAME` characters, distinct for distinct parts."""
+    """``prefix__part__part_<digest>``: readable, at most :data:`MAX_NAME` bytes, distinct for distinct parts."""
     digest = hashlib.sha256("\x00".join(parts).encode()).hexdigest()[:12]
-    readable = "__".join((prefix, *parts))
-    return f"{readable[: MAX_NAME - len(digest) - 1]}_{digest}"
+    readable = "__".join((prefix, *parts)).encode()[: MAX_NAME - len(digest) - 1]  # bytes: PostgreSQL's unit
+    return f"{readable.decode(errors='ignore')}_{digest}"
 
 
 def legacy_watermark_name(spec: TableSpec) -> str:

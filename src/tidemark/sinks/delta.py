@@ -35,6 +35,7 @@ from tidemark.errors import (
     ConfigError,
     MissingDependencyError,
     SinkConflictError,
+    SinkError,
     SinkTerminalError,
     SinkTransientError,
 )
@@ -47,6 +48,7 @@ from tidemark.sinks.bookkeeping import (
     watermark_spec,
 )
 from tidemark.sinks.errors import ErrorTable, translate
+from tidemark.sinks.names import check_names
 from tidemark.sinks.schema import columns_to_add
 from tidemark.sinks.working import (
     STORED_HASH,
@@ -101,14 +103,16 @@ class _Snapshot:
     def __init__(self, spec: TableSpec, data: Any, marks: Any) -> None:
         self.spec, self.data, self.marks = spec, data, marks
 
-    def fetch(self, keys: pa.Table | None, scopes: pa.Table | None) -> pa.Table | None:
+    def fetch(
+        self, keys: pa.Table | None, scopes: pa.Table | None, *, by: tuple[str, ...] | None = None
+    ) -> pa.Table | None:
         if self.data is None:
             return None
         import pyarrow.dataset as ds  # imports pandas when installed: only when a Delta table is read
 
         dataset = self.data.to_pyarrow_dataset()
         wanted = None
-        for rows, cols in ((keys, self.spec.primary_key), (scopes, self.spec.scope)):
+        for rows, cols in ((keys, by or self.spec.primary_key), (scopes, self.spec.scope)):
             if rows is None or not cols or rows.num_rows == 0:
                 continue
             first = cols[0]  # a coarse filter the scan can push down; `matching` is exact
@@ -118,7 +122,7 @@ class _Snapshot:
         if wanted is None:
             return None
         found = dataset.to_table(filter=wanted)
-        return found.filter(matching(found, self.spec, keys, scopes))
+        return found.filter(matching(found, self.spec, keys, scopes, by))
 
     def count(self) -> int:
         return 0 if self.data is None else int(self.data.count())
@@ -140,10 +144,10 @@ class _DeltaState(WorkState[_Table]):
 class DeltaSink(WorkingCopySink[_DeltaState]):
     capabilities: ClassVar[Capabilities] = Capabilities(
         transactional=False,  # one atomic commit per table; nothing is written before commit() (module docstring)
-        native_merge=True,
         enforces_foreign_keys=False,
         atomic_checkpoint=False,  # a checkpoint cannot share a commit with several tables; see set_transaction
         concurrent_writers=True,  # commit conflicts are retried from a fresh version under the MERGE's guard
+        max_identifier_bytes=255,  # a table is a directory: a file name
     )
 
     def __init__(self, config: DeltaConfig) -> None:
@@ -155,6 +159,7 @@ class DeltaSink(WorkingCopySink[_DeltaState]):
         self._dl: Any = deltalake  # typed loosely: its write overloads split on literal modes
         self._conflict = exceptions.CommitFailedError
         self._errors: ErrorTable = [
+            (_DiskFull, SinkTransientError, "no space left on the device holding {root}: free space there"),
             (exceptions.DeltaError, SinkTerminalError, "Delta Lake error in {root}: {exc}"),
             (OSError, SinkTransientError, "cannot write to {root}: {exc}"),
         ]
@@ -193,6 +198,7 @@ class DeltaSink(WorkingCopySink[_DeltaState]):
     def commit(self) -> None:
         report: dict[str, dict[str, int]] = {}
         state = self._state()
+        names = list(state.tables)
         try:
             for name, table in list(state.tables.items()):
                 report[name] = self._publish(table)
@@ -200,6 +206,8 @@ class DeltaSink(WorkingCopySink[_DeltaState]):
                 rows = quarantine_table(state.quarantined)
                 path = self._path(quarantine_spec())
                 self._commit_op(lambda: self._write(path, rows, mode="append", spec=None))
+        except SinkError as exc:
+            raise type(exc)(f"{exc}. {_partial(names, list(report))}") from exc
         finally:
             self._discard()
         self.last_commit = report
@@ -216,6 +224,7 @@ class DeltaSink(WorkingCopySink[_DeltaState]):
     def ensure_table(self, spec: TableSpec) -> None:
         tables = self._state().tables
         if spec.qualified not in tables:
+            check_names(spec, self.capabilities.max_identifier_bytes, self.display)
             tables[spec.qualified] = self._snapshot(spec)
 
     def _snapshot(self, spec: TableSpec) -> _Table:
@@ -250,7 +259,8 @@ class DeltaSink(WorkingCopySink[_DeltaState]):
         table = self._state().tables[spec.qualified]
         if table.replayed:
             return WriteCounts(unchanged=rows.num_rows)
-        return table.work.write(rows, scopes, mode)
+        checked = self.check_parents(spec, rows, scopes, mode)  # orphan rows: refused (contract/orphans.py)
+        return checked.charge(table.work.write(checked.rows, checked.scopes, mode))
 
     # -- commit -------------------------------------------------------------------------------------------------
     def _publish(self, table: _Table) -> dict[str, int]:
@@ -264,9 +274,7 @@ class DeltaSink(WorkingCopySink[_DeltaState]):
                     error = SinkTransientError if published else SinkConflictError
                     raise error(
                         f"Delta table {table.spec.qualified}: another writer kept committing first "
-                        f"({attempt + 1} attempts): {exc}. Nothing of this table was written"
-                        + (" (tables before it in this run were)" if published else "")
-                        + "; run again (or raise commit_retries)."
+                        f"({attempt + 1} attempts): {exc}; run again (or raise commit_retries)"
                     ) from exc
                 table = self._replay(table)
         raise AssertionError("unreachable")  # pragma: no cover
@@ -411,8 +419,13 @@ class DeltaSink(WorkingCopySink[_DeltaState]):
             return fn()
         except self._conflict:
             raise  # a lost race: retried by _publish from a fresh version
-        except Exception as exc:
+        except BaseException as exc:  # a panic in delta-rs too (pyo3's PanicException is a BaseException)
+            panic = type(exc).__name__ == "PanicException"
+            if not isinstance(exc, Exception) and not panic:
+                raise  # KeyboardInterrupt, SystemExit
             error = translate(self._errors, exc, root=self.root)
+            if error is None and panic:
+                error = SinkTerminalError(f"Delta Lake failed in {self.root}: {_first_line(exc)}")
             if error is None:
                 raise
             raise error from exc
@@ -445,6 +458,33 @@ class DeltaSink(WorkingCopySink[_DeltaState]):
                 "files_vacuumed": len(removed),
             }
         return report
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _partial(names: list[str], done: list[str]) -> str:
+    """What a failed commit left: each table is one Delta commit, so some may be published and others not."""
+    rest = [n for n in names if n not in done]
+    if not done:
+        return "No table was written"
+    return (
+        f"Written before the failure: {', '.join(done)}; not written: {', '.join(rest) or 'the quarantine'}. "
+        "Run the same input again: it completes them (a rerun is idempotent)"
+    )
+
+
+class _DiskFullMeta(type):
+    def __instancecheck__(cls, exc: object) -> bool:
+        text = str(exc)
+        return "No space left on device" in text or "os error 28" in text
+
+
+class _DiskFull(Exception, metaclass=_DiskFullMeta):
+    """Matches (``isinstance``) any exception whose text says the disk is full: delta-rs reports it as a DeltaError,
+    an OSError or a panic, with the OS's words inside."""
 
 
 class _Lost(Exception):

@@ -8,18 +8,21 @@ the stored table first (sinks/sql.py), then inserted and updated set-based.
 
 from __future__ import annotations
 
+import re
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from tidemark.contract.counts import Mode, WriteCounts
 from tidemark.errors import MissingDependencyError, SinkTerminalError, SinkTransientError
 from tidemark.sinks.base import Capabilities, QuarantineEntry, Sink
 from tidemark.sinks.errors import ErrorTable, translate
+from tidemark.sinks.names import check_names
 from tidemark.sinks.sql import SqlContract, SqlState, quote
 from tidemark.tables import TableSpec
 from tidemark.types import LogicalType
@@ -37,11 +40,21 @@ _TYPES = {
 
 
 class DuckDBConfig(BaseModel):
-    """``duckdb:PATH`` (``duckdb::memory:`` for an in-memory database)."""
+    """``duckdb:PATH`` (``duckdb::memory:`` for an in-memory database); ``duckdb:PATH?wait=30`` waits up to 30 s
+    for another process (a notebook) to close the file."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     type: Literal["duckdb"] = "duckdb"
     path: str
+    wait_seconds: float = Field(default=0, ge=0, description="how long to wait for another process to release the file")
+
+    @classmethod
+    def from_url(cls, rest: str) -> DuckDBConfig:
+        """The part after ``duckdb:``: a path, optionally followed by ``?wait=SECONDS``."""
+        path, sep, query = rest.removeprefix("//").rpartition("?")
+        if sep and (m := re.fullmatch(r"wait=(\d+(?:\.\d+)?)", query)):
+            return cls(path=path or ":memory:", wait_seconds=float(m.group(1)))
+        return cls(path=rest.removeprefix("//") or ":memory:")
 
 
 class DuckDBDriver:
@@ -141,13 +154,35 @@ def _errors(duckdb: Any) -> ErrorTable:
     ]
 
 
+def _connect(duckdb: Any, config: DuckDBConfig) -> Any:
+    """Open the file; while another process holds its lock, retry until ``wait_seconds`` have passed."""
+    deadline = time.monotonic() + config.wait_seconds
+    while True:
+        try:
+            return duckdb.connect(config.path)
+        except duckdb.IOException as exc:
+            holder = re.search(r"Conflicting lock is held in (.*?)(?: \(PID (\d+)\))?\.? See also", str(exc))
+            if holder is None:
+                raise SinkTransientError(f"cannot open DuckDB file {config.path}: {exc}") from exc
+            if time.monotonic() < deadline:
+                time.sleep(min(0.5, max(deadline - time.monotonic(), 0.01)))
+                continue
+            who = f"process {holder.group(2)} ({holder.group(1)})" if holder.group(2) else holder.group(1)
+            waited = f" (waited {config.wait_seconds:g} s)" if config.wait_seconds else ""
+            raise SinkTransientError(
+                f"DuckDB file {config.path} is open in another {who}{waited}: close it there (a notebook: "
+                f"con.close(), or restart its kernel) and run again, or let tidemark wait for it: "
+                f"--sink 'duckdb:{config.path}?wait=60'"
+            ) from exc
+
+
 class DuckDBSink(Sink):
     capabilities: ClassVar[Capabilities] = Capabilities(
         transactional=True,
-        native_merge=False,
-        enforces_foreign_keys=False,  # DuckDB cannot update a referenced parent row; FKs are documented, checked by SQL
+        enforces_foreign_keys=False,  # DuckDB cannot update a referenced parent row: the contract checks FKs
         atomic_checkpoint=True,
         concurrent_writers=False,  # one writing process per database file
+        max_identifier_bytes=None,
     )
 
     def __init__(self, config: DuckDBConfig) -> None:
@@ -159,12 +194,7 @@ class DuckDBSink(Sink):
         self.display = f"duckdb:{config.path}"
         if config.path != ":memory:":
             Path(config.path).parent.mkdir(parents=True, exist_ok=True)
-        try:
-            conn = duckdb.connect(config.path)
-        except duckdb.IOException as exc:
-            raise SinkTransientError(
-                f"cannot open DuckDB file {config.path}: {exc}. Another process may hold it open for writing."
-            ) from exc
+        conn = _connect(duckdb, config)
         conn.execute("SET TimeZone = 'UTC'")
         self.driver: DuckDBDriver | None = DuckDBDriver(conn, self.display)
         self.sql = SqlContract(self.driver)
@@ -212,17 +242,20 @@ class DuckDBSink(Sink):
     # -- tables -------------------------------------------------------------------------------------------------
     def ensure_table(self, spec: TableSpec) -> None:
         state = self._state()
+        check_names(spec, self.capabilities.max_identifier_bytes, self.display)
         if spec.qualified not in state.ensured and self.sql.ensure_table(state, spec) is None:
             state.fresh.add(spec.qualified)
 
     def write(self, spec: TableSpec, rows: pa.Table, scopes: pa.Table | None, mode: Mode) -> WriteCounts:
         state = self._state()
+        checked = self.sql.check_parents(state, spec, rows, scopes, mode)  # orphan rows: refused (contract/orphans.py)
+        rows, scopes = checked.rows, checked.scopes
         if spec.qualified in state.fresh:
             counts = self._insert_fresh(spec, rows, scopes, mode)
             if counts is not None:
-                return counts
+                return checked.charge(counts)
             state.fresh.discard(spec.qualified)
-        return self.sql.write(state, spec, rows, scopes, mode)
+        return checked.charge(self.sql.write(state, spec, rows, scopes, mode))
 
     def quarantine(self, entries: list[QuarantineEntry]) -> None:
         self.sql.quarantine(self._state(), entries)

@@ -46,6 +46,7 @@ from tidemark.sinks.bookkeeping import (
     watermark_schema,
     watermark_spec,
 )
+from tidemark.sinks.names import check_names
 from tidemark.sinks.schema import columns_to_add
 from tidemark.sinks.working import WorkingCopySink, WorkingTable, WorkState, conform, matching
 from tidemark.tables import HASH_COLUMN, Column, TableSpec
@@ -84,21 +85,24 @@ class _StoredFiles:
         self.files: list[Entry] = list(entry["files"]) if entry else []
         self.loaded: set[str] = set()
 
-    def fetch(self, keys: pa.Table | None, scopes: pa.Table | None) -> pa.Table | None:
+    def fetch(
+        self, keys: pa.Table | None, scopes: pa.Table | None, *, by: tuple[str, ...] | None = None
+    ) -> pa.Table | None:
         candidates = [f for f in self.files if f["path"] not in self.loaded]
         if not candidates:
             return None
         spec = self.spec
-        probe_cols = list(dict.fromkeys([*spec.primary_key, *spec.scope]))
+        probe_cols = list(dict.fromkeys([*(by or spec.primary_key), *spec.scope]))
         probe_schema = pa.schema([spec.arrow_schema.field(c) for c in probe_cols])
         hits = []
         for f in candidates:
             probe = self.sink.format.read(self.sink.root / f["path"], probe_schema)
-            if pc.any(matching(probe, spec, keys, scopes)).as_py():
+            if pc.any(matching(probe, spec, keys, scopes, by)).as_py():
                 hits.append(f)
         if not hits:
             return None
-        self.loaded.update(f["path"] for f in hits)
+        if by is None:  # copied into the working table (a lookup by other columns is not)
+            self.loaded.update(f["path"] for f in hits)
         return pa.concat_tables([self.sink.read_file(f, spec.arrow_schema) for f in hits])
 
     def count(self) -> int:
@@ -134,10 +138,10 @@ class FileSink(WorkingCopySink[_FilesState]):
 
     capabilities: ClassVar[Capabilities] = Capabilities(
         transactional=True,  # every table of a run is published by one manifest rename
-        native_merge=False,
         enforces_foreign_keys=False,
         atomic_checkpoint=False,
         concurrent_writers=True,  # writers take turns on the store's lock; each reads the newest manifest
+        max_identifier_bytes=255,  # a table is a directory: a file name
     )
     format: ClassVar[FileFormat]
     kind: ClassVar[str]
@@ -248,6 +252,7 @@ class FileSink(WorkingCopySink[_FilesState]):
         state = self._state()
         if spec.qualified in state.tables:
             return
+        check_names(spec, self.capabilities.max_identifier_bytes, self.display)
         entry = self.manifest["tables"].get(spec.qualified)
         if entry is not None:
             self._check_schema(spec, entry)
@@ -263,7 +268,8 @@ class FileSink(WorkingCopySink[_FilesState]):
 
     def write(self, spec: TableSpec, rows: pa.Table, scopes: pa.Table | None, mode: Mode) -> WriteCounts:
         self.ensure_table(spec)
-        return self._state().tables[spec.qualified].work.write(rows, scopes, mode)
+        checked = self.check_parents(spec, rows, scopes, mode)  # orphan rows: refused (contract/orphans.py)
+        return checked.charge(self._state().tables[spec.qualified].work.write(checked.rows, checked.scopes, mode))
 
     # -- files --------------------------------------------------------------------------------------------------
     def _write_files(self, spec: TableSpec, rows: pa.Table, version: int) -> list[Entry]:

@@ -14,10 +14,29 @@ from tidemark.errors import ConfigError, SinkConflictError, SinkError, SinkTermi
 from tidemark.sinks.errors import ErrorTable
 from tidemark.sinks.errors import translate as translate_with
 
+_URL = re.compile(r"(?i)postgres(?:ql)?://")
+
+
+def malformed_url(dsn: str) -> bool:
+    """A ``postgresql://`` URL whose user or password holds an unencoded ``@`` or ``/``: libpq would read part of
+    the password as the host or the database (and a message would show it)."""
+    if not _URL.match(dsn):
+        return False
+    rest = _URL.sub("", dsn, count=1).split("?", 1)[0]
+    netloc, _, path = rest.partition("/")
+    return netloc.count("@") > 1 or "@" in path or "/" in path
+
 
 def conninfo(dsn: str) -> dict[str, str]:
     """The DSN's parts (URL or ``key=value`` form), as libpq reads them."""
     from psycopg.conninfo import conninfo_to_dict
+
+    if malformed_url(dsn):  # never echoed: its pieces may be the password's
+        raise ConfigError(
+            "malformed PostgreSQL URL: a character of the user or password must be percent-encoded ('@' as %40, "
+            "'/' as %2F, ':' as %3A), e.g. postgresql://user:p%40ss@host:5432/dbname; or leave the password out of "
+            "the URL and set PGPASSWORD or ~/.pgpass"
+        )
 
     try:
         return {k: str(v) for k, v in conninfo_to_dict(dsn).items() if v is not None}
@@ -52,7 +71,9 @@ def connect_error(exc: Exception, info: dict[str, str]) -> SinkError:
     if m := re.search(r'(role|database) "([^"]+)" does not exist', text):
         fix = f"createdb {m.group(2)}" if m.group(1) == "database" else "CREATE ROLE ... LOGIN"
         return SinkTerminalError(f"PostgreSQL {m.group(1)} {m.group(2)} does not exist at {where} ({fix})")
-    reason = text.strip().splitlines()[-1].strip() if text.strip() else type(exc).__name__
+    # libpq's own hint ("Is the server running on that host...?") is left out: the message gives one
+    lines = [line.strip() for line in text.splitlines() if line.strip() and "Is the server running" not in line]
+    reason = lines[-1].removeprefix("connection failed: ") if lines else type(exc).__name__
     return SinkTransientError(
         f"PostgreSQL server not reachable at {where} (database {info.get('dbname', user)}): {reason}. "
         "Is the server running and accepting TCP connections there? Check the host and port of the DSN."
@@ -84,9 +105,10 @@ def errors(pg: Any) -> ErrorTable:
         (
             e.ForeignKeyViolation,
             SinkTerminalError,
-            "PostgreSQL foreign key check failed at commit: {message}{detail}. A child row references a parent row "
-            "that is not stored (was the parent row refused? see the run's errors); nothing was written. Fix the "
-            "data, or open the sink with foreign_keys: false.",
+            "PostgreSQL foreign key check failed at commit: {message}{detail}. A stored child row references a "
+            "parent row that is gone (deleted by this run, or its table is not written by this run, so the run "
+            "could not quarantine the child); nothing was written. Write parent and child tables in the same run, "
+            "or open the sink with foreign_keys: false.",
         ),
     ]
 

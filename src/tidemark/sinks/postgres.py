@@ -40,15 +40,25 @@ from tidemark.contract.counts import Mode, WriteCounts
 from tidemark.errors import ConfigError, MissingDependencyError, SinkError, SinkTerminalError
 from tidemark.sinks import pg_errors
 from tidemark.sinks.base import Capabilities, QuarantineEntry, Sink
+from tidemark.sinks.bookkeeping import MAX_NAME, internal_name
+from tidemark.sinks.names import check_names
 from tidemark.sinks.pg_driver import PostgresDriver
 from tidemark.sinks.sql import STAGE, SqlContract, SqlState
-from tidemark.tables import HASH_COLUMN, TableSpec
+from tidemark.tables import HASH_COLUMN, ForeignKey, TableSpec
 
 ENV_DSN = "TIDEMARK_PG_DSN"
 SCHEMES = ("postgresql", "postgres")
 # pg_advisory_xact_lock keys: DDL (creating / altering tables) one run at a time; runs vs a run retrying a conflict
 _DDL_LOCK = 0x7469_6465
 _RUN_LOCK = 0x7469_6466
+
+
+def fk_name(spec: TableSpec, fk: ForeignKey) -> str:
+    """``fk_<table>_<columns>`` when that fits in 63 bytes (the name existing stores have), else a name derived
+    with a digest (sinks/bookkeeping.py), so two keys of one table never share a cut name."""
+    name = f"fk_{spec.name}_{'_'.join(fk.columns)}"
+    return name if len(name.encode()) <= MAX_NAME else internal_name("fk", spec.name, *fk.columns)
+
 
 _SWITCH = {"on": True, "true": True, "1": True, "yes": True, "off": False, "false": False, "0": False, "no": False}
 
@@ -87,10 +97,10 @@ class PostgresConfig(BaseModel):
 class PostgresSink(Sink):
     capabilities: ClassVar[Capabilities] = Capabilities(
         transactional=True,
-        native_merge=True,
         enforces_foreign_keys=True,
         atomic_checkpoint=True,
         concurrent_writers=True,
+        max_identifier_bytes=63,  # NAMEDATALEN - 1: longer names are cut
     )
 
     def __init__(self, config: PostgresConfig) -> None:
@@ -158,6 +168,7 @@ class PostgresSink(Sink):
         state = self._state()
         if spec.qualified in state.ensured:
             return
+        check_names(spec, self.capabilities.max_identifier_bytes, self.display)
         existing = self.driver.existing_columns(spec.schema, spec.name)
         if existing is None or not set(spec.column_names) <= set(existing) or self._needs_watermark(spec):
             # creating or altering: one run at a time, so concurrent first runs do not race on CREATE
@@ -187,31 +198,45 @@ class PostgresSink(Sink):
             if (created and not at_commit) or self.driver.existing_columns(fk.ref_schema, fk.ref_table) is None:
                 waiting.append((spec, fk, created))
                 continue
-            name = f"fk_{spec.name}_{'_'.join(fk.columns)}"[:63]
-            ref = self.sql.table_ref(spec)
-            if self.driver.exec(
-                "SELECT 1 FROM pg_constraint WHERE conname = %s AND conrelid = %s::regclass", [name, ref]
-            ):
+            ref, parent = self.sql.table_ref(spec), self.driver.qt(fk.ref_schema, fk.ref_table)
+            if self._has_foreign_key(ref, parent, fk):
                 continue
+            name = fk_name(spec, fk)
             cols = ", ".join(self.q(c) for c in fk.columns)
             ref_cols = ", ".join(self.q(c) for c in fk.ref_columns)
             self.driver.exec(
                 f"ALTER TABLE {ref} ADD CONSTRAINT {self.q(name)} FOREIGN KEY ({cols}) "
-                f"REFERENCES {self.driver.qt(fk.ref_schema, fk.ref_table)} ({ref_cols}) DEFERRABLE INITIALLY DEFERRED"
+                f"REFERENCES {parent} ({ref_cols}) DEFERRABLE INITIALLY DEFERRED"
                 + ("" if created else " NOT VALID")  # rows stored before are not re-checked
             )
         state.pending_fks = waiting
 
+    def _has_foreign_key(self, table: str, parent: str, fk: ForeignKey) -> bool:
+        """The table has this foreign key already, under any name (names were once cut at 63 characters, so two
+        keys of one table could share one: the definition decides, and no key is added twice)."""
+        found = self.driver.exec(
+            "SELECT 1 FROM pg_constraint c WHERE c.conrelid = %s::regclass AND c.contype = 'f' "
+            "AND c.confrelid = %s::regclass AND (SELECT array_agg(a.attname::text ORDER BY k.i) "
+            "FROM unnest(c.conkey) WITH ORDINALITY AS k(n, i) "
+            "JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.n) = %s::text[]",
+            [table, parent, list(fk.columns)],
+        )
+        return bool(found)
+
     # -- writes -------------------------------------------------------------------------------------------------
     def write(self, spec: TableSpec, rows: pa.Table, scopes: pa.Table | None, mode: Mode) -> WriteCounts:
         state = self._state()
+        # orphan rows are refused here (contract/orphans.py); the deferred constraints stay as a safety net
+        checked = self.sql.check_parents(state, spec, rows, scopes, mode)
+        rows, scopes = checked.rows, checked.scopes
         touched: _Touched | None = None
         if mode in ("upsert", "append_once") and spec.primary_key and rows.num_rows:
             counts, touched = self._insert_new(state, spec, rows, scopes)
             if counts is not None:
-                return counts
+                return checked.charge(counts)
         state.fresh.discard(spec.qualified)
-        return self.sql.write(state, spec, rows, scopes, mode, functools.partial(self._upsert, touched=touched))
+        upsert = functools.partial(self._upsert, touched=touched)
+        return checked.charge(self.sql.write(state, spec, rows, scopes, mode, upsert))
 
     def quarantine(self, entries: list[QuarantineEntry]) -> None:
         self.sql.quarantine(self._state(), entries)

@@ -32,7 +32,7 @@ from typing import Any, Protocol
 import pyarrow as pa
 from sqlglot import exp
 
-from tidemark.contract import rules
+from tidemark.contract import orphans, rules
 from tidemark.contract.counts import Mode, WriteCounts
 from tidemark.sinks.base import META_SCHEMA, QuarantineEntry
 from tidemark.sinks.bookkeeping import (
@@ -53,6 +53,7 @@ SCOPES = "_tm_scopes"
 WATERMARK = "_tm_wm"
 CLASSIFIED = "_tm_cls"
 ACTION = "_tm_action"
+PARENT_PROBE = "_tm_fk"
 WORK_TABLES = (STAGE, SCOPES, WATERMARK, CLASSIFIED)
 
 
@@ -354,6 +355,65 @@ class SqlContract:
         return self.driver.exec_count(
             f"DELETE FROM {self.table_ref(spec)} AS t WHERE EXISTS (SELECT 1 FROM {self.q(WATERMARK)} AS n "
             f"WHERE {self.match(spec.scope, 'n', 't')} AND {older})"
+        )
+
+    # -- foreign keys (contract/orphans.py) ---------------------------------------------------------------------
+    def check_parents(
+        self, state: SqlState, spec: TableSpec, rows: pa.Table, scopes: pa.Table | None, mode: Mode
+    ) -> orphans.Checked:
+        """The batch without its orphan rows (child rows whose parent row is not stored), and those rows."""
+        return orphans.check(
+            spec,
+            rows,
+            scopes,
+            lambda fk, values: self.missing_parents(state, spec, fk, values),
+            lambda suspects: self.would_write(state, spec, suspects, mode),
+        )
+
+    def would_write(self, state: SqlState, spec: TableSpec, rows: pa.Table, mode: Mode) -> pa.Array:
+        """Which of ``rows`` (a few suspected orphans) this write would store: not older than their scope's stored
+        watermark, and winning over the stored row of their key (``rules.classify_sql``)."""
+        if mode in ("append", "overwrite") or not spec.primary_key:
+            return pa.array([True] * rows.num_rows)
+        probe = rows.append_column("_tm_i", pa.array(range(rows.num_rows), pa.int64()))
+        decide = rules.classify_sql(self.dialect, spec.timestamp, "s", "t", spec.primary_key[0], mode == "append_once")
+        where = f"{decide} IN ('insert', 'update')"
+        if spec.scope and spec.timestamp is not None and watermark_spec(spec).qualified in state.ensured:
+            older = rules.older_sql(self.dialect, spec.timestamp, "s", "n")
+            where += (
+                f" AND NOT EXISTS (SELECT 1 FROM {self.watermark_ref(spec)} AS n "
+                f"WHERE {self.match(spec.scope, 'n', 's')} AND {older})"
+            )
+        self.driver.stage(PARENT_PROBE, probe, spec)
+        try:
+            found = self.driver.exec(
+                f"SELECT s.{self.q('_tm_i')} FROM {self.q(PARENT_PROBE)} AS s LEFT JOIN {self.table_ref(spec)} AS t "
+                f"ON {self.match(spec.primary_key, 's', 't')} WHERE {where}"
+            )
+        finally:
+            self.driver.unstage((PARENT_PROBE,))
+        written = {int(i) for (i,) in found}
+        return pa.array([i in written for i in range(rows.num_rows)])
+
+    def missing_parents(self, state: SqlState, spec: TableSpec, fk: ForeignKey, values: pa.Table) -> pa.Table | None:
+        """The rows of ``values`` (``fk``'s columns) with no row of the referenced table: one anti-join. None when
+        the referenced table is not part of this transaction (not checked)."""
+        if orphans.referenced(fk) not in state.ensured:
+            return None
+        parent = self.driver.qt(fk.ref_schema, fk.ref_table)
+        on = " AND ".join(f"p.{self.q(r)} = c.{self.q(c)}" for c, r in zip(fk.columns, fk.ref_columns, strict=True))
+        self.driver.stage(PARENT_PROBE, values, spec)
+        try:
+            found = self.driver.exec(
+                f"SELECT {self.cols_of(fk.columns, 'c')} FROM {self.q(PARENT_PROBE)} AS c "
+                f"WHERE NOT EXISTS (SELECT 1 FROM {parent} AS p WHERE {on})"
+            )
+        finally:
+            self.driver.unstage((PARENT_PROBE,))
+        columns = list(zip(*found, strict=True)) if found else [() for _ in fk.columns]
+        return pa.table(
+            [pa.array(list(v), values.schema.field(c).type) for v, c in zip(columns, fk.columns, strict=True)],
+            names=list(fk.columns),
         )
 
     # -- quarantine ---------------------------------------------------------------------------------------------

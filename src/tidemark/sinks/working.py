@@ -23,14 +23,14 @@ from typing import Any, Generic, Protocol, TypeVar
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tidemark.contract import rules
+from tidemark.contract import orphans, rules
 from tidemark.contract.counts import Mode, WriteCounts
 from tidemark.contract.prepare import row_hash
 from tidemark.sinks.base import META_SCHEMA, QuarantineEntry, Sink
 from tidemark.sinks.bookkeeping import internal_name, watermark_spec
 from tidemark.sinks.duckdb import DuckDBDriver
 from tidemark.sinks.sql import STALE_HASH, SqlContract, SqlState
-from tidemark.tables import HASH_COLUMN, Column, TableSpec
+from tidemark.tables import HASH_COLUMN, Column, ForeignKey, TableSpec
 from tidemark.types import LogicalType
 
 FETCHED = "_tm_fetch"
@@ -54,10 +54,14 @@ def mark_stale(rows: pa.Table, spec: TableSpec) -> pa.Table:
 class StoredRows(Protocol):
     """One table's committed rows, as of the snapshot a transaction reads."""
 
-    def fetch(self, keys: pa.Table | None, scopes: pa.Table | None) -> pa.Table | None:
+    def fetch(
+        self, keys: pa.Table | None, scopes: pa.Table | None, *, by: tuple[str, ...] | None = None
+    ) -> pa.Table | None:
         """Stored rows whose key is a row of ``keys`` or whose scope is a row of ``scopes`` (data + hash columns).
 
         A store may return more rows than match (whole files), never fewer; rows already returned may come again.
+        ``by`` names other columns to match ``keys`` on (a foreign key's): a lookup, not a copy into the working
+        table (a store that tracks what it handed out does not count it).
         """
 
     def count(self) -> int:
@@ -119,10 +123,17 @@ def stored_schema(spec: TableSpec) -> pa.Schema:
     return pa.schema([f.with_nullable(f.nullable and f.name not in spec.primary_key) for f in spec.arrow_schema])
 
 
-def matching(table: pa.Table, spec: TableSpec, keys: pa.Table | None, scopes: pa.Table | None) -> pa.Array:
-    """A boolean mask: rows of ``table`` whose key is in ``keys`` or whose scope is in ``scopes``."""
+def matching(
+    table: pa.Table,
+    spec: TableSpec,
+    keys: pa.Table | None,
+    scopes: pa.Table | None,
+    by: tuple[str, ...] | None = None,
+) -> pa.Array:
+    """A boolean mask: rows of ``table`` whose key (or ``by`` columns) is in ``keys`` or whose scope is in
+    ``scopes``."""
     hit = pa.array([False] * table.num_rows, pa.bool_())
-    for wanted, cols in ((keys, spec.primary_key), (scopes, spec.scope)):
+    for wanted, cols in ((keys, by or spec.primary_key), (scopes, spec.scope)):
         if wanted is None or not cols or wanted.num_rows == 0 or table.num_rows == 0:
             continue
         index = "_tm_row"
@@ -237,6 +248,42 @@ class WorkingTable:
         finally:
             self.driver.conn.unregister(FETCHED)
 
+    # -- foreign keys (contract/orphans.py) -----------------------------------------------------------------------
+    def missing_parents(self, fk: ForeignKey, values: pa.Table) -> pa.Table:
+        """The rows of ``values`` (``fk``'s columns) that match no row of this table as the transaction sees it: the
+        working table decides for the rows copied here (written, updated or deleted by it), the committed snapshot
+        for the others (unless the transaction emptied the table)."""
+        ref = list(fk.ref_columns)
+        absent = self._anti_join(values.rename_columns(ref), self.sql.table_ref(self.spec), ref)
+        if absent.num_rows and not self.overwritten:
+            stored = self.stored.fetch(absent, None, by=fk.ref_columns)
+            if stored is not None and stored.num_rows:
+                stored = conform(stored, self.spec.arrow_schema).select(
+                    list(dict.fromkeys(ref + list(self.spec.primary_key)))
+                )
+                if self.spec.primary_key:  # rows copied here: the working table said they are gone
+                    stored = self._anti_join(stored, self.original, list(self.spec.primary_key))
+                absent = absent.join(stored.select(ref).group_by(ref).aggregate([]), keys=ref, join_type="left anti")
+        return absent.rename_columns(list(fk.columns))
+
+    def would_write(self, rows: pa.Table, mode: Mode) -> pa.Array:
+        """Which of ``rows`` (suspected orphans) a write in ``mode`` would store (``SqlContract.would_write`` on the
+        working copy, their stored rows copied here first)."""
+        if not self.overwritten and self.spec.primary_key:
+            self._load(rows, None)
+        return self.sql.would_write(self.db.state, self.spec, rows, mode)
+
+    def _anti_join(self, probe: pa.Table, ref: str, cols: list[str]) -> pa.Table:
+        """The rows of ``probe`` whose ``cols`` match no row of the scratch table ``ref``."""
+        self.driver.conn.register(FETCHED, probe)
+        try:
+            return self._select(
+                f"SELECT p.* FROM {self.q(FETCHED)} AS p WHERE NOT EXISTS (SELECT 1 FROM {ref} AS w "
+                f"WHERE {self.sql.match(tuple(cols), 'w', 'p')})"
+            )
+        finally:
+            self.driver.conn.unregister(FETCHED)
+
     # -- what to publish ----------------------------------------------------------------------------------------
     @property
     def changed(self) -> bool:
@@ -305,7 +352,13 @@ class WorkingTable:
         return self.driver.arrow(sql)
 
 
-TableT = TypeVar("TableT")
+class Tracked(Protocol):
+    """A store's per-table state in a transaction: at least the table's working copy."""
+
+    work: WorkingTable
+
+
+TableT = TypeVar("TableT", bound=Tracked)
 
 
 @dataclass
@@ -362,3 +415,16 @@ class WorkingCopySink(Sink, Generic[StateT]):
 
     def quarantine(self, entries: list[QuarantineEntry]) -> None:
         self._state().quarantined.extend(entries)
+
+    def check_parents(self, spec: TableSpec, rows: pa.Table, scopes: pa.Table | None, mode: Mode) -> orphans.Checked:
+        """The batch without its orphan rows, and those rows (contract/orphans.py): parents are looked up in their
+        working copies (which see the committed snapshot and this transaction's writes)."""
+        tables = self._state().tables
+
+        def missing(fk: ForeignKey, values: pa.Table) -> pa.Table | None:
+            parent = tables.get(orphans.referenced(fk))
+            return None if parent is None else parent.work.missing_parents(fk, values)
+
+        return orphans.check(
+            spec, rows, scopes, missing, lambda suspects: tables[spec.qualified].work.would_write(suspects, mode)
+        )
