@@ -336,12 +336,14 @@ def test_boxscore_lists_keep_their_order_and_join_the_players_line(tables: dict[
     assert (
         nelson["pitcher_name"],
         nelson["pitching_order"],
-        nelson["innings_pitched"],
+        nelson["innings_pitched_decimal"],
+        nelson["outs_recorded"],
         nelson["number_of_pitches"],
     ) == (
         "Ryne Nelson",
         1,
-        "7.0",
+        7.0,  # the feed's "7.0"
+        21,
         98,
     )
     carroll = rows_by(tables["home_batting_order"], "batting_slot")[(1,)]
