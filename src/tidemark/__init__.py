@@ -21,6 +21,7 @@ from tidemark.errors import (
 )
 from tidemark.mapping.loader import load_mapping, parse_mapping
 from tidemark.mapping.models import Mapping
+from tidemark.read import read
 from tidemark.runtime.batch import Reporter, RunResult, run
 from tidemark.sinks import open_sink
 from tidemark.sources import Source
@@ -55,6 +56,7 @@ __all__ = [
     "load_mapping",
     "open_sink",
     "parse_mapping",
+    "read",
     "run",
     "write",
 ]
