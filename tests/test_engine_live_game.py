@@ -120,12 +120,12 @@ def test_pitch_values(tables: dict[str, pa.Table], feed_747175: dict[str, Any]) 
     assert first["play_id"] == "ac9a0cf4-c601-44c8-884c-0a15df025f82"
     assert first["start_speed"] == 93.7
     assert first["call_code"] == "B" and first["call_description"] == "Ball"
-    assert first["pitch_type"] == "Four-Seam Fastball"
+    assert first["pitch_type_description"] == "Four-Seam Fastball"
     assert first["batter_id"] == 572233  # read from the parent play with ^.matchup.batter.id
 
 
 def test_timestamps_are_tz_aware_utc(tables: dict[str, pa.Table]) -> None:
-    assert len(tables) == 20  # every table of the mapping
+    assert len(tables) == 21  # every table of the mapping (the 20 live_game_* and statcast_pitches)
     for name, table in tables.items():
         assert table.schema.field("captured_at").type == pa.timestamp("us", tz="UTC"), name
         assert set(table.column("captured_at").to_pylist()) == {CAPTURED_AT}, name

@@ -158,12 +158,13 @@ def test_boxscore(warehouse: tuple[Any, dict[str, Any]]) -> None:
     (home,) = rows(con, "SELECT * FROM game.boxscore_teams WHERE side = 'home'")
     assert (home["game_pk"], home["team_id"], home["runs"], home["hits"]) == (747175, 109, 5, 6)
     (nelson,) = rows(con, "SELECT * FROM game.boxscore_players WHERE player_id = 669194")
-    assert (nelson["side"], nelson["innings_pitched"], nelson["pitches_thrown"], nelson["pitching_strike_outs"]) == (
+    assert (nelson["side"], nelson["outs_recorded"], nelson["pitches_thrown"], nelson["pitching_strike_outs"]) == (
         "home",
-        "7.0",
+        21,  # the feed's "7.0" innings
         98,
         5,
     )
+    assert nelson["innings_pitched_decimal"] == 7.0 and isinstance(nelson["season_era"], float)
     # the boxscore agrees with the live feed's boxscore lists
     assert con.sql(
         "SELECT count(*) FROM game.live_game_home_batting_order o JOIN game.boxscore_players p "
@@ -308,7 +309,7 @@ def test_teams_and_team_stats(warehouse: tuple[Any, dict[str, Any]]) -> None:
         2024,
         "hitting",
         190,
-        ".263",
+        0.263,  # the API's ".263"
         1,
     )
     assert json.loads(padres["stat"])["numberOfPitches"] == 23637

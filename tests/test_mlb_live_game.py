@@ -21,6 +21,7 @@ from tidemark.mapping.loader import load_mapping
 from tidemark.sources.files import iter_documents
 
 T = "game.live_game_"
+STATCAST = "game.statcast_pitches"
 FEEDS = sorted(LIVE.glob("*.json.gz"))
 
 
@@ -109,12 +110,13 @@ def rows_by(rows: list[dict[str, Any]], *key: str) -> dict[tuple[Any, ...], dict
 
 
 def test_the_mapping_has_the_twenty_tables_of_the_issue(plan: Plan) -> None:
-    assert {t.name.removeprefix(T) for t in plan.targets} == set(ISSUE_747175)
+    assert {t.name.removeprefix(T) for t in plan.targets if t.name.startswith(T)} == set(ISSUE_747175)
+    assert {t.name for t in plan.targets if not t.name.startswith(T)} == {STATCAST}  # and the Savant-shaped one
     assert all(t.name.startswith("game.") for t in plan.targets)
 
 
 def test_747175_counts_are_the_issues_and_a_walk_of_the_json(tables: dict[str, list[dict[str, Any]]]) -> None:
-    assert {name: len(rows) for name, rows in tables.items()} == ISSUE_747175
+    assert {name: len(rows) for name, rows in tables.items()} == {**ISSUE_747175, STATCAST: 290}  # a row per pitch
     assert walk_counts(load(GAME_747175)) == ISSUE_747175
 
 
@@ -122,7 +124,7 @@ def test_every_feed_loads_without_rejects_or_error_rows(warehouse: tuple[Path, t
     _, result = warehouse
     assert result.ok, (result.rejected, result.row_errors[:3])
     assert result.documents == len(FEEDS) == 7
-    assert len(result.tables) == 20 and all(c.error == 0 for c in result.tables.values())
+    assert len(result.tables) == 21 and all(c.error == 0 for c in result.tables.values())
 
 
 def test_every_game_has_the_rows_a_walk_of_its_feed_finds(warehouse: tuple[Path, tidemark.RunResult]) -> None:
@@ -334,12 +336,14 @@ def test_boxscore_lists_keep_their_order_and_join_the_players_line(tables: dict[
     assert (
         nelson["pitcher_name"],
         nelson["pitching_order"],
-        nelson["innings_pitched"],
+        nelson["innings_pitched_decimal"],
+        nelson["outs_recorded"],
         nelson["number_of_pitches"],
     ) == (
         "Ryne Nelson",
         1,
-        "7.0",
+        7.0,  # the feed's "7.0"
+        21,
         98,
     )
     carroll = rows_by(tables["home_batting_order"], "batting_slot")[(1,)]
@@ -411,7 +415,7 @@ def test_loading_the_same_feeds_again_changes_nothing(warehouse: tuple[Path, tid
     db, _ = warehouse
     again = tidemark.run("mlb:live_game", [LIVE], f"duckdb:{db}")
     assert again.ok
-    assert {name.removeprefix(T) for name in again.tables} == set(ISSUE_747175)  # every table is reported
+    assert {name.removeprefix(T) for name in again.tables} == {*ISSUE_747175, STATCAST}  # every table is reported
     for name, counts in again.tables.items():
         assert (counts.inserted, counts.updated, counts.deleted) == (0, 0, 0), name
 

@@ -33,6 +33,7 @@ PUBLIC = [
     "load_mapping",
     "open_sink",
     "parse_mapping",
+    "read",
     "run",
     "write",
 ]

@@ -30,6 +30,7 @@ if TYPE_CHECKING:  # what the names below resolve to, for type checkers and edit
     from tidemark.documents import RawDocument
     from tidemark.mapping.loader import load_mapping, parse_mapping
     from tidemark.mapping.models import Mapping
+    from tidemark.read import read
     from tidemark.runtime.batch import Reporter, RunResult, run
     from tidemark.sinks import open_sink
     from tidemark.sources import Source
@@ -49,6 +50,7 @@ _LAZY = {
     "load_mapping": "tidemark.mapping.loader",
     "parse_mapping": "tidemark.mapping.loader",
     "Mapping": "tidemark.mapping.models",
+    "read": "tidemark.read",
     "Reporter": "tidemark.runtime.batch",
     "RunResult": "tidemark.runtime.batch",
     "run": "tidemark.runtime.batch",
@@ -86,6 +88,14 @@ class _Tidemark(ModuleType):
     def write(self, value: Any) -> None:
         pass
 
+    @property
+    def read(self) -> Any:  # the same for tidemark.read, the function, and its module
+        return __getattr__("read")
+
+    @read.setter
+    def read(self, value: Any) -> None:
+        pass
+
 
 sys.modules[__name__].__class__ = _Tidemark
 
@@ -116,6 +126,7 @@ __all__ = [
     "load_mapping",
     "open_sink",
     "parse_mapping",
+    "read",
     "run",
     "write",
 ]

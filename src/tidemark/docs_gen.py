@@ -1,8 +1,9 @@
 """A Markdown table reference generated from mappings: one page per mapping, a section per table, and an index.
 
-Each table lists its columns (type, nullable, where the value comes from, description), its key, reconciliation
-scope, foreign keys and the JSON rows it is exploded from. The output depends only on the mappings, so a test can
-check that committed pages are up to date (``tidemark docs mlb:* -o docs/mlb`` regenerates them).
+Each table lists its columns (type, nullable, where the value comes from and how it is converted, description,
+unit), its key, reconciliation scope, foreign keys and the JSON rows it is exploded from. The output depends only
+on the mappings, so a test can check that committed pages are up to date (``tidemark docs mlb:* -o docs/mlb``
+regenerates them).
 """
 
 from __future__ import annotations
@@ -118,20 +119,33 @@ def _render_target(t: TargetSpec, tp: TargetPlan, plan: Plan) -> list[str]:
     for fk in spec.foreign_keys:
         ref = f"{fk.ref_schema}.{fk.ref_table}" if fk.ref_schema else fk.ref_table
         lines.append(f"- Foreign key: {_codes(fk.columns)} -> [`{ref}`](#{_anchor(ref)}) ({_codes(fk.ref_columns)})")
-    lines += ["", "| column | type | null | source | description |", "|---|---|---|---|---|"]
+    lines += ["", "| column | type | null | source | description | unit |", "|---|---|---|---|---|---|"]
     fields = {f.name: f for f in t.fields}
     for col in spec.columns:
         f = fields.get(col.name)
         key = " (key)" if col.name in spec.primary_key else ""
         source = _source(f) if f is not None else "snapshot time"
         desc = col.description or ""
-        lines.append(
-            f"| `{col.name}`{key} | {col.type} | {'yes' if col.nullable else 'no'} | {source} | {_cell(desc)} |"
-        )
+        unit = (f.unit if f is not None else None) or ""
+        null = "yes" if col.nullable else "no"
+        lines.append(f"| `{col.name}`{key} | {col.type} | {null} | {source} | {_cell(desc)} | {_cell(unit)} |")
     return [*lines, ""]
 
 
 def _source(f: FieldSpec) -> str:
+    return _origin(f) + _transform(f)
+
+
+def _transform(f: FieldSpec) -> str:
+    notes = [f"`{f.convert}`"] if f.convert else []
+    if f.map is not None:
+        notes.append("mapped: " + ", ".join(f"`{k}`→`{v}`" for k, v in f.map.items()))
+    if f.only_on_last:
+        notes.append("on the last row only")
+    return f", {'; '.join(notes)}" if notes else ""
+
+
+def _origin(f: FieldSpec) -> str:
     default = f" (default `{f.default}`)" if f.default is not None else ""
     if f.path is not None:
         return f"`{f.path}`{default}"

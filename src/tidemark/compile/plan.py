@@ -55,6 +55,9 @@ class FieldPlan:
     index_base: int = 0
     previous: PreviousPlan | None = None
     lookup: LookupPlan | None = None
+    convert: str | None = None  # a named conversion of the source value (engines/transforms.py)
+    value_map: tuple[tuple[str, Any], ...] | None = None  # a vocabulary: source value as text -> stored value
+    only_on_last: bool = False  # NULL on every row of an explode but its last (after the filter)
 
 
 @dataclass(frozen=True)
@@ -194,6 +197,9 @@ def _compile_field(f: FieldSpec) -> FieldPlan:
         "nullable": f.nullable,
         "default": f.default,
         "format": f.format,
+        "convert": f.convert,
+        "value_map": None if f.map is None else tuple(f.map.items()),
+        "only_on_last": f.only_on_last,
     }
     if f.json_path is not None:
         return FieldPlan(source="path", path=f.json_path, **common)

@@ -19,6 +19,7 @@ from typing import Any
 from tidemark.compile.plan import FieldPlan, Plan, TargetPlan
 from tidemark.engines.codegen import RowBuilder, build_row_function
 from tidemark.engines.derived import IndexCache, Lookup, Previous
+from tidemark.engines.transforms import build_transform
 from tidemark.mapping.filters import Condition
 from tidemark.mapping.paths import JsonPath
 from tidemark.timestamps import parse_timestamp
@@ -145,6 +146,10 @@ def _numbered(base: int) -> RowField:
     return lambda doc, elem, anc, pv, pos: pos + base
 
 
+def _pairs(f: FieldPlan) -> dict[str, Any] | None:
+    return None if f.value_map is None else dict(f.value_map)
+
+
 def _kind(value: Any) -> str:
     return {dict: "an object", list: "an array", str: "a string", bool: "a boolean"}.get(type(value), "a number")
 
@@ -174,6 +179,10 @@ class TargetProgram:
         self.ts_slot: int | None = None
         for j, f in enumerate(plan.fields):
             self._add_field(j, f)
+        transforms = [(j, f.source, build_transform(f.convert, _pairs(f))) for j, f in enumerate(plan.fields)]
+        self.transforms = [(j, t) for j, source, t in transforms if t is not None and source != "lookup"]
+        self.lookup_transforms = {j: t for j, source, t in transforms if t is not None and source == "lookup"}
+        self.last_only = [j for j, f in enumerate(plan.fields) if f.only_on_last]
         self.previous = Previous(self.previous_fields) if self.previous_fields else None
         self.build_row: RowBuilder = build_row_function(
             plan.fields, self.inline, self.parent_slots, self.positions, self.fallbacks
@@ -257,6 +266,7 @@ class TargetProgram:
         keep = self.filter
         previous = self.previous
         state = previous.state() if previous is not None else None
+        kept: list[list[Any]] = []
         for pos, elem in self.explode(source):
             before = previous.values(elem, state) if previous is not None and state is not None else None
             if keep is not None and not keep(doc, elem, anc):
@@ -265,16 +275,24 @@ class TargetProgram:
             if before is not None:
                 for j, value in before:
                     row[j] = value
+            for j, transform in self.transforms:
+                if row[j] is not None:
+                    row[j] = transform(row[j])
             for j, default in self.defaults:
                 if row[j] is None:
                     row[j] = default
             if self.lookups:
                 self._look_up(doc, elem, anc, row)
             out.append((self, row))
+            if self.last_only:
+                kept.append(row)
             if self.children:
                 child_anc = (elem, *anc)
                 for child in self.children:
                     child.walk(doc, elem, child_anc, row, ts, out)
+        for row in kept[:-1]:  # only_on_last: the values stay on the explode's last row (children saw them)
+            for j in self.last_only:
+                row[j] = None
 
     def _look_up(self, doc: Any, elem: Any, anc: tuple[Any, ...], row: list[Any]) -> None:
         defaults = self.lookup_defaults
@@ -285,6 +303,9 @@ class TargetProgram:
             if candidate is _UNSET:
                 candidate = found[memo] = lookup.find(doc, elem, anc, row)
             value = None if candidate is None else lookup.read(candidate)
+            transform = self.lookup_transforms.get(lookup.slot)
+            if transform is not None and value is not None:
+                value = transform(value)
             row[lookup.slot] = defaults.get(lookup.slot) if value is None else value
 
     def missing(self, row: list[Any]) -> list[str] | None:

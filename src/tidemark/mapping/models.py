@@ -22,6 +22,8 @@ from tidemark.mapping.rules import RuleSpec
 from tidemark.types import LogicalType, parse_type
 
 IDENT = r"^[A-Za-z_][A-Za-z0-9_]*$"
+Conversion = Literal["inches_to_feet", "innings_to_outs", "innings_to_thirds", "one_based", "stat"]
+CONVERSIONS: tuple[str, ...] = ("inches_to_feet", "innings_to_outs", "innings_to_thirds", "one_based", "stat")
 
 
 class _Strict(BaseModel):
@@ -198,6 +200,15 @@ class FieldSpec(_Strict):
     default: Any = Field(None, description="value used when the path is missing or null")
     format: str | None = Field(None, description="strptime format for date/timestamp strings that are not ISO 8601")
     description: str | None = None
+    unit: str | None = Field(None, description="the value's unit, for the docs (e.g. mph, ft, in, deg, rpm, s)")
+    # value transforms, applied to the source value before its type (docs/mapping.md#transforms)
+    convert: Conversion | None = Field(None, description="a named conversion: " + ", ".join(CONVERSIONS))
+    map: dict[str, Any] | None = Field(
+        None, description="a vocabulary: source value (as text) -> stored value; values not listed become NULL"
+    )
+    only_on_last: bool = Field(
+        False, description="keep the value only on the last row of each explode (after the filter); NULL elsewhere"
+    )
 
     @field_validator("type")
     @classmethod
