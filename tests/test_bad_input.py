@@ -22,6 +22,7 @@ META = "game.live_game_metadata"
 PLAYS = "game.live_game_plays"
 PITCHES = "game.live_game_pitch_events"
 KEYS = {META: "game_pk", PLAYS: "game_pk, at_bat_index", PITCHES: "game_pk, at_bat_index, event_index"}
+CHILDREN_OF_PLAYS = {PITCHES, "game.live_game_hit_data", "game.live_game_runners", "game.live_game_fielding_credits"}
 LATER = "20240713_050000"  # newer than the recorded feed: accepted bad documents would change the tables
 
 
@@ -221,16 +222,18 @@ def test_wrong_type_in_a_field_refuses_the_row_with_column_and_value(
     result = run(db, paths)
     assert not result.ok
     assert result.rejected == []
-    (error,) = result.row_errors
-    assert error.table == PLAYS
+    # the play; the statcast pitches carrying its inning; its children, refused as orphans of the refused play
+    (error,) = [e for e in result.row_errors if e.table == PLAYS]
+    assert {e.table for e in result.row_errors} - {PLAYS} <= {"game.statcast_pitches", *CHILDREN_OF_PLAYS}
+    assert all("foreign key" in e.reason or "inning" in e.reason for e in result.row_errors)
     assert error.key == {"game_pk": 747175, "at_bat_index": 9}
     assert "inning" in error.reason and '"second"' in error.reason and "int" in error.reason
     assert error.origin == str(paths[0])
     assert result.tables[PLAYS].error == 1
     assert result.tables[PLAYS].unchanged == 74
     assert dump(db) == before
-    (entry,) = quarantine(db)
-    assert entry["table_name"] == PLAYS
+    assert len(quarantine(db)) == len(result.row_errors)
+    (entry,) = [e for e in quarantine(db) if e["table_name"] == PLAYS]
     assert json.loads(entry["row_key"]) == {"at_bat_index": 9, "game_pk": 747175}
     assert "inning" in entry["reason"] and "second" in entry["reason"]
     assert json.loads(entry["row_data"])["inning"] == "second"
@@ -269,12 +272,12 @@ def test_wrong_types_in_several_tables(loaded: tuple[Path, Any], tmp_path: Path,
     paths = write_docs(tmp_path / "bad", [snapshot(feed_747175, edit=bad_values)])
     result = run(db, paths)
     reasons = {e.table: e.reason for e in result.row_errors}
-    assert set(reasons) == {META, PITCHES}
+    assert set(reasons) == {META, PITCHES, "game.statcast_pitches"}  # statcast_pitches reads the same pitch
     assert "weather_temp_f" in reasons[META] and '"hot"' in reasons[META]
     assert "start_speed" in reasons[PITCHES] and '{"mph":95}' in reasons[PITCHES]
     assert "pitch_number" in reasons[PITCHES] and "1.5" in reasons[PITCHES]
     assert dump(db) == before
-    assert {e["table_name"] for e in quarantine(db)} == {META, PITCHES}
+    assert {e["table_name"] for e in quarantine(db)} == {META, PITCHES, "game.statcast_pitches"}
 
 
 def test_a_missing_key_value_is_an_error_row(

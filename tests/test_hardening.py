@@ -69,14 +69,20 @@ def test_an_integer_beyond_64_bits_is_quarantined_and_the_rest_written(
     db = tmp_path / "t.duckdb"
     assert call_main(monkeypatch, *run_args(db, *paths)) == 1
     out = capsys.readouterr().out
-    assert "1 row(s) refused" in out
-    (line,) = [x for x in out.splitlines() if str(huge) in x]
-    assert f"inning: {huge} is not a valid int" in line and str(paths[0]) in line
+    # the play, and the statcast pitches that carry its inning; its children are refused as orphans (issue 18 #4)
+    assert "8 row(s) refused" in out
+    lines = [x for x in out.splitlines() if str(huge) in x]
+    assert len(lines) == 3 and all(f"inning: {huge} is not a valid int" in x and str(paths[0]) in x for x in lines)
     counts = query(db, f"SELECT game_pk, count(*) AS n FROM {PLAYS} GROUP BY game_pk ORDER BY game_pk")
     assert counts == [{"game_pk": 2, "n": 75}, {"game_pk": 747175, "n": 74}]
     assert query(db, f"SELECT count(*) AS n FROM {PLAYS} WHERE game_pk = 747175 AND at_bat_index = 9") == [{"n": 0}]
-    (entry,) = quarantine(db)
-    assert entry["table_name"] == PLAYS and entry["origin"] == str(paths[0])
+    entries = quarantine(db)
+    refused = [PLAYS, "game.statcast_pitches", "game.statcast_pitches", "game.live_game_pitch_events"]
+    refused += ["game.live_game_pitch_events", "game.live_game_hit_data", "game.live_game_runners"]
+    refused += ["game.live_game_fielding_credits"]
+    assert sorted(e["table_name"] for e in entries) == sorted(refused)
+    (entry,) = [e for e in entries if e["table_name"] == PLAYS]
+    assert entry["origin"] == str(paths[0])
     assert json.loads(entry["row_key"]) == {"at_bat_index": 9, "game_pk": 747175}
     assert json.loads(entry["row_data"])["inning"] == huge  # the value as the document held it
     assert str(huge) in entry["reason"]
@@ -133,7 +139,7 @@ def test_a_gzip_bomb_is_rejected_unread_and_the_other_documents_written(
     # (the interpreter with pyarrow and DuckDB loaded takes ~200 MB; reading the bomb whole would add 600 MB)
     assert peak < 450 * 2**20, f"peak RSS {peak / 2**20:.0f} MB"
     assert query(db, f"SELECT count(*) AS n FROM {PLAYS}") == [{"n": 3}]
-    (entry,) = quarantine(db)
+    (entry,) = [e for e in quarantine(db) if e["table_name"] is None]  # cut-down plays also leave orphans
     assert entry["origin"] == str(bomb) and entry["table_name"] is None
     assert f"document larger than {cap_mb} MB" in entry["reason"]
     assert good[0].exists()
@@ -272,7 +278,7 @@ def test_a_utf16_document_is_rejected_naming_its_encoding(
     assert "surrogates" not in out
     assert "(upsert, 2 documents, 1 rejected)" in out  # the header counts every document read
     assert query(db, f"SELECT game_pk FROM {META}") == [{"game_pk": 747175}]
-    (entry,) = quarantine(db)
+    (entry,) = [e for e in quarantine(db) if e["table_name"] is None]  # cut-down plays also leave orphans
     assert (entry["origin"], entry["reason"]) == (str(wide), reason)
 
 
@@ -324,11 +330,22 @@ def test_version(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[
     assert capsys.readouterr().out.strip() == f"tidemark {tidemark.__version__}"
 
 
+def cut(feed: dict[str, Any], plays: int, game_pk: int) -> dict[str, Any]:
+    """The first ``plays`` plays of the feed as a consistent document: its scoring plays cut to match (a scoring
+    play without its play is an orphan row, refused under the contract)."""
+
+    def scoring(doc: dict[str, Any]) -> None:
+        kept = doc["liveData"]["plays"]["scoringPlays"]
+        doc["liveData"]["plays"]["scoringPlays"] = [i for i in kept if i < plays]
+
+    return snapshot(feed, plays=plays, game_pk=game_pk, edit=scoring)
+
+
 def test_run_takes_several_inputs_after_one_flag(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path, feed_747175: dict[str, Any]
 ) -> None:
     """`--input docs/*.json.gz`: the shell expands the glob into several values after one flag."""
-    paths = write_docs(tmp_path / "docs", [snapshot(feed_747175, plays=2, game_pk=n) for n in (1, 2, 3)])
+    paths = write_docs(tmp_path / "docs", [cut(feed_747175, 2, n) for n in (1, 2, 3)])
     db = tmp_path / "t.duckdb"
     args = ["run", "-m", "mlb:live_game", "--input", *map(str, paths), "--sink", f"duckdb:{db}"]
     assert call_main(monkeypatch, *args) == 0
@@ -343,13 +360,13 @@ def run_stdin(db: Path, data: bytes) -> subprocess.CompletedProcess[bytes]:
 
 
 def test_run_reads_ndjson_or_one_document_from_stdin(tmp_path: Path, feed_747175: dict[str, Any]) -> None:
-    lines = [json.dumps({"response": snapshot(feed_747175, plays=2, game_pk=n)}) for n in (1, 2)]
+    lines = [json.dumps({"response": cut(feed_747175, 2, n)}) for n in (1, 2)]
     ndjson = run_stdin(tmp_path / "a.duckdb", ("\n".join(lines) + "\n\n{broken\n").encode())
     assert ndjson.returncode == 1, ndjson.stderr
     assert "(upsert, 3 documents, 1 rejected)" in ndjson.stdout.decode()
     assert "  <stdin>:4: not valid JSON" in ndjson.stdout.decode()
     assert query(tmp_path / "a.duckdb", f"SELECT game_pk FROM {META} ORDER BY 1") == [{"game_pk": 1}, {"game_pk": 2}]
-    pretty = json.dumps({"response": snapshot(feed_747175, plays=2, game_pk=7)}, indent=2).encode()
+    pretty = json.dumps({"response": cut(feed_747175, 2, 7)}, indent=2).encode()
     whole = run_stdin(tmp_path / "b.duckdb", pretty)
     assert whole.returncode == 0, whole.stderr
     assert "(upsert, 1 documents)" in whole.stdout.decode()
