@@ -5,14 +5,14 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from tidemark.cli.render import ProgressReporter, print_whole, render_result
-from tidemark.errors import TidemarkError
+from tidemark.errors import ConfigError, TidemarkError
 
 app = typer.Typer(
     name="tidemark",
@@ -41,6 +41,10 @@ def run_cmd(
     mode: Annotated[str, typer.Option("--mode", help="overwrite | append | append_once | upsert")] = "upsert",
     batch_documents: Annotated[int, typer.Option(help="Documents per batch (bounds memory).")] = 64,
     engine: Annotated[str, typer.Option("--engine", "-e", help="The engine that runs the mapping.")] = "local",
+    spark_master: Annotated[
+        str | None, typer.Option(help="Spark master URL for --engine spark (default local[*]).")
+    ] = None,
+    spark_conf: Annotated[list[str] | None, typer.Option(help="A Spark setting key=value (repeat).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Run a mapping over documents and write the tables to a sink under the write contract."""
@@ -55,6 +59,7 @@ def run_cmd(
         reporter=reporter,
         batch_documents=batch_documents,
         engine=engine,
+        engine_options=_spark_options(spark_master, spark_conf or []),
     )
     if as_json:
         out.print_json(json.dumps(result.as_dict()))
@@ -62,6 +67,17 @@ def run_cmd(
         render_result(out, result)
     if not result.ok:
         raise typer.Exit(1)
+
+
+def _spark_options(master: str | None, conf: list[str]) -> dict[str, Any]:
+    """The Spark engine's options from ``--spark-master`` / ``--spark-conf k=v`` (none given: none)."""
+    options: dict[str, Any] = {} if master is None else {"master": master}
+    for setting in conf:
+        key, sep, value = setting.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--spark-conf {setting!r}: give key=value, e.g. spark.executor.memory=4g")
+        options.setdefault("conf", {})[key.strip()] = value
+    return options
 
 
 @app.command("write")

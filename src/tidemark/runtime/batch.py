@@ -19,7 +19,7 @@ from tidemark.compile.plan import Plan, TargetPlan, compile_mapping
 from tidemark.contract.counts import MODES, Mode
 from tidemark.contract.keys import KeyReport, apply_key
 from tidemark.contract.prepare import Prepared, RowError, prepare
-from tidemark.engines import DEFAULT_ENGINE, Engine, engine_class
+from tidemark.engines import DEFAULT_ENGINE, Engine, engine_class, extract_source
 from tidemark.engines.base import ExtractBatch
 from tidemark.errors import ConfigError, ContractError
 from tidemark.mapping.loader import load_mapping
@@ -42,13 +42,15 @@ def run(
     reporter: Reporter | None = None,
     batch_documents: int = 64,
     engine: str = DEFAULT_ENGINE,
+    engine_options: dict[str, Any] | None = None,
 ) -> RunResult:
     """Run a mapping over documents into a sink; all-or-nothing on transactional sinks.
 
     ``inputs`` is a :class:`~tidemark.sources.Source`, or what :func:`~tidemark.sources.open_source` makes one of:
     paths (files, directories), a list of documents (:class:`~tidemark.documents.RawDocument`, bytes, dicts), or
     an iterator of documents (read once: a conflict with another writer then fails instead of starting over).
-    ``engine`` names an engine of :data:`~tidemark.engines.ENGINES`. Rejected documents and error rows do not abort
+    ``engine`` names an engine of :data:`~tidemark.engines.ENGINES`; ``engine_options`` are its settings (for
+    ``spark``: ``master``, ``conf``, ``session``). Rejected documents and error rows do not abort
     the run: they are quarantined and listed in the result (``result.ok`` is False). Anything else that fails rolls
     the whole run back and raises.
     """
@@ -56,7 +58,7 @@ def run(
         raise ConfigError(f"unknown mode {mode!r}: use one of {', '.join(MODES)}")
     plan = _plan(mapping)
     _check_mode(plan, mode)
-    make_engine = engine_class(engine)  # an unknown engine fails before anything is opened
+    make_engine = engine_class(engine, engine_options)  # an unknown engine or option fails before anything is opened
     source = open_source(inputs)
     reporter = reporter or NullReporter()
     owns_sink = not isinstance(sink, Sink)
@@ -91,7 +93,7 @@ def _attempt(
     """One try of a run, in one transaction, reading the source from its start."""
     specs = [t.spec for t in plan.targets]
     with Transaction(target, specs, run_id=result.run_id) as tx, BatchWriter(plan, tx, mode, result) as writer:
-        batches = iter(engine.extract(source.read(), batch_documents=batch_documents))
+        batches = iter(extract_source(engine, source, batch_documents=batch_documents))
         while True:
             start = time.perf_counter()
             batch = next(batches, None)
