@@ -89,6 +89,8 @@ class SparkEngine:
         self._spark = session
         #: work items per Spark job; default: four per core of the session
         self.chunk_items = chunk_items
+        #: the Spark job group of this engine's jobs (cancelled when a run stops early)
+        self.group = f"tidemark-{uuid.uuid4().hex[:12]}"
         if chunk_items is not None and chunk_items < 1:
             raise ConfigError(f"chunk_items must be at least 1, got {chunk_items}")
 
@@ -140,12 +142,11 @@ class SparkEngine:
         """One Spark job per chunk of work items; the next chunk runs while this one's batches are written."""
         size = self.chunk_items or 4 * self.spark.sparkContext.defaultParallelism
         chunks = iter(lambda: list(itertools.islice(work, size)), [])
-        group = f"tidemark-{uuid.uuid4().hex[:12]}"
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tidemark-spark") as pool:
             pending: Future[list[ExtractBatch]] | None = None
             try:
                 for number, chunk in enumerate(chunks):
-                    future = pool.submit(self._job, group, number * size, chunk, batch_documents)
+                    future = pool.submit(self._job, number * size, chunk, batch_documents)
                     if pending is not None:
                         yield from pending.result()
                     pending = future
@@ -153,12 +154,12 @@ class SparkEngine:
                     yield from pending.result()
             finally:  # a run that stops early (a failed write) does not wait for the rest of the input
                 if pending is not None and not pending.done():
-                    self.spark.sparkContext.cancelJobGroup(group)
+                    self.spark.sparkContext.cancelJobGroup(self.group)
 
-    def _job(self, group: str, first: int, chunk: list[_Work], batch_documents: int) -> list[ExtractBatch]:
+    def _job(self, first: int, chunk: list[_Work], batch_documents: int) -> list[ExtractBatch]:
         """Run one chunk: one partition per work item; the tagged rows back as one Arrow table, rebuilt."""
         spark = self.spark
-        spark.sparkContext.setJobGroup(group, "tidemark extract", interruptOnCancel=True)
+        spark.sparkContext.setJobGroup(self.group, "tidemark extract", interruptOnCancel=True)
         # one record batch per work item: Spark makes one partition of each
         batches = [
             pa.record_batch(
