@@ -232,6 +232,17 @@ def test_the_batches_are_the_local_engines_batch_by_batch(spark: Any, tmp_path: 
     assert len(spark.sparkContext.statusTracker().getJobIdsForGroup(engine.group)) == 2  # 3 items, 2 per job
 
 
+def test_a_run_that_stops_early_stops_its_jobs(spark: Any) -> None:
+    """The consumer takes one batch and closes the engine's iterator: the next job is cancelled, nothing hangs."""
+    games = sorted(LIVE.glob("*747175*"))
+    engine = SparkEngine(_plan(), session=spark, chunk_items=1)
+    batches = engine.extract_source(FileSource(games), batch_documents=1)
+    first = next(batches)
+    batches.close()  # type: ignore[attr-defined]
+    assert first.documents == 1
+    assert spark.sparkContext.statusTracker().getActiveJobsIds() == []
+
+
 def _plan() -> Any:
     from tidemark.compile.plan import compile_mapping
     from tidemark.mapping.loader import load_mapping

@@ -140,21 +140,21 @@ class SparkEngine:
 
     def _batches(self, work: Iterator[_Work], batch_documents: int) -> Iterator[ExtractBatch]:
         """One Spark job per chunk of work items; the next chunk runs while this one's batches are written."""
-        size = self.chunk_items or 4 * self.spark.sparkContext.defaultParallelism
+        sc = self.spark.sparkContext  # the session is made here, on the caller's thread
+        size = self.chunk_items or 4 * sc.defaultParallelism
         chunks = iter(lambda: list(itertools.islice(work, size)), [])
+        futures: list[Future[list[ExtractBatch]]] = []
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tidemark-spark") as pool:
-            pending: Future[list[ExtractBatch]] | None = None
             try:
                 for number, chunk in enumerate(chunks):
-                    future = pool.submit(self._job, number * size, chunk, batch_documents)
-                    if pending is not None:
-                        yield from pending.result()
-                    pending = future
-                if pending is not None:
-                    yield from pending.result()
-            finally:  # a run that stops early (a failed write) does not wait for the rest of the input
-                if pending is not None and not pending.done():
-                    self.spark.sparkContext.cancelJobGroup(self.group)
+                    futures.append(pool.submit(self._job, number * size, chunk, batch_documents))
+                    if len(futures) > 1:
+                        yield from futures.pop(0).result()
+                if futures:
+                    yield from futures.pop().result()
+            finally:  # a run that stops early (a failed write or job) does not wait for the rest of the input
+                if any(not f.done() for f in futures):
+                    sc.cancelJobGroup(self.group)
 
     def _job(self, first: int, chunk: list[_Work], batch_documents: int) -> list[ExtractBatch]:
         """Run one chunk: one partition per work item; the tagged rows back as one Arrow table, rebuilt."""
