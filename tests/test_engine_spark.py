@@ -107,6 +107,16 @@ def test_the_bundled_game(spark: Any, tmp_path: Path) -> None:
     assert local.tables["game.live_game_pitch_events"].inserted == 290
 
 
+def test_batches_are_cut_where_the_local_engine_cuts_them(spark: Any, tmp_path: Path) -> None:
+    """Counts depend on which documents share a batch (two snapshots of a game in one batch are reduced first):
+    every recorded live feed in batches of 2, the two snapshots of 747175 in one of them, 2 items per job."""
+    feeds = sorted(LIVE.iterdir())
+    pair = [i for i, p in enumerate(feeds) if "747175" in p.name]
+    assert len(feeds) == 7 and pair == [2, 3]  # batches [0, 1], [2, 3], [4, 5], [6]
+    (local,), _ = both(tmp_path, [("mlb:live_game", [LIVE])], batch_documents=2, chunk_items=2)
+    assert local.ok and local.documents == 7
+
+
 def test_every_recorded_endpoint(spark: Any, tmp_path: Path) -> None:
     runs = [(f"mlb:{name}", [DATA / d for d in dirs]) for name, dirs in ENDPOINTS.items()]
     local, _ = both(tmp_path, runs)
@@ -212,9 +222,11 @@ def test_a_spark_conf_without_a_value_is_a_one_line_error(
     assert line.startswith("error: --spark-conf 'spark.executor.memory': give key=value")
 
 
-def test_chunk_items_must_be_positive() -> None:
+def test_chunk_items_and_batch_documents_must_be_positive() -> None:
     with pytest.raises(ConfigError, match="chunk_items must be at least 1"):
         open_engine("spark", _plan(), {"chunk_items": 0})
+    with pytest.raises(ConfigError, match="batch_documents must be at least 1"):
+        SparkEngine(_plan()).extract([], batch_documents=0)
 
 
 def test_the_batches_are_the_local_engines_batch_by_batch(spark: Any, tmp_path: Path) -> None:

@@ -102,12 +102,14 @@ class SparkEngine:
 
     def extract(self, documents: Iterable[RawDocument], *, batch_documents: int = 64) -> Iterator[ExtractBatch]:
         """The documents read here, shipped to the executors in work items of ``batch_documents`` documents."""
+        _check_batch(batch_documents)
         items = iter(documents)
         work = iter(lambda: list[RawDocument | _Lines](itertools.islice(items, batch_documents)), [])
         return self._batches(work, batch_documents)
 
     def extract_source(self, source: Source, *, batch_documents: int = 64) -> Iterator[ExtractBatch]:
         """Every document of ``source``: files are read by the executors, anything else through :meth:`extract`."""
+        _check_batch(batch_documents)
         if not isinstance(source, FileSource):
             return self.extract(source.read(), batch_documents=batch_documents)
         return self._batches(self._file_work(source.listed, batch_documents), batch_documents)
@@ -193,6 +195,11 @@ def open_session(master: str = DEFAULT_MASTER, conf: Mapping[str, str] | None = 
     for key, value in {**DEFAULT_CONF, **(conf or {})}.items():
         builder = builder.config(key, value)
     return builder.getOrCreate()
+
+
+def _check_batch(batch_documents: int) -> None:
+    if batch_documents < 1:  # a work item of no documents would never end the input
+        raise ConfigError(f"batch_documents must be at least 1, got {batch_documents}")
 
 
 def _count(f: InputFile) -> int:
