@@ -156,9 +156,9 @@ def test_write_starts_over_from_a_table_but_not_from_a_reader(tmp_path: Path) ->
 
 
 def test_the_engine_registry_opens_engines_by_name_with_a_did_you_mean() -> None:
-    assert set(ENGINES) == {"local"}
+    assert set(ENGINES) == {"local", "spark"}
     assert isinstance(open_engine("local", PLAN), LocalEngine)
-    with pytest.raises(ConfigError, match=r"unknown engine 'locl' \(did you mean 'local'\?\): use one of local"):
+    with pytest.raises(ConfigError, match=r"unknown engine 'locl' \(did you mean 'local'\?\): use one of local, spark"):
         open_engine("locl", PLAN)
 
 
@@ -166,6 +166,6 @@ def test_run_names_its_engine_and_refuses_an_unknown_one_before_opening_the_sink
     db = tmp_path / "e.duckdb"
     result = tidemark.run(PLAN, docs()[:2], f"duckdb:{db}", engine="local")
     assert result.tables["s.points"].inserted == 3
-    with pytest.raises(ConfigError, match="unknown engine 'spark'"):
-        tidemark.run(PLAN, docs(), f"duckdb:{tmp_path / 'never.duckdb'}", engine="spark")
+    with pytest.raises(ConfigError, match="unknown engine 'flink'"):
+        tidemark.run(PLAN, docs(), f"duckdb:{tmp_path / 'never.duckdb'}", engine="flink")
     assert not (tmp_path / "never.duckdb").exists()

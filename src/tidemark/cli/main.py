@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -90,6 +90,10 @@ def run_cmd(
     max_document_mb: Annotated[
         float, typer.Option(help="Reject a document larger than this (MB, after decompression) unread.")
     ] = 256,
+    spark_master: Annotated[
+        str | None, typer.Option(help="Spark master URL for --engine spark (default local[*]).")
+    ] = None,
+    spark_conf: Annotated[list[str] | None, typer.Option(help="A Spark setting key=value (repeat).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
     strict: Annotated[
         bool, typer.Option("--strict", help="Exit 1 on a warning too (no rows at all, a column always NULL).")
@@ -112,6 +116,7 @@ def run_cmd(
         batch_documents=batch_documents,
         engine=engine,
         max_document_bytes=int(max_document_mb * 2**20),
+        engine_options=_spark_options(spark_master, spark_conf or []),
     )
     if as_json:
         out.print_json(json.dumps(result.as_dict()))
@@ -130,6 +135,17 @@ def _documents(inputs: list[Path], max_document_bytes: int) -> list[Path] | Sour
     from tidemark.sources.stdin import StdinSource
 
     return StdinSource(max_document_bytes=max_document_bytes)
+
+
+def _spark_options(master: str | None, conf: list[str]) -> dict[str, Any]:
+    """The Spark engine's options from ``--spark-master`` / ``--spark-conf k=v`` (none given: none)."""
+    options: dict[str, Any] = {} if master is None else {"master": master}
+    for setting in conf:
+        key, sep, value = setting.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--spark-conf {setting!r}: give key=value, e.g. spark.executor.memory=4g")
+        options.setdefault("conf", {})[key.strip()] = value
+    return options
 
 
 @app.command("write")

@@ -20,7 +20,7 @@ from tidemark.compile.plan import Plan, TargetPlan, compile_mapping
 from tidemark.contract.counts import MODES, Mode
 from tidemark.contract.keys import KeyReport, apply_key
 from tidemark.contract.prepare import Prepared, RowError, prepare
-from tidemark.engines import DEFAULT_ENGINE, Engine, engine_class
+from tidemark.engines import DEFAULT_ENGINE, Engine, engine_class, extract_source
 from tidemark.engines.base import ExtractBatch
 from tidemark.errors import ConfigError, ContractError, SinkError, SinkTerminalError
 from tidemark.mapping.loader import load_mapping
@@ -45,16 +45,18 @@ def run(
     batch_documents: int = 64,
     engine: str = DEFAULT_ENGINE,
     max_document_bytes: int = MAX_DOCUMENT_BYTES,
+    engine_options: dict[str, Any] | None = None,
 ) -> RunResult:
     """Run a mapping over documents into a sink; all-or-nothing on transactional sinks.
 
     ``inputs`` is a :class:`~tidemark.sources.Source`, or what :func:`~tidemark.sources.open_source` makes one of:
     paths (files, directories), a list of documents (:class:`~tidemark.documents.RawDocument`, bytes, dicts), or
     an iterator of documents (read once: a conflict with another writer then fails instead of starting over).
-    ``engine`` names an engine of :data:`~tidemark.engines.ENGINES`. A file's document larger than
-    ``max_document_bytes`` after decompression (256 MB by default) is rejected without being read whole. Rejected
-    documents and error rows do not abort the run: they are quarantined and listed in the result (``result.ok`` is
-    False). Anything else that fails rolls the whole run back and raises.
+    ``engine`` names an engine of :data:`~tidemark.engines.ENGINES`; ``engine_options`` are its settings (for
+    ``spark``: ``master``, ``conf``, ``session``). A file's document larger than ``max_document_bytes`` after
+    decompression (256 MB by default) is rejected without being read whole. Rejected documents and error rows do
+    not abort the run: they are quarantined and listed in the result (``result.ok`` is False). Anything else that
+    fails rolls the whole run back and raises.
     """
     if mode not in MODES:
         raise ConfigError(f"unknown mode {mode!r}: use one of {', '.join(MODES)}")
@@ -62,7 +64,7 @@ def run(
         raise ConfigError(f"max_document_bytes={max_document_bytes}: give a size of at least 1 byte")
     plan = _plan(mapping)
     _check_mode(plan, mode)
-    make_engine = engine_class(engine)  # an unknown engine fails before anything is opened
+    make_engine = engine_class(engine, engine_options)  # an unknown engine or option fails before anything is opened
     source = open_source(inputs, max_document_bytes=max_document_bytes)
     reporter = reporter or NullReporter()
     owns_sink = not isinstance(sink, Sink)
@@ -102,7 +104,7 @@ def _attempt(
     """One try of a run, in one transaction, reading the source from its start."""
     specs = [t.spec for t in plan.targets]
     with Transaction(target, specs, run_id=result.run_id) as tx, BatchWriter(plan, tx, mode, result) as writer:
-        batches = iter(engine.extract(source.read(), batch_documents=batch_documents))
+        batches = iter(extract_source(engine, source, batch_documents=batch_documents))
         while True:
             start = time.perf_counter()
             batch = next(batches, None)

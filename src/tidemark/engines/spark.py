@@ -1,0 +1,269 @@
+"""The Spark engine: the local engine's per-document work run inside Spark executors; the write stays on the driver.
+
+Nothing of a mapping is implemented here. The documents are cut into **work items** of exactly ``batch_documents``
+documents each (the last one fewer), the same slices the local engine makes, so every batch, and with it every
+count of the contract (an in-batch reduction depends on what shares a batch), is the local engine's. One Spark job
+runs a chunk of work items, one item per partition: ``mapInArrow`` hands each item to a
+:class:`~tidemark.engines.local.LocalEngine` inside the executor (the shared per-document program, the decoder, the
+batching buffer and the Arrow conversion, unchanged) and emits tagged rows: per batch, one Arrow IPC payload per
+target's table and scopes, plus one for the batch's row errors, rejected documents and counts. The driver rebuilds
+the :class:`~tidemark.engines.base.ExtractBatch` objects in document order and hands them to the unchanged
+contract and sink, while the next chunk's job already runs. It never holds more than two chunks' results.
+
+Where the documents are read:
+
+- **files and directories** (:class:`~tidemark.sources.files.FileSource`): the driver lists the files, as the
+  local engine's source does, and the executors read them with the same reader (``read_files``: gzip, NDJSON,
+  unreadable files as rejected documents), so the bytes never pass through the driver. A whole-file document counts
+  one; NDJSON files are counted first by a small Spark job, so the work items can still hold exactly
+  ``batch_documents`` documents (an item may take a range of a file's lines). Executors need the paths: on a
+  cluster, a filesystem mounted at the same path everywhere (see docs/spark.md).
+- **any other source** (documents in memory, a stream): the driver reads the documents and ships each work item
+  to an executor.
+
+The session is the active one if there is one (a test's or a notebook's), else one built from ``master`` and
+``conf``; it is left running for the next run (``spark.stop()`` ends it).
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import os
+import pickle
+import sys
+import uuid
+from collections.abc import Iterable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import pyarrow as pa
+
+from tidemark.compile.plan import Plan
+from tidemark.documents import RawDocument
+from tidemark.engines.base import ExtractBatch
+from tidemark.engines.local import LocalEngine
+from tidemark.errors import ConfigError
+from tidemark.sources.base import Source
+from tidemark.sources.files import _LINES_SUFFIXES, FileSource, InputFile, read_files
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+DEFAULT_MASTER = "local[*]"
+#: what the engine sets unless the caller's ``conf`` says otherwise (progress bars are the CLI's, not Spark's)
+DEFAULT_CONF = {"spark.ui.showConsoleProgress": "false", "spark.sql.shuffle.partitions": "8"}
+#: the rows every partition emits: work item, batch within it, kind (table / scopes / meta), target, payload
+_TAGGED = "item long, part int, kind string, target string, payload binary"
+
+
+@dataclass(frozen=True)
+class _Lines:
+    """The documents ``start`` .. ``start + count - 1`` of one file, in the order ``read_files`` yields them."""
+
+    file: InputFile
+    start: int
+    count: int
+
+
+_Work = list[RawDocument | _Lines]
+
+
+class SparkEngine:
+    """Runs a :class:`Plan` in Spark executors (see the module's text). Create one per run."""
+
+    name = "spark"
+
+    def __init__(
+        self,
+        plan: Plan,
+        *,
+        master: str = DEFAULT_MASTER,
+        conf: Mapping[str, str] | None = None,
+        session: SparkSession | None = None,
+        chunk_items: int | None = None,
+    ) -> None:
+        self.plan = plan
+        self.master, self.conf = master, dict(conf or {})
+        self._spark = session
+        #: work items per Spark job; default: four per core of the session
+        self.chunk_items = chunk_items
+        #: the Spark job group of this engine's jobs (cancelled when a run stops early)
+        self.group = f"tidemark-{uuid.uuid4().hex[:12]}"
+        if chunk_items is not None and chunk_items < 1:
+            raise ConfigError(f"chunk_items must be at least 1, got {chunk_items}")
+
+    @property
+    def spark(self) -> SparkSession:
+        if self._spark is None:
+            self._spark = open_session(self.master, self.conf)
+        return self._spark
+
+    def extract(self, documents: Iterable[RawDocument], *, batch_documents: int = 64) -> Iterator[ExtractBatch]:
+        """The documents read here, shipped to the executors in work items of ``batch_documents`` documents."""
+        _check_batch(batch_documents)
+        items = iter(documents)
+        work = iter(lambda: list[RawDocument | _Lines](itertools.islice(items, batch_documents)), [])
+        return self._batches(work, batch_documents)
+
+    def extract_source(self, source: Source, *, batch_documents: int = 64) -> Iterator[ExtractBatch]:
+        """Every document of ``source``: files are read by the executors, anything else through :meth:`extract`."""
+        _check_batch(batch_documents)
+        if not isinstance(source, FileSource):
+            return self.extract(source.read(), batch_documents=batch_documents)
+        return self._batches(self._file_work(source.listed, batch_documents), batch_documents)
+
+    def _file_work(self, files: list[InputFile], batch_documents: int) -> Iterator[_Work]:
+        """The files cut into work items of exactly ``batch_documents`` documents (the last one fewer)."""
+        counts = self._count_documents(files)
+        item: _Work = []
+        size = 0
+        for f, count in zip(files, counts, strict=True):
+            start = 0
+            while start < count:
+                take = min(count - start, batch_documents - size)
+                item.append(_Lines(f, start, take))
+                start, size = start + take, size + take
+                if size == batch_documents:
+                    yield item
+                    item, size = [], 0
+        if item:
+            yield item
+
+    def _count_documents(self, files: list[InputFile]) -> list[int]:
+        """Documents per file: one for a whole-file document (readable or not), the lines of an NDJSON file."""
+        lines = [f for f in files if f.path.name.endswith(_LINES_SUFFIXES)]
+        if not lines:
+            return [1] * len(files)
+        sc = self.spark.sparkContext
+        counted = dict(zip(lines, sc.parallelize(lines, min(len(lines), 64)).map(_count).collect(), strict=True))
+        return [counted.get(f, 1) for f in files]
+
+    def _batches(self, work: Iterator[_Work], batch_documents: int) -> Iterator[ExtractBatch]:
+        """One Spark job per chunk of work items; the next chunk runs while this one's batches are written."""
+        sc = self.spark.sparkContext  # the session is made here, on the caller's thread
+        size = self.chunk_items or 4 * sc.defaultParallelism
+        chunks = iter(lambda: list(itertools.islice(work, size)), [])
+        futures: list[Future[list[ExtractBatch]]] = []
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tidemark-spark") as pool:
+            try:
+                for number, chunk in enumerate(chunks):
+                    futures.append(pool.submit(self._job, number * size, chunk, batch_documents))
+                    if len(futures) > 1:
+                        yield from futures.pop(0).result()
+                if futures:
+                    yield from futures.pop().result()
+            finally:  # a run that stops early (a failed write or job) does not wait for the rest of the input
+                if any(not f.done() for f in futures):
+                    sc.cancelJobGroup(self.group)
+
+    def _job(self, first: int, chunk: list[_Work], batch_documents: int) -> list[ExtractBatch]:
+        """Run one chunk: one partition per work item; the tagged rows back as one Arrow table, rebuilt."""
+        spark = self.spark
+        spark.sparkContext.setJobGroup(self.group, "tidemark extract", interruptOnCancel=True)
+        # one record batch per work item: Spark makes one partition of each
+        batches = [
+            pa.record_batch(
+                [pa.array([first + i], pa.int64()), pa.array([pickle.dumps(w)], pa.binary())], ["item", "work"]
+            )
+            for i, w in enumerate(chunk)
+        ]
+        frame = spark.createDataFrame(pa.Table.from_batches(batches))
+        run = functools.partial(_extract_partition, self.plan, batch_documents)
+        return _rebuild(frame.mapInArrow(run, _TAGGED).toArrow())
+
+
+def open_session(master: str = DEFAULT_MASTER, conf: Mapping[str, str] | None = None) -> SparkSession:
+    """The active Spark session, else a new one for ``master`` with ``conf`` (over :data:`DEFAULT_CONF`).
+
+    For a local master, Python workers run this interpreter (``PYSPARK_PYTHON``, unless set: the workers need
+    tidemark and pyarrow) and Spark binds to the loopback address (``SPARK_LOCAL_IP``, unless set).
+    """
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError as exc:  # pragma: no cover - the extra is installed wherever the tests run
+        raise ConfigError("the spark engine needs pyspark: pip install 'tidemark[spark]'") from exc
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        return active
+    if master.startswith("local"):
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+        os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    builder = SparkSession.builder.master(master).appName("tidemark")
+    for key, value in {**DEFAULT_CONF, **(conf or {})}.items():
+        builder = builder.config(key, value)
+    return builder.getOrCreate()
+
+
+def _check_batch(batch_documents: int) -> None:
+    if batch_documents < 1:  # a work item of no documents would never end the input
+        raise ConfigError(f"batch_documents must be at least 1, got {batch_documents}")
+
+
+def _count(f: InputFile) -> int:
+    """In an executor: the documents of one file, as ``read_files`` yields them."""
+    return sum(1 for _ in read_files([f]))
+
+
+def _documents(work: _Work) -> Iterator[RawDocument]:
+    for item in work:
+        if isinstance(item, RawDocument):
+            yield item
+        else:
+            yield from itertools.islice(read_files([item.file]), item.start, item.start + item.count)
+
+
+def _extract_partition(plan: Plan, batch_documents: int, inputs: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    """In an executor: the local engine over every work item of the partition, each batch as tagged rows."""
+    engine = LocalEngine(plan)
+    for record in inputs:
+        for item, payload in zip(record.column(0).to_pylist(), record.column(1).to_pylist(), strict=True):
+            work: _Work = pickle.loads(payload)
+            for part, batch in enumerate(engine.extract(_documents(work), batch_documents=batch_documents)):
+                yield _tagged(item, part, batch)
+
+
+def _tagged(item: int, part: int, batch: ExtractBatch) -> pa.RecordBatch:
+    rows: list[tuple[str, str, bytes]] = [("table", name, _ipc(t)) for name, t in batch.tables.items()]
+    rows += [("scopes", name, _ipc(t)) for name, t in batch.scopes.items()]
+    meta = (batch.row_errors, batch.rejected, batch.documents, batch.bytes_read)
+    rows.append(("meta", "", pickle.dumps(meta)))
+    kinds, targets, payloads = zip(*rows, strict=True)
+    return pa.record_batch(
+        [
+            pa.array([item] * len(rows), pa.int64()),
+            pa.array([part] * len(rows), pa.int32()),
+            pa.array(kinds, pa.string()),
+            pa.array(targets, pa.string()),
+            pa.array(payloads, pa.binary()),
+        ],
+        ["item", "part", "kind", "target", "payload"],
+    )
+
+
+def _ipc(table: pa.Table) -> bytes:
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return sink.getvalue().to_pybytes()  # type: ignore[no-any-return]
+
+
+def _rebuild(tagged: pa.Table) -> list[ExtractBatch]:
+    """On the driver: the batches of a chunk's tagged rows, in document order."""
+    batches: dict[tuple[int, int], ExtractBatch] = {}
+    items, parts = tagged.column("item").to_pylist(), tagged.column("part").to_pylist()
+    kinds, targets, payloads = (tagged.column(c) for c in ("kind", "target", "payload"))
+    for i, (item, part) in enumerate(zip(items, parts, strict=True)):
+        batch = batches.setdefault((item, part), ExtractBatch())
+        kind, target, payload = kinds[i].as_py(), targets[i].as_py(), payloads[i].as_buffer()
+        if kind == "meta":
+            batch.row_errors, batch.rejected, batch.documents, batch.bytes_read = pickle.loads(payload)
+        else:
+            table = pa.ipc.open_stream(payload).read_all()
+            (batch.tables if kind == "table" else batch.scopes)[target] = table
+    return [batches[k] for k in sorted(batches)]
+
+
+__all__ = ["DEFAULT_CONF", "DEFAULT_MASTER", "SparkEngine", "open_session"]
