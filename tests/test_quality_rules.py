@@ -11,6 +11,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 import pytest
+from rich.console import Console
 
 import tidemark
 from tidemark.compile.plan import Plan, TargetPlan, compile_mapping
@@ -224,3 +225,16 @@ def test_a_rejected_snapshot_does_not_reconcile_its_scope(tmp_path: Path) -> Non
     result = tidemark.run(p, [newer], f"duckdb:{db}")
     assert len(result.rejected) == 1 and result.deleted == 0
     assert read(db, "SELECT count(*) FROM g.pitches") == [(2,)]
+
+
+def test_the_cli_lists_the_rules_broken(tmp_path: Path) -> None:
+    from tidemark.cli.render import render_result
+
+    db = tmp_path / "c.duckdb"
+    p = plan("- {name: state_known, accepted_values: {column: state, values: [F]}, action: warn}")
+    result = tidemark.run(p, [game(1), game(2, state="X")], f"duckdb:{db}")
+    console = Console(record=True, width=200, markup=False, highlight=False)
+    render_result(console, result)
+    text = console.export_text()
+    assert "quality rules broken" in text
+    assert "  g.games state_known: 1" in text.splitlines()

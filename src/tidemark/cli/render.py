@@ -115,6 +115,11 @@ def render_result(console: Console, result: RunResult) -> None:
         console.print(styled(f"{len(result.row_errors)} row(s) refused", "red", " (stored in _tidemark.quarantine):"))
         for e in result.row_errors[:10]:
             console.print(f"  {e.table} {e.key}: {e.reason} ({e.origin})")
+    broken = [(name, rule, n) for name, rules in result.quality.items() for rule, n in rules.items() if n]
+    if broken:
+        console.print(styled("quality rules broken", "yellow", " (rows per rule; the rule says what was done):"))
+        for name, rule, n in broken:
+            console.print(f"  {name} {rule}: {n:,}")
     for warning in result.warnings:
         console.print(styled("warning:", "yellow", f" {warning}"))
 
