@@ -41,8 +41,9 @@ def snapshot(
 ) -> dict[str, Any]:
     """A copy of a real feed: truncated to ``plays`` plays, with another snapshot time or gamePk, or edited."""
     doc = copy.deepcopy(feed)
-    if plays is not None:
+    if plays is not None:  # as an earlier snapshot looks: its scoring plays are among its plays
         doc["liveData"]["plays"]["allPlays"] = doc["liveData"]["plays"]["allPlays"][:plays]
+        doc["liveData"]["plays"]["scoringPlays"] = [i for i in doc["liveData"]["plays"]["scoringPlays"] if i < plays]
     if timestamp is not None:
         doc["metaData"]["timeStamp"] = timestamp
     if game_pk is not None:
