@@ -215,16 +215,18 @@ def test_wrong_type_in_a_field_refuses_the_row_with_column_and_value(
     result = run(db, paths)
     assert not result.ok
     assert result.rejected == []
-    (error,) = result.row_errors
-    assert error.table == PLAYS
+    (error,) = [e for e in result.row_errors if e.table == PLAYS]
     assert error.key == {"game_pk": 747175, "at_bat_index": 9}
     assert "inning" in error.reason and '"second"' in error.reason and "int" in error.reason
+    # the play's pitches in game.statcast_pitches read its inning (^.about.inning) and are refused with it
+    pitches = [e for e in result.row_errors if e.table != PLAYS]
+    assert pitches and {(e.table, e.key["at_bat_index"]) for e in pitches} == {("game.statcast_pitches", 9)}
     assert error.origin == str(paths[0])
     assert result.tables[PLAYS].error == 1
     assert result.tables[PLAYS].unchanged == 74
     assert dump(db) == before
-    (entry,) = quarantine(db)
-    assert entry["table_name"] == PLAYS
+    (entry,) = [e for e in quarantine(db) if e["table_name"] == PLAYS]
+    assert len(quarantine(db)) == 1 + len(pitches)
     assert json.loads(entry["row_key"]) == {"at_bat_index": 9, "game_pk": 747175}
     assert "inning" in entry["reason"] and "second" in entry["reason"]
     assert json.loads(entry["row_data"])["inning"] == "second"
@@ -263,12 +265,14 @@ def test_wrong_types_in_several_tables(loaded: tuple[Path, Any], tmp_path: Path,
     paths = write_docs(tmp_path / "bad", [snapshot(feed_747175, edit=bad_values)])
     result = run(db, paths)
     reasons = {e.table: e.reason for e in result.row_errors}
-    assert set(reasons) == {META, PITCHES}
+    statcast = "game.statcast_pitches"  # the same pitch, Savant-shaped: refused for the same values
+    assert set(reasons) == {META, PITCHES, statcast}
     assert "weather_temp_f" in reasons[META] and '"hot"' in reasons[META]
     assert "start_speed" in reasons[PITCHES] and '{"mph":95}' in reasons[PITCHES]
     assert "pitch_number" in reasons[PITCHES] and "1.5" in reasons[PITCHES]
+    assert "release_speed" in reasons[statcast] and '{"mph":95}' in reasons[statcast]
     assert dump(db) == before
-    assert {e["table_name"] for e in quarantine(db)} == {META, PITCHES}
+    assert {e["table_name"] for e in quarantine(db)} == {META, PITCHES, statcast}
 
 
 def test_a_missing_key_value_is_an_error_row(
