@@ -165,7 +165,7 @@ def stream_loader(mapping: str, store: RawStore, sink: str, *, engine: str = "lo
     select = "/".join(part for part in (source.endpoint, source.method) if part) or None
 
     def load() -> Any:
-        from tidemark.runtime.stream import stream
+        from tidemark.runtime.stream import stream  # type: ignore[import-not-found,unused-ignore]  # h12, at merge
 
         raw = RawSource(store, select=select)
         return stream(mapping, raw, sink, name=None, once=True, batch_documents=64, engine=engine, reporter=None)
