@@ -11,8 +11,10 @@ from typing import Any
 import duckdb
 import pytest
 
+from tests.conftest import DATA, load_envelope
 from tests.mlb_replay import add_schedule, client, install_stream_shim, listed, replay_root
 from tidemark.cli.mlb import stream_loader
+from tidemark.domains.mlb.client import date_chunks, season_dates
 from tidemark.domains.mlb.client.backfill import Backfill, backfill
 from tidemark.domains.mlb.client.stored import stored_state
 from tidemark.errors import ConfigError
@@ -22,6 +24,7 @@ JULY = {"sportId": 1, "startDate": "2024-07-01", "endDate": "2024-07-31"}
 AUGUST = {"sportId": 1, "startDate": "2024-08-01", "endDate": "2024-08-15"}
 SETTINGS = Backfill(season=2024, start=date(2024, 7, 1), end=date(2024, 8, 15))
 FINAL = {747175, 718096, 748534, 777687}
+SEASON_2024 = DATA / "season" / "seasons" / "seasons_seasonId=2024_sportId=1_b3302db886b2.json.gz"
 TABLES = ("game.live_game_metadata", "game.live_game_plays", "game.live_game_players", "game.live_game_runners")
 
 
@@ -177,3 +180,20 @@ def test_a_backfill_without_dates_reads_the_season_and_refuses_unknown_related(t
         Backfill(season=2024, related=("boxscores",))
     with pytest.raises(ConfigError, match="needs --season, or --start and --end"):
         Backfill(start=date(2024, 7, 1))
+
+
+def test_a_season_backfill_reads_its_dates_then_one_schedule_request_per_chunk(tmp_path: Path) -> None:
+    api, transport = client(DATA)
+    with api, open_raw(str(tmp_path / "raw"), create=True) as store:
+        summary = backfill(api, store, Backfill(season=2024, game_types=("R",)))
+    first, last = season_dates(load_envelope(SEASON_2024)["response"], 2024)
+    assert (summary.start, summary.end) == (first, last)
+    chunks = date_chunks(first, last)
+    assert len(chunks) < 12  # a season is a handful of ranged requests, not one per day
+    schedules = transport.of("schedule")
+    expected = {f"schedule/schedule (endDate={b}, gameType=R, sportId=1, startDate={a})" for a, b in chunks}
+    assert set(schedules) == expected and set(schedules.values()) == {1}
+    # none of them is recorded: each failure names its URL, nothing else is asked for
+    assert len(summary.failures) == len(chunks) and not summary.ok
+    assert all("--record" in str(f) and "startDate=" in f.url for f in summary.failures)
+    assert transport.of("liveGameV1") == {}
