@@ -6,18 +6,14 @@ from __future__ import annotations
 
 import copy
 import gzip
-import importlib.util
 import shutil
-import sys
 import threading
-import types
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import httpx
 import orjson
-import pytest
 
 from tests.conftest import DATA, load_envelope
 from tidemark.domains.mlb.client import StatsApiClient, builtin_catalog
@@ -118,21 +114,3 @@ def client(
     transport = CountingTransport(root)
     api = StatsApiClient(transport=transport, clock=clock or ManualClock(), rate=1e6, concurrency=concurrency)
     return api, transport
-
-
-def install_stream_shim(monkeypatch: pytest.MonkeyPatch) -> None:
-    """SHIM until h12's tidemark.runtime.stream is merged (the coordinator removes this function and its calls):
-    when the module is missing, ``stream(...)`` runs a batch run over the same source, so the tables are checked."""
-    if importlib.util.find_spec("tidemark.runtime.stream") is not None:
-        return
-    import tidemark
-
-    module = types.ModuleType("tidemark.runtime.stream")
-
-    def stream(mapping: Any, raw: Any, sink: Any, **options: Any) -> Any:
-        return tidemark.run(
-            mapping, raw, sink, batch_documents=options.get("batch_documents", 64), engine=options["engine"]
-        )
-
-    module.stream = stream  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "tidemark.runtime.stream", module)

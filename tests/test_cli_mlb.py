@@ -10,17 +10,12 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.conftest import DATA
-from tests.mlb_replay import add_schedule, install_stream_shim, listed, replay_root
+from tests.mlb_replay import add_schedule, listed, replay_root
 from tidemark.cli import main as cli
 from tidemark.cli.main import app
 
 runner = CliRunner()
 REPLAY = ("--replay", str(DATA))
-
-
-@pytest.fixture(autouse=True)
-def _stream(monkeypatch: pytest.MonkeyPatch) -> None:
-    install_stream_shim(monkeypatch)  # SHIM: removed when tidemark.runtime.stream is merged
 
 
 def call_main(monkeypatch: pytest.MonkeyPatch, *args: str) -> int:

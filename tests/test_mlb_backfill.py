@@ -12,7 +12,7 @@ import duckdb
 import pytest
 
 from tests.conftest import DATA, load_envelope
-from tests.mlb_replay import add_schedule, client, install_stream_shim, listed, replay_root
+from tests.mlb_replay import add_schedule, client, listed, replay_root
 from tidemark.cli.mlb import stream_loader
 from tidemark.domains.mlb.client import date_chunks, season_dates
 from tidemark.domains.mlb.client.backfill import Backfill, backfill
@@ -26,11 +26,6 @@ SETTINGS = Backfill(season=2024, start=date(2024, 7, 1), end=date(2024, 8, 15))
 FINAL = {747175, 718096, 748534, 777687}
 SEASON_2024 = DATA / "season" / "seasons" / "seasons_seasonId=2024_sportId=1_b3302db886b2.json.gz"
 TABLES = ("game.live_game_metadata", "game.live_game_plays", "game.live_game_players", "game.live_game_runners")
-
-
-@pytest.fixture(autouse=True)
-def _stream(monkeypatch: pytest.MonkeyPatch) -> None:
-    install_stream_shim(monkeypatch)  # SHIM: removed when tidemark.runtime.stream is merged
 
 
 @pytest.fixture

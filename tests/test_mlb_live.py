@@ -11,7 +11,7 @@ from typing import Any
 import duckdb
 import pytest
 
-from tests.mlb_replay import add_schedule, add_sequence, client, feed, install_stream_shim, listed, live_snapshot
+from tests.mlb_replay import add_schedule, add_sequence, client, feed, listed, live_snapshot
 from tests.mlb_replay import replay_root as copy_recordings
 from tidemark.cli.mlb import stream_loader
 from tidemark.domains.mlb.client.live import LiveOptions, LiveSummary, live
@@ -25,11 +25,6 @@ PREVIEW = live_snapshot(0, "20240713_012000", "Preview", "Pre-Game")
 EARLY = live_snapshot(30, "20240713_021500")
 LATE = live_snapshot(55, "20240713_031500")
 NOT_FOUND = {"messageNumber": 10, "message": "Object not found"}
-
-
-@pytest.fixture(autouse=True)
-def _stream(monkeypatch: pytest.MonkeyPatch) -> None:
-    install_stream_shim(monkeypatch)  # SHIM: removed when tidemark.runtime.stream is merged
 
 
 def day_replay(tmp_path: Path, snapshots: list[tuple[int, Any]]) -> Path:

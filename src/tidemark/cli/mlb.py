@@ -1,7 +1,7 @@
 """``tidemark ingest`` / ``backfill`` / ``live``: MLB Stats API documents into a raw store, then into a sink.
 
 The work is in :mod:`tidemark.domains.mlb.client` (fetching, what is stored, polling); the tables are written by
-the stream runtime (:func:`tidemark.runtime.stream.stream`, the code of ``tidemark stream``) over the raw store.
+a run over the raw store's records of the mapping's endpoint (the stream runtime will add checkpoints).
 This module parses flags, draws progress (a Rich bar with ETA on a terminal, nothing otherwise) and prints
 summaries.
 """
@@ -156,19 +156,18 @@ def live_cmd(
 
 
 def stream_loader(mapping: str, store: RawStore, sink: str, *, engine: str = "local") -> Callable[[], Any]:
-    """A function that streams what ``store`` holds for ``mapping`` (the records of the mapping's endpoint and
-    method) into ``sink``, once: each call loads only the records after the stream's checkpoint."""
+    """A function that loads what ``store`` holds for ``mapping`` (the records of the mapping's endpoint and method)
+    into ``sink``. Until the stream runtime (checkpoints) lands, each call is a plain run over those records: the
+    write contract makes the re-read records ``unchanged`` and only newer snapshots change the tables."""
     from tidemark.mapping.loader import load_mapping
     from tidemark.raw import RawSource
+    from tidemark.runtime.batch import run
 
     source = load_mapping(mapping)[0].source
     select = "/".join(part for part in (source.endpoint, source.method) if part) or None
 
     def load() -> Any:
-        from tidemark.runtime.stream import stream  # type: ignore[import-not-found,unused-ignore]  # h12, at merge
-
-        raw = RawSource(store, select=select)
-        return stream(mapping, raw, sink, name=None, once=True, batch_documents=64, engine=engine, reporter=None)
+        return run(mapping, RawSource(store, select=select), sink, engine=engine)
 
     return load
 
