@@ -17,6 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from tidemark.cli import mlb as mlb_cli
 from tidemark.cli import raw as raw_cli
 from tidemark.cli.render import ProgressReporter, RowProgressReporter, print_whole, render_result, styled
 from tidemark.errors import ConfigError, ContractError, TidemarkError
@@ -51,6 +52,7 @@ class _Session:
 
 _state = _Session()
 app.add_typer(raw_cli.app)  # tidemark raw import / ls
+mlb_cli.register(app)  # tidemark ingest / backfill / live
 
 
 def _version(value: bool) -> None:

@@ -1,0 +1,307 @@
+"""``tidemark ingest`` / ``backfill`` / ``live``: MLB Stats API documents into a raw store, then into a sink.
+
+The work is in :mod:`tidemark.domains.mlb.client` (fetching, what is stored, polling); the tables are written by
+a run over the raw store's records of the mapping's endpoint (the stream runtime will add checkpoints).
+This module parses flags, draws progress (a Rich bar with ETA on a terminal, nothing otherwise) and prints
+summaries.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from tidemark.errors import ConfigError
+
+if TYPE_CHECKING:
+    from tidemark.domains.mlb.client import StatsApiClient
+    from tidemark.domains.mlb.client.backfill import BackfillSummary
+    from tidemark.domains.mlb.client.live import LiveSummary
+    from tidemark.http import FetchStats
+    from tidemark.raw import RawStore
+
+out = Console(soft_wrap=True, markup=False, highlight=False)  # messages print as they are (see cli/main.py)
+err = Console(stderr=True, soft_wrap=True, markup=False, highlight=False)
+
+RawOpt = Annotated[str, typer.Option("--raw", help="The raw store: a directory, duckdb:FILE or postgresql://...")]
+ReplayOpt = Annotated[
+    Path | None, typer.Option("--replay", help="Answer requests from recorded responses (no network).")
+]
+RecordOpt = Annotated[Path | None, typer.Option("--record", help="Save every response into this directory.")]
+RateOpt = Annotated[float | None, typer.Option("--rate", help="Requests per second (default 5; replay: no limit).")]
+ConcurrencyOpt = Annotated[int, typer.Option("--concurrency", help="Requests in flight at most.")]
+MappingOpt = Annotated[str | None, typer.Option("--mapping", "-m", help="Load into the sink with this mapping.")]
+SinkOpt = Annotated[str | None, typer.Option("--sink", "-s", help="Where the tables go, e.g. duckdb:mlb.duckdb.")]
+EngineOpt = Annotated[str, typer.Option("--engine", "-e", help="The engine that runs the mapping.")]
+
+
+def register(app: typer.Typer) -> None:
+    """Add the commands to the ``tidemark`` app (one line in cli/main.py)."""
+    app.command("ingest")(ingest_cmd)
+    app.command("backfill")(backfill_cmd)
+    app.command("live")(live_cmd)
+
+
+def ingest_cmd(
+    endpoint: Annotated[str, typer.Argument(help="The endpoint, e.g. mlb:schedule or mlb:live_game.")],
+    raw: RawOpt,
+    params: Annotated[list[str] | None, typer.Argument(help="PARAM=VALUE ..., e.g. gamePk=747175.")] = None,
+    replay: ReplayOpt = None,
+    record: RecordOpt = None,
+    rate: RateOpt = None,
+) -> None:
+    """Fetch one MLB Stats API document and append it to the raw store (an identical one counts as duplicate)."""
+    from tidemark.domains.mlb.client import ingest
+    from tidemark.raw import open_raw
+
+    name = _endpoint_name(endpoint)
+    values = _params(params or [])
+    with _client(replay, record, rate, 1) as api, open_raw(raw, create=True) as store:
+        request = api.prepare(name, values)
+        summary = ingest(api, [request], store)
+        display = store.display
+    for failure in summary.failures:
+        err.print(f"error: {failure}")
+    out.print(
+        f"{display}: {summary.appended} appended, {summary.duplicates} duplicates "
+        f"(GET {request.full_url}, {summary.bytes:,} bytes)"
+    )
+    if summary.failures:
+        raise typer.Exit(1)
+
+
+def backfill_cmd(
+    raw: RawOpt,
+    season: Annotated[
+        int | None, typer.Option("--season", help="The season, e.g. 2024 (its dates: one request).")
+    ] = None,
+    game_types: Annotated[
+        str | None, typer.Option("--game-types", help="Comma list: R regular season, F,D,L,W postseason, S spring.")
+    ] = None,
+    start: Annotated[str | None, typer.Option("--start", help="First date (YYYY-MM-DD).")] = None,
+    end: Annotated[str | None, typer.Option("--end", help="Last date (YYYY-MM-DD).")] = None,
+    mapping: MappingOpt = None,
+    sink: SinkOpt = None,
+    with_: Annotated[
+        str | None, typer.Option("--with", help="Also fetch: boxscore,people,teams (each person / team once).")
+    ] = None,
+    replay: ReplayOpt = None,
+    record: RecordOpt = None,
+    rate: RateOpt = None,
+    concurrency: ConcurrencyOpt = 4,
+    people_batch: Annotated[int, typer.Option(help="People asked for in one request.")] = 50,
+    engine: EngineOpt = "local",
+) -> None:
+    """Fetch the final feed of every game of a season or date range into the raw store (resumable), then load it
+    into the sink when --mapping and --sink are given."""
+    from tidemark.domains.mlb.client.backfill import Backfill, backfill
+    from tidemark.raw import open_raw
+
+    _mapping_and_sink(mapping, sink)
+    settings = Backfill(
+        season=season,
+        start=_date(start, "--start"),
+        end=_date(end, "--end"),
+        game_types=_list(game_types),
+        related=_list(with_),
+        people_batch=people_batch,
+    )
+    with _client(replay, record, rate, concurrency) as api, open_raw(raw, create=True) as store:
+        with _progress() as reporter:
+            summary = backfill(api, store, settings, reporter)
+        _print_backfill(summary, api.stats, store.display)
+        if mapping is not None and sink is not None:
+            result = stream_loader(mapping, store, sink, engine=engine)()
+            _print_load(result)
+    if not summary.ok:
+        raise typer.Exit(1)
+
+
+def live_cmd(
+    raw: RawOpt,
+    mapping: Annotated[str, typer.Option("--mapping", "-m", help="The mapping, e.g. mlb:live_game.")],
+    sink: Annotated[str, typer.Option("--sink", "-s", help="Where the tables go, e.g. duckdb:mlb.duckdb.")],
+    day: Annotated[str | None, typer.Option("--date", help="The day (YYYY-MM-DD; default: today in New York).")] = None,
+    min_interval: Annotated[float, typer.Option(help="Seconds between polls of a game, at least.")] = 5.0,
+    max_interval: Annotated[float, typer.Option(help="Seconds between polls of a game, at most.")] = 60.0,
+    replay: ReplayOpt = None,
+    record: RecordOpt = None,
+    rate: RateOpt = None,
+    concurrency: ConcurrencyOpt = 4,
+    engine: EngineOpt = "local",
+) -> None:
+    """Follow the games of a day: poll each game in progress at the interval its feed asks, append each new
+    snapshot to the raw store and load it into the sink at once; exit when every game is over (SIGTERM stops
+    cleanly)."""
+    from tidemark.domains.mlb.client.live import LiveOptions, live
+    from tidemark.raw import open_raw
+
+    options = LiveOptions(min_interval=min_interval, max_interval=max_interval)
+    when = _date(day, "--date") or today_in_new_york()
+    stop = threading.Event()
+    with _client(replay, record, rate, concurrency) as api, open_raw(raw, create=True) as store, _on_sigterm(stop):
+        load = stream_loader(mapping, store, sink, engine=engine)
+        summary = live(api, store, when, load=load, options=options, stop=stop, log=_log)
+        _print_live(summary, api.stats, store.display)
+
+
+def stream_loader(mapping: str, store: RawStore, sink: str, *, engine: str = "local") -> Callable[[], Any]:
+    """A function that loads what ``store`` holds for ``mapping`` (the records of the mapping's endpoint and method)
+    into ``sink``. Until the stream runtime (checkpoints) lands, each call is a plain run over those records: the
+    write contract makes the re-read records ``unchanged`` and only newer snapshots change the tables."""
+    from tidemark.mapping.loader import load_mapping
+    from tidemark.raw import RawSource
+    from tidemark.runtime.batch import run
+
+    source = load_mapping(mapping)[0].source
+    select = "/".join(part for part in (source.endpoint, source.method) if part) or None
+
+    def load() -> Any:
+        return run(mapping, RawSource(store, select=select), sink, engine=engine)
+
+    return load
+
+
+def _client(replay: Path | None, record: Path | None, rate: float | None, concurrency: int) -> StatsApiClient:
+    from tidemark.domains.mlb.client import StatsApiClient
+
+    return StatsApiClient(replay=replay, record=record, rate=rate, concurrency=concurrency)
+
+
+def _endpoint_name(endpoint: str) -> str:
+    scheme, sep, name = endpoint.partition(":")
+    if sep and scheme != "mlb":
+        raise ConfigError(f"unknown API {scheme!r} in {endpoint!r}: endpoints are mlb:NAME, e.g. mlb:schedule")
+    return name if sep else endpoint
+
+
+def _params(items: list[str]) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"{item!r}: give parameters as NAME=VALUE, e.g. gamePk=747175")
+        values[key] = value
+    return values
+
+
+def _list(text: str | None) -> list[str]:
+    return [part.strip() for part in (text or "").split(",") if part.strip()]
+
+
+def _date(text: str | None, flag: str) -> date | None:
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ConfigError(f"{flag} {text!r}: give a date as YYYY-MM-DD") from None
+
+
+def _mapping_and_sink(mapping: str | None, sink: str | None) -> None:
+    if (mapping is None) != (sink is None):
+        raise ConfigError("give --mapping and --sink together (e.g. -m mlb:live_game -s duckdb:mlb.duckdb), or neither")
+
+
+def today_in_new_york() -> date:
+    """The baseball day: the date in New York (a game at 10 pm in California is still that day)."""
+    try:
+        from zoneinfo import ZoneInfo
+
+        return datetime.now(ZoneInfo("America/New_York")).date()
+    except Exception:  # no time zone database: UTC minus 4 hours is New York in season
+        from datetime import timedelta
+
+        return (datetime.now(UTC) - timedelta(hours=4)).date()
+
+
+class _Bar:
+    """The backfill's progress: one bar per phase (schedule, feeds, ...) with ETA; silent when not a terminal."""
+
+    def __init__(self, progress: Progress | None) -> None:
+        self.progress = progress
+        self.task: Any = None
+
+    def phase(self, name: str, total: int) -> None:
+        if self.progress is not None and total:
+            self.task = self.progress.add_task(name, total=total)
+
+    def advance(self, done: int = 1) -> None:
+        if self.progress is not None and self.task is not None:
+            self.progress.advance(self.task, done)
+
+
+@contextmanager
+def _progress() -> Iterator[_Bar]:
+    if not err.is_terminal:
+        yield _Bar(None)
+        return
+    columns = (TextColumn("{task.description:>9}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=err, transient=False) as progress:
+        yield _Bar(progress)
+
+
+@contextmanager
+def _on_sigterm(stop: threading.Event) -> Iterator[None]:
+    """SIGTERM sets ``stop``: the round in progress (and its load) finishes, then the command ends."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    before = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, before)
+
+
+def _log(message: str) -> None:
+    err.print(f"{datetime.now(UTC):%H:%M:%S} {message}")
+
+
+def _fetch_line(stats: FetchStats) -> str:
+    return f"{stats.requests} requests, {stats.bytes:,} bytes, {stats.retries} retries, {stats.failures} failures"
+
+
+def _print_backfill(summary: BackfillSummary, stats: FetchStats, display: str) -> None:
+    related = "".join(f", {count} {name}" for name, count in summary.related.items())
+    out.print(
+        f"backfill {summary.start} .. {summary.end}: {summary.games} final games, {summary.fetched} fetched, "
+        f"{summary.stored} already stored, {summary.not_final} not final{related}"
+    )
+    out.print(f"{_fetch_line(stats)}; {display}: {summary.appended} appended, {summary.duplicates} duplicates")
+    for failure in summary.failures:
+        err.print(f"failed: {failure}")
+    if summary.failures:
+        err.print("run the same command again to fetch what failed (what is stored is not fetched again)")
+
+
+def _print_live(summary: LiveSummary, stats: FetchStats, display: str) -> None:
+    states = ", ".join(f"{pk} {state}" for pk, state in summary.games.items()) or "none"
+    out.print(f"live {summary.day}: {summary.reason}; games: {states}")
+    out.print(
+        f"{summary.polls} polls, {summary.snapshots} new snapshots, {summary.unchanged} unchanged, "
+        f"{summary.loads} loads, {len(summary.errors)} errors; {_fetch_line(stats)}; {display}"
+    )
+
+
+def _print_load(result: Any) -> None:
+    from tidemark.cli.render import render_result
+
+    render_result(out, getattr(result, "result", result))
+
+
+__all__ = ["register", "stream_loader", "today_in_new_york"]
