@@ -117,7 +117,10 @@ class _Snapshot:
             wanted = term if wanted is None else wanted | term
         if wanted is None:
             return None
-        found = dataset.to_table(filter=wanted)
+        try:
+            found = dataset.to_table(filter=wanted)
+        except pa.ArrowNotImplementedError:  # files delta-rs wrote with string_view columns, whose statistics
+            found = dataset.to_table()  # pyarrow cannot compare with a string filter: scan all; `matching` is exact
         return found.filter(matching(found, self.spec, keys, scopes))
 
     def count(self) -> int:
