@@ -35,7 +35,9 @@ def stream_cmd(
         str | None, typer.Option("--mapping", "-m", help="Mapping file, or a built-in such as mlb:live_game.")
     ] = None,
     raw: RawOpt = None,
-    once: Annotated[bool, typer.Option("--once", help="Process what is there and exit (a resumable backfill).")] = False,
+    once: Annotated[
+        bool, typer.Option("--once", help="Process what is there and exit (a resumable backfill).")
+    ] = False,
     batch_documents: Annotated[int, typer.Option(help="Records per micro-batch (bounds memory).")] = 64,
     max_batch_mb: Annotated[float, typer.Option(help="About this many MB of records per micro-batch.")] = 64,
     name: Annotated[str | None, typer.Option("--name", help="The stream's name (default: mapping + raw).")] = None,
