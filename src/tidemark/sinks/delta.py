@@ -40,6 +40,7 @@ from tidemark.errors import (
 )
 from tidemark.sinks.base import Capabilities
 from tidemark.sinks.bookkeeping import (
+    checkpoint_spec,
     legacy_watermark_name,
     quarantine_spec,
     quarantine_table,
@@ -196,16 +197,26 @@ class DeltaSink(WorkingCopySink[_DeltaState]):
     def commit(self) -> None:
         report: dict[str, dict[str, int]] = {}
         state = self._state()
+        # a stream's checkpoint is published last, after the quarantine: a crash before it replays the micro-batch
+        last = checkpoint_spec().qualified
         try:
-            for name, table in list(state.tables.items()):
+            for name, table in sorted(state.tables.items(), key=lambda item: item[0] == last):
+                if name == last and state.quarantined:
+                    self._publish_quarantine(state)
                 report[name] = self._publish(table)
-            if state.quarantined:
-                rows = quarantine_table(state.quarantined)
-                path = self._path(quarantine_spec())
-                self._commit_op(lambda: self._write(path, rows, mode="append", spec=None))
+            if state.quarantined and last not in state.tables:
+                self._publish_quarantine(state)
         finally:
             self._discard()
         self.last_commit = report
+
+    def _publish_quarantine(self, state: _DeltaState) -> None:
+        path = self._path(quarantine_spec())
+        done = None if state.txn is None or (log := self._open(path)) is None else log.transaction_version(state.txn[0])
+        if done is not None and state.txn is not None and done >= state.txn[1]:
+            return  # a replayed micro-batch whose entries are there already
+        rows = quarantine_table(state.quarantined)
+        self._commit_op(lambda: self._write(path, rows, mode="append", spec=None))
 
     # -- tables -------------------------------------------------------------------------------------------------
     def _path(self, spec: TableSpec) -> Path:
