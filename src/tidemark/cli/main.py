@@ -19,6 +19,7 @@ from rich.table import Table
 
 from tidemark.cli import mlb as mlb_cli
 from tidemark.cli import raw as raw_cli
+from tidemark.cli import stream as stream_cli
 from tidemark.cli.render import ProgressReporter, RowProgressReporter, print_whole, render_result, styled
 from tidemark.errors import ConfigError, ContractError, TidemarkError
 
@@ -53,6 +54,7 @@ class _Session:
 _state = _Session()
 app.add_typer(raw_cli.app)  # tidemark raw import / ls
 mlb_cli.register(app)  # tidemark ingest / backfill / live
+stream_cli.register(app)  # tidemark stream / streams
 
 
 def _version(value: bool) -> None:
@@ -76,16 +78,20 @@ def _main(
 @app.command("run")
 def run_cmd(
     mapping: Annotated[str, typer.Option("--mapping", "-m", help="Mapping file, or a built-in such as mlb:live_game.")],
+    sink: Annotated[str, typer.Option("--sink", "-s", help="Where to write, e.g. duckdb:warehouse.duckdb.")],
     inputs: Annotated[
-        list[Path],
+        list[Path] | None,
         typer.Option(
             "--input",
             "-i",
             help="Files or directories of documents: several after one flag (a shell glob) or the flag repeated; "
             "- reads standard input (one JSON document, or NDJSON).",
         ),
-    ],
-    sink: Annotated[str, typer.Option("--sink", "-s", help="Where to write, e.g. duckdb:warehouse.duckdb.")],
+    ] = None,
+    raw: Annotated[
+        str | None, typer.Option("--raw", help="Rebuild from a raw store instead (no stream checkpoint is touched).")
+    ] = None,
+    select: Annotated[str | None, typer.Option("--select", help="With --raw: endpoint or endpoint/method.")] = None,
     mode: Annotated[str, typer.Option("--mode", help="overwrite | append | append_once | upsert")] = "upsert",
     batch_documents: Annotated[int, typer.Option(help="Documents per batch (bounds memory).")] = 64,
     engine: Annotated[str, typer.Option("--engine", "-e", help="The engine that runs the mapping.")] = "local",
@@ -107,7 +113,7 @@ def run_cmd(
 
     if max_document_mb <= 0:
         raise ConfigError(f"--max-document-mb {max_document_mb:g}: give a size above 0 (the default is 256)")
-    source = _documents([*inputs, *(more_inputs or [])], int(max_document_mb * 2**20))
+    source = _raw_or_documents(raw, select, [*(inputs or []), *(more_inputs or [])], int(max_document_mb * 2**20))
     reporter = _state.progress = ProgressReporter(err, enabled=not as_json)
     result = run(
         mapping,
@@ -120,12 +126,30 @@ def run_cmd(
         max_document_bytes=int(max_document_mb * 2**20),
         engine_options=_spark_options(spark_master, spark_conf or []),
     )
+    close = getattr(source, "close", None)  # a raw store opened for --raw
+    if close is not None:
+        close()
     if as_json:
         out.print_json(json.dumps(result.as_dict()))
     else:
         render_result(out, result)
     if not result.ok or (strict and result.warnings):
         raise typer.Exit(1)
+
+
+def _raw_or_documents(raw: str | None, select: str | None, inputs: list[Path], max_bytes: int) -> list[Path] | Source:
+    """``--raw`` (a raw store, all of it or ``--select``) or ``--input`` (files, directories, standard input)."""
+    if raw is None:
+        if select is not None:
+            raise ConfigError("--select picks records of a raw store: give --raw too")
+        if not inputs:
+            raise ConfigError("give --input FILES (or --raw RAW to rebuild from a raw store)")
+        return _documents(inputs, max_bytes)
+    if inputs:
+        raise ConfigError("give either --input or --raw, not both")
+    from tidemark.raw import RawSource
+
+    return RawSource(raw, select=select)
 
 
 def _documents(inputs: list[Path], max_document_bytes: int) -> list[Path] | Source:

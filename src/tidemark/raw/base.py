@@ -135,6 +135,7 @@ class RawStore(ABC):
         #      strictly after ``p``; [] when there is nothing more. A record that cannot be read comes with
         #      ``error`` set and its position.
         store.stats()                           # -> [EndpointStats] per endpoint/method
+        store.count(after=p)                    # -> records after p (a stream's lag)
         store.close()                           # also as a context manager
 
     ``append`` is all-or-nothing per call where the backend is transactional (DuckDB, PostgreSQL: one transaction;
@@ -160,6 +161,15 @@ class RawStore(ABC):
 
     @abstractmethod
     def stats(self) -> list[EndpointStats]: ...
+
+    def count(self, after: Position | None = None) -> int:
+        """Records strictly after ``after`` (all when None): a stream's lag. This default reads them in bounded
+        batches; a backend that can count without reading overrides it."""
+        total, cursor = 0, after
+        while batch := self.read(cursor, limit=1024):
+            total += len(batch)
+            cursor = batch[-1].position
+        return total
 
     def close(self) -> None:  # noqa: B027 - a store without a connection has nothing to close
         pass

@@ -104,6 +104,11 @@ class SqlRawStore(RawStore):
             )
         return [self._record(row) for row in rows]
 
+    def count(self, after: Position | None = None) -> int:
+        with self._lock:
+            rows = self._query(f"SELECT count(*) FROM {TABLE} WHERE position > ?", [self._start(after)])
+        return int(rows[0][0])
+
     def stats(self) -> list[EndpointStats]:
         with self._lock:
             rows = self._query(_STATS)

@@ -1,6 +1,7 @@
 """A batch run: a source's documents -> engine -> write contract -> sink, in one transaction.
 
-The same loop serves streaming later (a micro-batch is a run over the documents after the checkpoint's position).
+The same loop serves a stream (runtime/stream.py): a micro-batch is :func:`write_documents` over the documents
+after the checkpoint's position, its checkpoint saved in the same transaction.
 Nothing here prints: progress and results go to a :class:`~tidemark.runtime.result.Reporter`; the CLI renders them.
 """
 
@@ -9,7 +10,7 @@ from __future__ import annotations
 import errno
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from tidemark.compile.plan import Plan, TargetPlan, compile_mapping
 from tidemark.contract.counts import MODES, Mode
 from tidemark.contract.keys import KeyReport, apply_key
 from tidemark.contract.prepare import Prepared, RowError, prepare
+from tidemark.documents import RawDocument
 from tidemark.engines import DEFAULT_ENGINE, Engine, engine_class, extract_source
 from tidemark.engines.base import ExtractBatch
 from tidemark.errors import ConfigError, ContractError, SinkError, SinkTerminalError
@@ -62,8 +64,8 @@ def run(
         raise ConfigError(f"unknown mode {mode!r}: use one of {', '.join(MODES)}")
     if max_document_bytes < 1:
         raise ConfigError(f"max_document_bytes={max_document_bytes}: give a size of at least 1 byte")
-    plan = _plan(mapping)
-    _check_mode(plan, mode)
+    plan = plan_of(mapping)
+    check_mode(plan, mode)
     make_engine = engine_class(engine, engine_options)  # an unknown engine or option fails before anything is opened
     source = open_source(inputs, max_document_bytes=max_document_bytes)
     reporter = reporter or NullReporter()
@@ -102,9 +104,33 @@ def _attempt(
     batch_documents: int,
 ) -> None:
     """One try of a run, in one transaction, reading the source from its start."""
+    write_documents(plan, target, engine, source, mode, result, reporter, batch_documents)
+
+
+def write_documents(
+    plan: Plan,
+    target: Sink,
+    engine: Engine,
+    documents: Source | Iterable[RawDocument],
+    mode: Mode,
+    result: RunResult,
+    reporter: Reporter,
+    batch_documents: int,
+    *,
+    txn: tuple[str, int] | None = None,
+    finish: Callable[[Transaction], None] | None = None,
+) -> None:
+    """Documents -> engine -> contract -> sink in one transaction: a run's attempt, or a stream's micro-batch
+    (``txn`` tags it, ``finish`` runs last inside the transaction: the stream saves its checkpoint there)."""
     specs = [t.spec for t in plan.targets]
-    with Transaction(target, specs, run_id=result.run_id) as tx, BatchWriter(plan, tx, mode, result) as writer:
-        batches = iter(extract_source(engine, source, batch_documents=batch_documents))
+    with (
+        Transaction(target, specs, run_id=result.run_id, txn=txn) as tx,
+        BatchWriter(plan, tx, mode, result) as writer,
+    ):
+        if isinstance(documents, Source):  # a whole source: an engine may read it where it runs (Spark executors)
+            batches = iter(extract_source(engine, documents, batch_documents=batch_documents))
+        else:
+            batches = iter(engine.extract(documents, batch_documents=batch_documents))
         while True:
             start = time.perf_counter()
             batch = next(batches, None)
@@ -117,6 +143,8 @@ def _attempt(
                 rows=sum(t.num_rows for t in batch.tables.values()),
                 bytes_read=batch.bytes_read,
             )
+        if finish is not None:
+            finish(tx)
 
 
 #: what a store or the OS says when it cannot write any more (DuckDB words it in its messages, files by errno)
@@ -147,7 +175,7 @@ def close_after(sink: Sink, cause: BaseException) -> None:
         cause.add_note(f"(closing {sink.display} failed as well: {exc})")
 
 
-def _plan(mapping: str | Path | Mapping | Plan) -> Plan:
+def plan_of(mapping: str | Path | Mapping | Plan) -> Plan:
     if isinstance(mapping, Plan):
         return mapping
     if isinstance(mapping, Mapping):
@@ -155,7 +183,7 @@ def _plan(mapping: str | Path | Mapping | Plan) -> Plan:
     return compile_mapping(load_mapping(mapping)[0])
 
 
-def _check_mode(plan: Plan, mode: Mode) -> None:
+def check_mode(plan: Plan, mode: Mode) -> None:
     if mode in {"upsert", "append_once"}:
         missing = [t.name for t in plan.targets if not t.spec.primary_key]
         if missing:

@@ -1,5 +1,6 @@
 """One transaction on a sink, and the conflict retries around it: the loop ``run``, ``tidemark.write`` and the
-conformance suite share (and the stream runtime will: a micro-batch is one transaction)::
+conformance suite share, and the stream runtime (a micro-batch is one transaction, ``txn=`` tags it and
+``tx.save_checkpoint`` commits its checkpoint with its rows)::
 
     def attempt() -> RunResult:                        # reads its input again: source.read(), never a copy
         with Transaction(sink, specs, run_id=...) as tx:   # sink.begin(); sink.ensure_table(spec) for every table
@@ -31,7 +32,7 @@ from tidemark.contract.counts import Mode, WriteCounts
 from tidemark.contract.prepare import RowError
 from tidemark.engines.base import RejectedDocument
 from tidemark.errors import SinkConflictError, SinkTerminalError
-from tidemark.sinks.base import QuarantineEntry, Sink
+from tidemark.sinks.base import Checkpoint, QuarantineEntry, Sink
 from tidemark.tables import TableSpec
 
 #: times a run starts over after a conflict with another writer (deadlock, serialization failure) rolled it back
@@ -47,15 +48,26 @@ class Transaction:
     them for a mapping; ``tidemark.write`` passes ``"data"``).
     """
 
-    def __init__(self, sink: Sink, specs: Iterable[TableSpec], *, run_id: str, schema_from: str = "mapping") -> None:
+    def __init__(
+        self,
+        sink: Sink,
+        specs: Iterable[TableSpec],
+        *,
+        run_id: str,
+        schema_from: str = "mapping",
+        txn: tuple[str, int] | None = None,
+    ) -> None:
         self.sink = sink
         self.specs = list(specs)
         self.run_id = run_id
         self.schema_from = schema_from
+        self.txn = txn  # a stream's (name, micro-batch number): Sink.set_transaction
 
     def __enter__(self) -> Transaction:
         self.sink.begin()
         try:
+            if self.txn is not None:
+                self.sink.set_transaction(*self.txn)
             for spec in self.specs:
                 self._ensure(spec)
         except BaseException as exc:
@@ -95,6 +107,10 @@ class Transaction:
         counts = self.sink.write(spec, rows, scopes, mode)
         self.refuse(counts.refused)
         return counts
+
+    def save_checkpoint(self, checkpoint: Checkpoint) -> None:
+        """A stream's checkpoint, committed with the transaction's rows (``Sink.save_checkpoint``)."""
+        self.sink.save_checkpoint(checkpoint)
 
     def refuse(self, errors: Iterable[RowError]) -> None:
         """Quarantine refused rows (with their table, key and row)."""

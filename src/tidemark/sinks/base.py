@@ -8,6 +8,9 @@ The runtime calls, per run::
     sink.quarantine(entries)              # error rows and rejected documents
     sink.commit()                         # or sink.rollback() on any failure
 
+and, for a stream's micro-batch (runtime/stream.py), ``sink.set_transaction(stream, batch)`` right after ``begin``
+and ``sink.save_checkpoint(checkpoint)`` before ``commit``; ``sink.read_checkpoint(stream)`` between transactions.
+
 ``rows`` always carries the content hash column and has at most one row per key (except in ``append``). The sink
 implements the comparison with stored rows (insert / update / unchanged / skipped), reconciliation of scoped tables
 (deleted) and the modes, exactly as docs/write-contract.md says. The runtime and the tests branch on
@@ -19,11 +22,12 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import datetime
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import pyarrow as pa
 
 from tidemark.contract.counts import Mode, WriteCounts
+from tidemark.documents import Position
 from tidemark.tables import TableSpec
 
 #: Where tidemark keeps its own bookkeeping (watermarks of scoped tables, quarantine) inside a store.
@@ -67,6 +71,25 @@ class QuarantineEntry:
     row: str | None  # canonical JSON of the row
     origin: str
     at: datetime
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """Where a stream stands in a store (one row of ``_tidemark.checkpoints``, sinks/bookkeeping.py).
+
+    ``position``: of the last record its committed micro-batches covered (None before the first one); ``batch``:
+    micro-batches committed (the Delta transaction version of the last one); ``totals``: what they did, summed
+    (JSON: documents, rejected, row_errors, counts per table); ``pending``: on a store whose checkpoint is not
+    atomic, the last position of the micro-batch being committed (written before it: a restart replays exactly
+    that micro-batch, under the same transaction version).
+    """
+
+    stream: str
+    position: Position | None
+    batch: int
+    committed_at: datetime
+    totals: dict[str, Any]
+    pending: Position | None = None
 
 
 QUARANTINE_SCHEMA = pa.schema(
@@ -120,6 +143,44 @@ class Sink(ABC):
     @abstractmethod
     def read_table(self, spec: TableSpec) -> pa.Table:
         """The stored rows (data columns only), for status, tests and exports."""
+
+    # -- streams (runtime/stream.py) ------------------------------------------------------------------------------
+    def set_transaction(self, app_id: str, version: int) -> None:  # noqa: B027 - optional: most stores need none
+        """Tag this transaction as micro-batch ``version`` of stream ``app_id``, right after :meth:`begin`.
+
+        A store whose checkpoint is not atomic (``capabilities.atomic_checkpoint`` False) keeps the tag with each
+        table it commits and skips the tables that already hold it when the micro-batch is replayed (Delta's
+        transaction identifiers). Stores whose checkpoint commits with the rows need nothing: the default does
+        nothing.
+        """
+
+    def save_checkpoint(self, checkpoint: Checkpoint) -> None:
+        """Write ``checkpoint`` inside the transaction (before :meth:`commit`): the ``_tidemark.checkpoints`` table
+        through the ordinary path (ensure_table, an upsert keyed by stream), so it commits with the rows on every
+        store that commits its tables at once."""
+        from tidemark.sinks.bookkeeping import checkpoint_rows, checkpoint_spec
+
+        spec = checkpoint_spec()
+        self.ensure_table(spec)
+        self.write(spec, checkpoint_rows([checkpoint]), None, "upsert")
+
+    def read_checkpoints(self) -> list[Checkpoint]:
+        """Every stream's committed checkpoint in this store ([] when no stream ever committed)."""
+        from tidemark.errors import SinkTerminalError
+        from tidemark.sinks.bookkeeping import checkpoint_spec, checkpoints_of
+
+        spec = checkpoint_spec()
+        try:
+            rows = self.read_table(spec)
+        except SinkTerminalError as exc:
+            if f"table {spec.qualified} does not exist" in str(exc):  # the words every store's read_table uses
+                return []
+            raise
+        return checkpoints_of(rows)
+
+    def read_checkpoint(self, stream: str) -> Checkpoint | None:
+        """The stream's committed checkpoint; None when it never committed (it starts from the first record)."""
+        return next((c for c in self.read_checkpoints() if c.stream == stream), None)
 
     def maintain(self, *, retention_hours: int | None = None) -> dict[str, dict[str, int]]:
         """Housekeeping (``tidemark maintain``): compact small files, delete files older than ``retention_hours``

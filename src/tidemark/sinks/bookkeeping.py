@@ -6,7 +6,8 @@
   runtime; declared here so that every store creates it the same way).
 
 Every sink creates and writes them through its ordinary path (DDL from the spec, append / upsert). Bookkeeping
-tables carry no content hash (``hashed=False``).
+tables carry no content hash (``hashed=False``), except the checkpoints, written as an upsert (see
+:func:`checkpoint_spec`).
 
 Internal names are derived so that two tables can never share one: ``wm__<schema>__<table>`` alone made
 ``a__b.c`` and ``a.b__c`` collide, so the name ends with a digest of the exact (schema, table) pair, and is at most
@@ -18,11 +19,14 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
+import json
 
 import pyarrow as pa
 
-from tidemark.sinks.base import META_SCHEMA, QUARANTINE_SCHEMA, QUARANTINE_TABLE, QuarantineEntry
-from tidemark.tables import Column, TableSpec
+from tidemark.contract.prepare import row_hash
+from tidemark.documents import as_position
+from tidemark.sinks.base import META_SCHEMA, QUARANTINE_SCHEMA, QUARANTINE_TABLE, Checkpoint, QuarantineEntry
+from tidemark.tables import HASH_COLUMN, Column, TableSpec
 from tidemark.types import LogicalType
 
 MAX_NAME = 63  # PostgreSQL's identifier limit (NAMEDATALEN - 1)
@@ -82,11 +86,59 @@ def watermark_schema(spec: TableSpec) -> pa.Schema:
     return watermark_spec(spec).arrow_schema
 
 
+@functools.lru_cache(maxsize=1)
 def checkpoint_spec() -> TableSpec:
-    """``_tidemark.checkpoints``: one row per stream, its position (opaque JSON text) and when it committed."""
+    """``_tidemark.checkpoints``: one row per stream (:class:`~tidemark.sinks.base.Checkpoint`): its position and
+    pending position (JSON arrays as text), micro-batch number, summed counts (JSON text) and when it committed.
+
+    Unlike the other bookkeeping tables it is hashed: a checkpoint is written as an ordinary upsert keyed by stream
+    (no timestamp: the last write wins, docs/write-contract.md), through each store's own path, so it commits with
+    the rows wherever the store commits its tables at once.
+    """
     cols = (
         Column("stream", LogicalType("string"), nullable=False),
         Column("position", LogicalType("string"), nullable=False),
+        Column("batch", LogicalType("bigint"), nullable=False),
+        Column("pending", LogicalType("string")),
+        Column("totals", LogicalType("string")),
         Column("committed_at", LogicalType("timestamp"), nullable=False),
     )
-    return TableSpec(META_SCHEMA, CHECKPOINT_TABLE, cols, primary_key=("stream",), hashed=False)
+    return TableSpec(META_SCHEMA, CHECKPOINT_TABLE, cols, primary_key=("stream",))
+
+
+def checkpoint_rows(checkpoints: list[Checkpoint]) -> pa.Table:
+    """Checkpoints as rows of :func:`checkpoint_spec`, content hash included (ready for ``Sink.write``)."""
+    spec = checkpoint_spec()
+    rows = [
+        {
+            "stream": c.stream,
+            "position": json.dumps(None if c.position is None else list(c.position)),
+            "batch": c.batch,
+            "pending": None if c.pending is None else json.dumps(list(c.pending)),
+            "totals": json.dumps(c.totals, sort_keys=True),
+            "committed_at": c.committed_at,
+        }
+        for c in checkpoints
+    ]
+    data_schema = pa.schema([spec.arrow_schema.field(n) for n in spec.column_names])
+    table = pa.Table.from_pylist(rows, schema=data_schema)
+    return table.append_column(spec.arrow_schema.field(HASH_COLUMN), row_hash(table, spec.column_names))
+
+
+def checkpoints_of(rows: pa.Table) -> list[Checkpoint]:
+    """The checkpoints held by rows of :func:`checkpoint_spec` (as ``read_table`` returns them)."""
+    out = []
+    for row in rows.to_pylist():
+        position = json.loads(row["position"])
+        pending = None if row["pending"] is None else json.loads(row["pending"])
+        out.append(
+            Checkpoint(
+                stream=row["stream"],
+                position=None if position is None else as_position(position),
+                batch=int(row["batch"]),
+                committed_at=row["committed_at"],
+                totals=json.loads(row["totals"] or "{}"),
+                pending=None if pending is None else as_position(pending),
+            )
+        )
+    return out

@@ -41,6 +41,7 @@ from tidemark.errors import (
 )
 from tidemark.sinks.base import Capabilities
 from tidemark.sinks.bookkeeping import (
+    checkpoint_spec,
     legacy_watermark_name,
     quarantine_spec,
     quarantine_table,
@@ -121,7 +122,10 @@ class _Snapshot:
             wanted = term if wanted is None else wanted | term
         if wanted is None:
             return None
-        found = dataset.to_table(filter=wanted)
+        try:
+            found = dataset.to_table(filter=wanted)
+        except pa.ArrowNotImplementedError:  # files delta-rs wrote with string_view columns, whose statistics
+            found = dataset.to_table()  # pyarrow cannot compare with a string filter: scan all; `matching` is exact
         return found.filter(matching(found, self.spec, keys, scopes, by))
 
     def count(self) -> int:
@@ -199,18 +203,28 @@ class DeltaSink(WorkingCopySink[_DeltaState]):
         report: dict[str, dict[str, int]] = {}
         state = self._state()
         names = list(state.tables)
+        # a stream's checkpoint is published last, after the quarantine: a crash before it replays the micro-batch
+        last = checkpoint_spec().qualified
         try:
-            for name, table in list(state.tables.items()):
+            for name, table in sorted(state.tables.items(), key=lambda item: item[0] == last):
+                if name == last and state.quarantined:
+                    self._publish_quarantine(state)
                 report[name] = self._publish(table)
-            if state.quarantined:
-                rows = quarantine_table(state.quarantined)
-                path = self._path(quarantine_spec())
-                self._commit_op(lambda: self._write(path, rows, mode="append", spec=None))
+            if state.quarantined and last not in state.tables:
+                self._publish_quarantine(state)
         except SinkError as exc:
             raise type(exc)(f"{exc}. {_partial(names, list(report))}") from exc
         finally:
             self._discard()
         self.last_commit = report
+
+    def _publish_quarantine(self, state: _DeltaState) -> None:
+        path = self._path(quarantine_spec())
+        done = None if state.txn is None or (log := self._open(path)) is None else log.transaction_version(state.txn[0])
+        if done is not None and state.txn is not None and done >= state.txn[1]:
+            return  # a replayed micro-batch whose entries are there already
+        rows = quarantine_table(state.quarantined)
+        self._commit_op(lambda: self._write(path, rows, mode="append", spec=None))
 
     # -- tables -------------------------------------------------------------------------------------------------
     def _path(self, spec: TableSpec) -> Path:

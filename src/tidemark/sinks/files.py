@@ -139,7 +139,7 @@ class FileSink(WorkingCopySink[_FilesState]):
     capabilities: ClassVar[Capabilities] = Capabilities(
         transactional=True,  # every table of a run is published by one manifest rename
         enforces_foreign_keys=False,
-        atomic_checkpoint=False,
+        atomic_checkpoint=True,  # a stream's checkpoint is a table of the same manifest (Sink.save_checkpoint)
         concurrent_writers=True,  # writers take turns on the store's lock; each reads the newest manifest
         max_identifier_bytes=255,  # a table is a directory: a file name
     )
