@@ -105,14 +105,15 @@ def test_found_from_a_subdirectory_and_paths_are_the_projects(project: Path) -> 
             "    user: tidemark\n    password: hunter2",
             ":8:5: connections.pg.password: secrets are references only: write password_env",
         ),
-        ("    mode: x", "", None),
+        (
+            "    connection: warehouse\n  season",
+            "    connection: warehouse\n    mode: upsrt\n  season",
+            ":16:5: pipelines.sample.mode: 'upsrt' (did you mean 'upsert'?) is not one of overwrite, append, "
+            "append_once, upsert",
+        ),
     ],
 )
-def test_errors_name_the_place_the_key_and_the_fix(project: Path, old: str, new: str, expected: str | None) -> None:
-    if expected is None:  # a pipeline with a bad mode value
-        message = broken(project, "    connection: warehouse", "    connection: warehouse\n    mode: upsrt")
-        assert f"{project / 'tidemark.yaml'}:16:5: pipelines.sample.mode: Input should be" in message
-        return
+def test_errors_name_the_place_the_key_and_the_fix(project: Path, old: str, new: str, expected: str) -> None:
     message = broken(project, old, new)
     assert message.startswith(str(project / "tidemark.yaml") + expected), message
     assert "hunter2" not in message
@@ -250,3 +251,38 @@ def test_stream_pipeline_follows_its_raw_store(project: Path) -> None:
     assert data["result"]["tables"]["game.live_game_metadata"]["inserted"] == 1
     with duckdb.connect(str(project / "wh.duckdb")) as con:
         assert con.execute("select game_pk from game.live_game_metadata").fetchall() == [(747175,)]
+
+
+def test_run_an_ingesting_pipeline_backfills_then_loads(project: Path) -> None:
+    from tests.mlb_replay import add_schedule, listed, replay_root
+
+    root = replay_root(project)
+    days = {"2024-07-12": [listed(747175, "2024-07-12", "Final", "Final")]}
+    add_schedule(root, {"sportId": 1, "startDate": "2024-07-01", "endDate": "2024-07-20"}, days)
+    backfill = "ingest: {backfill: {start: '2024-07-01', end: '2024-07-20'}, replay: replay}"
+    text = PROJECT.replace(
+        "connection: pg\n    ingest: {backfill: {season: 2024}}", f"connection: warehouse\n    {backfill}"
+    )
+    (project / "tidemark.yaml").write_text(text)
+    result = runner.invoke(app, ["run", "season"])
+    assert result.exit_code == 0, result.output
+    assert "1 final games, 1 fetched, 0 already stored, 0 not final" in result.stdout
+    assert (project / "raw").is_dir()  # the project's raw store, relative to the file
+    with duckdb.connect(str(project / "wh.duckdb"), read_only=True) as con:
+        assert con.execute("SELECT game_pk FROM game.live_game_metadata").fetchall() == [(747175,)]
+
+
+def test_a_bad_value_from_the_environment_is_named_as_such(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TIDEMARK_PIPELINES__SAMPLE__BATCH_DOCUMENTS", "many")
+    with pytest.raises(ConfigError) as caught:
+        load_project()
+    assert str(caught.value).startswith(
+        f"{project / 'tidemark.yaml'}:12:3: pipelines.sample.batch_documents (set by "
+        "TIDEMARK_PIPELINES__SAMPLE__BATCH_DOCUMENTS or a flag): Input should be a valid integer"
+    ), caught.value
+    monkeypatch.delenv("TIDEMARK_PIPELINES__SAMPLE__BATCH_DOCUMENTS")
+    result = runner.invoke(app, ["run", "sample", "--mode", "upsrt"])
+    assert result.exit_code == 1
+    assert "pipelines.sample.mode (set by TIDEMARK_PIPELINES__SAMPLE__MODE or a flag): 'upsrt' (did you mean " in str(
+        result.exception
+    )

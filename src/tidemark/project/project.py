@@ -10,6 +10,7 @@ Every problem names ``file:line:col``, the YAML path, a did-you-mean and the fix
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from collections.abc import Mapping as MappingABC
 from dataclasses import dataclass, field
@@ -184,10 +185,9 @@ def _collect(node: yaml.Node | None, loc: Loc, out: Positions) -> None:
 def place(filename: str, positions: Positions, loc: Loc) -> str:
     """``file:line:col: yaml.path``; a key the file does not have came from the environment or a flag."""
     probe = tuple(loc)
-    pos = positions.get((*probe, "__key__"))
-    while pos is None and probe and probe not in positions:
+    while probe and probe not in positions:
         probe = probe[:-1]
-    line, col = pos or positions.get(probe, (1, 1))
+    line, col = positions.get((*probe, "__key__")) or positions.get(probe, (1, 1))
     origin = "" if probe == tuple(loc) else f" (set by {ENV_PREFIX}{'__'.join(map(str, loc)).upper()} or a flag)"
     return f"{filename}:{line}:{col}: {format_loc(loc)}{origin}"
 
@@ -202,6 +202,9 @@ def _problems(exc: ValidationError, positions: Positions, filename: str) -> str:
         elif err["type"] in ("union_tag_invalid", "union_tag_not_found"):
             tag = str((err.get("ctx") or {}).get("tag", ""))
             msg = f"unknown kind {tag!r}{did_you_mean(tag, KINDS)}; give type: one of {', '.join(KINDS)}"
+        elif err["type"] == "literal_error":
+            value, choices = str(err["input"]), re.findall(r"'([^']*)'", str((err.get("ctx") or {}).get("expected")))
+            msg = f"{value!r}{did_you_mean(value, choices)} is not one of {', '.join(choices)}"
         else:
             msg = str(err["msg"]).removeprefix("Value error, ")
         lines.append(f"{place(filename, positions, loc)}: {msg}")
