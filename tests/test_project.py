@@ -286,3 +286,14 @@ def test_a_bad_value_from_the_environment_is_named_as_such(project: Path, monkey
     assert "pipelines.sample.mode (set by TIDEMARK_PIPELINES__SAMPLE__MODE or a flag): 'upsrt' (did you mean " in str(
         result.exception
     )
+
+
+def test_write_command_block_names_a_project_connection(project: Path) -> None:
+    (project / "items.csv").write_text("id,at\n1,2024-01-01\n2,2024-01-02\n")
+    (project / "write.yaml").write_text(
+        "write:\n  connection: warehouse\n  table: main.items\n  mode: upsert\n  keys: [id]\n  timestamp_col: at\n"
+    )
+    result = runner.invoke(app, ["write", str(project / "items.csv"), "--config", str(project / "write.yaml")])
+    assert result.exit_code == 0, result.output
+    with duckdb.connect(str(project / "wh.duckdb"), read_only=True) as con:
+        assert con.execute("select count(*) from main.items").fetchone() == (2,)

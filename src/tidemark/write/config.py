@@ -33,7 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from tidemark.contract.counts import MODES, Mode
 from tidemark.errors import ConfigError, did_you_mean
 from tidemark.keyspec import KeyRecipe, KeySpec
-from tidemark.project.connections import resolve_connection
+from tidemark.project.connections import resolve_connection, sink_url_kind
 
 DEDUPS = ("newest_wins", "error")
 
@@ -202,10 +202,10 @@ def _block_sink(config: WriteConfig, connections: MappingABC[str, Any] | None) -
 
 def connection_sink(name: str, connections: MappingABC[str, Any] | None, fmt: str | None = None) -> Any:
     """A connection name (+ format) -> a sink: from ``connections``, else from the project's (tidemark.yaml)."""
-    if connections is None:
+    if connections is None:  # a sink URL needs no project; a name is the project's
         from tidemark.project import project_connections
 
-        connections = project_connections()
+        connections = {} if sink_url_kind(name) is not None else project_connections()
     return resolve_connection(name, connections, fmt)
 
 
