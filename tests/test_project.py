@@ -297,3 +297,18 @@ def test_write_command_block_names_a_project_connection(project: Path) -> None:
     assert result.exit_code == 0, result.output
     with duckdb.connect(str(project / "wh.duckdb"), read_only=True) as con:
         assert con.execute("select count(*) from main.items").fetchone() == (2,)
+
+
+def test_init_without_an_example_has_a_connection_and_no_pipelines(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("TIDEMARK_PROJECT", raising=False)
+    (tmp_path / "README.md").write_text("mine\n")
+    result = runner.invoke(app, ["init", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "README.md").read_text() == "mine\n"  # never over the user's own
+    loaded = load_project(tmp_path / "tidemark.yaml")
+    assert loaded.connection("warehouse") == f"duckdb:{tmp_path.resolve() / 'warehouse.duckdb'}"
+    assert loaded.raw_store("main") == str(tmp_path.resolve() / "raw") and loaded.settings.pipelines == {}
+    monkeypatch.chdir(tmp_path)
+    assert "no pipelines (add them under pipelines:" in runner.invoke(app, ["pipelines"]).output
