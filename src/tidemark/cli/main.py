@@ -17,7 +17,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from tidemark.cli import deploy as deploy_cli
 from tidemark.cli import mlb as mlb_cli
+from tidemark.cli import project as project_cli
 from tidemark.cli import raw as raw_cli
 from tidemark.cli import stream as stream_cli
 from tidemark.cli.render import ProgressReporter, RowProgressReporter, print_whole, render_result, styled
@@ -55,6 +57,8 @@ _state = _Session()
 app.add_typer(raw_cli.app)  # tidemark raw import / ls
 mlb_cli.register(app)  # tidemark ingest / backfill / live
 stream_cli.register(app)  # tidemark stream / streams
+project_cli.register(app)  # tidemark pipelines / init
+app.add_typer(deploy_cli.app)  # tidemark deploy k8s / argo
 
 
 def _version(value: bool) -> None:
@@ -68,17 +72,24 @@ def _version(value: bool) -> None:
 @app.callback()
 def _main(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors.")] = False,
+    project: project_cli.ProjectOpt = None,
     version: Annotated[
         bool, typer.Option("--version", help="Print the version and exit.", callback=_version, is_eager=True)
     ] = False,
 ) -> None:
     _state.debug = debug
+    project_cli.project_file[:] = [project] if project else []
 
 
 @app.command("run")
 def run_cmd(
-    mapping: Annotated[str, typer.Option("--mapping", "-m", help="Mapping file, or a built-in such as mlb:live_game.")],
-    sink: Annotated[str, typer.Option("--sink", "-s", help="Where to write, e.g. duckdb:warehouse.duckdb.")],
+    ctx: typer.Context,
+    mapping: Annotated[
+        str | None, typer.Option("--mapping", "-m", help="Mapping file, or a built-in such as mlb:live_game.")
+    ] = None,
+    sink: Annotated[
+        str | None, typer.Option("--sink", "-s", help="Where to write, e.g. duckdb:warehouse.duckdb.")
+    ] = None,
     inputs: Annotated[
         list[Path] | None,
         typer.Option(
@@ -106,10 +117,18 @@ def run_cmd(
     strict: Annotated[
         bool, typer.Option("--strict", help="Exit 1 on a warning too (no rows at all, a column always NULL).")
     ] = False,
-    more_inputs: Annotated[list[Path] | None, typer.Argument(hidden=True)] = None,
+    more_inputs: Annotated[
+        list[Path] | None, typer.Argument(metavar="[PIPELINE]", help="A pipeline of tidemark.yaml (docs/project.md).")
+    ] = None,
 ) -> None:
-    """Run a mapping over documents and write the tables to a sink under the write contract."""
+    """Run a mapping over documents (or the project's PIPELINE) and write the tables to a sink under the write
+    contract."""
     from tidemark.runtime.batch import run
+
+    if mapping is None:  # tidemark run PIPELINE: the project's pipeline gives what the flags do not
+        return project_cli.run_pipeline(run_cmd, ctx, more_inputs)
+    if sink is None:
+        raise ConfigError("give --sink (e.g. duckdb:warehouse.duckdb), or run a PIPELINE of tidemark.yaml")
 
     if max_document_mb <= 0:
         raise ConfigError(f"--max-document-mb {max_document_mb:g}: give a size above 0 (the default is 256)")

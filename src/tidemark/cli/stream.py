@@ -30,7 +30,11 @@ RawOpt = Annotated[
 
 
 def stream_cmd(
-    sink: SinkOpt,
+    ctx: typer.Context,
+    pipeline: Annotated[str | None, typer.Argument(help="A pipeline of tidemark.yaml (docs/project.md).")] = None,
+    sink: Annotated[
+        str | None, typer.Option("--sink", "-s", help="Where the tables are, e.g. duckdb:wh.duckdb.")
+    ] = None,
     mapping: Annotated[
         str | None, typer.Option("--mapping", "-m", help="Mapping file, or a built-in such as mlb:live_game.")
     ] = None,
@@ -48,6 +52,12 @@ def stream_cmd(
 ) -> None:
     """Follow a raw store into a sink: micro-batches through the run's engine and contract, each committed with its
     checkpoint. Ctrl-C / SIGTERM finish the current micro-batch and exit 0."""
+    if pipeline is not None:  # the project's pipeline gives what the flags do not
+        from tidemark.cli.project import stream_pipeline
+
+        return stream_pipeline(stream_cmd, ctx, pipeline)
+    if sink is None:
+        raise ConfigError("give --sink (e.g. duckdb:warehouse.duckdb), or stream a PIPELINE of tidemark.yaml")
     if status:
         streams_cmd(sink, raw, as_json)
         return

@@ -28,13 +28,13 @@ import pyarrow.compute as pc
 from tidemark.contract.counts import WriteCounts
 from tidemark.contract.keys import KeyRecipe, KeyReport, compute_keys, incomplete_reasons
 from tidemark.contract.prepare import RowError, prepare
-from tidemark.errors import ContractError
+from tidemark.errors import ConfigError, ContractError
 from tidemark.keyspec import KeySpec
 from tidemark.runtime.result import NullReporter, Reporter, RunResult
 from tidemark.runtime.transaction import Transaction, retry_conflicts
 from tidemark.sinks import open_sink
 from tidemark.sinks.base import Sink
-from tidemark.write.config import WriteConfig, WriteOptions, load_write_config, resolve
+from tidemark.write.config import WriteConfig, WriteOptions, connection_sink, load_write_config, resolve
 from tidemark.write.inputs import Chunk, Locator, chunks, drop_origin, is_pandas, open_data
 from tidemark.write.plan import WritePlan, build_plan, conform
 
@@ -59,7 +59,8 @@ def write(
     dedup: str | None = None,
     key: KeySpec | KeyRecipe | MappingABC[str, Any] | None = None,
     config: WriteConfig | MappingABC[str, Any] | str | Path | None = None,
-    connections: MappingABC[str, str] | None = None,
+    connections: MappingABC[str, Any] | None = None,
+    connection: str | None = None,
     batch_rows: int = DEFAULT_BATCH_ROWS,
     reporter: Reporter | None = None,
 ) -> RunResult:
@@ -73,12 +74,18 @@ def write(
     - ``dedup``: ``newest_wins`` (default) reduces duplicate keys in the input by the contract; ``error`` refuses them.
     - ``key``: ``{"name": "match_id", "from": [...], "trim": True, ...}`` computes a deterministic key column.
     - ``config``: a ``write:`` block (dict, YAML text or file) with ``connections`` naming its connections.
+    - ``connection``: instead of ``sink``, a name of ``connections`` or, without them, of the project's
+      (``tidemark.yaml``, docs/project.md).
 
     Rows without a complete key or timestamp are refused (``result.row_errors``, quarantined); anything else that is
     wrong raises before the transaction commits, leaving the target untouched. The result is a one-table
     :class:`RunResult`: ``result.inserted``, ``result.keys.coverage``, ... are that table's. A conflict with another
     writer starts the write over when ``data`` can be read again (a table, batches, a pandas DataFrame).
     """
+    if connection is not None:
+        if sink is not None:
+            raise ConfigError(f"give sink= or connection={connection!r}, not both")
+        sink = connection_sink(connection, connections)
     args = {
         "sink": sink,
         "table": table,
