@@ -183,7 +183,7 @@ def open_session(master: str = DEFAULT_MASTER, conf: Mapping[str, str] | None = 
     try:
         from pyspark.sql import SparkSession
     except ImportError as exc:  # pragma: no cover - the extra is installed wherever the tests run
-        raise ConfigError("the spark engine needs pyspark: pip install 'tidemark[spark]'") from exc
+        raise ConfigError("the spark engine needs pyspark: pip install 'tidemark-etl[spark]'") from exc
     active = SparkSession.getActiveSession()
     if active is not None:
         return active
