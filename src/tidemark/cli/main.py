@@ -221,6 +221,11 @@ def write_cmd(
 def validate(
     mappings: Annotated[list[str], typer.Argument(help="Mapping files or built-in names.")],
     sink: Annotated[str | None, typer.Option(help="Check names against this store (default: the strictest).")] = None,
+    sample: Annotated[
+        list[Path] | None,
+        typer.Option(help="Documents (files, directories) to try the mapping on: paths that never resolve (repeat)."),
+    ] = None,
+    strict: Annotated[bool, typer.Option("--strict", help="With --sample: exit 1 on a finding too.")] = False,
 ) -> None:
     """Check mapping files; print every problem with file:line:col and its YAML path."""
     from tidemark.mapping.loader import load_mapping
@@ -239,8 +244,25 @@ def validate(
             err.print("\n".join(f"✗ {line}" for line in names))
             continue
         out.print(styled("✓", "green", f" {path}: {len(mapping.targets)} tables"))
+        if sample and _print_sample(ref, sample) and strict:
+            failed = True
     if failed:
         raise typer.Exit(1)
+
+
+def _print_sample(mapping: str, sample: list[Path]) -> bool:
+    """Try ``mapping`` on the sample documents; print what never resolved. True when something was found."""
+    from tidemark.runtime.sample import check_sample
+
+    report = check_sample(mapping, sample)
+    out.print(f"  sample: {report.documents:,} document(s), {sum(report.rows.values()):,} row(s)")
+    for finding in report.findings:
+        err.print(f"warning: {finding}")
+    for doc in report.rejected:
+        err.print(f"warning: {doc.origin}: document rejected: {doc.reason}")
+    if not report.documents:
+        err.print("warning: the sample holds no document the mapping accepts")
+    return not report.ok or not report.documents
 
 
 @app.command()
