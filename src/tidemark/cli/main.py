@@ -24,6 +24,7 @@ from tidemark.cli.render import ProgressReporter, RowProgressReporter, print_who
 from tidemark.errors import ConfigError, ContractError, TidemarkError
 
 if TYPE_CHECKING:
+    from tidemark.compile.plan import Plan
     from tidemark.sources import Source
 
 app = typer.Typer(
@@ -106,17 +107,28 @@ def run_cmd(
     strict: Annotated[
         bool, typer.Option("--strict", help="Exit 1 on a warning too (no rows at all, a column always NULL).")
     ] = False,
+    tie: Annotated[
+        str | None,
+        typer.Option(
+            "--tie", help="At an equal timestamp: hash (default: order-independent) or incoming (the later row wins)."
+        ),
+    ] = None,
     more_inputs: Annotated[list[Path] | None, typer.Argument(hidden=True)] = None,
 ) -> None:
     """Run a mapping over documents and write the tables to a sink under the write contract."""
-    from tidemark.runtime.batch import run
+    from tidemark.runtime.batch import plan_of, run
 
     if max_document_mb <= 0:
         raise ConfigError(f"--max-document-mb {max_document_mb:g}: give a size above 0 (the default is 256)")
     source = _raw_or_documents(raw, select, [*(inputs or []), *(more_inputs or [])], int(max_document_mb * 2**20))
     reporter = _state.progress = ProgressReporter(err, enabled=not as_json)
+    plan: str | Plan = mapping
+    if tie is not None:  # every target's tie mode (a mapping sets it per target with `tie:`)
+        from tidemark.compile.plan import with_tie
+
+        plan = with_tie(plan_of(mapping), tie)
     result = run(
-        mapping,
+        plan,
         source,
         sink,
         mode=mode,  # type: ignore[arg-type]
