@@ -26,6 +26,7 @@ from tidemark.cli.render import ProgressReporter, RowProgressReporter, print_who
 from tidemark.errors import ConfigError, ContractError, TidemarkError
 
 if TYPE_CHECKING:
+    from tidemark.compile.plan import Plan
     from tidemark.sources import Source
 
 app = typer.Typer(
@@ -117,13 +118,19 @@ def run_cmd(
     strict: Annotated[
         bool, typer.Option("--strict", help="Exit 1 on a warning too (no rows at all, a column always NULL).")
     ] = False,
+    tie: Annotated[
+        str | None,
+        typer.Option(
+            "--tie", help="At an equal timestamp: hash (default: order-independent) or incoming (the later row wins)."
+        ),
+    ] = None,
     more_inputs: Annotated[
         list[Path] | None, typer.Argument(metavar="[PIPELINE]", help="A pipeline of tidemark.yaml (docs/project.md).")
     ] = None,
 ) -> None:
     """Run a mapping over documents (or the project's PIPELINE) and write the tables to a sink under the write
     contract."""
-    from tidemark.runtime.batch import run
+    from tidemark.runtime.batch import plan_of, run
 
     if mapping is None:  # tidemark run PIPELINE: the project's pipeline gives what the flags do not
         return project_cli.run_pipeline(run_cmd, ctx, more_inputs)
@@ -134,8 +141,13 @@ def run_cmd(
         raise ConfigError(f"--max-document-mb {max_document_mb:g}: give a size above 0 (the default is 256)")
     source = _raw_or_documents(raw, select, [*(inputs or []), *(more_inputs or [])], int(max_document_mb * 2**20))
     reporter = _state.progress = ProgressReporter(err, enabled=not as_json)
+    plan: str | Plan = mapping
+    if tie is not None:  # every target's tie mode (a mapping sets it per target with `tie:`)
+        from tidemark.compile.plan import with_tie
+
+        plan = with_tie(plan_of(mapping), tie)
     result = run(
-        mapping,
+        plan,
         source,
         sink,
         mode=mode,  # type: ignore[arg-type]
@@ -240,6 +252,11 @@ def write_cmd(
 def validate(
     mappings: Annotated[list[str], typer.Argument(help="Mapping files or built-in names.")],
     sink: Annotated[str | None, typer.Option(help="Check names against this store (default: the strictest).")] = None,
+    sample: Annotated[
+        list[Path] | None,
+        typer.Option(help="Documents (files, directories) to try the mapping on: paths that never resolve (repeat)."),
+    ] = None,
+    strict: Annotated[bool, typer.Option("--strict", help="With --sample: exit 1 on a finding too.")] = False,
 ) -> None:
     """Check mapping files; print every problem with file:line:col and its YAML path."""
     from tidemark.mapping.loader import load_mapping
@@ -258,8 +275,25 @@ def validate(
             err.print("\n".join(f"✗ {line}" for line in names))
             continue
         out.print(styled("✓", "green", f" {path}: {len(mapping.targets)} tables"))
+        if sample and _print_sample(ref, sample) and strict:
+            failed = True
     if failed:
         raise typer.Exit(1)
+
+
+def _print_sample(mapping: str, sample: list[Path]) -> bool:
+    """Try ``mapping`` on the sample documents; print what never resolved. True when something was found."""
+    from tidemark.runtime.sample import check_sample
+
+    report = check_sample(mapping, sample)
+    out.print(f"  sample: {report.documents:,} document(s), {sum(report.rows.values()):,} row(s)")
+    for finding in report.findings:
+        err.print(f"warning: {finding}")
+    for doc in report.rejected:
+        err.print(f"warning: {doc.origin}: document rejected: {doc.reason}")
+    if not report.documents:
+        err.print("warning: the sample holds no document the mapping accepts")
+    return not report.ok or not report.documents
 
 
 @app.command()

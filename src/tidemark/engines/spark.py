@@ -93,6 +93,11 @@ class SparkEngine:
         self.group = f"tidemark-{uuid.uuid4().hex[:12]}"
         if chunk_items is not None and chunk_items < 1:
             raise ConfigError(f"chunk_items must be at least 1, got {chunk_items}")
+        if incoming := [t.name for t in plan.targets if t.spec.tie == "incoming"]:
+            raise ConfigError(
+                f"tie: incoming ({', '.join(incoming)}) needs the rows of a batch in input order, which the spark "
+                "engine does not keep: use --engine local, or tie: hash"
+            )
 
     @property
     def spark(self) -> SparkSession:
@@ -183,7 +188,7 @@ def open_session(master: str = DEFAULT_MASTER, conf: Mapping[str, str] | None = 
     try:
         from pyspark.sql import SparkSession
     except ImportError as exc:  # pragma: no cover - the extra is installed wherever the tests run
-        raise ConfigError("the spark engine needs pyspark: pip install 'tidemark[spark]'") from exc
+        raise ConfigError("the spark engine needs pyspark: pip install 'tidemark-etl[spark]'") from exc
     active = SparkSession.getActiveSession()
     if active is not None:
         return active
