@@ -127,6 +127,12 @@ def run_cmd(
     filters = raw_filters(since, until, games or [])
     paths = [*(inputs or []), *(more_inputs or [])]
     source = _raw_or_documents(raw, select, filters, paths, int(max_document_mb * 2**20))
+    if mapping == "mlb:*":  # every document to the mapping its envelope names (domains/mlb/routing.py)
+        options = {"mode": mode, "batch_documents": batch_documents, "engine": engine}
+        ok = mlb_cli.run_routed(source, sink, as_json=as_json, strict=strict, **options)
+        if not ok:
+            raise typer.Exit(1)
+        return
     reporter = _state.progress = ProgressReporter(err, enabled=not as_json)
     result = run(
         mapping,

@@ -54,6 +54,62 @@ def register(app: typer.Typer) -> None:
     app.command("ingest")(ingest_cmd)
     app.command("backfill")(backfill_cmd)
     app.command("live")(live_cmd)
+    app.command("mappings")(mappings_cmd)
+
+
+def mappings_cmd(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the list as JSON.")] = False,
+) -> None:
+    """List the built-in mappings: name, the documents each reads (envelope endpoint/method) and its tables.
+    ``--mapping mlb:*`` in ``tidemark run`` sends every document to the one that reads it."""
+    import json
+
+    from rich.table import Table
+
+    from tidemark.cli.render import print_whole
+    from tidemark.domains.mlb.routing import builtin_mappings
+
+    found = builtin_mappings()
+    if as_json:
+        data = [{"mapping": name, "reads": reads, "tables": tables} for name, reads, tables in found]
+        out.print_json(json.dumps(data))
+        return
+    grid = Table(title=f"{len(found)} built-in mappings (tidemark run --mapping NAME, or mlb:* for all)")
+    for column in ("mapping", "reads (endpoint/method)", "tables"):
+        grid.add_column(column)
+    for name, reads, tables in found:
+        grid.add_row(name, "\n".join(reads), "\n".join(tables))
+    print_whole(out, grid)
+
+
+def run_routed(source: Any, sink: str, *, as_json: bool, strict: bool, **options: Any) -> bool:
+    """``tidemark run --mapping mlb:*``: every document to the mapping its envelope names; results per mapping,
+    then the documents no mapping reads (on standard error). True when the runs went well (and, with
+    ``strict``, every document was read by a mapping)."""
+    import json
+
+    from tidemark.cli.render import render_result
+    from tidemark.domains.mlb.routing import run_all
+
+    routed = run_all(source, sink, **options)
+    if as_json:
+        data = {
+            "mappings": {name: result.as_dict() for name, result in routed.results.items()},
+            "unrouted": {kind: {"documents": u.documents, "first": u.first} for kind, u in routed.unrouted.items()},
+        }
+        out.print_json(json.dumps(data, default=str))
+    else:
+        for name, result in routed.results.items():
+            out.print(f"{name}:")
+            render_result(out, result)
+        if not routed.results:
+            out.print("no document of a known endpoint: nothing loaded")
+    for kind, unrouted in routed.unrouted.items():
+        err.print(
+            f"not loaded: {unrouted.documents:,} documents of {kind} (no built-in mapping reads them; "
+            f"the first: {unrouted.first}); see `tidemark mappings`"
+        )
+    return routed.ok and not (strict and routed.unrouted)
 
 
 def ingest_cmd(
