@@ -20,7 +20,7 @@ from typing import Any
 
 from tidemark.documents import Position, RawDocument
 from tidemark.errors import ConfigError
-from tidemark.raw.base import RawRecord, RawStore, utc
+from tidemark.raw.base import RawRecord, RawStore, records, utc
 
 #: the source parameters that name a game (path parameters of the game endpoints, query parameters of schedules)
 GAME_PARAMS = ("game_pk", "gamePk", "gamePks")
@@ -67,21 +67,10 @@ class RawSource:
         return self._read(after)
 
     def _read(self, after: Position | None) -> Iterator[RawDocument]:
-        cursor = after
-        while True:
-            batch = self.store.read(
-                cursor,
-                limit=self.batch_records,
-                max_bytes=self.batch_bytes,
-                endpoint=self.endpoint,
-                method=self.method,
-            )
-            if not batch:
-                return
-            for record in batch:
-                if self.keeps(record):
-                    yield record.document()
-            cursor = batch[-1].position
+        batches = {"limit": self.batch_records, "max_bytes": self.batch_bytes}
+        for record in records(self.store, after, endpoint=self.endpoint, method=self.method, **batches):
+            if self.keeps(record):
+                yield record.document()
 
     def keeps(self, record: RawRecord) -> bool:
         """Whether ``record`` passes the filters (a record that could not be read always does)."""
