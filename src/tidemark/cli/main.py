@@ -104,6 +104,15 @@ def run_cmd(
         str | None, typer.Option("--raw", help="Rebuild from a raw store instead (no stream checkpoint is touched).")
     ] = None,
     select: Annotated[str | None, typer.Option("--select", help="With --raw: endpoint or endpoint/method.")] = None,
+    since: Annotated[
+        str | None, typer.Option("--since", help="With --raw: records fetched at or after this UTC time or date.")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option("--until", help="With --raw: records fetched before this UTC time or date.")
+    ] = None,
+    games: Annotated[
+        list[int] | None, typer.Option("--game", help="With --raw: the records of this game pk (repeat).")
+    ] = None,
     mode: Annotated[str, typer.Option("--mode", help="overwrite | append | append_once | upsert")] = "upsert",
     batch_documents: Annotated[int, typer.Option(help="Documents per batch (bounds memory).")] = 64,
     engine: Annotated[str, typer.Option("--engine", "-e", help="The engine that runs the mapping.")] = "local",
@@ -139,7 +148,17 @@ def run_cmd(
 
     if max_document_mb <= 0:
         raise ConfigError(f"--max-document-mb {max_document_mb:g}: give a size above 0 (the default is 256)")
-    source = _raw_or_documents(raw, select, [*(inputs or []), *(more_inputs or [])], int(max_document_mb * 2**20))
+    from tidemark.raw.source import filters as raw_filters
+
+    filters = raw_filters(since, until, games or [])
+    paths = [*(inputs or []), *(more_inputs or [])]
+    source = _raw_or_documents(raw, select, filters, paths, int(max_document_mb * 2**20))
+    if mapping == "mlb:*":  # every document to the mapping its envelope names (domains/mlb/routing.py)
+        options = {"mode": mode, "batch_documents": batch_documents, "engine": engine}
+        ok = mlb_cli.run_routed(source, sink, as_json=as_json, strict=strict, **options)
+        if not ok:
+            raise typer.Exit(1)
+        return
     reporter = _state.progress = ProgressReporter(err, enabled=not as_json)
     plan: str | Plan = mapping
     if tie is not None:  # every target's tie mode (a mapping sets it per target with `tie:`)
@@ -168,11 +187,14 @@ def run_cmd(
         raise typer.Exit(1)
 
 
-def _raw_or_documents(raw: str | None, select: str | None, inputs: list[Path], max_bytes: int) -> list[Path] | Source:
-    """``--raw`` (a raw store, all of it or ``--select``) or ``--input`` (files, directories, standard input)."""
+def _raw_or_documents(
+    raw: str | None, select: str | None, filters: dict[str, Any], inputs: list[Path], max_bytes: int
+) -> list[Path] | Source:
+    """``--raw`` (a raw store, all of it or ``--select`` / ``--since`` / ``--until`` / ``--game``) or ``--input``
+    (files, directories, standard input)."""
     if raw is None:
-        if select is not None:
-            raise ConfigError("--select picks records of a raw store: give --raw too")
+        if select is not None or any(filters.values()):
+            raise ConfigError("--select, --since, --until and --game pick records of a raw store: give --raw too")
         if not inputs:
             raise ConfigError("give --input FILES (or --raw RAW to rebuild from a raw store)")
         return _documents(inputs, max_bytes)
@@ -180,7 +202,7 @@ def _raw_or_documents(raw: str | None, select: str | None, inputs: list[Path], m
         raise ConfigError("give either --input or --raw, not both")
     from tidemark.raw import RawSource
 
-    return RawSource(raw, select=select)
+    return RawSource(raw, select=select, **filters)
 
 
 def _documents(inputs: list[Path], max_document_bytes: int) -> list[Path] | Source:
