@@ -19,6 +19,7 @@ from rich.table import Table
 
 from tidemark.cli import mlb as mlb_cli
 from tidemark.cli import raw as raw_cli
+from tidemark.cli import schema as schema_cli
 from tidemark.cli import stream as stream_cli
 from tidemark.cli.render import ProgressReporter, RowProgressReporter, print_whole, render_result, styled
 from tidemark.errors import ConfigError, ContractError, TidemarkError
@@ -53,6 +54,7 @@ class _Session:
 
 _state = _Session()
 app.add_typer(raw_cli.app)  # tidemark raw import / ls
+app.add_typer(schema_cli.app)  # tidemark schema mapping / ddl / avro / json
 mlb_cli.register(app)  # tidemark ingest / backfill / live
 stream_cli.register(app)  # tidemark stream / streams
 
@@ -277,21 +279,6 @@ def docs(
 
     written = write(mappings, output, title)
     out.print(f"wrote {len(written)} pages to {output}", highlight=False)
-
-
-@app.command()
-def schema(
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to a file instead of stdout.")] = None,
-) -> None:
-    """Print the JSON Schema of the mapping language (for editor completion)."""
-    from tidemark.mapping.schema import mapping_json_schema
-
-    text = mapping_json_schema()
-    if output is None:
-        sys.stdout.write(text)
-    else:
-        output.write_text(text, encoding="utf-8")
-        out.print(f"wrote {output}")
 
 
 @app.command()
