@@ -7,7 +7,7 @@ and serves it over HTTP (``--metrics-port N``) while a stream runs. Every metric
 
 - ``tidemark_documents_total{outcome=accepted|rejected}``: documents read
 - ``tidemark_rows_total{table, outcome=inserted|updated|unchanged|skipped|deleted|error}``: rows by outcome
-- ``tidemark_input_bytes_total``: bytes of input read
+- ``tidemark_input_bytes_total``: bytes of documents read (after decompression)
 - ``tidemark_stage_seconds_total{stage=extract|prepare|write}``: time per stage (prepare overlaps write)
 - ``tidemark_errors_total{kind=rejected_document|row_error|failed}``: what was refused, runs that failed
 - ``tidemark_quality_rule_rows_total{table, rule}``: rows that broke each quality rule
@@ -72,7 +72,7 @@ class RunMetrics(Collector):
             for outcome in OUTCOMES:
                 rows.add_metric([m, table, outcome], values[outcome])
         yield rows
-        bytes_read = self._counter("tidemark_input_bytes", "Bytes of input read.")
+        bytes_read = self._counter("tidemark_input_bytes", "Bytes of documents read (after decompression).")
         bytes_read.add_metric([m], self.bytes_read)
         yield bytes_read
         stages = self._counter("tidemark_stage_seconds", "Seconds per stage (prepare overlaps write).", ("stage",))
