@@ -216,7 +216,13 @@ def test_lineage_events_of_a_run_are_valid_openlineage(tmp_path: Path) -> None:
             "namespace": "file",
             "name": str(GAME_747175.resolve()),
             "field": "$.liveData.plays.allPlays[*].about.inning",
-            "transformations": [],
+            "transformations": [
+                {
+                    "type": "DIRECT",
+                    "subtype": "IDENTITY",
+                    "description": "$.liveData.plays.allPlays[*].about.inning as int",
+                }
+            ],
         }
     ]
     assert plays["outputFacets"]["outputStatistics"]["rowCount"] > 0

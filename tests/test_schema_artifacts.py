@@ -134,3 +134,16 @@ def test_json_schema_validates_the_game_rows(game_rows: dict[str, list[dict[str,
         jsonschema.Draft202012Validator(
             {"$defs": document["$defs"], "$ref": "#/$defs/game.live_game_metadata"}
         ).validate({k: _jsonable(v) for k, v in bad.items()})
+
+
+@pytest.mark.postgres
+def test_postgres_ddl_creates_the_tables_a_run_then_fills(pg_dsn: str) -> None:
+    import psycopg
+
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        conn.execute(_cli("ddl", "mlb:live_game", "--dialect", "postgres").encode())
+        created = conn.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'game'").fetchone()
+    assert created == (len(plan_for("mlb:live_game").targets),)
+    result = tidemark.run("mlb:live_game", [GAME_747175], pg_dsn)
+    assert result.ok
+    assert result.inserted > 1000

@@ -84,8 +84,12 @@ def field_source(plan: Plan, target: TargetPlan, f: FieldPlan) -> str | None:
         parent = next((t for t in plan.targets if t.name == target.parent), None)
         pf = next((p for p in parent.fields if p.name == f.parent_field), None) if parent else None
         return field_source(plan, parent, pf) if parent is not None and pf is not None else None
-    if f.source == "lookup" and f.lookup is not None:
-        return absolute_path(plan, target, f.lookup.path or f.lookup.source)
+    if f.source == "lookup" and f.lookup is not None:  # a value of the matching item of another array
+        items = absolute_path(plan, target, f.lookup.source)
+        value = f.lookup.path
+        if value is None or value.anchor != "row":
+            return items if value is None else absolute_path(plan, target, value)
+        return items + (value.text if value.text.startswith("[") else "." + value.text)
     if f.source in ("index", "key"):
         return target.rows.text
     if f.source == "timestamp":
@@ -93,13 +97,30 @@ def field_source(plan: Plan, target: TargetPlan, f: FieldPlan) -> str | None:
     return absolute_path(plan, target, f.path) if f.path is not None else None
 
 
-def column_sources(plan: Plan, target: TargetPlan) -> dict[str, str]:
-    """Column -> JSON path, for the columns of ``target`` read from the document."""
+@dataclass(frozen=True)
+class ColumnSource:
+    """Where a column's values come from: a JSON path, and how (OpenLineage's transformation subtype)."""
+
+    path: str
+    subtype: str  # IDENTITY: the value as it is; TRANSFORMATION: converted, mapped, an index or a key
+    description: str
+
+
+def column_sources(plan: Plan, target: TargetPlan) -> dict[str, ColumnSource]:
+    """Column -> its source, for the columns of ``target`` read from the document (constants left out)."""
     out = {}
     for f in target.fields:
-        source = field_source(plan, target, f)
-        if source is not None:
-            out[f.name] = source
+        path = field_source(plan, target, f)
+        if path is None:
+            continue
+        if f.source in ("index", "key"):
+            how = f"the {'array index' if f.source == 'index' else 'object key'} of the rows of {path}"
+            out[f.name] = ColumnSource(path, "TRANSFORMATION", how)
+        elif f.convert or f.value_map or f.format or f.source in ("previous", "lookup"):
+            done = f.convert or ("mapped" if f.value_map else f.source if f.source != "path" else f"format {f.format}")
+            out[f.name] = ColumnSource(path, "TRANSFORMATION", f"{path} ({done}) as {f.type}")
+        else:
+            out[f.name] = ColumnSource(path, "IDENTITY", f"{path} as {f.type}")
     return out
 
 
@@ -154,13 +175,20 @@ class LineageEmitter:
             lineage = {
                 column: column_lineage_dataset.Fields(
                     inputFields=[
-                        column_lineage_dataset.InputField(namespace=i.namespace, name=i.name, field=path)
+                        column_lineage_dataset.InputField(
+                            namespace=i.namespace,
+                            name=i.name,
+                            field=source.path,
+                            transformations=[
+                                column_lineage_dataset.Transformation(
+                                    type="DIRECT", subtype=source.subtype, description=source.description
+                                )
+                            ],
+                        )
                         for i in self.inputs
-                    ],
-                    transformationType="IDENTITY",
-                    transformationDescription=f"read from {path}",
+                    ]
                 )
-                for column, path in column_sources(self.plan, target).items()
+                for column, source in column_sources(self.plan, target).items()
             }
             facets: dict[str, Any] = {
                 "schema": schema_dataset.SchemaDatasetFacet(fields=fields),
@@ -227,6 +255,7 @@ def lineage_target(option: str | None) -> str | None:
 
 __all__ = [
     "ENV_URL",
+    "ColumnSource",
     "InputRef",
     "LineageEmitter",
     "column_sources",
