@@ -133,8 +133,13 @@ def test_stream_metrics_after_each_micro_batch_with_the_lag(tmp_path: Path) -> N
     prom = tmp_path / "stream.prom"
     sink = f"duckdb:{tmp_path / 's.duckdb'}"
     args = ["stream", "-m", MAPPING, "--raw", str(raw), "-s", sink, "--once", "--name", "live", "--metrics", str(prom)]
-    result = runner.invoke(app, [*args, "--json"])
+    events_file = tmp_path / "stream.jsonl"
+    result = runner.invoke(app, [*args, "--json", "--lineage", str(events_file)])
     assert result.exit_code == 0, result.output
+    events = _events(events_file)
+    assert [e["eventType"] for e in events] == ["START", "COMPLETE"]
+    assert events[1]["inputs"][0]["namespace"] == "tidemark-raw" and str(raw) in events[1]["inputs"][0]["name"]
+    _validator().validate(events[1])
     samples = _samples(prom.read_text(encoding="utf-8"))
     assert samples[("tidemark_stream_micro_batches_total", (("stream", "live"),))] == 1
     assert samples[("tidemark_stream_lag_records", (("stream", "live"),))] == 0
@@ -326,6 +331,8 @@ def test_a_password_never_reaches_logs_json_metrics_or_lineage(tmp_path: Path) -
     logged = result.stderr
     assert '"level": "error"' in logged and "run failed" in logged  # the failure was logged...
     assert "tidemark:***@127.0.0.1" in events_file.read_text(encoding="utf-8")  # ...and sent, redacted
-    assert prom.exists()
+    failed = _samples(prom.read_text(encoding="utf-8"))
+    assert failed[("tidemark_errors_total", (("kind", "failed"),))] == 1
+    assert failed[("tidemark_last_success", ())] == 0
     everything = result.stdout + logged + str(result.exception) + prom.read_text() + events_file.read_text()
     assert secret not in everything
