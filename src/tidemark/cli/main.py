@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 import signal
 import sys
@@ -21,7 +20,9 @@ from tidemark.cli import deploy as deploy_cli
 from tidemark.cli import mlb as mlb_cli
 from tidemark.cli import project as project_cli
 from tidemark.cli import raw as raw_cli
+from tidemark.cli import schema as schema_cli
 from tidemark.cli import stream as stream_cli
+from tidemark.cli.observing import LineageOpt, MetricsOpt, QuietOpt, observers, print_json, settings, show_progress
 from tidemark.cli.render import ProgressReporter, RowProgressReporter, print_whole, render_result, styled
 from tidemark.errors import ConfigError, ContractError, TidemarkError
 
@@ -56,6 +57,7 @@ class _Session:
 
 _state = _Session()
 app.add_typer(raw_cli.app)  # tidemark raw import / ls
+app.add_typer(schema_cli.app)  # tidemark schema mapping / ddl / avro / json
 mlb_cli.register(app)  # tidemark ingest / backfill / live
 stream_cli.register(app)  # tidemark stream / streams
 project_cli.register(app)  # tidemark pipelines / init
@@ -74,12 +76,26 @@ def _version(value: bool) -> None:
 def _main(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors.")] = False,
     project: project_cli.ProjectOpt = None,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="No progress bars (none off a terminal either).")
+    ] = False,
+    log_format: Annotated[
+        str | None, typer.Option("--log-format", help="Log to standard error: text | json (level: info).")
+    ] = None,
+    log_level: Annotated[
+        str | None, typer.Option("--log-level", help="Log to standard error from this level: debug | info | warning.")
+    ] = None,
     version: Annotated[
         bool, typer.Option("--version", help="Print the version and exit.", callback=_version, is_eager=True)
     ] = False,
 ) -> None:
+    from tidemark.observe.logs import configure
+
     _state.debug = debug
     project_cli.project_file[:] = [project] if project else []
+    settings.quiet = quiet
+    if log_format is not None or log_level is not None:  # otherwise the CLI's own output says it all
+        configure(log_level or "info", log_format or "text")
 
 
 @app.command("run")
@@ -123,7 +139,10 @@ def run_cmd(
         str | None, typer.Option(help="Spark master URL for --engine spark (default local[*]).")
     ] = None,
     spark_conf: Annotated[list[str] | None, typer.Option(help="A Spark setting key=value (repeat).")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON (only that on stdout).")] = False,
+    quiet: QuietOpt = False,
+    metrics: MetricsOpt = None,
+    lineage: LineageOpt = None,
     strict: Annotated[
         bool, typer.Option("--strict", help="Exit 1 on a warning too (no rows at all, a column always NULL).")
     ] = False,
@@ -159,32 +178,55 @@ def run_cmd(
         if not ok:
             raise typer.Exit(1)
         return
-    reporter = _state.progress = ProgressReporter(err, enabled=not as_json)
+    reporter = _state.progress = ProgressReporter(err, enabled=show_progress(err, as_json, quiet))
     plan: str | Plan = mapping
     if tie is not None:  # every target's tie mode (a mapping sets it per target with `tie:`)
         from tidemark.compile.plan import with_tie
 
         plan = with_tie(plan_of(mapping), tie)
-    result = run(
-        plan,
-        source,
-        sink,
-        mode=mode,  # type: ignore[arg-type]
-        reporter=reporter,
-        batch_documents=batch_documents,
-        engine=engine,
-        max_document_bytes=int(max_document_mb * 2**20),
-        engine_options=_spark_options(spark_master, spark_conf or []),
+    watch = observers(
+        "run",
+        reporter,
+        mapping=mapping,
+        sink=sink,
+        inputs=lambda: _lineage_inputs(source),
+        metrics=metrics,
+        lineage=lineage,
     )
+    with watch.watching():
+        result = run(
+            plan,
+            source,
+            sink,
+            mode=mode,  # type: ignore[arg-type]
+            reporter=watch,
+            batch_documents=batch_documents,
+            engine=engine,
+            max_document_bytes=int(max_document_mb * 2**20),
+            engine_options=_spark_options(spark_master, spark_conf or []),
+        )
     close = getattr(source, "close", None)  # a raw store opened for --raw
     if close is not None:
         close()
     if as_json:
-        out.print_json(json.dumps(result.as_dict()))
+        print_json(result.to_dict())
     else:
         render_result(out, result)
     if not result.ok or (strict and result.warnings):
         raise typer.Exit(1)
+
+
+def _lineage_inputs(source: list[Path] | Source) -> list[Any]:
+    """The lineage's input datasets: the --input paths, standard input, or the raw store."""
+    from tidemark.observe.lineage import file_inputs, raw_input
+
+    if isinstance(source, list):
+        return file_inputs(source)
+    store = getattr(source, "store", None)
+    if store is not None:
+        select = "/".join(p for p in (getattr(source, "endpoint", None), getattr(source, "method", None)) if p)
+        return [raw_input(store.display, select or None)]
+    return file_inputs([Path("-")])
 
 
 def _raw_or_documents(
@@ -240,13 +282,14 @@ def write_cmd(
     config: Annotated[Path | None, typer.Option("--config", "-c", help="A YAML file with a write: block.")] = None,
     connection: Annotated[list[str] | None, typer.Option(help="NAME=URL for a write block (repeat).")] = None,
     batch_rows: Annotated[int, typer.Option(help="Rows per batch (bounds memory).")] = 500_000,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON (only that on stdout).")] = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Write flat files to one table under the write contract (docs/write.md)."""
     from tidemark.cli.render import render_write_result
     from tidemark.cli.write import write_files
 
-    reporter = _state.progress = RowProgressReporter(err, enabled=not as_json)
+    reporter = _state.progress = RowProgressReporter(err, enabled=show_progress(err, as_json, quiet))
     with flags_in_messages():
         result = write_files(
             files,
@@ -263,7 +306,7 @@ def write_cmd(
             reporter=reporter,
         )
     if as_json:
-        out.print_json(json.dumps(result.summary(), default=str))
+        print_json(result.to_dict())
     else:
         render_write_result(out, result)
     if not result.ok:
@@ -279,28 +322,55 @@ def validate(
         typer.Option(help="Documents (files, directories) to try the mapping on: paths that never resolve (repeat)."),
     ] = None,
     strict: Annotated[bool, typer.Option("--strict", help="With --sample: exit 1 on a finding too.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the findings as JSON (only that on stdout).")] = False,
 ) -> None:
     """Check mapping files; print every problem with file:line:col and its YAML path."""
+    found = [_validate_one(ref, sink) for ref in mappings]
+    failed = not all(f["ok"] for f in found)
+    if as_json:
+        for f in found:
+            if f["ok"] and sample:
+                f["sample"] = _sample_dict(f["mapping"], sample)
+                failed = failed or (strict and not f["sample"]["ok"])
+        print_json({"ok": not failed, "mappings": found})
+    for f in [] if as_json else found:
+        if f["ok"]:
+            out.print(styled("✓", "green", f" {f['path']}: {f['tables']} tables"))
+            if sample and _print_sample(f["mapping"], sample) and strict:
+                failed = True
+        elif f["path"] is None:  # it did not load: the loader's message, as it words it
+            err.print(styled("✗", "red", " " + "\n".join(f["problems"])))
+        else:
+            err.print("\n".join(f"✗ {line}" for line in f["problems"]))
+    if failed:
+        raise typer.Exit(1)
+
+
+def _sample_dict(mapping: str, sample: list[Path]) -> dict[str, Any]:
+    """``validate --sample --json``: what the sample showed, as plain data."""
+    from tidemark.runtime.sample import check_sample
+
+    report = check_sample(mapping, sample)
+    return {
+        "ok": bool(report.ok and report.documents),
+        "documents": report.documents,
+        "rows": dict(report.rows),
+        "findings": [str(f) for f in report.findings],
+        "rejected": [{"origin": str(d.origin), "reason": d.reason} for d in report.rejected],
+    }
+
+
+def _validate_one(ref: str, sink: str | None) -> dict[str, Any]:
+    """What ``tidemark validate`` found in one mapping: ok, its path and tables, or its problems (one per line)."""
     from tidemark.mapping.loader import load_mapping
     from tidemark.sinks.names import mapping_name_problems
 
-    failed = False
-    for ref in mappings:
-        try:
-            mapping, path = load_mapping(ref)
-        except TidemarkError as exc:
-            failed = True
-            err.print(styled("✗", "red", f" {exc}"))
-            continue
-        if names := mapping_name_problems(mapping, path, sink):
-            failed = True
-            err.print("\n".join(f"✗ {line}" for line in names))
-            continue
-        out.print(styled("✓", "green", f" {path}: {len(mapping.targets)} tables"))
-        if sample and _print_sample(ref, sample) and strict:
-            failed = True
-    if failed:
-        raise typer.Exit(1)
+    try:
+        mapping, path = load_mapping(ref)
+    except TidemarkError as exc:
+        return {"mapping": ref, "ok": False, "path": None, "tables": None, "problems": str(exc).splitlines()}
+    names = mapping_name_problems(mapping, path, sink)
+    return {"mapping": ref, "ok": not names, "path": str(path), "tables": len(mapping.targets), "problems": names}
 
 
 def _print_sample(mapping: str, sample: list[Path]) -> bool:
@@ -352,21 +422,6 @@ def docs(
 
     written = write(mappings, output, title)
     out.print(f"wrote {len(written)} pages to {output}", highlight=False)
-
-
-@app.command()
-def schema(
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to a file instead of stdout.")] = None,
-) -> None:
-    """Print the JSON Schema of the mapping language (for editor completion)."""
-    from tidemark.mapping.schema import mapping_json_schema
-
-    text = mapping_json_schema()
-    if output is None:
-        sys.stdout.write(text)
-    else:
-        output.write_text(text, encoding="utf-8")
-        out.print(f"wrote {output}")
 
 
 @app.command()

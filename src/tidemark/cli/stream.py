@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from tidemark.cli.observing import LineageOpt, MetricsOpt, observers, print_json
 from tidemark.cli.render import ProgressReporter, print_whole, render_result, styled
 from tidemark.errors import ConfigError
 
@@ -48,7 +49,12 @@ def stream_cmd(
     engine: Annotated[str, typer.Option("--engine", "-e", help="The engine that runs the mapping.")] = "local",
     poll_seconds: Annotated[float, typer.Option(help="Seconds between polls of the raw store.")] = 2.0,
     status: Annotated[bool, typer.Option("--status", help="Show the streams of --sink instead.")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON (only that on stdout).")] = False,
+    metrics: MetricsOpt = None,
+    metrics_port: Annotated[
+        int | None, typer.Option("--metrics-port", help="Serve Prometheus metrics on this port while streaming.")
+    ] = None,
+    lineage: LineageOpt = None,
 ) -> None:
     """Follow a raw store into a sink: micro-batches through the run's engine and contract, each committed with its
     checkpoint. Ctrl-C / SIGTERM finish the current micro-batch and exit 0."""
@@ -69,7 +75,17 @@ def stream_cmd(
 
     stop = threading.Event()
     reporter = ProgressReporter(err, enabled=False)  # a stream's input has no size to show a bar against
-    with _stopping_on_signals(stop):
+    watch = observers(
+        "stream",
+        reporter,
+        mapping=mapping,
+        sink=sink,
+        inputs=lambda: _lineage_inputs(raw),
+        metrics=metrics,
+        metrics_port=metrics_port,
+        lineage=lineage,
+    )
+    with _stopping_on_signals(stop), watch.watching():
         result = stream(
             mapping,
             raw,
@@ -80,7 +96,7 @@ def stream_cmd(
             max_batch_bytes=int(max_batch_mb * 2**20),
             engine=engine,
             poll_seconds=poll_seconds,
-            reporter=reporter,
+            reporter=watch,
             stop=stop,
         )
     _render(result, as_json)
@@ -117,7 +133,7 @@ def streams_cmd(
             }
             for s in rows
         ]
-        out.print_json(json.dumps(data))
+        print_json(data)
         return
     if not rows:
         out.print(f"{target.display}: no stream has committed here")
@@ -144,9 +160,9 @@ def _render(result: StreamResult, as_json: bool) -> None:
             "position": None if checkpoint.position is None else list(checkpoint.position),
             "checkpoint_batch": checkpoint.batch,
             "totals": checkpoint.totals,
-            "result": result.result.as_dict(),
+            "result": result.result.to_dict(),
         }
-        out.print_json(json.dumps(data, default=str))
+        print_json(data)
         return
     render_result(out, result.result)
     position = "the first record" if checkpoint.position is None else json.dumps(list(checkpoint.position))
@@ -159,6 +175,15 @@ def _render(result: StreamResult, as_json: bool) -> None:
             f"({checkpoint.batch:,} micro-batches in all)",
         )
     )
+
+
+def _lineage_inputs(raw: str) -> list[Any]:
+    """The stream's input dataset: the raw store, named as it names itself (no credential)."""
+    from tidemark.observe.lineage import raw_input
+    from tidemark.raw import open_raw
+
+    with open_raw(raw) as store:
+        return [raw_input(store.display)]
 
 
 @contextmanager

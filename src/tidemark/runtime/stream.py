@@ -191,6 +191,8 @@ def _loop(state: _Stream, *, once: bool, poll_seconds: float, stop: threading.Ev
         _add(out.result, result)
         out.checkpoint, out.batches = checkpoint, out.batches + 1
         out.seen.append(json.dumps([list(documents[0].position or ()), list(documents[-1].position or ())]))
+        if (committed := getattr(state.reporter, "committed", None)) is not None:
+            committed(out, state.source)  # observers (metrics, logs) hear of each committed micro-batch
     out.stopped = True
     return out
 
