@@ -39,7 +39,7 @@ app = typer.Typer(
 )
 # Messages are never broken into lines by the console width (a path or key split in two cannot be copied or grepped;
 # the terminal wraps them on screen); tables still fit the width. Nothing is read as Rich markup or highlighted:
-# messages hold brackets of their own (`pip install 'tidemark[postgres]'`, did-you-mean lists, JSON paths, keys), so
+# messages hold brackets of their own (`pip install 'tidemark-etl[postgres]'`, did-you-mean lists, JSON paths, keys), so
 # every string prints as it is, and colour comes only from styled Text (render.py: styled()).
 out = Console(soft_wrap=True, markup=False, highlight=False)
 err = Console(stderr=True, soft_wrap=True, markup=False, highlight=False)
@@ -90,12 +90,15 @@ def _main(
     ] = False,
 ) -> None:
     from tidemark.observe.logs import configure
+    from tidemark.observe.logs import reset as reset_logging
 
     _state.debug = debug
     project_cli.project_file[:] = [project] if project else []
     settings.quiet = quiet
     if log_format is not None or log_level is not None:  # otherwise the CLI's own output says it all
         configure(log_level or "info", log_format or "text")
+    else:
+        reset_logging()
 
 
 @app.command("run")

@@ -1,5 +1,5 @@
 """OpenLineage run events for a run or a stream: START when it begins, COMPLETE when it commits, FAIL when it rolls
-back, built with the OpenLineage Python client's models (``tidemark[lineage]``) and sent as JSON.
+back, built with the OpenLineage Python client's models (``tidemark-etl[lineage]``) and sent as JSON.
 
 - **inputs**: the files or directories given to ``--input`` (namespace ``file``, name the absolute path; more than
   :data:`MAX_INPUTS` become their common directory), standard input, or the raw store (namespace ``tidemark-raw``,

@@ -84,6 +84,17 @@ def configure(level: str = "warning", fmt: str = "text", stream: IO[str] | None 
     return logger
 
 
+def reset() -> None:
+    """Back to the default: no handler of tidemark's own (a CLI invocation without --log-format / --log-level
+    must not write to the standard error of an earlier one, e.g. in a test runner)."""
+    logger = logging.getLogger(LOGGER)
+    for old in list(logger.handlers):
+        if not isinstance(old, logging.NullHandler):
+            logger.removeHandler(old)
+    logger.setLevel(logging.NOTSET)
+    logger.propagate = True
+
+
 class LogReporter:
     """The runtime's Reporter as log records: start and finish at INFO, each batch at DEBUG."""
 
