@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import signal
 import threading
@@ -45,6 +46,11 @@ def stream_cmd(
     poll_seconds: Annotated[float, typer.Option(help="Seconds between polls of the raw store.")] = 2.0,
     status: Annotated[bool, typer.Option("--status", help="Show the streams of --sink instead.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    spark_master: Annotated[str | None, typer.Option(help="Spark master URL for --engine spark.")] = None,
+    spark_conf: Annotated[list[str] | None, typer.Option(help="A Spark setting key=value (repeat).")] = None,
+    spark_checkpoint: Annotated[
+        str | None, typer.Option(help="Spark's checkpoint directory for --engine spark (keep it between runs).")
+    ] = None,
 ) -> None:
     """Follow a raw store into a sink: micro-batches through the run's engine and contract, each committed with its
     checkpoint. Ctrl-C / SIGTERM finish the current micro-batch and exit 0."""
@@ -59,8 +65,15 @@ def stream_cmd(
 
     stop = threading.Event()
     reporter = ProgressReporter(err, enabled=False)  # a stream's input has no size to show a bar against
+    follow: Any = functools.partial(stream, engine=engine)
+    if engine == "spark":  # a Spark Structured Streaming query over the same micro-batches
+        from tidemark.cli.main import _spark_options
+        from tidemark.engines.spark_stream import spark_stream
+
+        options = _spark_options(spark_master, spark_conf or [])
+        follow = functools.partial(spark_stream, **options, checkpoint_location=spark_checkpoint)
     with _stopping_on_signals(stop):
-        result = stream(
+        result = follow(
             mapping,
             raw,
             sink,
@@ -68,7 +81,6 @@ def stream_cmd(
             once=once,
             batch_documents=batch_documents,
             max_batch_bytes=int(max_batch_mb * 2**20),
-            engine=engine,
             poll_seconds=poll_seconds,
             reporter=reporter,
             stop=stop,
@@ -136,6 +148,8 @@ def _render(result: StreamResult, as_json: bool) -> None:
             "totals": checkpoint.totals,
             "result": result.result.as_dict(),
         }
+        if hasattr(result, "query_id"):  # a Spark stream (engines/spark_stream.py)
+            data["spark"] = {"query_id": result.query_id, "replayed": getattr(result, "replayed", 0)}
         out.print_json(json.dumps(data, default=str))
         return
     render_result(out, result.result)
