@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import random
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,7 +25,9 @@ from tests.stream_worker import context
 from tidemark.cli.main import app
 from tidemark.engines.spark import open_session
 from tidemark.engines.spark_stream import SPARK_KEY, spark_stream
+from tidemark.errors import SourceError
 from tidemark.raw import RawSource, open_raw
+from tidemark.runtime.result import NullReporter
 from tidemark.sinks import open_sink
 
 pytestmark = pytest.mark.spark
@@ -105,6 +108,60 @@ def test_a_spark_batch_run_again_after_a_crash_is_skipped(spark: Any, tmp_path: 
     after, got = stored(db, "s")
     assert got == want
     assert (after.position, after.batch, after.totals["tables"]) == (before.position, 3, before.totals["tables"])
+
+
+class Seen(NullReporter):
+    """Counts the documents the micro-batches read; ``wait_for(n)`` returns once n were read."""
+
+    def __init__(self) -> None:
+        self.documents = 0
+        self.changed = threading.Condition()
+
+    def advance(self, *, documents: int = 0, rows: int = 0, bytes_read: int = 0) -> None:
+        with self.changed:
+            self.documents += documents
+            self.changed.notify_all()
+
+    def wait_for(self, n: int, follower: threading.Thread) -> None:
+        with self.changed:
+            while self.documents < n and follower.is_alive():
+                self.changed.wait(1)
+        assert self.documents >= n, f"the stream ended after {self.documents} documents"
+
+
+def test_a_spark_stream_follows_the_store_until_stopped(spark: Any, tmp_path: Path) -> None:
+    """Without once: records appended while the query runs are streamed; ``stop`` ends it between micro-batches,
+    every micro-batch whose documents were read committed."""
+    raw = raw_store(tmp_path / "raw", 0)
+    db = tmp_path / "stream.duckdb"
+    seen, stop, results = Seen(), threading.Event(), []
+
+    def follow() -> None:
+        options: dict[str, Any] = {"batch_documents": BATCH, "poll_seconds": 0.2, "session": spark}
+        results.append(
+            spark_stream("mlb:live_game", raw, f"duckdb:{db}", name="s", reporter=seen, stop=stop, **options)
+        )
+
+    follower = threading.Thread(target=follow)
+    follower.start()
+    seen.wait_for(6, follower)
+    with open_raw(raw) as store:
+        store.append(wave(1, seed=5, games=1))
+    seen.wait_for(12, follower)
+    stop.set()
+    follower.join()
+    (result,) = results
+    assert result.stopped and (result.batches, result.result.documents) == (6, 12)
+    expected, want = batch_run(raw, tmp_path / "batch.duckdb")
+    checkpoint, got = stored(db, "s")
+    assert got == want
+    assert checkpoint.totals["tables"] == {name: c.as_dict() for name, c in expected.tables.items()}
+
+
+def test_a_raw_store_that_is_not_there_fails_before_spark_starts(spark: Any, tmp_path: Path) -> None:
+    with pytest.raises(SourceError, match="missing"):
+        spark_stream("mlb:live_game", str(tmp_path / "missing"), f"duckdb:{tmp_path / 't.duckdb'}", session=spark)
+    assert spark.streams.active == []
 
 
 def test_the_cli_streams_with_spark(tmp_path: Path, spark: Any) -> None:
