@@ -19,9 +19,14 @@ pytestmark = pytest.mark.spark
 
 @pytest.fixture(scope="module")
 def spark() -> Iterator[Any]:
+    """The session of an earlier test module if one is running (one JVM for the whole suite), else a new one."""
+    from pyspark.sql import SparkSession
+
+    running = SparkSession.getActiveSession()
     session = open_session("local[2]", {"spark.ui.enabled": "false", "spark.sql.session.timeZone": "UTC"})
     yield session
-    session.stop()
+    if running is None:
+        session.stop()
 
 
 def rows(n: int = 40) -> list[tuple[Any, ...]]:

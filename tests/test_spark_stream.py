@@ -39,9 +39,14 @@ SPARK_ARGS += ["--spark-conf", "spark.sql.shuffle.partitions=2"]
 
 @pytest.fixture(scope="module")
 def spark() -> Iterator[Any]:
+    """The session of an earlier test module if one is running (one JVM for the whole suite), else a new one."""
+    from pyspark.sql import SparkSession
+
+    running = SparkSession.getActiveSession()
     session = open_session("local[2]", {"spark.ui.enabled": "false", "spark.sql.shuffle.partitions": "2"})
     yield session
-    session.stop()
+    if running is None:
+        session.stop()
 
 
 def raw_store(path: Path, *waves: int, games: int = 1) -> str:
