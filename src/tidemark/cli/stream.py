@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import signal
 import threading
@@ -55,6 +56,11 @@ def stream_cmd(
         int | None, typer.Option("--metrics-port", help="Serve Prometheus metrics on this port while streaming.")
     ] = None,
     lineage: LineageOpt = None,
+    spark_master: Annotated[str | None, typer.Option(help="Spark master URL for --engine spark.")] = None,
+    spark_conf: Annotated[list[str] | None, typer.Option(help="A Spark setting key=value (repeat).")] = None,
+    spark_checkpoint: Annotated[
+        str | None, typer.Option(help="Spark's checkpoint directory for --engine spark (keep it between runs).")
+    ] = None,
 ) -> None:
     """Follow a raw store into a sink: micro-batches through the run's engine and contract, each committed with its
     checkpoint. Ctrl-C / SIGTERM finish the current micro-batch and exit 0."""
@@ -85,8 +91,15 @@ def stream_cmd(
         metrics_port=metrics_port,
         lineage=lineage,
     )
+    follow: Any = functools.partial(stream, engine=engine)
+    if engine == "spark":  # a Spark Structured Streaming query over the same micro-batches
+        from tidemark.cli.main import _spark_options
+        from tidemark.engines.spark_stream import spark_stream
+
+        options = _spark_options(spark_master, spark_conf or [])
+        follow = functools.partial(spark_stream, **options, checkpoint_location=spark_checkpoint)
     with _stopping_on_signals(stop), watch.watching():
-        result = stream(
+        result = follow(
             mapping,
             raw,
             sink,
@@ -94,7 +107,6 @@ def stream_cmd(
             once=once,
             batch_documents=batch_documents,
             max_batch_bytes=int(max_batch_mb * 2**20),
-            engine=engine,
             poll_seconds=poll_seconds,
             reporter=watch,
             stop=stop,
@@ -162,6 +174,8 @@ def _render(result: StreamResult, as_json: bool) -> None:
             "totals": checkpoint.totals,
             "result": result.result.to_dict(),
         }
+        if hasattr(result, "query_id"):  # a Spark stream (engines/spark_stream.py)
+            data["spark"] = {"query_id": result.query_id, "replayed": getattr(result, "replayed", 0)}
         print_json(data)
         return
     render_result(out, result.result)

@@ -81,6 +81,8 @@ class _Stream:
     batch_documents: int
     max_batch_bytes: int
     engine: Engine | None = None
+    #: keys added to every checkpoint's ``totals`` (the Spark stream's query id and batch id: engines/spark_stream.py)
+    marks: dict[str, Any] = field(default_factory=dict)
 
 
 def stream(
@@ -250,7 +252,8 @@ def _micro_batch(
         saved.clear()
 
         def finish(tx: Transaction) -> None:
-            saved.append(advanced(checkpoint, end, result))
+            done = advanced(checkpoint, end, result)
+            saved.append(replace(done, totals={**done.totals, **state.marks}))
             tx.save_checkpoint(saved[-1])
 
         engine = state.engine or state.make_engine(state.plan)

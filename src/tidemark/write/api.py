@@ -36,6 +36,7 @@ from tidemark.sinks import open_sink
 from tidemark.sinks.base import Sink
 from tidemark.write.config import WriteConfig, WriteOptions, connection_sink, load_write_config, resolve
 from tidemark.write.inputs import Chunk, Locator, chunks, drop_origin, is_pandas, open_data
+from tidemark.write.inputs import Source as InputSource
 from tidemark.write.plan import WritePlan, build_plan, conform
 
 #: rows per chunk: bounds memory whatever the input size (a chunk is prepared and written as one batch)
@@ -66,8 +67,9 @@ def write(
 ) -> RunResult:
     """Write ``data`` to ``table`` in ``sink`` under the write contract; all-or-nothing on transactional sinks.
 
-    - ``data``: a pyarrow Table / RecordBatch / RecordBatchReader / list of batches, a pandas DataFrame, or anything
-      with ``__arrow_c_stream__`` (polars, DuckDB results). Streamed ``batch_rows`` rows at a time.
+    - ``data``: a pyarrow Table / RecordBatch / RecordBatchReader / list of batches, a pandas DataFrame, anything
+      with ``__arrow_c_stream__`` (polars, DuckDB results), or a Spark DataFrame (fetched to the driver one partition
+      at a time). Streamed ``batch_rows`` rows at a time.
     - ``mode``: overwrite | append | append_once | upsert. ``upsert`` and ``append_once`` need ``keys`` (or ``key``).
     - ``timestamp``: the column deciding which version of a row is newer (a time, a date, a number, or ISO 8601
       strings); without it an upsert replaces a stored row whenever the content differs.
@@ -98,7 +100,7 @@ def write(
     opts = resolve(load_write_config(config) if config is not None else None, connections, args)
     if batch_rows < 1:
         raise ContractError(f"batch_rows must be at least 1, not {batch_rows}")
-    opened = [open_data(data)]  # serves the first attempt; a retry opens ``data`` again
+    opened = [_open(data)]  # serves the first attempt; a retry opens ``data`` again
     plan = build_plan(drop_origin(opened[0].schema), opts.table, opts.mode, opts.keys, opts.timestamp, opts.key)
     reporter = reporter or NullReporter()
     owns_sink = not isinstance(opts.sink, Sink)
@@ -107,7 +109,7 @@ def write(
     reporter.start(opened[0].total_bytes, opened[0].files, opened[0].total_rows)
 
     def attempt() -> RunResult:
-        source = opened.pop() if opened else open_data(data)
+        source = opened.pop() if opened else _open(data)
         result = RunResult.start(run_id, target.display, opts.mode, {plan.spec.qualified: plan.spec})
         result.keys[plan.spec.qualified] = KeyReport(strategy=opts.dedup, column=opts.key.name if opts.key else None)
         with Transaction(target, [plan.spec], run_id=run_id, schema_from="data") as tx:
@@ -128,9 +130,25 @@ def write(
     return result
 
 
+def _open(data: Any) -> InputSource:
+    """``data`` as batches: a Spark DataFrame fetched partition by partition (engines/spark.py), else ``open_data``."""
+    if _is_spark(data):
+        from tidemark.engines.spark import dataframe_batches
+
+        schema, batches = dataframe_batches(data)
+        return InputSource(schema, batches)
+    return open_data(data)
+
+
+def _is_spark(data: Any) -> bool:
+    """A pyspark DataFrame (classic or Spark Connect), recognized without importing pyspark."""
+    return type(data).__module__.startswith("pyspark.") and type(data).__name__ == "DataFrame"
+
+
 def _replayable(data: Any) -> bool:
-    """Whether ``data`` gives the same rows when opened again (a reader or a DuckDB result is consumed once)."""
-    if isinstance(data, pa.Table | pa.RecordBatch) or is_pandas(data):
+    """Whether ``data`` gives the same rows when opened again (a reader or a DuckDB result is consumed once; a Spark
+    DataFrame is a query, computed again)."""
+    if isinstance(data, pa.Table | pa.RecordBatch) or is_pandas(data) or _is_spark(data):
         return True
     return isinstance(data, list | tuple) and all(isinstance(b, pa.RecordBatch | pa.Table) for b in data)
 
