@@ -210,7 +210,7 @@ def test_the_recorded_directory_is_a_raw_store(tmp_path: Path) -> None:
             assert r.position is not None and positions(store.read(r.position, limit=1000)) == positions(
                 records[i + 1 :]
             )
-    assert len(records) == 49 and sum(s.records for s in stats) == 49
+    assert len(records) == 50 and sum(s.records for s in stats) == 50
     assert not (DATA / "_segments").exists()  # reading writes nothing
     files_db, raw_db = tmp_path / "files.duckdb", tmp_path / "raw.duckdb"
     tidemark.run("mlb:boxscore", [DATA / "game" / "boxscore"], f"duckdb:{files_db}")
