@@ -97,7 +97,7 @@ def test_schedule_one_row_per_game_per_date(warehouse: tuple[Any, dict[str, Any]
         for d in doc["dates"]
         for g in d["games"]
     }
-    assert count(con, "schedule.schedule_games") == len(games) == 3
+    assert count(con, "schedule.schedule_games") == len(games) == 4  # 3 received, 747175 derived (data/PROVENANCE.md)
     assert count(con, "schedule.schedule_dates") == len({d for _, d in games})
     (ws1,) = rows(con, "SELECT * FROM schedule.schedule_games WHERE game_pk = 775300")
     assert (ws1["away_team_name"], ws1["home_team_name"], ws1["away_score"], ws1["home_score"]) == (
@@ -170,6 +170,35 @@ def test_boxscore(warehouse: tuple[Any, dict[str, Any]]) -> None:
         "SELECT count(*) FROM game.live_game_home_batting_order o JOIN game.boxscore_players p "
         "ON p.game_pk = o.game_pk AND p.player_id = o.player_id AND p.batting_order_code = o.batting_order_code"
     ).fetchone() == (9,)
+
+
+# Issue 23: a quantity has one name in every table that holds it (old names in docs/mlb.md, "Renamed columns").
+PITCHING_LINE = ("full_name", "outs_recorded", "pitches_thrown", "pitching_strikes", "hits_allowed", "runs_allowed")
+PITCHING_LINE += ("earned_runs_allowed", "pitching_base_on_balls", "pitching_strike_outs")
+
+
+def test_sibling_tables_name_a_pitchers_line_alike(warehouse: tuple[Any, dict[str, Any]]) -> None:
+    con, _ = warehouse
+    columns = ", ".join(PITCHING_LINE)
+    for side in ("home", "away"):
+        pitchers = rows(con, f"SELECT player_id, {columns} FROM game.live_game_{side}_pitchers ORDER BY player_id")
+        box = rows(
+            con,
+            f"SELECT player_id, {columns} FROM game.boxscore_players WHERE side = '{side}' AND player_id IN "
+            f"(SELECT player_id FROM game.live_game_{side}_pitchers) ORDER BY player_id",
+        )
+        assert len(pitchers) >= 3 and pitchers == box, side  # both tables of the same feed, same names, same values
+    (nelson,) = rows(con, "SELECT * FROM game.live_game_home_pitchers WHERE player_id = 669194")
+    assert (nelson["hits_allowed"], nelson["earned_runs_allowed"], nelson["home_runs_allowed"]) == (
+        5,
+        3,
+        0,
+    )  # "7.0 IP, 3 ER, 5 K, 0 BB"
+    # Savant's player_name is the pitcher as "Last, First": only game.statcast_pitches uses the name
+    named = con.sql(
+        "SELECT table_schema || '.' || table_name FROM information_schema.columns WHERE column_name = 'player_name'"
+    ).fetchall()
+    assert named == [("game.statcast_pitches",)]
 
 
 def test_linescore(warehouse: tuple[Any, dict[str, Any]]) -> None:
@@ -282,7 +311,14 @@ def test_people_and_free_agents(warehouse: tuple[Any, dict[str, Any]]) -> None:
     (fa_doc,) = list(docs("person/freeAgents"))
     assert count(con, "person.free_agents") == len(fa_doc["freeAgents"]) == 478
     (adames,) = rows(con, "SELECT * FROM person.free_agents WHERE player_id = 642715")
-    assert (adames["season"], adames["new_team_name"], str(adames["date_signed"]), adames["notes"]) == (
+    assert (
+        adames["full_name"],
+        adames["season"],
+        adames["new_team_name"],
+        str(adames["date_signed"]),
+        adames["notes"],
+    ) == (
+        "Willy Adames",
         2024,
         "San Francisco Giants",
         "2024-12-10",

@@ -321,24 +321,24 @@ def test_boxscore_lists_keep_their_order_and_join_the_players_line(tables: dict[
         assert [r["batting_slot"] for r in order] == list(range(1, 10))
         for r in order:
             player = box[side]["players"][f"ID{r['player_id']}"]
-            assert (r["player_name"], r["batting_order_code"], r["hits"]) == (
+            assert (r["full_name"], r["batting_order_code"], r["hits"]) == (
                 player["person"]["fullName"],
                 player["battingOrder"],
                 player["stats"]["batting"]["hits"],
             )
         pitchers = sorted(tables[f"{side}_pitchers"], key=lambda r: r["pitching_order"])
-        assert [r["pitcher_id"] for r in pitchers] == box[side]["pitchers"]
+        assert [r["player_id"] for r in pitchers] == box[side]["pitchers"]
         for kind in ("bench", "bullpen"):
             assert [r["player_id"] for r in sorted(tables[f"{side}_{kind}"], key=lambda r: r["list_order"])] == box[
                 side
             ][kind]
-    nelson = rows_by(tables["home_pitchers"], "pitcher_id")[(669194,)]
+    nelson = rows_by(tables["home_pitchers"], "player_id")[(669194,)]
     assert (
-        nelson["pitcher_name"],
+        nelson["full_name"],
         nelson["pitching_order"],
         nelson["innings_pitched_decimal"],
         nelson["outs_recorded"],
-        nelson["number_of_pitches"],
+        nelson["pitches_thrown"],
     ) == (
         "Ryne Nelson",
         1,
@@ -347,14 +347,14 @@ def test_boxscore_lists_keep_their_order_and_join_the_players_line(tables: dict[
         98,
     )
     carroll = rows_by(tables["home_batting_order"], "batting_slot")[(1,)]
-    assert (carroll["player_id"], carroll["player_name"], carroll["batting_order_code"], carroll["position"]) == (
+    assert (carroll["player_id"], carroll["full_name"], carroll["batting_order_code"], carroll["position"]) == (
         682998,
         "Corbin Carroll",
         "100",
         "RF",
     )
     bullpen = rows_by(tables["home_bullpen"], "player_id")[(528748,)]
-    assert bullpen["pitch_hand"] is not None and bullpen["player_name"] is not None
+    assert bullpen["pitch_hand"] is not None and bullpen["full_name"] is not None
     umpires = rows_by(tables["umpires"], "official_type")
     assert (umpires[("Home Plate",)]["official_name"], umpires[("Home Plate",)]["official_id"]) == (
         "Doug Eddings",

@@ -36,10 +36,10 @@ def test_recorded_files_and_segments_share_one_order(tmp_path: Path) -> None:
     raw = recorded(tmp_path)
     with open_raw(str(raw)) as store:
         before = store.read()
-        assert len(before) == 7 and all(p.position is not None and p.position[1] == 0 for p in before)
+        assert len(before) == 8 and all(p.position is not None and p.position[1] == 0 for p in before)
         store.append([record_from_response("game", "linescore", b'{"innings": []}', T0)])
         after = store.read()
-    assert after[:7] == before and len(after) == 8
+    assert after[:8] == before and len(after) == 9
     last = after[-1].position
     assert last is not None and last[1] == 1 and last[0] > max(p.position[0] for p in before if p.position)
 
@@ -62,7 +62,7 @@ def test_a_directory_that_gains_files_while_it_is_followed(tmp_path: Path) -> No
         second.write_bytes(b'{"endpoint": "game", "method": "liveGameV1", "response": {"x": 1}}')
         later = store.read(cursor)
     assert [(r.method, r.origin.endswith("copy.json")) for r in later] == [("linescore", False), ("liveGameV1", True)]
-    assert len(RawSource(str(raw)).store.read(limit=100)) == 10
+    assert len(RawSource(str(raw)).store.read(limit=100)) == 11
 
 
 def test_a_file_copied_with_an_old_modification_time_sorts_where_its_time_says(tmp_path: Path) -> None:
@@ -138,9 +138,9 @@ def test_cli_import_and_ls(tmp_path: Path) -> None:
     assert first.exit_code == 0, first.output
     assert "13 appended, 0 duplicates (13 files)" in first.output
     again = runner.invoke(app, ["raw", "import", str(raw), str(DATA)])
-    assert again.exit_code == 0 and "36 appended, 13 duplicates (49 files)" in again.output
+    assert again.exit_code == 0 and "37 appended, 13 duplicates (50 files)" in again.output
     listed = runner.invoke(app, ["raw", "ls", str(raw)])
-    assert listed.exit_code == 0 and f"{raw}: 49 records" in listed.output
+    assert listed.exit_code == 0 and f"{raw}: 50 records" in listed.output
     assert "game/liveGameV1" in listed.output and " 7 " in listed.output
 
 

@@ -21,6 +21,7 @@ from tidemark.documents import Position, position_key
 from tidemark.errors import ConfigError, SourceError
 from tidemark.raw import RawSource, open_raw
 from tidemark.raw.base import RawRecord, content_hash, record_from_envelope, record_from_response
+from tidemark.raw.decode import decode_record, envelope_head
 from tidemark.raw.importer import import_paths
 
 Url = Callable[[pytest.FixtureRequest, Path], str]
@@ -210,7 +211,7 @@ def test_the_recorded_directory_is_a_raw_store(tmp_path: Path) -> None:
             assert r.position is not None and positions(store.read(r.position, limit=1000)) == positions(
                 records[i + 1 :]
             )
-    assert len(records) == 49 and sum(s.records for s in stats) == 49
+    assert len(records) == 50 and sum(s.records for s in stats) == 50
     assert not (DATA / "_segments").exists()  # reading writes nothing
     files_db, raw_db = tmp_path / "files.duckdb", tmp_path / "raw.duckdb"
     tidemark.run("mlb:boxscore", [DATA / "game" / "boxscore"], f"duckdb:{files_db}")
@@ -224,6 +225,41 @@ def test_record_from_envelope_refuses_what_is_not_one() -> None:
         record_from_envelope(b"{", T0, "x.json")
     with pytest.raises(SourceError, match="not an envelope"):
         record_from_envelope(b'{"a": 1}', T0, "x.json")
+
+
+def test_one_decoding_for_every_way_a_record_comes_back() -> None:
+    """raw.decode.decode_record: a recorded file, a segment line (hash known) and a database row (compressed) give
+    the same record; what cannot be read back is a broken record at its position, saying why."""
+    data = gzip.decompress(GAME_747175.read_bytes())
+    parsed = decode_record(data, T0, position=(1,), origin="file")
+    head_only = decode_record(data, T0, position=(1,), origin="file", digest=parsed.content_hash)
+    stored = decode_record(
+        gzip.compress(data), T0, position=(1,), origin="file", digest=parsed.content_hash, compressed=True
+    )
+    assert parsed == head_only == stored
+    assert (parsed.endpoint, parsed.method, parsed.path_params, parsed.status_code) == (
+        "game",
+        "liveGameV1",
+        {"game_pk": "747175"},
+        200,
+    )
+    assert parsed.content_hash == content_hash(json.loads(data)["response"]) and parsed.error is None
+    bare = decode_record(b'{"dates": []}', T0, origin="schedule/schedule/x.json", bare=("schedule", "schedule"))
+    assert (bare.endpoint, bare.method, bare.error, bare.origin) == (
+        "schedule",
+        "schedule",
+        None,
+        "schedule/schedule/x.json",
+    )
+    for data_, kwargs, reason in [
+        (b"not gzip", {"compressed": True}, "the stored document does not decompress"),
+        (b"[1]", {"digest": "abc"}, "the stored document is not an envelope"),
+        (b"{", {}, "not JSON"),
+        (b'{"a": 1}', {}, "not an envelope (needs endpoint, method and response)"),
+    ]:
+        got = decode_record(data_, T0, position=(7,), origin="row", **kwargs)
+        assert (got.position, got.origin, got.fetched_at) == ((7,), "row", T0) and reason in (got.error or ""), reason
+    assert envelope_head(data) is not None and envelope_head(b'{"response": 1}') is None and envelope_head(b"{") is None
 
 
 def test_open_raw_names_the_valid_forms() -> None:

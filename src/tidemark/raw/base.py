@@ -48,7 +48,6 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Protocol
 
-import msgspec
 import orjson
 
 from tidemark.documents import Position, RawDocument
@@ -234,8 +233,8 @@ def record_from_envelope(data: bytes, fetched_at: datetime, origin: str = "", *,
     return RawRecord(
         endpoint=str(envelope["endpoint"]),
         method=str(envelope["method"]),
-        path_params=_strings(envelope.get("path_params")),
-        query_params=_strings(envelope.get("query_params")),
+        path_params=string_params(envelope.get("path_params")),
+        query_params=string_params(envelope.get("query_params")),
         url=str(envelope.get("url") or ""),
         status_code=int(envelope.get("status_code") or 200),
         fetched_at=utc(fetched_at),
@@ -261,7 +260,7 @@ def record_from_response(
         parsed = orjson.loads(response)
     except orjson.JSONDecodeError as exc:
         raise SourceError(f"{url or endpoint + '/' + method}: the response is not JSON: {exc}") from exc
-    path, query = _strings(path_params), _strings(query_params)
+    path, query = string_params(path_params), string_params(query_params)
     envelope = {
         "endpoint": endpoint,
         "method": method,
@@ -286,43 +285,10 @@ def is_envelope(value: Any) -> bool:
     return isinstance(value, dict) and "response" in value and "endpoint" in value and "method" in value
 
 
-def broken(position: Position, origin: str, reason: str, fetched_at: datetime | None = None) -> RawRecord:
+def broken(position: Position | None, origin: str, reason: str, fetched_at: datetime | None = None) -> RawRecord:
     """A record that could not be read back: ``error`` says why; its position lets a stream step over it."""
     when = fetched_at or datetime.fromtimestamp(0, UTC)
     return RawRecord("", "", {}, {}, "", 0, when, "", b"", position, origin, reason)
-
-
-class _Head(msgspec.Struct):
-    """The envelope's keys a store indexes, decoded without building the response."""
-
-    endpoint: str = ""
-    method: str = ""
-    path_params: dict[str, Any] = {}
-    query_params: dict[str, Any] = {}
-    url: str = ""
-    status_code: int = 200
-    response: msgspec.Raw = msgspec.Raw(b"null")
-
-
-def head_record(data: bytes, fetched_at: datetime, digest: str, position: Position, origin: str) -> RawRecord:
-    """A stored record whose hash is known: the envelope's source read without decoding the response (fast)."""
-    try:
-        head = msgspec.json.decode(data, type=_Head)
-    except (msgspec.MsgspecError, UnicodeDecodeError) as exc:
-        return broken(position, origin, f"the stored document is not an envelope: {exc}", fetched_at)
-    return RawRecord(
-        head.endpoint,
-        head.method,
-        _strings(head.path_params),
-        _strings(head.query_params),
-        head.url,
-        head.status_code,
-        fetched_at,
-        digest,
-        data,
-        position,
-        origin,
-    )
 
 
 def utc(when: datetime) -> datetime:
@@ -330,7 +296,8 @@ def utc(when: datetime) -> datetime:
     return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
 
 
-def _strings(params: Any) -> dict[str, str]:
+def string_params(params: Any) -> dict[str, str]:
+    """An envelope's parameters as strings (a non-string value as its JSON); anything but a mapping: none."""
     if not isinstance(params, dict):
         return {}
     return {str(k): v if isinstance(v, str) else orjson.dumps(v).decode() for k, v in params.items()}
@@ -355,7 +322,6 @@ __all__ = [
     "RawStore",
     "bare_record",
     "content_hash",
-    "head_record",
     "record_from_envelope",
     "record_from_response",
     "records",

@@ -59,12 +59,9 @@ from tidemark.raw.base import (
     EndpointStats,
     RawRecord,
     RawStore,
-    bare_record,
     broken,
-    head_record,
-    is_envelope,
-    record_from_envelope,
 )
+from tidemark.raw.decode import decode_record
 
 SEGMENTS = "_segments"
 _RECORDED = (".json", ".json.gz")
@@ -221,16 +218,8 @@ def _recorded(entry: _Entry) -> RawRecord:
         data = _read(entry.path)
     except (OSError, EOFError, zlib.error) as exc:
         return broken(position, where, f"cannot read file: {exc}")
-    try:
-        parsed = orjson.loads(data)
-    except orjson.JSONDecodeError as exc:
-        return broken(position, where, f"not JSON: {exc}", fetched)
-    if is_envelope(parsed):
-        record = record_from_envelope(data, fetched, where, parsed=parsed)
-    else:
-        folders = entry.name.split("/")
-        record = bare_record(data, fetched, endpoint=folders[0], method=folders[1], origin=where)
-    return record.at(position, where)
+    folders = entry.name.split("/")  # a document with no envelope is named by its folders
+    return decode_record(data, fetched, position=position, origin=where, bare=(folders[0], folders[1]))
 
 
 def _read(path: Path) -> bytes:
@@ -265,7 +254,7 @@ def _line(entry: _Entry, number: int, text: bytes) -> RawRecord:
         fetched = datetime.fromisoformat(line.fetched_at).astimezone(UTC)
     except (msgspec.MsgspecError, ValueError) as exc:  # UnicodeDecodeError is a ValueError
         return broken(position, where, f"not a raw record: {exc}")
-    return head_record(bytes(line.document), fetched, line.content_hash, position, where)
+    return decode_record(bytes(line.document), fetched, position=position, origin=where, digest=line.content_hash)
 
 
 def _fold(stats: EndpointStats | None, r: RawRecord) -> EndpointStats:

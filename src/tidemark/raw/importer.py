@@ -14,10 +14,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-import orjson
-
 from tidemark.documents import RawDocument
-from tidemark.raw.base import AppendCounts, RawRecord, RawStore, bare_record, is_envelope, record_from_envelope
+from tidemark.raw.base import AppendCounts, RawRecord, RawStore
+from tidemark.raw.decode import decode_record
 from tidemark.sources.files import is_document_file, read_files, walk_inputs
 
 _BATCH_RECORDS = 256
@@ -68,22 +67,13 @@ def _records(
             result.invalid.append((doc.origin, doc.error))
             continue
         fetched = doc.modified_at or datetime.now(UTC)
-        try:
-            parsed = orjson.loads(doc.data)
-        except orjson.JSONDecodeError as exc:
-            result.invalid.append((doc.origin, f"not JSON: {exc}"))
+        folder = Path(doc.origin.rsplit(":", 1)[0] if _is_line(doc.origin) else doc.origin).parent
+        bare = (endpoint or folder.parent.name or "unknown", method or folder.name or "unknown")
+        record = decode_record(doc.data, fetched, origin=doc.origin, bare=bare)
+        if record.error is not None:
+            result.invalid.append((doc.origin, record.error))
             continue
-        if is_envelope(parsed):
-            yield record_from_envelope(doc.data, fetched, doc.origin, parsed=parsed)
-        else:
-            folder = Path(doc.origin.rsplit(":", 1)[0] if _is_line(doc.origin) else doc.origin).parent
-            yield bare_record(
-                doc.data,
-                fetched,
-                endpoint=endpoint or folder.parent.name or "unknown",
-                method=method or folder.name or "unknown",
-                origin=doc.origin,
-            )
+        yield record
 
 
 def _is_line(origin: str) -> bool:

@@ -25,21 +25,21 @@ from __future__ import annotations
 
 import gzip
 import threading
-import zlib
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
-import orjson
-
 from tidemark.documents import Position
 from tidemark.errors import SourceError
-from tidemark.raw.base import AppendCounts, EndpointStats, RawRecord, RawStore, broken, canonical, utc
+from tidemark.raw.base import AppendCounts, EndpointStats, RawRecord, RawStore, canonical, utc
+from tidemark.raw.decode import decode_record
 
 TABLE = "_tidemark.raw_records"
 _COLUMNS = (
     "endpoint, method, path_params, query_params, url, status_code, fetched_at, source_key, content_hash, size, "
     "document"
 )
+#: what a read needs: the envelope's head is in the document (decoded by raw.decode, as for every store)
+_READ = "position, fetched_at, content_hash, document"
 INSERT = (
     f"INSERT INTO {TABLE} ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
     "ON CONFLICT (source_key, content_hash) DO NOTHING RETURNING position"
@@ -98,8 +98,7 @@ class SqlRawStore(RawStore):
             if last is None:
                 return []
             rows = self._query(
-                f"SELECT position, {_COLUMNS} FROM {TABLE} WHERE position > ? AND position <= ?{where} "
-                "ORDER BY position",
+                f"SELECT {_READ} FROM {TABLE} WHERE position > ? AND position <= ?{where} ORDER BY position",
                 [start, last, *params],
             )
         return [self._record(row) for row in rows]
@@ -125,14 +124,9 @@ class SqlRawStore(RawStore):
         return after[0]
 
     def _record(self, row: tuple[Any, ...]) -> RawRecord:
-        position, endpoint, method, path, query, url, status, fetched, _key, digest, _size, blob = row
+        position, fetched, digest, blob = row
         where, at = f"{self.display}@{position}", (int(position),)
-        try:
-            data = gzip.decompress(bytes(blob))
-        except (OSError, EOFError, zlib.error) as exc:
-            return broken(at, where, f"the stored document does not decompress: {exc}", utc(fetched))
-        params = orjson.loads(path), orjson.loads(query)
-        return RawRecord(endpoint, method, *params, url, int(status), utc(fetched), digest, data, at, where)
+        return decode_record(bytes(blob), fetched, position=at, origin=where, digest=digest, compressed=True)
 
 
 def _values(r: RawRecord) -> list[Any]:

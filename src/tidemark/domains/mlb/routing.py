@@ -20,24 +20,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import msgspec
-
 from tidemark.documents import Position, RawDocument
 from tidemark.errors import ConfigError
+from tidemark.raw.decode import envelope_head
 from tidemark.sources import Source, open_source
 
 #: what ``--mapping`` says to route every document by its envelope
 ALL = "mlb:*"
 
 Route = tuple[str, str]
-
-
-class _Head(msgspec.Struct):
-    endpoint: str | None = None
-    method: str | None = None
-
-
-_HEAD = msgspec.json.Decoder(_Head)
 
 
 def routes() -> dict[Route, str]:
@@ -53,15 +44,8 @@ def routes() -> dict[Route, str]:
 
 def route_of(doc: RawDocument) -> Route | None:
     """The envelope's (endpoint, method) of ``doc``; None for a document without envelope or not readable."""
-    if doc.error is not None:
-        return None
-    try:
-        head = _HEAD.decode(doc.data)
-    except (msgspec.MsgspecError, UnicodeDecodeError):
-        return None
-    if not head.endpoint or not head.method:
-        return None
-    return head.endpoint, head.method
+    head = None if doc.error is not None else envelope_head(doc.data)
+    return None if head is None else (head.endpoint, head.method)
 
 
 @dataclass

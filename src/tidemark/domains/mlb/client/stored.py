@@ -18,8 +18,8 @@ from typing import Any, Protocol
 
 import msgspec
 
-from tidemark.documents import Position
 from tidemark.domains.mlb.client.schedule import OVER_STATES
+from tidemark.raw.base import RawRecord, Readable, records
 
 
 class _Status(msgspec.Struct, frozen=True):  # field names: the API's
@@ -106,20 +106,10 @@ def feed_state(data: bytes, *, enveloped: bool = True) -> FeedState | None:
     )
 
 
-class RawLike(Protocol):
-    """What the MLB workflows need of a raw store (:class:`tidemark.raw.RawStore`): append and read."""
+class RawLike(Readable, Protocol):
+    """What the MLB workflows need of a raw store (:class:`tidemark.raw.RawStore`): read, and append."""
 
     def append(self, records: Iterable[Any]) -> Any: ...
-
-    def read(
-        self,
-        after: Position | None = None,
-        *,
-        limit: int = 256,
-        max_bytes: int = 64 << 20,
-        endpoint: str | None = None,
-        method: str | None = None,
-    ) -> list[Any]: ...
 
 
 @dataclass
@@ -154,9 +144,7 @@ def stored_state(store: RawLike) -> StoredState:
     return state
 
 
-def _records(store: RawLike, endpoint: str, method: str) -> Iterable[Any]:
-    from tidemark.raw.base import records
-
+def _records(store: RawLike, endpoint: str, method: str) -> Iterable[RawRecord]:
     for record in records(store, limit=64, endpoint=endpoint, method=method):
         if record.error is None and 200 <= record.status_code < 300:
             yield record
