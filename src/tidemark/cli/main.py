@@ -17,6 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from tidemark.cli import history as history_cli
 from tidemark.cli import mlb as mlb_cli
 from tidemark.cli import raw as raw_cli
 from tidemark.cli import stream as stream_cli
@@ -55,6 +56,7 @@ _state = _Session()
 app.add_typer(raw_cli.app)  # tidemark raw import / ls
 mlb_cli.register(app)  # tidemark ingest / backfill / live
 stream_cli.register(app)  # tidemark stream / streams
+history_cli.register(app)  # tidemark runs / status / quarantine / check
 
 
 def _version(value: bool) -> None:

@@ -1,0 +1,67 @@
+"""The run ledger ``_tidemark.runs`` and the quarantine replay on every store of the conformance list: a run's row
+commits with its rows, a failed run is recorded after its rollback, a replay after a mapping fix writes what passes
+now and takes it out of the quarantine in the same transaction."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import tidemark
+from tests.conformance.stores import Opener
+from tests.test_quality_rules import game, plan
+from tidemark.history.ledger import read_runs
+from tidemark.history.quarantine import read_quarantine, replay
+from tidemark.history.status import store_status
+from tidemark.quality import QualityError
+
+RULE = "- {{name: speed_physical, range: {{column: speed, min: 30, max: {top}}}{action}}}"
+
+
+def rules(top: int = 110, action: str = "") -> str:
+    return RULE.format(top=top, action=action)
+
+
+def test_a_run_and_a_failed_run_are_recorded_on_every_store(store: Opener) -> None:
+    docs = [game(1, pitches=[{"speed": 95.0}, {"speed": 250.0}]), game(2)]
+    with store() as sink:
+        ok = tidemark.run(plan(pitches=rules()), docs, sink)
+    with store() as sink, pytest.raises(QualityError, match="speed_physical"):
+        tidemark.run(plan(pitches=rules(action=", action: fail")), [game(3, pitches=[{"speed": 5.0}])], sink)
+    with store() as sink:
+        failed, done = read_runs(sink)
+        status = store_status(sink)
+    assert (done["run_id"], done["status"], done["batch"], done["command"]) == (ok.run_id, "ok", 0, "run")
+    pitches = done["counts"]["tables"]["g.pitches"]
+    assert (pitches["inserted"], pitches["quarantined"]) == (2, 1)
+    assert done["counts"]["documents"] == 2 and set(done["seconds"]) == {"extract", "prepare", "write"}
+    assert done["ended_at"] >= done["started_at"] and done["mapping"] == "games" and done["plan_hash"]
+    assert failed["status"] == "failed" and "speed_physical" in failed["error"]
+    assert failed["started_at"] >= done["ended_at"]
+    # the failed run wrote nothing: the data is what the ok run left
+    by_table = {t.table: t for t in status["tables"]}
+    assert (by_table["g.games"].rows, by_table["g.pitches"].rows) == (2, 2)
+    assert by_table["g.pitches"].last_run == ok.run_id and by_table["g.pitches"].quarantined == 1
+    assert status["runs"] == 2
+
+
+def test_replay_after_a_mapping_fix_on_every_store(store: Opener, tmp_path: Path) -> None:
+    files = tmp_path / "docs"
+    files.mkdir()
+    for n, speeds in ((1, [95.0, 120.0]), (2, [97.0])):
+        (files / f"g{n}.json").write_text(json.dumps(game(n, pitches=[{"speed": s} for s in speeds])))
+    with store() as sink:
+        tidemark.run(plan(pitches=rules()), [files], sink)
+        [entry] = read_quarantine(sink)
+    assert entry["table_name"] == "g.pitches" and "speed_physical" in entry["reason"]
+    with store() as sink:  # the rule was too strict: 120 is a real pitch speed
+        report = replay(plan(pitches=rules(top=130)), sink)
+        pitches = plan().target("g.pitches").spec
+        stored = sorted((r["game_pk"], r["n"], r["speed"]) for r in sink.read_table(pitches).to_pylist())
+        left = read_quarantine(sink)
+        runs = read_runs(sink)
+    assert report.files == [str(files)] and (report.written, report.requarantined) == (1, 0)
+    assert stored == [(1, 0, 95.0), (1, 1, 120.0), (2, 0, 97.0)]
+    assert left == [] and report.result is not None and runs[0]["run_id"] == report.result.run_id
