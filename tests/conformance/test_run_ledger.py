@@ -11,13 +11,20 @@ import pytest
 
 import tidemark
 from tests.conformance.stores import Opener
-from tests.test_quality_rules import game, plan
+from tests.test_quality_rules import MAPPING, game, plan
+from tidemark.compile.plan import compile_mapping
 from tidemark.history.ledger import read_runs
 from tidemark.history.quarantine import read_quarantine, replay
 from tidemark.history.status import store_status
+from tidemark.mapping.loader import parse_mapping
 from tidemark.quality import QualityError
+from tidemark.quality.expectations import ExpectationError
 
 RULE = "- {{name: speed_physical, range: {{column: speed, min: 30, max: {top}}}{action}}}"
+
+
+def mapping_text() -> str:
+    return MAPPING.format(games="      []", pitches="      []")
 
 
 def rules(top: int = 110, action: str = "") -> str:
@@ -65,3 +72,27 @@ def test_replay_after_a_mapping_fix_on_every_store(store: Opener, tmp_path: Path
     assert report.files == [str(files)] and (report.written, report.requarantined) == (1, 0)
     assert stored == [(1, 0, 95.0), (1, 1, 120.0), (2, 0, 97.0)]
     assert left == [] and report.result is not None and runs[0]["run_id"] == report.result.run_id
+
+
+EXPECTATIONS = """
+expectations:
+  - {name: two_games, row_count: {table: g.games, min: 2}}
+  - {name: games_have_pitches, coverage: {table: g.games, columns: [game_pk], within: g.pitches}, action: warn}
+"""
+
+
+def test_expectations_after_a_run_on_every_store(store: Opener) -> None:
+    expecting = compile_mapping(parse_mapping(mapping_text() + EXPECTATIONS))
+    with store() as sink:
+        warned = tidemark.run(expecting, [game(1), game(2, pitches=[])], sink)
+    assert [e["name"] for e in warned.expectations if not e["passed"]] == ["games_have_pitches"]
+    assert any("games_have_pitches" in w and "1 values of (game_pk)" in w for w in warned.warnings)
+    with store() as sink:
+        sink_runs = read_runs(sink)
+    assert sink_runs[0]["status"] == "ok" and sink_runs[0]["counts"]["expectations"][0]["failing"] == 1
+    with store() as sink, pytest.raises(ExpectationError, match="'two_games' on g.games: 1 rows"):
+        tidemark.run(expecting, [game(3)], sink, mode="overwrite")
+    with store() as sink:  # the rows of the run are committed (expectations look at the stored tables)
+        games = sorted(r["game_pk"] for r in sink.read_table(expecting.target("g.games").spec).to_pylist())
+        last = read_runs(sink)[0]
+    assert games == [3] and last["status"] == "failed" and "two_games" in last["error"]

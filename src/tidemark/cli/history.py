@@ -116,7 +116,102 @@ def _checkpoint(c: Any) -> dict[str, Any]:
     }
 
 
+def quarantine_cmd(
+    sink: SinkOpt,
+    table: Annotated[
+        str | None, typer.Option("--table", "-t", help="Only this table ('-': the rejected documents).")
+    ] = None,
+    replay: Annotated[
+        bool, typer.Option("--replay", help="Run --mapping again over the quarantined documents still on disk.")
+    ] = False,
+    mapping: Annotated[str | None, typer.Option("--mapping", "-m", help="The (fixed) mapping to replay with.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The quarantine of a store, by table and reason, with each entry's key and origin; --replay writes what passes
+    now (after a mapping fix) and takes the replayed entries out of the quarantine, in one transaction."""
+    if replay:
+        _replay(sink, table, mapping, as_json)
+        return
+    from tidemark.history.quarantine import grouped, read_quarantine
+    from tidemark.sinks import open_sink
+
+    with open_sink(sink) as target:
+        groups = grouped(read_quarantine(target, table=table))
+    if as_json:
+        _json(groups)
+        return
+    if not groups:
+        out.print(f"{target.display}: nothing in quarantine" + (f" for {table}" if table else ""))
+        return
+    grid = Table(title=f"quarantine of {target.display}")
+    for col in ("table", "reason", "count", "key", "origin", "run"):
+        grid.add_column(col, justify="right" if col == "count" else "left")
+    for g in groups:
+        for i, e in enumerate(g["entries"]):
+            head = (g["table"], g["reason"], f"{g['count']:,}") if i == 0 else ("", "", "")
+            grid.add_row(*head, e["key"] or "-", e["origin"] or "(not recorded)", e["run_id"])
+        if g["count"] > len(g["entries"]):
+            grid.add_row("", "", "", f"... {g['count'] - len(g['entries']):,} more (--json lists them)", "", "")
+    print_whole(out, grid)
+
+
+def _replay(sink: str, table: str | None, mapping: str | None, as_json: bool) -> None:
+    from tidemark.errors import ConfigError
+    from tidemark.history.quarantine import replay
+
+    if mapping is None:
+        raise ConfigError("tidemark quarantine --replay needs --mapping: the fixed mapping to run the documents with")
+    report = replay(mapping, sink, table=table)
+    if as_json:
+        _json(report.as_dict())
+    elif not report.files:
+        out.print("nothing to replay: no quarantined entry names a document that is still on disk")
+    else:
+        out.print(
+            f"replayed {len(report.files):,} inputs: {report.written:,} entries written now and out of the "
+            f"quarantine, {report.requarantined:,} refused again (quarantined anew with today's reason)"
+        )
+    for m in report.missing[:20]:
+        where = m["origin"] or f"the inputs of run {m['run_id']}"
+        err.print(styled("not replayable:", "yellow", f" {m['table_name'] or 'document'}: {where} is gone or no file"))
+    if report.result is not None and not report.result.ok:
+        raise typer.Exit(1)
+
+
+def check_cmd(
+    mapping: Annotated[str, typer.Option("--mapping", "-m", help="Mapping file, or a built-in such as mlb:live_game.")],
+    sink: SinkOpt,
+    as_json: JsonOpt = False,
+) -> None:
+    """Check the stored tables of a mapping: key coverage, duplicate keys and orphan rows per table, and the
+    mapping's expectations. Exits 1 when a check whose action is fail does not hold."""
+    from tidemark.quality.expectations import expect, table_checks
+    from tidemark.runtime.batch import plan_of
+    from tidemark.sinks import open_sink
+
+    plan = plan_of(mapping)
+    specs = {t.name: t.spec for t in plan.targets}
+    with open_sink(sink) as target:
+        outcomes = table_checks(target, specs) + expect(target, specs, plan.expectations)
+    failed = [o for o in outcomes if not o.passed and o.action == "fail"]
+    if as_json:
+        _json({"ok": not failed, "checks": [o.as_dict() for o in outcomes]})
+    else:
+        grid = Table(title=f"checks of {mapping} in {target.display}")
+        for col in ("table", "check", "result", "detail"):
+            grid.add_column(col)
+        for o in outcomes:
+            verdict = "ok" if o.passed else ("FAILED" if o.action == "fail" else "warning")
+            grid.add_row(o.table, o.name, verdict, o.detail)
+        print_whole(out, grid)
+        out.print(f"{len(outcomes) - len(failed):,} of {len(outcomes):,} checks hold")
+    if failed:
+        raise typer.Exit(1)
+
+
 def register(app: typer.Typer) -> None:
     """``tidemark runs``, ``status``, ``quarantine`` and ``check``."""
     app.command("runs")(runs_cmd)
     app.command("status")(status_cmd)
+    app.command("quarantine")(quarantine_cmd)
+    app.command("check")(check_cmd)

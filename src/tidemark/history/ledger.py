@@ -38,6 +38,8 @@ if TYPE_CHECKING:
 #: the longest error text kept in the ledger (the whole error is what the command printed)
 MAX_ERROR = 2000
 STATUSES = ("ok", "failed", "interrupted")
+#: a run's input files are listed in its ledger row up to this many (a replay checks they are all still there)
+MAX_FILES = 10_000
 #: more to write in the run's transaction, after its rows (set by a quarantine replay: its resolution markers)
 ON_COMMIT: ContextVar[Callable[[Sink, RunResult], None] | None] = ContextVar("tidemark_on_commit", default=None)
 
@@ -79,16 +81,40 @@ class RunRecord:
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         if exc is None:
+            self._expect()
             return
+        self._record_failure(exc)
+
+    def _expect(self) -> None:
+        """After a run's commit: its mapping's table expectations over the stored tables (not per micro-batch of a
+        stream: ``tidemark check`` runs them there). One broken: the ledger row says so; a ``fail`` one raises."""
+        if self.txn is not None or not self.plan.expectations:
+            return
+        from tidemark.quality.expectations import ExpectationError, expect
+
+        outcomes = expect(self.sink, {t.name: t.spec for t in self.plan.targets}, self.plan.expectations)
+        self.result.expectations = [o.as_dict() for o in outcomes]
+        failed = [o for o in outcomes if not o.passed and o.action == "fail"]
+        if failed:
+            error = ExpectationError(self.result.run_id, failed)
+            self._record_failure(error)
+            raise error
+        if any(not o.passed for o in outcomes):  # the broken warn ones go to the ledger row too
+            self._rewrite("ok")
+
+    def _rewrite(self, status: str, error: BaseException | None = None) -> None:
+        self.sink.begin()
+        try:
+            _upsert(self.sink, self.row(status, error))
+            self.sink.commit()
+        except BaseException:
+            self.sink.rollback()
+            raise
+
+    def _record_failure(self, exc: BaseException) -> None:
         status = "failed" if isinstance(exc, Exception) else "interrupted"
-        try:  # the transaction has rolled back: the failure gets one of its own
-            self.sink.begin()
-            try:
-                _upsert(self.sink, self.row(status, exc))
-                self.sink.commit()
-            except BaseException:
-                self.sink.rollback()
-                raise
+        try:  # the transaction has rolled back (or committed, for an expectation): a transaction of its own
+            self._rewrite(status, exc)
         except BaseException as failed:  # never instead of the run's own error
             exc.add_note(f"(the run could not be recorded as {status} in {runs_spec().qualified}: {failed})")
 
@@ -101,7 +127,7 @@ class RunRecord:
             "ended_at": datetime.now(UTC),
             "status": status,
             "error": None if error is None else f"{type(error).__name__}: {error}"[:MAX_ERROR],
-            "counts": json.dumps(counts_of(result), sort_keys=True),
+            "counts": json.dumps(counts_of(result), sort_keys=True, default=str),
             "seconds": json.dumps({k: round(v, 6) for k, v in result.seconds.items()}, sort_keys=True),
         }
 
@@ -131,6 +157,7 @@ def counts_of(result: RunResult) -> dict[str, Any]:
         "row_errors": len(result.row_errors),
         "tables": tables,
         "quality": {name: dict(rules) for name, rules in result.quality.items() if rules},
+        "expectations": [e for e in result.expectations if not e["passed"]],
     }
 
 
@@ -178,7 +205,9 @@ def describe_inputs(documents: Any, txn: tuple[str, int] | None) -> dict[str, An
         return {"raw": str(getattr(store, "display", store)), "select": select or None}
     paths = getattr(documents, "inputs", None)
     if paths is not None:
-        return {"paths": [str(p) for p in paths]}
+        listed = getattr(documents, "listed", None) or []
+        files = [str(f.path) for f in listed[: MAX_FILES + 1] if hasattr(f, "path")]
+        return {"paths": [str(p) for p in paths], **({"files": files} if len(files) <= MAX_FILES else {})}
     return {"source": type(documents).__name__}
 
 

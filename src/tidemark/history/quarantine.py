@@ -7,7 +7,8 @@ origin), in the replay's own transaction, with the rows it wrote.
 A replay needs the documents again: an entry's ``origin`` names the file (``path`` or ``path:line`` for NDJSON,
 ``... (position [...])`` for a raw store record) it came from. Rows refused by a quality rule or as orphans name no
 document yet (their ``origin`` is empty: the engine's Arrow tables do not carry it): for those the run ledger
-names the inputs of the run that quarantined them, and the replay reads those again. A replay re-runs the mapping
+names the inputs of the run that quarantined them (and its files), and the replay reads those again when every
+one of them is still there. A replay re-runs the mapping
 over every file still there; each unresolved entry of those files is then marked ``written`` (nothing of it was
 refused this time) or ``requarantined`` (refused again: the replay's new entry, with today's reason, replaces
 it). Entries whose documents are gone, or came from no file (a raw store, standard input, a list in memory),
@@ -146,9 +147,10 @@ def _sources(entry: dict[str, Any], inputs: dict[str, Any]) -> list[str] | None:
         return [str(path)]
     if entry["origin"]:
         return None  # its file is gone
-    paths = inputs.get(entry["run_id"], {}).get("paths") or []
-    if not paths or not all(Path(p).exists() for p in paths):
-        return None
+    given = inputs.get(entry["run_id"], {})
+    paths, files = given.get("paths") or [], given.get("files")
+    if not paths or not all(Path(p).exists() for p in [*paths, *(files or [])]):
+        return None  # the run's documents are not all there any more: the row's may be the one missing
     return [str(p) for p in paths]
 
 
