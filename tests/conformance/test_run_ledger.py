@@ -90,7 +90,7 @@ def test_expectations_after_a_run_on_every_store(store: Opener) -> None:
     with store() as sink:
         sink_runs = read_runs(sink)
     assert sink_runs[0]["status"] == "ok" and sink_runs[0]["counts"]["expectations"][0]["failing"] == 1
-    with store() as sink, pytest.raises(ExpectationError, match="'two_games' on g.games: 1 rows"):
+    with store() as sink, pytest.raises(ExpectationError, match=r"'two_games' on g\.games: 1 rows"):
         tidemark.run(expecting, [game(3)], sink, mode="overwrite")
     with store() as sink:  # the rows of the run are committed (expectations look at the stored tables)
         games = sorted(r["game_pk"] for r in sink.read_table(expecting.target("g.games").spec).to_pylist())
