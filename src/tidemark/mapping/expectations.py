@@ -10,7 +10,7 @@ look like after a run, where a quality rule (mapping/rules.py) looks at one row:
 The kinds: ``row_count`` (min / max rows), ``parents`` (every row of a table has its parent row, through its
 foreign keys, or only those to ``references``), ``coverage`` (every value of ``columns`` in ``table`` has a row in
 ``within``, matched on ``within_columns``, default the same names). ``action``: ``fail`` (the command fails and says
-so) or ``warn`` (reported only). quality/expectations.py evaluates them; docs/quality.md tells when.
+so) or ``warn`` (reported only). quality/expectations.py evaluates them; docs/history.md tells when.
 """
 
 from __future__ import annotations

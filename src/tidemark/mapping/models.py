@@ -326,5 +326,6 @@ class Mapping(_Strict):
     source: SourceSpec
     targets: list[TargetSpec] = Field(min_length=1)
     expectations: list[ExpectationSpec] = Field(
-        default_factory=list, description="table expectations checked after a run (docs/quality.md, 'Expectations')"
+        default_factory=list,
+        description="table expectations checked after a run (docs/history.md, 'Table expectations')",
     )
