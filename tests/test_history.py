@@ -18,12 +18,15 @@ from tests.stream_data import MAPPING as LIVE_GAME
 from tests.stream_data import wave
 from tests.test_quality_rules import MAPPING, game, plan
 from tidemark.cli.main import app
+from tidemark.contract.counts import Mode, WriteCounts
 from tidemark.errors import MappingError
 from tidemark.history.ledger import read_runs
 from tidemark.mapping.loader import parse_mapping
 from tidemark.raw import open_raw
 from tidemark.runtime.stream import stream
 from tidemark.sinks import open_sink
+from tidemark.sinks.duckdb import DuckDBConfig, DuckDBSink
+from tidemark.tables import TableSpec
 
 runner = CliRunner()
 RULES = "- {name: speed_physical, range: {column: speed, min: 30, max: 110}}"
@@ -162,3 +165,30 @@ def test_expectations_are_checked_with_the_mapping(tmp_path: Path) -> None:
     assert "g.games has no column 'game_pkk' (did you mean 'game_pk'?)" in message
     with pytest.raises(MappingError, match="set exactly one of row_count, parents, coverage"):
         parse_mapping(text + "expectations:\n  - {name: e}\n")
+
+
+class InterruptedSink(DuckDBSink):
+    """A real DuckDB sink where Ctrl-C arrives during the write of the second table (fault injection)."""
+
+    def write(self, spec: TableSpec, rows: pa.Table, scopes: pa.Table | None, mode: Mode) -> WriteCounts:
+        if spec.qualified == "g.pitches":
+            raise KeyboardInterrupt
+        return super().write(spec, rows, scopes, mode)
+
+
+def test_an_interrupted_run_is_recorded_after_its_rollback(tmp_path: Path) -> None:
+    db = tmp_path / "w.duckdb"
+    sink = InterruptedSink(DuckDBConfig(path=str(db)))
+    with pytest.raises(KeyboardInterrupt):
+        tidemark.run(plan(), [game(1)], sink)
+    sink.close()
+    with open_sink(f"duckdb:{db}") as target:
+        [run] = read_runs(target)
+        status = as_json("status", "--sink", f"duckdb:{db}")
+    assert run["status"] == "interrupted" and run["error"] == "KeyboardInterrupt: "
+    assert status["tables"] == []  # an interrupted run is no table's last run, and wrote nothing
+    con = duckdb.connect(str(db))
+    try:
+        assert con.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'g'").fetchone() == (0,)
+    finally:
+        con.close()

@@ -1,6 +1,6 @@
 """What a store holds, per table, from tidemark's own tables: ``tidemark status`` (docs/history.md).
 
-The tables are the ones the run ledger names (``counts.tables`` of ``_tidemark.runs``, with each table's timestamp
+The tables are the ones the successful runs of the ledger name (``counts.tables`` of ``_tidemark.runs``, with each table's timestamp
 column), so no mapping is needed: the rows are counted and the newest snapshot time read through the store's
 ``read_table`` over the timestamp column only. Quarantined rows are counted from ``_tidemark.quarantine`` less the
 resolved ones (``_tidemark.quarantine_resolved``), and the streams come from ``_tidemark.checkpoints``.
@@ -55,29 +55,20 @@ def store_status(sink: Sink) -> dict[str, Any]:
         if entry["table_name"] is not None:
             quarantined[entry["table_name"]] = quarantined.get(entry["table_name"], 0) + 1
     last: dict[str, tuple[dict[str, Any], str | None]] = {}
-    for run in reversed(runs):  # oldest first: the newest ok run of each table stays
-        for table, counts in run["counts"].get("tables", {}).items():
-            if run["status"] == "ok" or table not in last:
-                last[table] = (run, counts.get("timestamp"))
+    for run in reversed(runs):  # oldest first: the newest ok run of each table stays (a failed one wrote nothing)
+        for table, counts in run["counts"].get("tables", {}).items() if run["status"] == "ok" else ():
+            last[table] = (run, counts.get("timestamp"))
     tables = [
-        _table(sink, name, run if run["status"] == "ok" else None, timestamp, quarantined.get(name, 0))
-        for name, (run, timestamp) in sorted(last.items())
+        _table(sink, name, run, timestamp, quarantined.get(name, 0)) for name, (run, timestamp) in sorted(last.items())
     ]
     return {"runs": len(runs), "tables": tables, "streams": sink.read_checkpoints()}
 
 
-def _table(sink: Sink, name: str, run: dict[str, Any] | None, timestamp: str | None, quarantined: int) -> TableStatus:
+def _table(sink: Sink, name: str, run: dict[str, Any], timestamp: str | None, quarantined: int) -> TableStatus:
     schema, _, table = name.rpartition(".")
     column = timestamp or "captured_at"
     spec = TableSpec(schema or None, table, (Column(column, LogicalType("timestamp")),), hashed=False)
-    status = TableStatus(
-        name,
-        None,
-        None,
-        None if run is None else run["run_id"],
-        None if run is None else run["ended_at"],
-        quarantined,
-    )
+    status = TableStatus(name, None, None, run["run_id"], run["ended_at"], quarantined)
     try:
         stored = sink.read_table(spec)
     except SinkTerminalError as exc:  # dropped since, or renamed: say so, the other tables still show
