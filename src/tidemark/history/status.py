@@ -2,8 +2,9 @@
 
 The tables are the ones the successful runs of the ledger name (``counts.tables`` of ``_tidemark.runs``, with each
 table's timestamp column), so no mapping is needed: the rows are counted and the newest snapshot time read through
-the store's ``read_table`` over the timestamp column only. Quarantined rows are counted from ``_tidemark.quarantine`` less the
-resolved ones (``_tidemark.quarantine_resolved``), and the streams come from ``_tidemark.checkpoints``.
+the store's ``read_table`` over the timestamp column only. Quarantined rows are counted from
+``_tidemark.quarantine`` less the resolved ones (``_tidemark.quarantine_resolved``), and the streams come from
+``_tidemark.checkpoints``.
 """
 
 from __future__ import annotations
