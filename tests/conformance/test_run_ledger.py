@@ -11,6 +11,8 @@ import pytest
 
 import tidemark
 from tests.conformance.stores import Opener
+from tests.stream_data import MAPPING as LIVE_GAME
+from tests.stream_data import wave
 from tests.test_quality_rules import MAPPING, game, plan
 from tidemark.compile.plan import compile_mapping
 from tidemark.history.ledger import read_runs
@@ -19,6 +21,8 @@ from tidemark.history.status import store_status
 from tidemark.mapping.loader import parse_mapping
 from tidemark.quality import QualityError
 from tidemark.quality.expectations import ExpectationError
+from tidemark.raw import open_raw
+from tidemark.runtime.stream import stream
 
 RULE = "- {{name: speed_physical, range: {{column: speed, min: 30, max: {top}}}{action}}}"
 
@@ -96,3 +100,17 @@ def test_expectations_after_a_run_on_every_store(store: Opener) -> None:
         games = sorted(r["game_pk"] for r in sink.read_table(expecting.target("g.games").spec).to_pylist())
         last = read_runs(sink)[0]
     assert games == [3] and last["status"] == "failed" and "two_games" in last["error"]
+
+
+def test_a_stream_records_each_micro_batch_on_every_store(store: Opener, tmp_path: Path) -> None:
+    raw = tmp_path / "raw"
+    with open_raw(str(raw), create=True) as records:
+        records.append(wave(0, seed=3, games=1, plays=(3, 6)))
+        count = len(records.read(limit=1000))
+    with store() as sink:
+        streamed = stream(LIVE_GAME, str(raw), sink, once=True, batch_documents=2, name="s")
+        runs = read_runs(sink)
+    assert count > 2 and streamed.batches == len(runs) == (count + 1) // 2
+    assert [r["batch"] for r in runs] == list(range(len(runs), 0, -1))
+    assert all(r["status"] == "ok" and r["inputs"]["stream"] == "s" for r in runs)
+    assert sum(r["counts"]["documents"] for r in runs) == streamed.result.documents
