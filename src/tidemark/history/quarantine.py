@@ -18,7 +18,6 @@ cannot be replayed and are listed as such.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tidemark.history.ledger import ON_COMMIT, read_if_exists, read_runs
+from tidemark.runtime.transaction import _dumps as quarantine_json  # the quarantine's own JSON of a key
 from tidemark.sinks.bookkeeping import quarantine_spec, resolved_rows, resolved_spec
 
 if TYPE_CHECKING:
@@ -160,14 +160,14 @@ def _resolving(entries: list[dict[str, Any]], report: ReplayReport) -> Iterator[
 
     def mark(sink: Sink, result: RunResult) -> None:
         failed_docs = {r.origin for r in result.rejected}
-        failed_rows = {(e.table, _canonical(e.key)) for e in result.row_errors}
+        failed_rows = {(e.table, quarantine_json(e.key)) for e in result.row_errors}
         now = datetime.now(UTC)
         rows, report.written, report.requarantined = [], 0, 0
         for e in entries:
             if e["table_name"] is None:
                 again = e["origin"] in failed_docs
             else:
-                again = (e["table_name"], _canonical(json.loads(e["row_key"] or "null"))) in failed_rows
+                again = (e["table_name"], e["row_key"]) in failed_rows  # the key as the quarantine wrote it
             outcome = "requarantined" if again else "written"
             report.requarantined += again
             report.written += not again
@@ -184,10 +184,6 @@ def _resolving(entries: list[dict[str, Any]], report: ReplayReport) -> Iterator[
         yield
     finally:
         ON_COMMIT.reset(token)
-
-
-def _canonical(key: Any) -> str:
-    return json.dumps(key, default=str, sort_keys=True)
 
 
 __all__ = ["ReplayReport", "document_path", "entry_id", "grouped", "read_quarantine", "replay"]
