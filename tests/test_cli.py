@@ -106,7 +106,9 @@ def test_schema_is_the_committed_json_schema() -> None:
     result = runner.invoke(app, ["schema"])
     assert result.exit_code == 0
     committed = (ROOT / "docs" / "mapping.schema.json").read_text(encoding="utf-8")
-    assert result.stdout == committed, "docs/mapping.schema.json is stale: tidemark schema -o docs/mapping.schema.json"
+    assert result.stdout == committed, (
+        "docs/mapping.schema.json is stale: tidemark schema mapping -o docs/mapping.schema.json"
+    )
     assert json.loads(result.stdout)["title"] == "tidemark mapping"
 
 

@@ -53,15 +53,17 @@ def _side(rows: list[Version | None]) -> pa.Table:
     )
 
 
-def _expected(pairs: list[tuple[Version, Version | None]], timestamped: bool, append_once: bool) -> list[Any]:
+def _expected(
+    pairs: list[tuple[Version, Version | None]], timestamped: bool, append_once: bool, tie: rules.Tie = "hash"
+) -> list[Any]:
     out = []
     for new, old in pairs:
-        action = rules.classify(new, old, timestamped=timestamped, append_once=append_once)
+        action = rules.classify(new, old, timestamped=timestamped, append_once=append_once, tie=tie)
         both = old is not None
         out.append(
             (
                 action,
-                rules.wins(new, old, timestamped=timestamped) if both else None,  # type: ignore[arg-type]
+                rules.wins(new, old, timestamped=timestamped, tie=tie) if both else None,  # type: ignore[arg-type]
                 rules.same(new, old, timestamped=timestamped) if both else None,  # type: ignore[arg-type]
                 bool(new.timestamp < old.timestamp) if both else None,  # type: ignore[union-attr]
                 max(new.timestamp, old.timestamp) if both else None,  # type: ignore[union-attr,type-var]
@@ -70,14 +72,14 @@ def _expected(pairs: list[tuple[Version, Version | None]], timestamped: bool, ap
     return out
 
 
-def _select(dialect: str, timestamped: bool, append_once: bool) -> str:
+def _select(dialect: str, timestamped: bool, append_once: bool, tie: rules.Tie = "hash") -> str:
     ts = "ts" if timestamped else None
     new, old = rules.Row("s", ts), rules.Row("t", ts)
     marks = rules.Row("s", "ts"), rules.Row("t", "ts")
     missing = old.col("k").is_(exp.null())
     exprs = [
-        rules.sql_classify(new, old, missing, append_once=append_once),
-        rules.sql_wins(new, old),
+        rules.sql_classify(new, old, missing, append_once=append_once, tie=tie),
+        rules.sql_wins(new, old, tie),
         rules.sql_same(new, old),
         rules.sql_older(*marks),
         rules.sql_merged_mark(*marks),
@@ -100,18 +102,22 @@ def duck() -> Iterator[duckdb.DuckDBPyConnection]:
 
 
 @SETTINGS
-@given(pairs=pairs, timestamped=st.booleans(), append_once=st.booleans())
+@given(pairs=pairs, timestamped=st.booleans(), append_once=st.booleans(), tie=st.sampled_from(rules.TIES))
 def test_duckdb_renders_the_rule(
-    duck: duckdb.DuckDBPyConnection, pairs: list[tuple[Version, Version | None]], timestamped: bool, append_once: bool
+    duck: duckdb.DuckDBPyConnection,
+    pairs: list[tuple[Version, Version | None]],
+    timestamped: bool,
+    append_once: bool,
+    tie: rules.Tie,
 ) -> None:
     duck.register("s", _side([new for new, _ in pairs]))
     duck.register("t", _side([old for _, old in pairs]))
     try:
-        got = duck.execute(_select("duckdb", timestamped, append_once)).fetchall()
+        got = duck.execute(_select("duckdb", timestamped, append_once, tie)).fetchall()
     finally:
         duck.unregister("s")
         duck.unregister("t")
-    assert _normalized(got) == _expected(pairs, timestamped, append_once)
+    assert _normalized(got) == _expected(pairs, timestamped, append_once, tie)
 
 
 # -- PostgreSQL -------------------------------------------------------------------------------------------------
@@ -135,21 +141,26 @@ def _unnest(table: pa.Table) -> tuple[str, list[Any]]:
 
 @pytest.mark.postgres
 @SETTINGS
-@given(pairs=pairs, timestamped=st.booleans(), append_once=st.booleans())
+@given(pairs=pairs, timestamped=st.booleans(), append_once=st.booleans(), tie=st.sampled_from(rules.TIES))
 def test_postgres_renders_the_rule(
-    pg: Any, pairs: list[tuple[Version, Version | None]], timestamped: bool, append_once: bool
+    pg: Any, pairs: list[tuple[Version, Version | None]], timestamped: bool, append_once: bool, tie: rules.Tie
 ) -> None:
     (s_sql, s_args), (t_sql, t_args) = (_unnest(_side([p[i] for p in pairs])) for i in (0, 1))
-    query = f"WITH s AS ({s_sql}), t AS ({t_sql}) " + _select("postgres", timestamped, append_once)
+    query = f"WITH s AS ({s_sql}), t AS ({t_sql}) " + _select("postgres", timestamped, append_once, tie)
     got = pg.execute(query, [*s_args, *t_args]).fetchall()
-    assert _normalized(got) == _expected(pairs, timestamped, append_once)
+    assert _normalized(got) == _expected(pairs, timestamped, append_once, tie)
 
 
 # -- delta-rs ---------------------------------------------------------------------------------------------------
 @settings(max_examples=30, deadline=None)
-@given(pairs=pairs, ops=st.lists(st.sampled_from("udn"), min_size=6, max_size=6), timestamped=st.booleans())
+@given(
+    pairs=pairs,
+    ops=st.lists(st.sampled_from("udn"), min_size=6, max_size=6),
+    timestamped=st.booleans(),
+    tie=st.sampled_from(rules.TIES),
+)
 def test_delta_merge_renders_the_rule(
-    pairs: list[tuple[Version, Version | None]], ops: list[str], timestamped: bool
+    pairs: list[tuple[Version, Version | None]], ops: list[str], timestamped: bool, tie: rules.Tie
 ) -> None:
     """u: upsert guarded by ``wins``; d: a tombstone deleting a stored row older than it; n: ``same`` marks a flag."""
     deltalake = pytest.importorskip("deltalake")
@@ -166,7 +177,7 @@ def test_delta_merge_renders_the_rule(
         (
             deltalake.DeltaTable(path)
             .merge(source, predicate="t.k = s.k", source_alias="s", target_alias="t")
-            .when_matched_update_all(predicate=f"s.op = 'u' AND {rules.render(rules.sql_wins(new, old), 'delta')}")
+            .when_matched_update_all(predicate=f"s.op = 'u' AND {rules.render(rules.sql_wins(new, old, tie), 'delta')}")
             .when_matched_delete(predicate=f"s.op = 'd' AND {older}")
             .when_matched_update(
                 {"flag": "'same'"}, predicate=f"s.op = 'n' AND {rules.render(rules.sql_same(new, old), 'delta')}"
@@ -180,7 +191,7 @@ def test_delta_merge_renders_the_rule(
         if o is None:  # a new key: inserted whatever the op
             want[k] = (n.timestamp, n.hash, "")
         elif op == "u":
-            win = rules.wins(n, o, timestamped=timestamped)
+            win = rules.wins(n, o, timestamped=timestamped, tie=tie)
             want[k] = (n.timestamp, n.hash, "") if win else (o.timestamp, o.hash, "")
         elif op == "d":
             if not o.timestamp < n.timestamp:  # type: ignore[operator]
@@ -219,5 +230,41 @@ def test_the_arrow_reduction_keeps_the_rules_winner(rows: list[Version]) -> None
     winner = functools.reduce(rules.merge, rows)
     assert kept.num_rows == 1
     assert Version(kept.column("ts")[0].as_py(), kept.column(H)[0].as_py()).rank() == winner.rank()
+    assert unchanged == sum(rules.same(v, winner) for v in rows) - 1
+    assert skipped == len(rows) - 1 - unchanged
+
+
+# -- tie: incoming -----------------------------------------------------------------------------------------------
+@settings(max_examples=80, deadline=None)
+@given(st.lists(versions, min_size=1, max_size=5))
+def test_merge_incoming_is_associative_and_idempotent_and_keeps_the_timestamp_order(rows: list[Version]) -> None:
+    a = rows[0]
+    assert rules.merge_incoming(a, a) == a
+    for x, y, z in itertools.permutations(rows, 3) if len(rows) >= 3 else []:
+        assert rules.merge_incoming(rules.merge_incoming(x, y), z) == rules.merge_incoming(
+            x, rules.merge_incoming(y, z)
+        )
+    winners = {functools.reduce(rules.merge_incoming, order) for order in itertools.permutations(rows)}
+    newest = max(v.timestamp for v in rows)  # type: ignore[type-var]
+    assert all(w.timestamp == newest for w in winners)  # the order only decides among the newest
+    assert winners == {v for v in rows if v.timestamp == newest} or len(rows) == 1
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(versions, min_size=2, max_size=6))
+def test_the_arrow_reduction_under_tie_incoming_keeps_the_last_of_the_newest(rows: list[Version]) -> None:
+    table = pa.table(
+        {
+            "k": pa.array([1] * len(rows), pa.int64()),
+            "ts": pa.array([v.timestamp for v in rows], pa.timestamp("us", tz="UTC")),
+            H: pa.array([v.hash for v in rows], pa.int64()),
+            "position": pa.array(range(len(rows)), pa.int64()),
+        }
+    )
+    kept, unchanged, skipped = reduce_duplicates(table, ("k",), "ts", "incoming")
+    winner = functools.reduce(rules.merge_incoming, rows)
+    assert kept.num_rows == 1
+    newest = [i for i, v in enumerate(rows) if v.timestamp == winner.timestamp]
+    assert kept.column("position")[0].as_py() == newest[-1]  # the later row of the batch among the newest
     assert unchanged == sum(rules.same(v, winner) for v in rows) - 1
     assert skipped == len(rows) - 1 - unchanged

@@ -31,7 +31,7 @@ def _yaml_blocks(path: Path) -> list[list[str]]:
 def test_published_json_schema_is_generated_from_the_models() -> None:
     published = (DOCS / "mapping.schema.json").read_text(encoding="utf-8")
     assert published == mapping_json_schema(), (
-        "docs/mapping.schema.json is stale: run tidemark schema -o docs/mapping.schema.json"
+        "docs/mapping.schema.json is stale: run tidemark schema mapping -o docs/mapping.schema.json"
     )
 
 

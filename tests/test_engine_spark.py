@@ -66,6 +66,7 @@ def outcome(result: RunResult) -> dict[str, Any]:
     """What a run did, without what differs between any two runs (its id, its timings)."""
     return {
         "documents": result.documents,
+        "time_from_file": result.time_from_file,
         "rows": result.rows,
         "tables": {name: counts.as_dict() for name, counts in result.tables.items()},
         "rejected": result.rejected,
@@ -240,7 +241,11 @@ def test_the_batches_are_the_local_engines_batch_by_batch(spark: Any, tmp_path: 
     for got, want in zip(batches, expected, strict=True):
         assert got.tables == want.tables and got.scopes == want.scopes
         assert (got.row_errors, got.rejected) == (want.row_errors, want.rejected)
-        assert (got.documents, got.bytes_read) == (want.documents, want.bytes_read)
+        assert (got.documents, got.bytes_read, got.time_from_file) == (
+            want.documents,
+            want.bytes_read,
+            want.time_from_file,
+        )
     assert len(spark.sparkContext.statusTracker().getJobIdsForGroup(engine.group)) == 2  # 3 items, 2 per job
 
 
@@ -264,3 +269,44 @@ def _plan() -> Any:
 
 def test_the_engine_class_is_the_registered_one() -> None:
     assert isinstance(open_engine("spark", _plan()), SparkEngine)
+
+
+def test_a_raw_store_as_input(spark: Any, tmp_path: Path) -> None:
+    """``run --raw``: the records of a raw directory (a corrupt line among them) and of a DuckDB raw store, all of
+    them or one endpoint/method, give the local engine's tables, counts and quarantine."""
+    from tests.stream_data import corrupt_line, wave
+    from tidemark.raw import RawSource, open_raw
+
+    directory = tmp_path / "raw"
+    with open_raw(str(directory), create=True) as store:
+        store.append(wave(0, seed=7, games=2))
+    corrupt_line(directory)
+    with open_raw(str(directory)) as store, open_raw(f"duckdb:{tmp_path / 'raw.duckdb'}", create=True) as copy:
+        records = store.read(limit=1000)
+        copy.append(r for r in records if r.error is None)
+    runs = [
+        ("mlb:live_game", RawSource(str(directory))),
+        ("mlb:live_game", RawSource(f"duckdb:{tmp_path / 'raw.duckdb'}", select="game/liveGameV1")),
+    ]
+    local, _ = both(tmp_path, runs, batch_documents=3, chunk_items=2)
+    assert local[0].documents == len(records) - 1 == 14 and len(local[0].rejected) == 1
+    assert local[1].documents == 14 and local[1].ok
+
+
+def test_the_cli_runs_spark_over_a_raw_store(spark: Any, tmp_path: Path) -> None:
+    from tests.stream_data import wave
+    from tidemark.raw import open_raw
+
+    with open_raw(str(tmp_path / "raw"), create=True) as store:
+        store.append(wave(0, seed=7, games=1))
+    summaries = []
+    for engine in ("local", "spark"):
+        db = tmp_path / f"{engine}.duckdb"
+        args = ["run", "-m", "mlb:live_game", "--raw", str(tmp_path / "raw"), "-s", f"duckdb:{db}", "--json"]
+        result = CliRunner().invoke(app, [*args, "--engine", engine, "--batch-documents", "2"])
+        assert result.exit_code == 0, result.output
+        summaries.append(json.loads(result.stdout))
+    local, spark_run = summaries
+    assert spark_run["documents"] == local["documents"] == 6
+    assert spark_run["tables"] == local["tables"]
+    assert dump(tmp_path / "spark.duckdb") == dump(tmp_path / "local.duckdb")

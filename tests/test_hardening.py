@@ -160,7 +160,7 @@ def test_an_ndjson_line_past_the_cap_is_rejected_alone(tmp_path: Path, feed_7471
 
 # -- item 9: messages print as plain text ---------------------------------------------------------------------------
 def test_a_message_with_brackets_prints_as_it_is(tmp_path: Path) -> None:
-    """`pip install 'tidemark[postgres]'` must not lose its `[postgres]` to Rich markup (psycopg made unimportable)."""
+    """`pip install 'tidemark-etl[postgres]'` keeps its `[postgres]` despite Rich markup (psycopg made unimportable)."""
     code = (
         "import sys; sys.modules['psycopg'] = None\n"
         "from tidemark.cli.main import main\n"
@@ -170,7 +170,7 @@ def test_a_message_with_brackets_prints_as_it_is(tmp_path: Path) -> None:
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode == 1
-    assert proc.stderr.splitlines() == ["error: psycopg is not installed: pip install 'tidemark[postgres]'"]
+    assert proc.stderr.splitlines() == ["error: psycopg is not installed: pip install 'tidemark-etl[postgres]'"]
 
 
 def test_a_mapping_problem_with_brackets_prints_as_it_is(

@@ -89,7 +89,7 @@ class MissingDependencyError(TidemarkError):
     """An optional dependency is missing; the message names the pip extra that installs it."""
 
     def __init__(self, package: str, extra: str) -> None:
-        super().__init__(f"{package} is not installed: pip install 'tidemark[{extra}]'")
+        super().__init__(f"{package} is not installed: pip install 'tidemark-etl[{extra}]'")
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:

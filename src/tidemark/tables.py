@@ -7,6 +7,7 @@ arguments. Sinks only ever see TableSpecs and Arrow data.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 import pyarrow as pa
 
@@ -57,6 +58,10 @@ class TableSpec:
     partition_by: tuple[str, ...] = ()
     #: rows carry the content hash column (every data table; tidemark's bookkeeping tables do not)
     hashed: bool = True
+    #: how two different rows of one key and an equal timestamp are ordered (contract/rules.py, TIES): "hash" (the
+    #: greater content hash wins: order-independent) or "incoming" (the later arrival wins: corrections that keep
+    #: their timestamp)
+    tie: Literal["hash", "incoming"] = "hash"
 
     @property
     def qualified(self) -> str:

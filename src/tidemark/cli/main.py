@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 import signal
 import sys
@@ -17,14 +16,19 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from tidemark.cli import deploy as deploy_cli
 from tidemark.cli import history as history_cli
 from tidemark.cli import mlb as mlb_cli
+from tidemark.cli import project as project_cli
 from tidemark.cli import raw as raw_cli
+from tidemark.cli import schema as schema_cli
 from tidemark.cli import stream as stream_cli
+from tidemark.cli.observing import LineageOpt, MetricsOpt, QuietOpt, observers, print_json, settings, show_progress
 from tidemark.cli.render import ProgressReporter, RowProgressReporter, print_whole, render_result, styled
 from tidemark.errors import ConfigError, ContractError, TidemarkError
 
 if TYPE_CHECKING:
+    from tidemark.compile.plan import Plan
     from tidemark.sources import Source
 
 app = typer.Typer(
@@ -36,7 +40,7 @@ app = typer.Typer(
 )
 # Messages are never broken into lines by the console width (a path or key split in two cannot be copied or grepped;
 # the terminal wraps them on screen); tables still fit the width. Nothing is read as Rich markup or highlighted:
-# messages hold brackets of their own (`pip install 'tidemark[postgres]'`, did-you-mean lists, JSON paths, keys), so
+# messages hold brackets of their own (`pip install 'tidemark-etl[postgres]'`, did-you-mean lists, JSON paths, keys), so
 # every string prints as it is, and colour comes only from styled Text (render.py: styled()).
 out = Console(soft_wrap=True, markup=False, highlight=False)
 err = Console(stderr=True, soft_wrap=True, markup=False, highlight=False)
@@ -54,8 +58,11 @@ class _Session:
 
 _state = _Session()
 app.add_typer(raw_cli.app)  # tidemark raw import / ls
+app.add_typer(schema_cli.app)  # tidemark schema mapping / ddl / avro / json
 mlb_cli.register(app)  # tidemark ingest / backfill / live
 stream_cli.register(app)  # tidemark stream / streams
+project_cli.register(app)  # tidemark pipelines / init
+app.add_typer(deploy_cli.app)  # tidemark deploy k8s / argo
 history_cli.register(app)  # tidemark runs / status / quarantine / check
 
 
@@ -70,17 +77,41 @@ def _version(value: bool) -> None:
 @app.callback()
 def _main(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors.")] = False,
+    project: project_cli.ProjectOpt = None,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="No progress bars (none off a terminal either).")
+    ] = False,
+    log_format: Annotated[
+        str | None, typer.Option("--log-format", help="Log to standard error: text | json (level: info).")
+    ] = None,
+    log_level: Annotated[
+        str | None, typer.Option("--log-level", help="Log to standard error from this level: debug | info | warning.")
+    ] = None,
     version: Annotated[
         bool, typer.Option("--version", help="Print the version and exit.", callback=_version, is_eager=True)
     ] = False,
 ) -> None:
+    from tidemark.observe.logs import configure
+    from tidemark.observe.logs import reset as reset_logging
+
     _state.debug = debug
+    project_cli.project_file[:] = [project] if project else []
+    settings.quiet = quiet
+    if log_format is not None or log_level is not None:  # otherwise the CLI's own output says it all
+        configure(log_level or "info", log_format or "text")
+    else:
+        reset_logging()
 
 
 @app.command("run")
 def run_cmd(
-    mapping: Annotated[str, typer.Option("--mapping", "-m", help="Mapping file, or a built-in such as mlb:live_game.")],
-    sink: Annotated[str, typer.Option("--sink", "-s", help="Where to write, e.g. duckdb:warehouse.duckdb.")],
+    ctx: typer.Context,
+    mapping: Annotated[
+        str | None, typer.Option("--mapping", "-m", help="Mapping file, or a built-in such as mlb:live_game.")
+    ] = None,
+    sink: Annotated[
+        str | None, typer.Option("--sink", "-s", help="Where to write, e.g. duckdb:warehouse.duckdb.")
+    ] = None,
     inputs: Annotated[
         list[Path] | None,
         typer.Option(
@@ -94,6 +125,15 @@ def run_cmd(
         str | None, typer.Option("--raw", help="Rebuild from a raw store instead (no stream checkpoint is touched).")
     ] = None,
     select: Annotated[str | None, typer.Option("--select", help="With --raw: endpoint or endpoint/method.")] = None,
+    since: Annotated[
+        str | None, typer.Option("--since", help="With --raw: records fetched at or after this UTC time or date.")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option("--until", help="With --raw: records fetched before this UTC time or date.")
+    ] = None,
+    games: Annotated[
+        list[int] | None, typer.Option("--game", help="With --raw: the records of this game pk (repeat).")
+    ] = None,
     mode: Annotated[str, typer.Option("--mode", help="overwrite | append | append_once | upsert")] = "upsert",
     batch_documents: Annotated[int, typer.Option(help="Documents per batch (bounds memory).")] = 64,
     engine: Annotated[str, typer.Option("--engine", "-e", help="The engine that runs the mapping.")] = "local",
@@ -104,46 +144,104 @@ def run_cmd(
         str | None, typer.Option(help="Spark master URL for --engine spark (default local[*]).")
     ] = None,
     spark_conf: Annotated[list[str] | None, typer.Option(help="A Spark setting key=value (repeat).")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON (only that on stdout).")] = False,
+    quiet: QuietOpt = False,
+    metrics: MetricsOpt = None,
+    lineage: LineageOpt = None,
     strict: Annotated[
         bool, typer.Option("--strict", help="Exit 1 on a warning too (no rows at all, a column always NULL).")
     ] = False,
-    more_inputs: Annotated[list[Path] | None, typer.Argument(hidden=True)] = None,
+    tie: Annotated[
+        str | None,
+        typer.Option(
+            "--tie", help="At an equal timestamp: hash (default: order-independent) or incoming (the later row wins)."
+        ),
+    ] = None,
+    more_inputs: Annotated[
+        list[Path] | None, typer.Argument(metavar="[PIPELINE]", help="A pipeline of tidemark.yaml (docs/project.md).")
+    ] = None,
 ) -> None:
-    """Run a mapping over documents and write the tables to a sink under the write contract."""
-    from tidemark.runtime.batch import run
+    """Run a mapping over documents (or the project's PIPELINE) and write the tables to a sink under the write
+    contract."""
+    from tidemark.runtime.batch import plan_of, run
+
+    if mapping is None:  # tidemark run PIPELINE: the project's pipeline gives what the flags do not
+        return project_cli.run_pipeline(run_cmd, ctx, more_inputs)
+    if sink is None:
+        raise ConfigError("give --sink (e.g. duckdb:warehouse.duckdb), or run a PIPELINE of tidemark.yaml")
 
     if max_document_mb <= 0:
         raise ConfigError(f"--max-document-mb {max_document_mb:g}: give a size above 0 (the default is 256)")
-    source = _raw_or_documents(raw, select, [*(inputs or []), *(more_inputs or [])], int(max_document_mb * 2**20))
-    reporter = _state.progress = ProgressReporter(err, enabled=not as_json)
-    result = run(
-        mapping,
-        source,
-        sink,
-        mode=mode,  # type: ignore[arg-type]
-        reporter=reporter,
-        batch_documents=batch_documents,
-        engine=engine,
-        max_document_bytes=int(max_document_mb * 2**20),
-        engine_options=_spark_options(spark_master, spark_conf or []),
+    from tidemark.raw.source import filters as raw_filters
+
+    filters = raw_filters(since, until, games or [])
+    paths = [*(inputs or []), *(more_inputs or [])]
+    source = _raw_or_documents(raw, select, filters, paths, int(max_document_mb * 2**20))
+    if mapping == "mlb:*":  # every document to the mapping its envelope names (domains/mlb/routing.py)
+        options = {"mode": mode, "batch_documents": batch_documents, "engine": engine}
+        ok = mlb_cli.run_routed(source, sink, as_json=as_json, strict=strict, **options)
+        if not ok:
+            raise typer.Exit(1)
+        return
+    reporter = _state.progress = ProgressReporter(err, enabled=show_progress(err, as_json, quiet))
+    plan: str | Plan = mapping
+    if tie is not None:  # every target's tie mode (a mapping sets it per target with `tie:`)
+        from tidemark.compile.plan import with_tie
+
+        plan = with_tie(plan_of(mapping), tie)
+    watch = observers(
+        "run",
+        reporter,
+        mapping=mapping,
+        sink=sink,
+        inputs=lambda: _lineage_inputs(source),
+        metrics=metrics,
+        lineage=lineage,
     )
+    with watch.watching():
+        result = run(
+            plan,
+            source,
+            sink,
+            mode=mode,  # type: ignore[arg-type]
+            reporter=watch,
+            batch_documents=batch_documents,
+            engine=engine,
+            max_document_bytes=int(max_document_mb * 2**20),
+            engine_options=_spark_options(spark_master, spark_conf or []),
+        )
     close = getattr(source, "close", None)  # a raw store opened for --raw
     if close is not None:
         close()
     if as_json:
-        out.print_json(json.dumps(result.as_dict()))
+        print_json(result.to_dict())
     else:
         render_result(out, result)
     if not result.ok or (strict and result.warnings):
         raise typer.Exit(1)
 
 
-def _raw_or_documents(raw: str | None, select: str | None, inputs: list[Path], max_bytes: int) -> list[Path] | Source:
-    """``--raw`` (a raw store, all of it or ``--select``) or ``--input`` (files, directories, standard input)."""
+def _lineage_inputs(source: list[Path] | Source) -> list[Any]:
+    """The lineage's input datasets: the --input paths, standard input, or the raw store."""
+    from tidemark.observe.lineage import file_inputs, raw_input
+
+    if isinstance(source, list):
+        return file_inputs(source)
+    store = getattr(source, "store", None)
+    if store is not None:
+        select = "/".join(p for p in (getattr(source, "endpoint", None), getattr(source, "method", None)) if p)
+        return [raw_input(store.display, select or None)]
+    return file_inputs([Path("-")])
+
+
+def _raw_or_documents(
+    raw: str | None, select: str | None, filters: dict[str, Any], inputs: list[Path], max_bytes: int
+) -> list[Path] | Source:
+    """``--raw`` (a raw store, all of it or ``--select`` / ``--since`` / ``--until`` / ``--game``) or ``--input``
+    (files, directories, standard input)."""
     if raw is None:
-        if select is not None:
-            raise ConfigError("--select picks records of a raw store: give --raw too")
+        if select is not None or any(filters.values()):
+            raise ConfigError("--select, --since, --until and --game pick records of a raw store: give --raw too")
         if not inputs:
             raise ConfigError("give --input FILES (or --raw RAW to rebuild from a raw store)")
         return _documents(inputs, max_bytes)
@@ -151,7 +249,7 @@ def _raw_or_documents(raw: str | None, select: str | None, inputs: list[Path], m
         raise ConfigError("give either --input or --raw, not both")
     from tidemark.raw import RawSource
 
-    return RawSource(raw, select=select)
+    return RawSource(raw, select=select, **filters)
 
 
 def _documents(inputs: list[Path], max_document_bytes: int) -> list[Path] | Source:
@@ -189,13 +287,14 @@ def write_cmd(
     config: Annotated[Path | None, typer.Option("--config", "-c", help="A YAML file with a write: block.")] = None,
     connection: Annotated[list[str] | None, typer.Option(help="NAME=URL for a write block (repeat).")] = None,
     batch_rows: Annotated[int, typer.Option(help="Rows per batch (bounds memory).")] = 500_000,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON (only that on stdout).")] = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Write flat files to one table under the write contract (docs/write.md)."""
     from tidemark.cli.render import render_write_result
     from tidemark.cli.write import write_files
 
-    reporter = _state.progress = RowProgressReporter(err, enabled=not as_json)
+    reporter = _state.progress = RowProgressReporter(err, enabled=show_progress(err, as_json, quiet))
     with flags_in_messages():
         result = write_files(
             files,
@@ -212,7 +311,7 @@ def write_cmd(
             reporter=reporter,
         )
     if as_json:
-        out.print_json(json.dumps(result.summary(), default=str))
+        print_json(result.to_dict())
     else:
         render_write_result(out, result)
     if not result.ok:
@@ -223,26 +322,75 @@ def write_cmd(
 def validate(
     mappings: Annotated[list[str], typer.Argument(help="Mapping files or built-in names.")],
     sink: Annotated[str | None, typer.Option(help="Check names against this store (default: the strictest).")] = None,
+    sample: Annotated[
+        list[Path] | None,
+        typer.Option(help="Documents (files, directories) to try the mapping on: paths that never resolve (repeat)."),
+    ] = None,
+    strict: Annotated[bool, typer.Option("--strict", help="With --sample: exit 1 on a finding too.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the findings as JSON (only that on stdout).")] = False,
 ) -> None:
     """Check mapping files; print every problem with file:line:col and its YAML path."""
+    found = [_validate_one(ref, sink) for ref in mappings]
+    failed = not all(f["ok"] for f in found)
+    if as_json:
+        for f in found:
+            if f["ok"] and sample:
+                f["sample"] = _sample_dict(f["mapping"], sample)
+                failed = failed or (strict and not f["sample"]["ok"])
+        print_json({"ok": not failed, "mappings": found})
+    for f in [] if as_json else found:
+        if f["ok"]:
+            out.print(styled("✓", "green", f" {f['path']}: {f['tables']} tables"))
+            if sample and _print_sample(f["mapping"], sample) and strict:
+                failed = True
+        elif f["path"] is None:  # it did not load: the loader's message, as it words it
+            err.print(styled("✗", "red", " " + "\n".join(f["problems"])))
+        else:
+            err.print("\n".join(f"✗ {line}" for line in f["problems"]))
+    if failed:
+        raise typer.Exit(1)
+
+
+def _sample_dict(mapping: str, sample: list[Path]) -> dict[str, Any]:
+    """``validate --sample --json``: what the sample showed, as plain data."""
+    from tidemark.runtime.sample import check_sample
+
+    report = check_sample(mapping, sample)
+    return {
+        "ok": bool(report.ok and report.documents),
+        "documents": report.documents,
+        "rows": dict(report.rows),
+        "findings": [str(f) for f in report.findings],
+        "rejected": [{"origin": str(d.origin), "reason": d.reason} for d in report.rejected],
+    }
+
+
+def _validate_one(ref: str, sink: str | None) -> dict[str, Any]:
+    """What ``tidemark validate`` found in one mapping: ok, its path and tables, or its problems (one per line)."""
     from tidemark.mapping.loader import load_mapping
     from tidemark.sinks.names import mapping_name_problems
 
-    failed = False
-    for ref in mappings:
-        try:
-            mapping, path = load_mapping(ref)
-        except TidemarkError as exc:
-            failed = True
-            err.print(styled("✗", "red", f" {exc}"))
-            continue
-        if names := mapping_name_problems(mapping, path, sink):
-            failed = True
-            err.print("\n".join(f"✗ {line}" for line in names))
-            continue
-        out.print(styled("✓", "green", f" {path}: {len(mapping.targets)} tables"))
-    if failed:
-        raise typer.Exit(1)
+    try:
+        mapping, path = load_mapping(ref)
+    except TidemarkError as exc:
+        return {"mapping": ref, "ok": False, "path": None, "tables": None, "problems": str(exc).splitlines()}
+    names = mapping_name_problems(mapping, path, sink)
+    return {"mapping": ref, "ok": not names, "path": str(path), "tables": len(mapping.targets), "problems": names}
+
+
+def _print_sample(mapping: str, sample: list[Path]) -> bool:
+    """Try ``mapping`` on the sample documents; print what never resolved. True when something was found."""
+    from tidemark.runtime.sample import check_sample
+
+    report = check_sample(mapping, sample)
+    out.print(f"  sample: {report.documents:,} document(s), {sum(report.rows.values()):,} row(s)")
+    for finding in report.findings:
+        err.print(f"warning: {finding}")
+    for doc in report.rejected:
+        err.print(f"warning: {doc.origin}: document rejected: {doc.reason}")
+    if not report.documents:
+        err.print("warning: the sample holds no document the mapping accepts")
+    return not report.ok or not report.documents
 
 
 @app.command()
@@ -279,21 +427,6 @@ def docs(
 
     written = write(mappings, output, title)
     out.print(f"wrote {len(written)} pages to {output}", highlight=False)
-
-
-@app.command()
-def schema(
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to a file instead of stdout.")] = None,
-) -> None:
-    """Print the JSON Schema of the mapping language (for editor completion)."""
-    from tidemark.mapping.schema import mapping_json_schema
-
-    text = mapping_json_schema()
-    if output is None:
-        sys.stdout.write(text)
-    else:
-        output.write_text(text, encoding="utf-8")
-        out.print(f"wrote {output}")
 
 
 @app.command()

@@ -1,7 +1,8 @@
 """``tidemark ingest`` / ``backfill`` / ``live``: MLB Stats API documents into a raw store, then into a sink.
 
 The work is in :mod:`tidemark.domains.mlb.client` (fetching, what is stored, polling); the tables are written by
-a run over the raw store's records of the mapping's endpoint (the stream runtime will add checkpoints).
+a stream over the raw store's records of the mapping's endpoint (:mod:`tidemark.domains.mlb.load`: checkpointed,
+so a killed backfill resumes where its load stopped).
 This module parses flags, draws progress (a Rich bar with ETA on a terminal, nothing otherwise) and prints
 summaries.
 """
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import signal
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -21,6 +22,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from tidemark.domains.mlb.load import stream_loader
 from tidemark.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -28,7 +30,8 @@ if TYPE_CHECKING:
     from tidemark.domains.mlb.client.backfill import BackfillSummary
     from tidemark.domains.mlb.client.live import LiveSummary
     from tidemark.http import FetchStats
-    from tidemark.raw import RawStore
+    from tidemark.http.clock import Clock
+    from tidemark.runtime.stream import StreamResult
 
 out = Console(soft_wrap=True, markup=False, highlight=False)  # messages print as they are (see cli/main.py)
 err = Console(stderr=True, soft_wrap=True, markup=False, highlight=False)
@@ -43,6 +46,7 @@ ConcurrencyOpt = Annotated[int, typer.Option("--concurrency", help="Requests in 
 MappingOpt = Annotated[str | None, typer.Option("--mapping", "-m", help="Load into the sink with this mapping.")]
 SinkOpt = Annotated[str | None, typer.Option("--sink", "-s", help="Where the tables go, e.g. duckdb:mlb.duckdb.")]
 EngineOpt = Annotated[str, typer.Option("--engine", "-e", help="The engine that runs the mapping.")]
+BatchOpt = Annotated[int, typer.Option("--batch-documents", help="Records per micro-batch of the load.")]
 
 
 def register(app: typer.Typer) -> None:
@@ -50,6 +54,62 @@ def register(app: typer.Typer) -> None:
     app.command("ingest")(ingest_cmd)
     app.command("backfill")(backfill_cmd)
     app.command("live")(live_cmd)
+    app.command("mappings")(mappings_cmd)
+
+
+def mappings_cmd(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the list as JSON.")] = False,
+) -> None:
+    """List the built-in mappings: name, the documents each reads (envelope endpoint/method) and its tables.
+    ``--mapping mlb:*`` in ``tidemark run`` sends every document to the one that reads it."""
+    import json
+
+    from rich.table import Table
+
+    from tidemark.cli.render import print_whole
+    from tidemark.domains.mlb.routing import builtin_mappings
+
+    found = builtin_mappings()
+    if as_json:
+        data = [{"mapping": name, "reads": reads, "tables": tables} for name, reads, tables in found]
+        out.print_json(json.dumps(data))
+        return
+    grid = Table(title=f"{len(found)} built-in mappings (tidemark run --mapping NAME, or mlb:* for all)")
+    for column in ("mapping", "reads (endpoint/method)", "tables"):
+        grid.add_column(column)
+    for name, reads, tables in found:
+        grid.add_row(name, "\n".join(reads), "\n".join(tables))
+    print_whole(out, grid)
+
+
+def run_routed(source: Any, sink: str, *, as_json: bool, strict: bool, **options: Any) -> bool:
+    """``tidemark run --mapping mlb:*``: every document to the mapping its envelope names; results per mapping,
+    then the documents no mapping reads (on standard error). True when the runs went well (and, with
+    ``strict``, every document was read by a mapping)."""
+    import json
+
+    from tidemark.cli.render import render_result
+    from tidemark.domains.mlb.routing import run_all
+
+    routed = run_all(source, sink, **options)
+    if as_json:
+        data = {
+            "mappings": {name: result.as_dict() for name, result in routed.results.items()},
+            "unrouted": {kind: {"documents": u.documents, "first": u.first} for kind, u in routed.unrouted.items()},
+        }
+        out.print_json(json.dumps(data, default=str))
+    else:
+        for name, result in routed.results.items():
+            out.print(f"{name}:")
+            render_result(out, result)
+        if not routed.results:
+            out.print("no document of a known endpoint: nothing loaded")
+    for kind, unrouted in routed.unrouted.items():
+        err.print(
+            f"not loaded: {unrouted.documents:,} documents of {kind} (no built-in mapping reads them; "
+            f"the first: {unrouted.first}); see `tidemark mappings`"
+        )
+    return routed.ok and not (strict and routed.unrouted)
 
 
 def ingest_cmd(
@@ -101,6 +161,7 @@ def backfill_cmd(
     concurrency: ConcurrencyOpt = 4,
     people_batch: Annotated[int, typer.Option(help="People asked for in one request.")] = 50,
     engine: EngineOpt = "local",
+    batch_documents: BatchOpt = 64,
 ) -> None:
     """Fetch the final feed of every game of a season or date range into the raw store (resumable), then load it
     into the sink when --mapping and --sink are given."""
@@ -121,7 +182,7 @@ def backfill_cmd(
             summary = backfill(api, store, settings, reporter)
         _print_backfill(summary, api.stats, store.display)
         if mapping is not None and sink is not None:
-            result = stream_loader(mapping, store, sink, engine=engine)()
+            result = stream_loader(mapping, store, sink, engine=engine, batch_documents=batch_documents)()
             _print_load(result)
     if not summary.ok:
         raise typer.Exit(1)
@@ -139,6 +200,18 @@ def live_cmd(
     rate: RateOpt = None,
     concurrency: ConcurrencyOpt = 4,
     engine: EngineOpt = "local",
+    batch_documents: BatchOpt = 64,
+    max_polls: Annotated[
+        int | None, typer.Option("--max-polls", help="Stop after this many feed polls (default: when games end).")
+    ] = None,
+    replay_clock: Annotated[
+        str | None,
+        typer.Option(
+            "--replay-clock",
+            help="With --replay: a simulated clock starting at this UTC time (e.g. 2024-07-13T01:20:00Z); "
+            "intervals pass without waiting.",
+        ),
+    ] = None,
 ) -> None:
     """Follow the games of a day: poll each game in progress at the interval its feed asks, append each new
     snapshot to the raw store and load it into the sink at once; exit when every game is over (SIGTERM stops
@@ -146,36 +219,41 @@ def live_cmd(
     from tidemark.domains.mlb.client.live import LiveOptions, live
     from tidemark.raw import open_raw
 
-    options = LiveOptions(min_interval=min_interval, max_interval=max_interval)
+    options = LiveOptions(min_interval=min_interval, max_interval=max_interval, max_polls=max_polls)
     when = _date(day, "--date") or today_in_new_york()
     stop = threading.Event()
-    with _client(replay, record, rate, concurrency) as api, open_raw(raw, create=True) as store, _on_sigterm(stop):
-        load = stream_loader(mapping, store, sink, engine=engine)
+    clock = _replay_clock(replay_clock, replay)
+    with (
+        _client(replay, record, rate, concurrency, clock) as api,
+        open_raw(raw, create=True) as store,
+        _on_sigterm(stop),
+    ):
+        load = stream_loader(mapping, store, sink, engine=engine, batch_documents=batch_documents)
         summary = live(api, store, when, load=load, options=options, stop=stop, log=_log)
         _print_live(summary, api.stats, store.display)
 
 
-def stream_loader(mapping: str, store: RawStore, sink: str, *, engine: str = "local") -> Callable[[], Any]:
-    """A function that loads what ``store`` holds for ``mapping`` (the records of the mapping's endpoint and method)
-    into ``sink``. Until the stream runtime (checkpoints) lands, each call is a plain run over those records: the
-    write contract makes the re-read records ``unchanged`` and only newer snapshots change the tables."""
-    from tidemark.mapping.loader import load_mapping
-    from tidemark.raw import RawSource
-    from tidemark.runtime.batch import run
-
-    source = load_mapping(mapping)[0].source
-    select = "/".join(part for part in (source.endpoint, source.method) if part) or None
-
-    def load() -> Any:
-        return run(mapping, RawSource(store, select=select), sink, engine=engine)
-
-    return load
-
-
-def _client(replay: Path | None, record: Path | None, rate: float | None, concurrency: int) -> StatsApiClient:
+def _client(
+    replay: Path | None, record: Path | None, rate: float | None, concurrency: int, clock: Clock | None = None
+) -> StatsApiClient:
     from tidemark.domains.mlb.client import StatsApiClient
 
-    return StatsApiClient(replay=replay, record=record, rate=rate, concurrency=concurrency)
+    return StatsApiClient(replay=replay, record=record, rate=rate, concurrency=concurrency, clock=clock)
+
+
+def _replay_clock(start: str | None, replay: Path | None) -> Clock | None:
+    """``--replay-clock``: a manual clock (time moves only by the waits the poller asks for) for a replayed day."""
+    if start is None:
+        return None
+    if replay is None:
+        raise ConfigError("--replay-clock simulates time for a replayed day: give --replay DIR too")
+    try:
+        when = datetime.fromisoformat(start.replace("Z", "+00:00"))
+    except ValueError:
+        raise ConfigError(f"--replay-clock {start!r}: give a UTC time, e.g. 2024-07-13T01:20:00Z") from None
+    from tidemark.http import ManualClock
+
+    return ManualClock(when if when.tzinfo else when.replace(tzinfo=UTC))
 
 
 def _endpoint_name(endpoint: str) -> str:
@@ -298,10 +376,14 @@ def _print_live(summary: LiveSummary, stats: FetchStats, display: str) -> None:
     )
 
 
-def _print_load(result: Any) -> None:
+def _print_load(result: StreamResult) -> None:
     from tidemark.cli.render import render_result
 
-    render_result(out, getattr(result, "result", result))
+    render_result(out, result.result)
+    out.print(
+        f"stream {result.name}: {result.batches:,} micro-batches committed now "
+        f"({result.checkpoint.batch:,} in all; resumable: run the same command again)"
+    )
 
 
 __all__ = ["register", "stream_loader", "today_in_new_york"]

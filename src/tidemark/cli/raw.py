@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from tidemark.cli.observing import print_json
 from tidemark.cli.render import print_whole
 
 if TYPE_CHECKING:  # the raw store loads its decoders when a command runs, not when the CLI starts
@@ -56,14 +57,39 @@ def import_cmd(
 
 
 @app.command("ls")
-def ls_cmd(raw: RawArg) -> None:
+def ls_cmd(
+    raw: RawArg,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the listing as JSON (only that on stdout).")] = False,
+) -> None:
     """Records per endpoint/method: count, first and last fetch time, size."""
     from tidemark.raw import open_raw
 
     with open_raw(raw) as store:
         stats = store.stats()
         display = store.display
+    if as_json:
+        print_json(_listing(display, stats))
+        return
     print_whole(out, _grid(display, stats))
+
+
+def _listing(display: str, stats: list[EndpointStats]) -> dict[str, Any]:
+    """``tidemark raw ls --json``: the store, its records, and per endpoint/method count, fetch times and bytes."""
+    return {
+        "store": display,
+        "records": sum(s.records for s in stats),
+        "endpoints": [
+            {
+                "endpoint": s.endpoint,
+                "method": s.method,
+                "records": s.records,
+                "first_fetched": None if s.first_fetched is None else s.first_fetched.isoformat(),
+                "last_fetched": None if s.last_fetched is None else s.last_fetched.isoformat(),
+                "bytes": s.bytes,
+            }
+            for s in stats
+        ],
+    }
 
 
 def _grid(display: str, stats: list[EndpointStats]) -> Table:

@@ -2,7 +2,7 @@
 for a run, rows for a write), and the summary of a :class:`~tidemark.runtime.result.RunResult`.
 
 Every message is plain text: the CLI's consoles read no markup (messages carry brackets of their own, e.g.
-``pip install 'tidemark[postgres]'``), and colour is given as a style on a :class:`~rich.text.Text` (:func:`styled`).
+``pip install 'tidemark-etl[postgres]'``), and colour is given as a style on a :class:`~rich.text.Text` (:func:`styled`).
 """
 
 from __future__ import annotations

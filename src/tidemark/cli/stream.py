@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import signal
 import threading
@@ -14,6 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from tidemark.cli.observing import LineageOpt, MetricsOpt, observers, print_json
 from tidemark.cli.render import ProgressReporter, print_whole, render_result, styled
 from tidemark.errors import ConfigError
 
@@ -30,7 +32,11 @@ RawOpt = Annotated[
 
 
 def stream_cmd(
-    sink: SinkOpt,
+    ctx: typer.Context,
+    pipeline: Annotated[str | None, typer.Argument(help="A pipeline of tidemark.yaml (docs/project.md).")] = None,
+    sink: Annotated[
+        str | None, typer.Option("--sink", "-s", help="Where the tables are, e.g. duckdb:wh.duckdb.")
+    ] = None,
     mapping: Annotated[
         str | None, typer.Option("--mapping", "-m", help="Mapping file, or a built-in such as mlb:live_game.")
     ] = None,
@@ -44,10 +50,26 @@ def stream_cmd(
     engine: Annotated[str, typer.Option("--engine", "-e", help="The engine that runs the mapping.")] = "local",
     poll_seconds: Annotated[float, typer.Option(help="Seconds between polls of the raw store.")] = 2.0,
     status: Annotated[bool, typer.Option("--status", help="Show the streams of --sink instead.")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON (only that on stdout).")] = False,
+    metrics: MetricsOpt = None,
+    metrics_port: Annotated[
+        int | None, typer.Option("--metrics-port", help="Serve Prometheus metrics on this port while streaming.")
+    ] = None,
+    lineage: LineageOpt = None,
+    spark_master: Annotated[str | None, typer.Option(help="Spark master URL for --engine spark.")] = None,
+    spark_conf: Annotated[list[str] | None, typer.Option(help="A Spark setting key=value (repeat).")] = None,
+    spark_checkpoint: Annotated[
+        str | None, typer.Option(help="Spark's checkpoint directory for --engine spark (keep it between runs).")
+    ] = None,
 ) -> None:
     """Follow a raw store into a sink: micro-batches through the run's engine and contract, each committed with its
     checkpoint. Ctrl-C / SIGTERM finish the current micro-batch and exit 0."""
+    if pipeline is not None:  # the project's pipeline gives what the flags do not
+        from tidemark.cli.project import stream_pipeline
+
+        return stream_pipeline(stream_cmd, ctx, pipeline)
+    if sink is None:
+        raise ConfigError("give --sink (e.g. duckdb:warehouse.duckdb), or stream a PIPELINE of tidemark.yaml")
     if status:
         streams_cmd(sink, raw, as_json)
         return
@@ -59,8 +81,25 @@ def stream_cmd(
 
     stop = threading.Event()
     reporter = ProgressReporter(err, enabled=False)  # a stream's input has no size to show a bar against
-    with _stopping_on_signals(stop):
-        result = stream(
+    watch = observers(
+        "stream",
+        reporter,
+        mapping=mapping,
+        sink=sink,
+        inputs=lambda: _lineage_inputs(raw),
+        metrics=metrics,
+        metrics_port=metrics_port,
+        lineage=lineage,
+    )
+    follow: Any = functools.partial(stream, engine=engine)
+    if engine == "spark":  # a Spark Structured Streaming query over the same micro-batches
+        from tidemark.cli.main import _spark_options
+        from tidemark.engines.spark_stream import spark_stream
+
+        options = _spark_options(spark_master, spark_conf or [])
+        follow = functools.partial(spark_stream, **options, checkpoint_location=spark_checkpoint)
+    with _stopping_on_signals(stop), watch.watching():
+        result = follow(
             mapping,
             raw,
             sink,
@@ -68,9 +107,8 @@ def stream_cmd(
             once=once,
             batch_documents=batch_documents,
             max_batch_bytes=int(max_batch_mb * 2**20),
-            engine=engine,
             poll_seconds=poll_seconds,
-            reporter=reporter,
+            reporter=watch,
             stop=stop,
         )
     _render(result, as_json)
@@ -107,7 +145,7 @@ def streams_cmd(
             }
             for s in rows
         ]
-        out.print_json(json.dumps(data))
+        print_json(data)
         return
     if not rows:
         out.print(f"{target.display}: no stream has committed here")
@@ -134,9 +172,11 @@ def _render(result: StreamResult, as_json: bool) -> None:
             "position": None if checkpoint.position is None else list(checkpoint.position),
             "checkpoint_batch": checkpoint.batch,
             "totals": checkpoint.totals,
-            "result": result.result.as_dict(),
+            "result": result.result.to_dict(),
         }
-        out.print_json(json.dumps(data, default=str))
+        if hasattr(result, "query_id"):  # a Spark stream (engines/spark_stream.py)
+            data["spark"] = {"query_id": result.query_id, "replayed": getattr(result, "replayed", 0)}
+        print_json(data)
         return
     render_result(out, result.result)
     position = "the first record" if checkpoint.position is None else json.dumps(list(checkpoint.position))
@@ -149,6 +189,15 @@ def _render(result: StreamResult, as_json: bool) -> None:
             f"({checkpoint.batch:,} micro-batches in all)",
         )
     )
+
+
+def _lineage_inputs(raw: str) -> list[Any]:
+    """The stream's input dataset: the raw store, named as it names itself (no credential)."""
+    from tidemark.observe.lineage import raw_input
+    from tidemark.raw import open_raw
+
+    with open_raw(raw) as store:
+        return [raw_input(store.display)]
 
 
 @contextmanager

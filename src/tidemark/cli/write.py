@@ -58,7 +58,7 @@ def write_files(
         dedup=dedup,
         key=parse_key(key) if key else None,
         config=config,
-        connections=parse_connections(connections),
+        connections=parse_connections(connections) or None,  # none given: the project's (tidemark.yaml)
         batch_rows=batch_rows,
         reporter=reporter,
     )

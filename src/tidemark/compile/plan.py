@@ -7,11 +7,12 @@ paths, and carries a :class:`~tidemark.tables.TableSpec` per target for the sink
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from tidemark.compile.rules import RulePlan, compile_rules
-from tidemark.errors import MappingError
+from tidemark.errors import ConfigError, MappingError
 from tidemark.keyspec import KeyRecipe
 from tidemark.mapping.checks import ancestors, check_mapping, document_path
 from tidemark.mapping.expectations import ExpectationSpec
@@ -131,6 +132,15 @@ def compile_mapping(mapping: Mapping) -> Plan:
     )
 
 
+def with_tie(plan: Plan, tie: str) -> Plan:
+    """``plan`` with every target's tie mode set to ``tie`` (``tidemark run --tie``; contract/rules.py TIES)."""
+    if tie not in ("hash", "incoming"):
+        raise ConfigError(f"--tie {tie}: use hash (the default: order-independent) or incoming (the later row wins)")
+    mode = cast(Literal["hash", "incoming"], tie)
+    targets = tuple(dataclasses.replace(t, spec=dataclasses.replace(t.spec, tie=mode)) for t in plan.targets)
+    return dataclasses.replace(plan, targets=targets)
+
+
 def _default_scope(mapping: Mapping) -> tuple[str, ...]:
     roots = [t for t in mapping.targets if t.parent is None and t.rows_path.is_root]
     return tuple(roots[0].primary_key) if len(roots) == 1 else ()
@@ -167,6 +177,7 @@ def _compile_target(
         foreign_keys=tuple(_foreign_key(mapping, fk.columns, fk.references, fk.ref_columns) for fk in t.foreign_keys),
         description=t.description,
         partition_by=tuple(t.partition_by),
+        tie=t.tie,
     )
     return TargetPlan(
         name=t.table,

@@ -5,7 +5,8 @@
 1. refuses rows without a timestamp or with a NULL key part (error rows, quarantined, never written);
 2. adds the content hash column (:data:`~tidemark.tables.HASH_COLUMN`);
 3. reduces duplicate keys inside the batch to one row per key by the contract's order: newest timestamp first,
-   then the greater content hash. Losers identical to their winner count as ``unchanged``, the others ``skipped``.
+   then the greater content hash (with ``tie: incoming``: the later row of the batch, its input position).
+   Losers identical to their winner count as ``unchanged``, the others ``skipped``.
 
 What is left is what a sink compares against its stored rows (the other half of the contract, set-based in SQL or
 in a MERGE).
@@ -245,7 +246,7 @@ def prepare(table: pa.Table, spec: TableSpec, mode: Mode, origin: str = "") -> P
     counts = WriteCounts(error=len(errors))
     table = table.append_column(pa.field(HASH_COLUMN, pa.int64(), nullable=False), row_hash(table, spec.column_names))
     if mode != "append" and spec.primary_key and table.num_rows > 1:
-        table, unchanged, skipped = reduce_duplicates(table, spec.primary_key, spec.timestamp)
+        table, unchanged, skipped = reduce_duplicates(table, spec.primary_key, spec.timestamp, spec.tie)
         counts.unchanged += unchanged
         counts.skipped += skipped
     return Prepared(table, errors, counts)
@@ -275,13 +276,19 @@ def _refuse_incomplete(table: pa.Table, spec: TableSpec, origin: str) -> tuple[p
     return table.filter(pc.invert(bad)), errors
 
 
-def reduce_duplicates(table: pa.Table, keys: tuple[str, ...], ts: str | None) -> tuple[pa.Table, int, int]:
-    """Keep, per key, the row that wins by the contract's order (contract/rules.py: timestamp desc, hash desc);
-    count the losers that are the same row as their winner (unchanged) and the others (skipped)."""
+def reduce_duplicates(
+    table: pa.Table, keys: tuple[str, ...], ts: str | None, tie: rules.Tie = "hash"
+) -> tuple[pa.Table, int, int]:
+    """Keep, per key, the row that wins by the contract's order (contract/rules.py: timestamp desc, hash desc, or
+    with ``tie="incoming"`` the later row of ``table`` at an equal timestamp); count the losers that are the same row
+    as their winner (unchanged) and the others (skipped)."""
     if _strictly_increasing(table, keys):  # the engine's usual output: one row per key, in key order already
         return table, 0, 0
-    order = rules.sort_keys(keys, ts)
-    ordered = table.take(pc.sort_indices(table, sort_keys=order))
+    order = rules.sort_keys(keys, ts, tie)
+    sortable = table
+    if tie == "incoming":  # the row's position in the batch: the later one wins a tie
+        sortable = table.append_column(rules.POSITION, pa.array(np.arange(table.num_rows, dtype=np.int64)))
+    ordered = table.take(pc.sort_indices(sortable, sort_keys=order))
     n = ordered.num_rows
     changed = None
     for k in keys:

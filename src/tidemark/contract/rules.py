@@ -26,6 +26,15 @@ and the stored row of a key depends only on the *set* of rows written for it, no
 repetition. Watermarks merge by ``max``, which has the same three properties, so reconciliation does too. Without a
 timestamp the last write wins across batches (inside one batch the greater hash wins): no such promise is made.
 
+**The tie mode** (``TableSpec.tie``, :data:`TIES`). ``"hash"`` (the default) is the order above. ``"incoming"``
+keeps the timestamp order but breaks a tie by *arrival*: of two different rows with an equal timestamp the one that
+arrives later wins, the later position in the input inside one batch (documents in source order, rows in document
+order: :func:`sort_keys` puts the position column :data:`POSITION` first), the incoming row against the stored
+one. For corrections re-issued under the snapshot time they correct. ``merge_incoming(a, b)`` (``b`` arrived later)
+is associative and idempotent but not commutative: the stored row depends on the order of the rows of equal
+timestamp, which within one run is their input position (batches are applied in position order), and across runs is
+the order of the runs; rows of different timestamps still merge by timestamp whatever their order.
+
 ``tests/test_contract_rules.py`` evaluates every rendered expression in DuckDB, PostgreSQL and a delta-rs MERGE
 against :func:`classify` / :func:`wins` on random rows, and checks the promise on :func:`merge`.
 """
@@ -46,6 +55,11 @@ from tidemark.tables import HASH_COLUMN
 Action = Literal["insert", "update", "unchanged", "skip"]
 #: the classification's labels, as the SQL expressions spell them
 ACTIONS: tuple[Action, ...] = ("insert", "update", "unchanged", "skip")
+Tie = Literal["hash", "incoming"]
+#: how two different rows of one key and an equal timestamp are ordered: by content hash, or by arrival
+TIES: tuple[Tie, ...] = ("hash", "incoming")
+#: the temporary column of a row's position in its batch (the in-batch reduction of ``tie: incoming``)
+POSITION = "_tm_position"
 #: the dialects SQL expressions render to ("delta": delta-rs merge predicates, backtick-quoted identifiers)
 DIALECTS = ("duckdb", "postgres", "spark", "delta")
 
@@ -68,20 +82,25 @@ def same(new: Version, old: Version, *, timestamped: bool = True) -> bool:
     return new.hash == old.hash and (not timestamped or new.timestamp == old.timestamp)
 
 
-def wins(new: Version, old: Version, *, timestamped: bool = True) -> bool:
+def wins(new: Version, old: Version, *, timestamped: bool = True, tie: Tie = "hash") -> bool:
     """The incoming row ``new`` replaces the stored row ``old``."""
     if not timestamped:
         return new.hash != old.hash
+    if tie == "incoming":  # at an equal timestamp, any other row that arrives wins
+        assert new.timestamp is not None and old.timestamp is not None
+        return new.timestamp > old.timestamp or (new.timestamp == old.timestamp and not same(new, old))
     return new.rank() > old.rank()
 
 
-def classify(new: Version, old: Version | None, *, timestamped: bool = True, append_once: bool = False) -> Action:
+def classify(
+    new: Version, old: Version | None, *, timestamped: bool = True, append_once: bool = False, tie: Tie = "hash"
+) -> Action:
     """What a write does with an incoming row, given the stored row of its key (None: no stored row)."""
     if old is None:
         return "insert"
     if append_once:
         return "skip"
-    if wins(new, old, timestamped=timestamped):
+    if wins(new, old, timestamped=timestamped, tie=tie):
         return "update"
     return "unchanged" if same(new, old, timestamped=timestamped) else "skip"
 
@@ -91,12 +110,21 @@ def merge(a: Version, b: Version) -> Version:
     return a if a.rank() >= b.rank() else b
 
 
-def sort_keys(keys: tuple[str, ...], timestamp: str | None) -> list[tuple[str, str]]:
+def merge_incoming(a: Version, b: Version) -> Version:
+    """:func:`merge` under ``tie: incoming``, ``b`` arriving after ``a``: at an equal timestamp ``b`` stays."""
+    assert a.timestamp is not None and b.timestamp is not None
+    return a if a.timestamp > b.timestamp else b
+
+
+def sort_keys(keys: tuple[str, ...], timestamp: str | None, tie: Tie = "hash") -> list[tuple[str, str]]:
     """Arrow ``sort_indices`` keys putting each key's winner first (a NULL hash ranks below every hash: Arrow's
-    default null placement, at the end, whatever the direction)."""
+    default null placement, at the end, whatever the direction). With ``tie="incoming"`` the rows must carry their
+    position in the batch (:data:`POSITION`, unique): the later one wins a tie."""
     order = [(k, "ascending") for k in keys]
     if timestamp:
         order.append((timestamp, "descending"))
+    if tie == "incoming":
+        order.append((POSITION, "descending"))
     return [*order, (HASH_COLUMN, "descending")]
 
 
@@ -151,23 +179,28 @@ def sql_same(new: Row, old: Row) -> exp.Expression:
     return exp.paren(exp.and_(hash_eq, exp.EQ(this=new.ts, expression=old.ts)), copy=False)
 
 
-def sql_wins(new: Row, old: Row) -> exp.Expression:
+def sql_wins(new: Row, old: Row, tie: Tie = "hash") -> exp.Expression:
     """The incoming row ``new`` replaces the stored row ``old`` (see :func:`wins`)."""
     if new.timestamp is None:
         return exp.not_(sql_same(new, old))
+    if tie == "incoming":
+        tie_won = exp.and_(exp.EQ(this=new.ts, expression=old.ts), exp.not_(sql_same(new, old)))
+        return _or(exp.GT(this=new.ts, expression=old.ts), tie_won)
     over_null = exp.and_(old.h.is_(exp.null()), exp.not_(new.h.is_(exp.null())))
     hash_gt = _coalesce(exp.GT(this=new.h, expression=old.h), over_null)
-    tie = exp.and_(exp.EQ(this=new.ts, expression=old.ts), hash_gt)
-    return _or(exp.GT(this=new.ts, expression=old.ts), tie)
+    hash_won = exp.and_(exp.EQ(this=new.ts, expression=old.ts), hash_gt)
+    return _or(exp.GT(this=new.ts, expression=old.ts), hash_won)
 
 
-def sql_classify(new: Row, old: Row, missing: exp.Expression, *, append_once: bool = False) -> exp.Expression:
+def sql_classify(
+    new: Row, old: Row, missing: exp.Expression, *, append_once: bool = False, tie: Tie = "hash"
+) -> exp.Expression:
     """The :data:`ACTIONS` label of ``new`` against ``old``; ``missing`` is true when no stored row was found (e.g.
     a NOT NULL column of ``old`` is NULL after a LEFT JOIN)."""
     label = {a: exp.Literal.string(a) for a in ACTIONS}
     case = exp.Case().when(missing, label["insert"])
     if not append_once:
-        case = case.when(sql_wins(new, old), label["update"]).when(sql_same(new, old), label["unchanged"])
+        case = case.when(sql_wins(new, old, tie), label["update"]).when(sql_same(new, old), label["unchanged"])
     return case.else_(label["skip"])
 
 
@@ -192,8 +225,8 @@ def render(expression: exp.Expression, dialect: str) -> str:
 
 # -- cached renderings (the same few rules come back in every statement) ---------------------------------------------
 @functools.lru_cache(maxsize=1024)
-def wins_sql(dialect: str, timestamp: str | None, new: str, old: str) -> str:
-    return render(sql_wins(Row(new, timestamp), Row(old, timestamp)), dialect)
+def wins_sql(dialect: str, timestamp: str | None, new: str, old: str, tie: Tie = "hash") -> str:
+    return render(sql_wins(Row(new, timestamp), Row(old, timestamp), tie), dialect)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -202,10 +235,13 @@ def same_sql(dialect: str, timestamp: str | None, new: str, old: str) -> str:
 
 
 @functools.lru_cache(maxsize=1024)
-def classify_sql(dialect: str, timestamp: str | None, new: str, old: str, stored: str, append_once: bool) -> str:
+def classify_sql(
+    dialect: str, timestamp: str | None, new: str, old: str, stored: str, append_once: bool, tie: Tie = "hash"
+) -> str:
     """The classification of ``new`` against ``old``; a stored row exists when ``old.stored`` is not NULL."""
     missing = Row(old, timestamp).col(stored).is_(exp.null())
-    return render(sql_classify(Row(new, timestamp), Row(old, timestamp), missing, append_once=append_once), dialect)
+    expression = sql_classify(Row(new, timestamp), Row(old, timestamp), missing, append_once=append_once, tie=tie)
+    return render(expression, dialect)
 
 
 @functools.lru_cache(maxsize=1024)

@@ -45,7 +45,10 @@ def _fast(values: list[Any], t: LogicalType, fmt: str | None) -> pa.Array | None
     kind = t.kind
     try:
         if kind == "json":
-            return pa.array([None if v is None else json_text(v) for v in values], pa.string())
+            try:
+                return pa.array([None if v is None else json_text(v) for v in values], pa.string())
+            except ValueError:  # a value nested too deeply: the value-by-value path refuses exactly its row
+                return None
         inferred = pa.array(values)
         it = inferred.type
         if pa.types.is_null(it):
@@ -140,16 +143,24 @@ def _to_string(v: Any) -> str:
 
 def json_text(v: Any) -> str:
     """A JSON value as compact JSON text. orjson refuses integers beyond 64 bits, which JSON (and the documents that
-    carry them) allow: those values are written by the standard encoder instead, exactly."""
+    carry them) allow: those values are written by the standard encoder instead, exactly. orjson also stops at 255
+    levels of nesting, and the standard encoder at Python's recursion limit: deeper values are refused (ValueError)."""
     try:
         return orjson.dumps(v).decode()
     except TypeError:
+        pass
+    try:
         return json.dumps(v, separators=(",", ":"), ensure_ascii=False)
+    except RecursionError:
+        raise ValueError("a JSON value nested too deeply to be written as JSON text") from None
 
 
 def _show(v: Any) -> str:
     try:
         text = orjson.dumps(v).decode()
     except TypeError:
-        text = repr(v)
+        try:
+            text = repr(v)
+        except RecursionError:
+            return "a value nested too deeply"
     return text if len(text) <= 60 else text[:57] + "..."

@@ -143,6 +143,8 @@ class LocalEngine:
         try:
             record = self._parse(data)
         except orjson.JSONDecodeError as exc:
+            if str(exc).startswith("depth limit exceeded"):  # orjson's limit: 1024 levels of arrays / objects
+                return f"nested deeper than 1024 levels of arrays / objects ({exc}): flatten the document"
             return f"not valid JSON: {exc}"
         result = self.program.run(record, captured_at=raw.captured_at, modified_at=raw.modified_at)
         if isinstance(result, Rejection):
@@ -169,5 +171,7 @@ class LocalEngine:
             try:
                 return self.decoder.decode(data)
             except (msgspec.MsgspecError, UnicodeDecodeError):  # msgspec raises the latter on non-UTF-8 bytes
+                pass
+            except RecursionError:  # msgspec recurses into a deep value a field keeps whole; orjson stops at 1024
                 pass
         return orjson.loads(data)

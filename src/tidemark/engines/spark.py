@@ -36,7 +36,7 @@ import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
@@ -93,6 +93,11 @@ class SparkEngine:
         self.group = f"tidemark-{uuid.uuid4().hex[:12]}"
         if chunk_items is not None and chunk_items < 1:
             raise ConfigError(f"chunk_items must be at least 1, got {chunk_items}")
+        if incoming := [t.name for t in plan.targets if t.spec.tie == "incoming"]:
+            raise ConfigError(
+                f"tie: incoming ({', '.join(incoming)}) needs the rows of a batch in input order, which the spark "
+                "engine does not keep: use --engine local, or tie: hash"
+            )
 
     @property
     def spark(self) -> SparkSession:
@@ -183,7 +188,7 @@ def open_session(master: str = DEFAULT_MASTER, conf: Mapping[str, str] | None = 
     try:
         from pyspark.sql import SparkSession
     except ImportError as exc:  # pragma: no cover - the extra is installed wherever the tests run
-        raise ConfigError("the spark engine needs pyspark: pip install 'tidemark[spark]'") from exc
+        raise ConfigError("the spark engine needs pyspark: pip install 'tidemark-etl[spark]'") from exc
     active = SparkSession.getActiveSession()
     if active is not None:
         return active
@@ -228,7 +233,7 @@ def _extract_partition(plan: Plan, batch_documents: int, inputs: Iterator[pa.Rec
 def _tagged(item: int, part: int, batch: ExtractBatch) -> pa.RecordBatch:
     rows: list[tuple[str, str, bytes]] = [("table", name, _ipc(t)) for name, t in batch.tables.items()]
     rows += [("scopes", name, _ipc(t)) for name, t in batch.scopes.items()]
-    meta = (batch.row_errors, batch.rejected, batch.documents, batch.bytes_read)
+    meta = (batch.row_errors, batch.rejected, batch.documents, batch.bytes_read, batch.time_from_file)
     rows.append(("meta", "", pickle.dumps(meta)))
     kinds, targets, payloads = zip(*rows, strict=True)
     return pa.record_batch(
@@ -259,11 +264,43 @@ def _rebuild(tagged: pa.Table) -> list[ExtractBatch]:
         batch = batches.setdefault((item, part), ExtractBatch())
         kind, target, payload = kinds[i].as_py(), targets[i].as_py(), payloads[i].as_buffer()
         if kind == "meta":
-            batch.row_errors, batch.rejected, batch.documents, batch.bytes_read = pickle.loads(payload)
+            meta = pickle.loads(payload)
+            batch.row_errors, batch.rejected, batch.documents, batch.bytes_read, batch.time_from_file = meta
         else:
             table = pa.ipc.open_stream(payload).read_all()
             (batch.tables if kind == "table" else batch.scopes)[target] = table
     return [batches[k] for k in sorted(batches)]
 
 
-__all__ = ["DEFAULT_CONF", "DEFAULT_MASTER", "SparkEngine", "open_session"]
+def dataframe_batches(frame: Any) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
+    """A Spark DataFrame as Arrow record batches on the driver, one partition at a time (``tidemark.write``).
+
+    In the executors ``mapInArrow`` writes each Arrow batch of a partition as one Arrow IPC payload;
+    ``toLocalIterator`` fetches those partition after partition, in order, so the driver holds one partition's
+    payloads at most, never the whole frame. The schema is the one ``DataFrame.toArrow`` gives (the session's
+    time zone for timestamps); every batch is cast to it.
+    """
+    schema: pa.Schema = frame.limit(0).toArrow().schema
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        for row in frame.mapInArrow(_ipc_batches, "payload binary").toLocalIterator():
+            for batch in pa.ipc.open_stream(row[0]):
+                yield batch if batch.schema.equals(schema) else batch.cast(schema)
+
+    return schema, batches()
+
+
+def _ipc_batches(inputs: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    """In an executor: each batch of the partition as one row holding its Arrow IPC payload."""
+    for batch in inputs:
+        if batch.num_rows:
+            yield pa.record_batch([pa.array([_ipc(pa.Table.from_batches([batch]))], pa.binary())], ["payload"])
+
+
+__all__ = [
+    "DEFAULT_CONF",
+    "DEFAULT_MASTER",
+    "SparkEngine",
+    "dataframe_batches",
+    "open_session",
+]

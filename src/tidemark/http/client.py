@@ -34,7 +34,7 @@ from tidemark.http.retry import RetryPolicy, is_retryable_status
 def user_agent() -> str:
     from tidemark import __version__
 
-    return f"tidemark/{__version__} (+https://pypi.org/project/tidemark/) httpx/{httpx.__version__}"
+    return f"tidemark/{__version__} (+https://pypi.org/project/tidemark-etl/) httpx/{httpx.__version__}"
 
 
 @dataclass(frozen=True)

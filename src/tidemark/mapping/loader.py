@@ -73,6 +73,14 @@ def parse_mapping(text: str, filename: str = "<mapping>") -> Mapping:
     return mapping
 
 
+def locate(path: Path, loc: Loc) -> str:
+    """``file:line:col: yaml.path`` of ``loc`` in the mapping file ``path`` (for findings about a valid mapping)."""
+    node = yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+    positions: Positions = {}
+    _collect_positions(node, (), positions)
+    return _place(str(path), positions, loc)
+
+
 def _collect_positions(node: yaml.Node | None, loc: Loc, out: Positions) -> None:
     if node is None:
         return

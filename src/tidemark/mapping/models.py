@@ -295,6 +295,12 @@ class TargetSpec(_Strict):
         default_factory=list,
         description="data quality rules checked on every row before it is written (docs/mapping.md, 'Quality rules')",
     )
+    tie: Literal["hash", "incoming"] = Field(
+        "hash",
+        description="two different rows of one key with an equal timestamp: the greater content hash wins ('hash', "
+        "order-independent), or the later arrival ('incoming': corrections that keep their timestamp); "
+        "docs/write-contract.md",
+    )
 
     @field_validator("rows")
     @classmethod

@@ -42,11 +42,11 @@ from __future__ import annotations
 
 import hashlib
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Any
+from typing import Any, Protocol
 
 import msgspec
 import orjson
@@ -165,11 +165,7 @@ class RawStore(ABC):
     def count(self, after: Position | None = None) -> int:
         """Records strictly after ``after`` (all when None): a stream's lag. This default reads them in bounded
         batches; a backend that can count without reading overrides it."""
-        total, cursor = 0, after
-        while batch := self.read(cursor, limit=1024):
-            total += len(batch)
-            cursor = batch[-1].position
-        return total
+        return sum(1 for _ in records(self, after, limit=1024))
 
     def close(self) -> None:  # noqa: B027 - a store without a connection has nothing to close
         pass
@@ -179,6 +175,37 @@ class RawStore(ABC):
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         self.close()
+
+
+class Readable(Protocol):
+    """Anything that reads records like :meth:`RawStore.read` (a store, or a wrapper around one)."""
+
+    def read(
+        self,
+        after: Position | None = None,
+        *,
+        limit: int = 256,
+        max_bytes: int = 64 << 20,
+        endpoint: str | None = None,
+        method: str | None = None,
+    ) -> list[Any]: ...
+
+
+def records(
+    store: Readable,
+    after: Position | None = None,
+    *,
+    limit: int = 256,
+    max_bytes: int = 64 << 20,
+    endpoint: str | None = None,
+    method: str | None = None,
+) -> Iterator[RawRecord]:
+    """Every record of ``store`` after ``after`` (of one endpoint / method), read in bounded batches: the one
+    loop every reader of a whole store uses (memory: one batch)."""
+    cursor = after
+    while batch := store.read(cursor, limit=limit, max_bytes=max_bytes, endpoint=endpoint, method=method):
+        yield from batch
+        cursor = batch[-1].position
 
 
 def canonical(value: Any) -> bytes:
@@ -331,5 +358,6 @@ __all__ = [
     "head_record",
     "record_from_envelope",
     "record_from_response",
+    "records",
     "source_key",
 ]

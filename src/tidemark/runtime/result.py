@@ -203,6 +203,7 @@ class RunResult:
         }
 
     summary = as_dict  # the name tidemark.write's users know
+    to_dict = as_dict  # the CLI's --json document
 
     def __repr__(self) -> str:
         """A few lines (the whole result, with every refused row, is in ``as_dict()``)."""

@@ -81,6 +81,8 @@ class _Stream:
     batch_documents: int
     max_batch_bytes: int
     engine: Engine | None = None
+    #: keys added to every checkpoint's ``totals`` (the Spark stream's query id and batch id: engines/spark_stream.py)
+    marks: dict[str, Any] = field(default_factory=dict)
 
 
 def stream(
@@ -191,6 +193,8 @@ def _loop(state: _Stream, *, once: bool, poll_seconds: float, stop: threading.Ev
         _add(out.result, result)
         out.checkpoint, out.batches = checkpoint, out.batches + 1
         out.seen.append(json.dumps([list(documents[0].position or ()), list(documents[-1].position or ())]))
+        if (committed := getattr(state.reporter, "committed", None)) is not None:
+            committed(out, state.source)  # observers (metrics, logs) hear of each committed micro-batch
     out.stopped = True
     return out
 
@@ -248,7 +252,8 @@ def _micro_batch(
         saved.clear()
 
         def finish(tx: Transaction) -> None:
-            saved.append(advanced(checkpoint, end, result))
+            done = advanced(checkpoint, end, result)
+            saved.append(replace(done, totals={**done.totals, **state.marks}))
             tx.save_checkpoint(saved[-1])
 
         engine = state.engine or state.make_engine(state.plan)

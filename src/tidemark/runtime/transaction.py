@@ -155,7 +155,16 @@ def _dumps(value: Any) -> str:
     try:
         return orjson.dumps(value, default=str, option=orjson.OPT_SORT_KEYS).decode()
     except TypeError:
+        pass
+    try:
         return json.dumps(value, default=str, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    except RecursionError:  # a value nested deeper than any encoder goes (why its row was refused): named instead
+        if isinstance(value, dict):
+            return _dumps({k: _dumps(v) if isinstance(v, list | dict) else v for k, v in value.items()})
+        return json.dumps(TOO_DEEP)
+
+
+TOO_DEEP = "(a value nested too deeply to be written as JSON)"
 
 
 __all__ = ["CONFLICT_RETRIES", "Transaction", "retry_conflicts"]

@@ -523,7 +523,7 @@ def _unchanged_since_read(spec: TableSpec) -> str:
 
 def _newer(spec: TableSpec) -> str:
     """The contract's guard: the source row wins (contract/rules.py)."""
-    return rules.wins_sql("delta", spec.timestamp, "s", "t")
+    return rules.wins_sql("delta", spec.timestamp, "s", "t", spec.tie)
 
 
 __all__ = ["DeltaConfig", "DeltaSink"]

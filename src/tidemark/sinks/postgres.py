@@ -385,7 +385,7 @@ class PostgresSink(Sink):
         stage, target, cols = q(STAGE), self.sql.table_ref(spec), self.sql.cols(spec)
         first = q(spec.primary_key[0])
         append_once = mode == "append_once"
-        decide = rules.classify_sql(dialect, spec.timestamp, "s", "t", spec.primary_key[0], append_once)
+        decide = rules.classify_sql(dialect, spec.timestamp, "s", "t", spec.primary_key[0], append_once, spec.tie)
         if append_once:  # existing keys are skipped, never updated nor unchanged
             conflict = "DO NOTHING"
         else:
@@ -393,7 +393,9 @@ class PostgresSink(Sink):
                 f"{q(c)} = EXCLUDED.{q(c)}" for c in (*spec.column_names, HASH_COLUMN) if c not in spec.primary_key
             )
             # the guard again, on the newest committed row under its lock: a concurrent writer's newer row stays
-            conflict = f"DO UPDATE SET {sets} WHERE {rules.wins_sql(dialect, spec.timestamp, 'EXCLUDED', 't')}"
+            conflict = (
+                f"DO UPDATE SET {sets} WHERE {rules.wins_sql(dialect, spec.timestamp, 'EXCLUDED', 't', spec.tie)}"
+            )
         # Only the stored rows whose first key column has a value of the batch can match: saying so lets the server
         # read them by the primary key's index instead of scanning the whole table for every batch.
         probe = [pc.unique(rows.column(spec.primary_key[0])).to_pylist()]

@@ -323,7 +323,7 @@ class SqlContract:
     def classify(self, spec: TableSpec, mode: Mode) -> WriteCounts:
         """Label each staged row (``_tm_cls``) against the stored row of its key; the counts of each label."""
         key = spec.primary_key
-        decide = rules.classify_sql(self.dialect, spec.timestamp, "s", "t", key[0], mode == "append_once")
+        decide = rules.classify_sql(self.dialect, spec.timestamp, "s", "t", key[0], mode == "append_once", spec.tie)
         self.driver.exec(
             f"CREATE TEMP TABLE {self.q(CLASSIFIED)} AS SELECT s.*, {decide} AS {self.q(ACTION)} "
             f"FROM {self.q(STAGE)} AS s LEFT JOIN {self.table_ref(spec)} AS t ON {self.match(key, 's', 't')}"
@@ -376,7 +376,9 @@ class SqlContract:
         if mode in ("append", "overwrite") or not spec.primary_key:
             return pa.array([True] * rows.num_rows)
         probe = rows.append_column("_tm_i", pa.array(range(rows.num_rows), pa.int64()))
-        decide = rules.classify_sql(self.dialect, spec.timestamp, "s", "t", spec.primary_key[0], mode == "append_once")
+        decide = rules.classify_sql(
+            self.dialect, spec.timestamp, "s", "t", spec.primary_key[0], mode == "append_once", spec.tie
+        )
         where = f"{decide} IN ('insert', 'update')"
         if spec.scope and spec.timestamp is not None and watermark_spec(spec).qualified in state.ensured:
             older = rules.older_sql(self.dialect, spec.timestamp, "s", "n")

@@ -28,14 +28,15 @@ import pyarrow.compute as pc
 from tidemark.contract.counts import WriteCounts
 from tidemark.contract.keys import KeyRecipe, KeyReport, compute_keys, incomplete_reasons
 from tidemark.contract.prepare import RowError, prepare
-from tidemark.errors import ContractError
+from tidemark.errors import ConfigError, ContractError
 from tidemark.keyspec import KeySpec
 from tidemark.runtime.result import NullReporter, Reporter, RunResult
 from tidemark.runtime.transaction import Transaction, retry_conflicts
 from tidemark.sinks import open_sink
 from tidemark.sinks.base import Sink
-from tidemark.write.config import WriteConfig, WriteOptions, load_write_config, resolve
+from tidemark.write.config import WriteConfig, WriteOptions, connection_sink, load_write_config, resolve
 from tidemark.write.inputs import Chunk, Locator, chunks, drop_origin, is_pandas, open_data
+from tidemark.write.inputs import Source as InputSource
 from tidemark.write.plan import WritePlan, build_plan, conform
 
 #: rows per chunk: bounds memory whatever the input size (a chunk is prepared and written as one batch)
@@ -59,26 +60,34 @@ def write(
     dedup: str | None = None,
     key: KeySpec | KeyRecipe | MappingABC[str, Any] | None = None,
     config: WriteConfig | MappingABC[str, Any] | str | Path | None = None,
-    connections: MappingABC[str, str] | None = None,
+    connections: MappingABC[str, Any] | None = None,
+    connection: str | None = None,
     batch_rows: int = DEFAULT_BATCH_ROWS,
     reporter: Reporter | None = None,
 ) -> RunResult:
     """Write ``data`` to ``table`` in ``sink`` under the write contract; all-or-nothing on transactional sinks.
 
-    - ``data``: a pyarrow Table / RecordBatch / RecordBatchReader / list of batches, a pandas DataFrame, or anything
-      with ``__arrow_c_stream__`` (polars, DuckDB results). Streamed ``batch_rows`` rows at a time.
+    - ``data``: a pyarrow Table / RecordBatch / RecordBatchReader / list of batches, a pandas DataFrame, anything
+      with ``__arrow_c_stream__`` (polars, DuckDB results), or a Spark DataFrame (fetched to the driver one partition
+      at a time). Streamed ``batch_rows`` rows at a time.
     - ``mode``: overwrite | append | append_once | upsert. ``upsert`` and ``append_once`` need ``keys`` (or ``key``).
     - ``timestamp``: the column deciding which version of a row is newer (a time, a date, a number, or ISO 8601
       strings); without it an upsert replaces a stored row whenever the content differs.
     - ``dedup``: ``newest_wins`` (default) reduces duplicate keys in the input by the contract; ``error`` refuses them.
     - ``key``: ``{"name": "match_id", "from": [...], "trim": True, ...}`` computes a deterministic key column.
     - ``config``: a ``write:`` block (dict, YAML text or file) with ``connections`` naming its connections.
+    - ``connection``: instead of ``sink``, a name of ``connections`` or, without them, of the project's
+      (``tidemark.yaml``, docs/project.md).
 
     Rows without a complete key or timestamp are refused (``result.row_errors``, quarantined); anything else that is
     wrong raises before the transaction commits, leaving the target untouched. The result is a one-table
     :class:`RunResult`: ``result.inserted``, ``result.keys.coverage``, ... are that table's. A conflict with another
     writer starts the write over when ``data`` can be read again (a table, batches, a pandas DataFrame).
     """
+    if connection is not None:
+        if sink is not None:
+            raise ConfigError(f"give sink= or connection={connection!r}, not both")
+        sink = connection_sink(connection, connections)
     args = {
         "sink": sink,
         "table": table,
@@ -91,7 +100,7 @@ def write(
     opts = resolve(load_write_config(config) if config is not None else None, connections, args)
     if batch_rows < 1:
         raise ContractError(f"batch_rows must be at least 1, not {batch_rows}")
-    opened = [open_data(data)]  # serves the first attempt; a retry opens ``data`` again
+    opened = [_open(data)]  # serves the first attempt; a retry opens ``data`` again
     plan = build_plan(drop_origin(opened[0].schema), opts.table, opts.mode, opts.keys, opts.timestamp, opts.key)
     reporter = reporter or NullReporter()
     owns_sink = not isinstance(opts.sink, Sink)
@@ -100,7 +109,7 @@ def write(
     reporter.start(opened[0].total_bytes, opened[0].files, opened[0].total_rows)
 
     def attempt() -> RunResult:
-        source = opened.pop() if opened else open_data(data)
+        source = opened.pop() if opened else _open(data)
         result = RunResult.start(run_id, target.display, opts.mode, {plan.spec.qualified: plan.spec})
         result.keys[plan.spec.qualified] = KeyReport(strategy=opts.dedup, column=opts.key.name if opts.key else None)
         with Transaction(target, [plan.spec], run_id=run_id, schema_from="data") as tx:
@@ -121,9 +130,25 @@ def write(
     return result
 
 
+def _open(data: Any) -> InputSource:
+    """``data`` as batches: a Spark DataFrame fetched partition by partition (engines/spark.py), else ``open_data``."""
+    if _is_spark(data):
+        from tidemark.engines.spark import dataframe_batches
+
+        schema, batches = dataframe_batches(data)
+        return InputSource(schema, batches)
+    return open_data(data)
+
+
+def _is_spark(data: Any) -> bool:
+    """A pyspark DataFrame (classic or Spark Connect), recognized without importing pyspark."""
+    return type(data).__module__.startswith("pyspark.") and type(data).__name__ == "DataFrame"
+
+
 def _replayable(data: Any) -> bool:
-    """Whether ``data`` gives the same rows when opened again (a reader or a DuckDB result is consumed once)."""
-    if isinstance(data, pa.Table | pa.RecordBatch) or is_pandas(data):
+    """Whether ``data`` gives the same rows when opened again (a reader or a DuckDB result is consumed once; a Spark
+    DataFrame is a query, computed again)."""
+    if isinstance(data, pa.Table | pa.RecordBatch) or is_pandas(data) or _is_spark(data):
         return True
     return isinstance(data, list | tuple) and all(isinstance(b, pa.RecordBatch | pa.Table) for b in data)
 

@@ -12,10 +12,12 @@
       timestamp_col: updated_at
       key: {name: match_id, from: [league, match_date, home_team, away_team]}   # a computed key (optional)
 
-How ``connection`` + ``format`` become a sink: a connection's value is either a sink URL (``duckdb:wh.duckdb``,
-``postgresql://...``, ``delta:/data/lake``), used as it is, or a location (``/data/lake``) that ``format`` turns
-into ``format:location``. ``path`` names the table inside it: ``silver/customers`` is table ``customers`` of schema
-``silver`` (a Delta store keeps it at ``/data/lake/silver/customers``).
+How ``connection`` + ``format`` become a sink (``project/connections.py``): a connection's value is either a sink
+URL (``duckdb:wh.duckdb``, ``postgresql://...``, ``delta:/data/lake``), used as it is, a block of the project file,
+or a location (``/data/lake``) that ``format`` turns into ``format:location``. Without ``connections`` given in
+code, the names are the project's (``tidemark.yaml``, docs/project.md). ``path`` names the table inside it:
+``silver/customers`` is table ``customers`` of schema ``silver`` (a Delta store keeps it at
+``/data/lake/silver/customers``).
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from tidemark.contract.counts import MODES, Mode
 from tidemark.errors import ConfigError, did_you_mean
 from tidemark.keyspec import KeyRecipe, KeySpec
-from tidemark.sinks import SINKS
+from tidemark.project.connections import resolve_connection, sink_url_kind
 
 DEDUPS = ("newest_wins", "error")
 
@@ -147,14 +149,14 @@ def key_recipe(key: KeySpec | KeyRecipe | MappingABC[str, Any] | None) -> KeyRec
 
 def resolve(
     config: WriteConfig | None,
-    connections: MappingABC[str, str] | None,
+    connections: MappingABC[str, Any] | None,
     args: dict[str, Any],
 ) -> WriteOptions:
     """Merge explicit arguments with a write block; the same setting given twice, differently, is an error."""
     block: dict[str, Any] = {}
     if config is not None:
         block = {
-            "sink": _block_sink(config, connections or {}),
+            "sink": _block_sink(config, connections),
             "table": _block_table(config),
             "mode": config.mode,
             "keys": tuple(config.keys) if config.keys is not None else None,
@@ -192,47 +194,19 @@ def _options(m: dict[str, Any]) -> WriteOptions:
     return WriteOptions(m["sink"], m["table"], mode, keys, m["timestamp"], dedup, key)
 
 
-def _block_sink(config: WriteConfig, connections: MappingABC[str, str]) -> str | None:
-    name = config.connection
-    if name is None:
+def _block_sink(config: WriteConfig, connections: MappingABC[str, Any] | None) -> Any:
+    if config.connection is None:
         return None
-    value = connections.get(name)
-    if value is None:
-        if _sink_url(name) is None:
-            known = sorted(connections)
-            hint = did_you_mean(name, known)
-            raise ConfigError(
-                f"unknown connection {name!r}{hint}: pass connections={{{name!r}: 'delta:/data/lake'}} "
-                f"(known: {', '.join(known) or 'none'}) or write a sink URL as the connection"
-            )
-        value = name
-    scheme = _sink_url(value)
-    if scheme is not None:
-        if config.format is not None and config.format != scheme and not _same_type(config.format, scheme):
-            raise ConfigError(
-                f"connection {name!r} is a {scheme} sink ({value}) but the block says format {config.format!r}"
-            )
-        return value
-    if config.format is None:
-        raise ConfigError(f"connection {name!r} is a location ({value}): give the block a format ({', '.join(SINKS)})")
-    if config.format not in SINKS:
-        hint = did_you_mean(config.format, SINKS)
-        raise ConfigError(f"unknown format {config.format!r}{hint}: available sinks: {', '.join(SINKS)}")
-    return f"{config.format}:{value}"
+    return connection_sink(config.connection, connections, config.format)
 
 
-def _sink_url(value: str) -> str | None:
-    """The sink type of a URL-looking value (``duckdb:x``, ``postgresql://...``), or None for a plain location."""
-    scheme, sep, _ = value.partition(":")
-    if not sep or len(scheme) < 2:  # C:\\... is a Windows drive, not a scheme
-        return None
-    if scheme in SINKS:
-        return scheme
-    return "postgres" if scheme in ("postgres", "postgresql") else None
+def connection_sink(name: str, connections: MappingABC[str, Any] | None, fmt: str | None = None) -> Any:
+    """A connection name (+ format) -> a sink: from ``connections``, else from the project's (tidemark.yaml)."""
+    if connections is None:  # a sink URL needs no project; a name is the project's
+        from tidemark.project import project_connections
 
-
-def _same_type(fmt: str, scheme: str) -> bool:
-    return {fmt, scheme} <= {"postgres", "postgresql"}
+        connections = {} if sink_url_kind(name) is not None else project_connections()
+    return resolve_connection(name, connections, fmt)
 
 
 def _block_table(config: WriteConfig) -> str | None:

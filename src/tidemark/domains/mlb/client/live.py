@@ -46,6 +46,7 @@ class LiveOptions:
     schedule_every: float = 600.0
     lead: float = 1800.0
     until: datetime | None = None
+    max_polls: int | None = None  # stop after this many feed polls (a bounded replay; None: when the games end)
 
     def __post_init__(self) -> None:
         if not 0 < self.min_interval <= self.max_interval:
@@ -53,6 +54,8 @@ class LiveOptions:
                 f"--min-interval {self.min_interval:g} / --max-interval {self.max_interval:g}: "
                 "give 0 < min <= max (seconds)"
             )
+        if self.max_polls is not None and self.max_polls < 1:
+            raise ConfigError(f"--max-polls {self.max_polls}: give at least 1")
 
     def end_of(self, day: date) -> datetime:
         return self.until or datetime.combine(day + timedelta(days=1), time(12), tzinfo=UTC)
@@ -78,7 +81,7 @@ class LiveSummary:
     unchanged: int = 0
     loads: int = 0
     errors: list[FetchError] = field(default_factory=list)
-    reason: str = ""  # why it ended: "all games over", "day over", "stopped", "no games"
+    reason: str = ""  # why it ended: "all games over", "day over", "stopped", "no games", "max polls reached"
 
 
 def live(
@@ -132,6 +135,8 @@ class _Poller:
                 self.round(due)
             if self.games and all(game.over for game in self.games.values()):
                 return self.end("all games over")
+            if self.options.max_polls is not None and self.summary.polls >= self.options.max_polls:
+                return self.end("max polls reached")
             self.wait()
         return self.end("stopped")
 

@@ -155,15 +155,11 @@ def stored_state(store: RawLike) -> StoredState:
 
 
 def _records(store: RawLike, endpoint: str, method: str) -> Iterable[Any]:
-    cursor: Position | None = None
-    while True:
-        batch = store.read(cursor, limit=64, endpoint=endpoint, method=method)
-        if not batch:
-            return
-        for record in batch:
-            if record.error is None and 200 <= record.status_code < 300:
-                yield record
-        cursor = batch[-1].position
+    from tidemark.raw.base import records
+
+    for record in records(store, limit=64, endpoint=endpoint, method=method):
+        if record.error is None and 200 <= record.status_code < 300:
+            yield record
 
 
 def _split(params: dict[str, str], name: str) -> list[str]:
