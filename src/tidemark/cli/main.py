@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from tidemark.cli import deploy as deploy_cli
+from tidemark.cli import history as history_cli
 from tidemark.cli import mlb as mlb_cli
 from tidemark.cli import project as project_cli
 from tidemark.cli import raw as raw_cli
@@ -62,6 +63,7 @@ mlb_cli.register(app)  # tidemark ingest / backfill / live
 stream_cli.register(app)  # tidemark stream / streams
 project_cli.register(app)  # tidemark pipelines / init
 app.add_typer(deploy_cli.app)  # tidemark deploy k8s / argo
+history_cli.register(app)  # tidemark runs / status / quarantine / check
 
 
 def _version(value: bool) -> None:

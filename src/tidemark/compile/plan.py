@@ -15,6 +15,7 @@ from tidemark.compile.rules import RulePlan, compile_rules
 from tidemark.errors import ConfigError, MappingError
 from tidemark.keyspec import KeyRecipe
 from tidemark.mapping.checks import ancestors, check_mapping, document_path
+from tidemark.mapping.expectations import ExpectationSpec
 from tidemark.mapping.filters import Condition
 from tidemark.mapping.loader import format_loc
 from tidemark.mapping.models import FieldSpec, Mapping, TargetSpec
@@ -90,6 +91,8 @@ class Plan:
     document_paths: tuple[JsonPath, ...]
     timestamp: TimestampPlan
     targets: tuple[TargetPlan, ...]  # parents before children
+    #: the mapping's table expectations, checked after a run (quality/expectations.py)
+    expectations: tuple[ExpectationSpec, ...] = ()
 
     def target(self, name: str) -> TargetPlan:
         for t in self.targets:
@@ -125,6 +128,7 @@ def compile_mapping(mapping: Mapping) -> Plan:
             fallback=ts.fallback,
         ),
         targets=tuple(plans),
+        expectations=tuple(mapping.expectations),
     )
 
 

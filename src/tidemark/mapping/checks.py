@@ -9,6 +9,7 @@ strings were parsed once, when the models were validated. The compiler (compile/
 from __future__ import annotations
 
 from tidemark.errors import did_you_mean
+from tidemark.mapping.expectations import check_expectations
 from tidemark.mapping.models import FieldSpec, Mapping, TargetSpec
 from tidemark.mapping.paths import JsonPath
 from tidemark.mapping.rules import check_rules
@@ -26,7 +27,7 @@ def check_mapping(mapping: Mapping) -> list[Problem]:
         by_name.setdefault(target.table, i)
     for i, target in enumerate(mapping.targets):
         problems += _check_target(mapping, i, target, by_name)
-    return problems
+    return problems + check_expectations(mapping)  # the expectations: block (mapping/expectations.py)
 
 
 def ancestors(mapping: Mapping, target: TargetSpec) -> list[TargetSpec]:

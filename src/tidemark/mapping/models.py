@@ -16,6 +16,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from tidemark.keyspec import KeySpec  # the key block, shared with write blocks
+from tidemark.mapping.expectations import ExpectationSpec
 from tidemark.mapping.filters import Condition, parse_filter
 from tidemark.mapping.paths import JsonPath, parse_path
 from tidemark.mapping.rules import RuleSpec
@@ -330,3 +331,7 @@ class Mapping(_Strict):
     version: Literal[1] = 1
     source: SourceSpec
     targets: list[TargetSpec] = Field(min_length=1)
+    expectations: list[ExpectationSpec] = Field(
+        default_factory=list,
+        description="table expectations checked after a run (docs/history.md, 'Table expectations')",
+    )

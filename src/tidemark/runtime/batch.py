@@ -25,6 +25,7 @@ from tidemark.documents import RawDocument
 from tidemark.engines import DEFAULT_ENGINE, Engine, engine_class, extract_source
 from tidemark.engines.base import ExtractBatch
 from tidemark.errors import ConfigError, ContractError, SinkError, SinkTerminalError
+from tidemark.history.ledger import RunRecord
 from tidemark.mapping.loader import load_mapping
 from tidemark.mapping.models import Mapping
 from tidemark.quality import check_rows, reject_documents
@@ -124,6 +125,7 @@ def write_documents(
     (``txn`` tags it, ``finish`` runs last inside the transaction: the stream saves its checkpoint there)."""
     specs = [t.spec for t in plan.targets]
     with (
+        RunRecord(target, plan, engine, documents, mode, result, txn) as record,  # _tidemark.runs (history/)
         Transaction(target, specs, run_id=result.run_id, txn=txn) as tx,
         BatchWriter(plan, tx, mode, result) as writer,
     ):
@@ -143,6 +145,7 @@ def write_documents(
                 rows=sum(t.num_rows for t in batch.tables.values()),
                 bytes_read=batch.bytes_read,
             )
+        record.write(tx)
         if finish is not None:
             finish(tx)
 

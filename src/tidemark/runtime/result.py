@@ -8,6 +8,7 @@ are kept per table (``result.tables``); the total over the tables reads as ``res
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from tidemark.contract.counts import WriteCounts
@@ -82,6 +83,10 @@ class RunResult:
     filled: dict[str, dict[str, int]] = field(default_factory=dict)
     #: documents whose snapshot time fell back to their file's modification time
     time_from_file: int = 0
+    #: the mapping's table expectations evaluated after the run (quality/expectations.py ``Outcome.as_dict()``)
+    expectations: list[dict[str, Any]] = field(default_factory=list)
+    #: when this run (or this micro-batch of a stream) started: the run ledger's ``started_at`` (history/ledger.py)
+    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     @property
     def warnings(self) -> list[str]:
@@ -99,6 +104,9 @@ class RunResult:
                 "modification time was used instead (a copied or freshly cloned file looks new; keep the time the "
                 "response was fetched, e.g. in a raw store)"
             )
+        for e in self.expectations:
+            if not e["passed"]:
+                out.append(f"expectation {e['name']!r} on {e['table']} does not hold: {e['detail']}")
         for table, columns in self.filled.items():
             rows = self.extracted.get(table, 0)
             for column, filled in columns.items():
@@ -174,6 +182,7 @@ class RunResult:
         """Everything, JSON-ready (the CLI's ``--json``)."""
         return {
             "run_id": self.run_id,
+            "started_at": self.started_at.isoformat(),
             "sink": self.sink,
             "mode": self.mode,
             "table": self.table,
@@ -189,6 +198,8 @@ class RunResult:
             "keys": {name: k.as_dict() for name, k in self.keys.items()},
             "warnings": self.warnings,
             "quality": {name: dict(rules) for name, rules in self.quality.items() if rules},
+            "seconds": {stage: round(s, 6) for stage, s in self.seconds.items()},
+            "expectations": list(self.expectations),
         }
 
     summary = as_dict  # the name tidemark.write's users know

@@ -142,3 +142,70 @@ def checkpoints_of(rows: pa.Table) -> list[Checkpoint]:
             )
         )
     return out
+
+
+# -- the run ledger (history/ledger.py) ----------------------------------------------------------------------------
+RUNS_TABLE = "runs"
+
+
+@functools.lru_cache(maxsize=1)
+def runs_spec() -> TableSpec:
+    """``_tidemark.runs``: the run ledger, one row per run, per micro-batch of a stream, and per failed attempt
+    (history/ledger.py, docs/history.md). ``inputs``, ``counts`` and ``seconds`` are JSON text.
+
+    Keyed by (run_id, batch): ``batch`` is 0 for a run, the micro-batch number for a stream. Written like the
+    checkpoints, as an upsert through each store's own path (hashed, no timestamp: the last write wins), inside the
+    run's transaction, so it commits with the rows; a failed run's row is written after the rollback.
+    """
+    text = LogicalType("string")
+    cols = (
+        Column("run_id", text, nullable=False),
+        Column("batch", LogicalType("bigint"), nullable=False),
+        Column("command", text, nullable=False),
+        Column("engine", text),
+        Column("mode", text),
+        Column("mapping", text),
+        Column("plan_hash", text),
+        Column("inputs", text),
+        Column("started_at", LogicalType("timestamp"), nullable=False),
+        Column("ended_at", LogicalType("timestamp"), nullable=False),
+        Column("status", text, nullable=False),
+        Column("error", text),
+        Column("counts", text),
+        Column("seconds", text),
+    )
+    return TableSpec(META_SCHEMA, RUNS_TABLE, cols, primary_key=("run_id", "batch"))
+
+
+def runs_rows(rows: list[dict[str, object]]) -> pa.Table:
+    """Ledger rows (dicts of :func:`runs_spec` 's columns) as a table with its content hash, ready for ``write``."""
+    spec = runs_spec()
+    data_schema = pa.schema([spec.arrow_schema.field(n) for n in spec.column_names])
+    table = pa.Table.from_pylist(rows, schema=data_schema)
+    return table.append_column(spec.arrow_schema.field(HASH_COLUMN), row_hash(table, spec.column_names))
+
+
+RESOLVED_TABLE = "quarantine_resolved"
+
+
+@functools.lru_cache(maxsize=1)
+def resolved_spec() -> TableSpec:
+    """``_tidemark.quarantine_resolved``: quarantine entries that a replay (``tidemark quarantine --replay``) ran
+    again after a mapping fix, by entry id (a digest of the entry, history/quarantine.py), with the outcome:
+    ``written`` (it passes now) or ``requarantined`` (it failed again: the replay's own entry replaces it). The
+    quarantine itself stays append-only; an entry listed here has left it. Written in the replay's transaction."""
+    cols = (
+        Column("entry_id", LogicalType("string"), nullable=False),
+        Column("resolved_by", LogicalType("string"), nullable=False),
+        Column("outcome", LogicalType("string"), nullable=False),
+        Column("resolved_at", LogicalType("timestamp"), nullable=False),
+    )
+    return TableSpec(META_SCHEMA, RESOLVED_TABLE, cols, primary_key=("entry_id",))
+
+
+def resolved_rows(rows: list[dict[str, object]]) -> pa.Table:
+    """Resolution markers as rows of :func:`resolved_spec` with their content hash, ready for ``write``."""
+    spec = resolved_spec()
+    data_schema = pa.schema([spec.arrow_schema.field(n) for n in spec.column_names])
+    table = pa.Table.from_pylist(rows, schema=data_schema)
+    return table.append_column(spec.arrow_schema.field(HASH_COLUMN), row_hash(table, spec.column_names))
