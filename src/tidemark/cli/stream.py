@@ -42,6 +42,9 @@ def stream_cmd(
     max_batch_mb: Annotated[float, typer.Option(help="About this many MB of records per micro-batch.")] = 64,
     name: Annotated[str | None, typer.Option("--name", help="The stream's name (default: mapping + raw).")] = None,
     engine: Annotated[str, typer.Option("--engine", "-e", help="The engine that runs the mapping.")] = "local",
+    workers: Annotated[
+        str, typer.Option("--workers", help="Processes extracting records (local engine): a number, or auto.")
+    ] = "1",
     poll_seconds: Annotated[float, typer.Option(help="Seconds between polls of the raw store.")] = 2.0,
     status: Annotated[bool, typer.Option("--status", help="Show the streams of --sink instead.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
@@ -69,6 +72,7 @@ def stream_cmd(
             batch_documents=batch_documents,
             max_batch_bytes=int(max_batch_mb * 2**20),
             engine=engine,
+            workers=workers,
             poll_seconds=poll_seconds,
             reporter=reporter,
             stop=stop,
