@@ -99,8 +99,9 @@ class ExtractPool:
             return future.result()
         except BrokenProcessPool as exc:
             raise TidemarkError(
-                f"an extraction worker process died ({exc}); it was likely killed for lack of memory: "
-                "run again with fewer workers (--workers 1) or smaller batches (--batch-documents)"
+                f"an extraction worker process died ({exc}): killed by a signal, or by the system for lack of memory; "
+                "nothing of this run was committed. Run it again, with fewer workers (--workers 1) or smaller batches "
+                "(--batch-documents) if memory is short"
             ) from exc
 
     def close(self) -> None:
