@@ -405,8 +405,10 @@ class Program:
             self.index_cache.clear()  # nothing of this document is kept for the next
         missing: dict[int, list[str]] = {}
         for k, (target, row) in enumerate(out):
-            if target.required and (reasons := target.missing(row)) is not None:
-                missing[k] = reasons
+            for j in target.required:  # the reasons only for a row that lacks something
+                if row[j] is None:
+                    missing[k] = target.missing(row) or []
+                    break
         scopes = [(t, (*(g(record if rec else doc) for rec, g in t.scope_getters), ts)) for t in self.scoped]
         return DocumentRows(out, missing, scopes, ts, from_file)
 
