@@ -22,7 +22,7 @@ from tidemark.errors import ConfigError
 def _corpus(directory: Path) -> Path:
     """The bundled live feeds, a file that is not JSON among them, and a feed with a play whose key is not a number
     (a row error: the rest of its document is written)."""
-    directory.mkdir()
+    directory.mkdir(parents=True)
     for path in sorted(LIVE.glob("*.json.gz")):
         shutil.copy(path, directory / path.name)
     (directory / "liveGameV1_game_pk=1_broken.json").write_bytes(b'{"response": {"gamePk": 1,')
@@ -95,3 +95,22 @@ def test_the_cli_takes_workers(tmp_path: Path) -> None:
     assert bad.exit_code != 0
     assert isinstance(bad.exception, ConfigError)  # main() prints it in one line
     assert "workers 'none'" in str(bad.exception)
+
+
+def test_a_stream_with_two_workers_writes_what_one_writes(tmp_path: Path) -> None:
+    """Micro-batches of a raw directory (the recorded layout) through one pool kept across them."""
+    from tidemark.runtime.stream import stream
+
+    raw = tmp_path / "raw" / "game" / "liveGameV1"
+    _corpus(raw)
+    out = {}
+    for workers in (1, 2):
+        db = tmp_path / f"s{workers}.duckdb"
+        done = stream(
+            "mlb:live_game", str(tmp_path / "raw"), f"duckdb:{db}", once=True, batch_documents=3, workers=workers
+        )
+        out[workers] = (done.batches, done.result.documents, done.result.counts.as_dict(), len(done.result.rejected))
+        out[workers] += (_tables(db),)
+    assert out[1][:4] == (3, 8, out[1][2], 1)
+    assert out[1][2]["inserted"] > 5_000
+    assert out[2] == out[1]
