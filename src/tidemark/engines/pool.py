@@ -79,11 +79,12 @@ class ExtractPool:
     def extract(self, documents: Iterable[RawDocument], *, batch_documents: int = 64) -> Iterator[ExtractBatch]:
         """The batches of ``documents``, in order, each of ``batch_documents`` documents (the last may be shorter)."""
         docs = iter(documents)
+        per = max(1, batch_documents)  # as one engine cuts: below 1, a batch per document
         pending: deque[Future[ExtractBatch]] = deque()
         try:
             while True:
                 while len(pending) <= self.workers:  # workers + 1 in flight: one more than can run at once
-                    chunk = list(islice(docs, batch_documents))
+                    chunk = list(islice(docs, per))
                     if not chunk:
                         break
                     pending.append(self._executor.submit(_extract, chunk))
