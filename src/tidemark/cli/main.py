@@ -137,6 +137,9 @@ def run_cmd(
     mode: Annotated[str, typer.Option("--mode", help="overwrite | append | append_once | upsert")] = "upsert",
     batch_documents: Annotated[int, typer.Option(help="Documents per batch (bounds memory).")] = 64,
     engine: Annotated[str, typer.Option("--engine", "-e", help="The engine that runs the mapping.")] = "local",
+    workers: Annotated[
+        str, typer.Option("--workers", help="Processes extracting documents (local engine): a number, or auto.")
+    ] = "1",
     max_document_mb: Annotated[
         float, typer.Option(help="Reject a document larger than this (MB, after decompression) unread.")
     ] = 256,
@@ -209,6 +212,7 @@ def run_cmd(
             engine=engine,
             max_document_bytes=int(max_document_mb * 2**20),
             engine_options=_spark_options(spark_master, spark_conf or []),
+            workers=workers,
         )
     close = getattr(source, "close", None)  # a raw store opened for --raw
     if close is not None:

@@ -48,6 +48,9 @@ def stream_cmd(
     max_batch_mb: Annotated[float, typer.Option(help="About this many MB of records per micro-batch.")] = 64,
     name: Annotated[str | None, typer.Option("--name", help="The stream's name (default: mapping + raw).")] = None,
     engine: Annotated[str, typer.Option("--engine", "-e", help="The engine that runs the mapping.")] = "local",
+    workers: Annotated[
+        str, typer.Option("--workers", help="Processes extracting records (local engine): a number, or auto.")
+    ] = "1",
     poll_seconds: Annotated[float, typer.Option(help="Seconds between polls of the raw store.")] = 2.0,
     status: Annotated[bool, typer.Option("--status", help="Show the streams of --sink instead.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON (only that on stdout).")] = False,
@@ -91,7 +94,7 @@ def stream_cmd(
         metrics_port=metrics_port,
         lineage=lineage,
     )
-    follow: Any = functools.partial(stream, engine=engine)
+    follow: Any = functools.partial(stream, engine=engine, workers=workers)
     if engine == "spark":  # a Spark Structured Streaming query over the same micro-batches
         from tidemark.cli.main import _spark_options
         from tidemark.engines.spark_stream import spark_stream

@@ -1,21 +1,48 @@
 """Row builders generated from the plan: one Python function per target instead of a closure per field.
 
 For a target whose fields read ``about.inning``, ``about.halfInning`` and ``matchup.batter.id``, the generated
-function looks up ``about`` once and each leaf with one inline ``dict.get``, with no call per field. Field kinds the
-generator does not inline are called through their closure, so any field source the engine supports works here.
+function looks up ``about`` once and each leaf with one inline ``dict.get``, with no call per field. It also tests
+the target's filter first (simple conditions inline, the others through their closure), applies each field's
+transform and default, and builds the row as one list display. Field kinds the generator does not inline are
+called through their closure, so any field source the engine supports works here.
 
-Only literal keys and indexes (as ``repr`` literals) reach the generated source; nothing from a document does.
+Only literal keys, indexes and slot numbers (as ``repr`` literals) reach the generated source; filter values and
+transforms are passed in as names of its namespace; nothing from a document does.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from tidemark.compile.plan import FieldPlan
+from tidemark.mapping.filters import Condition
+from tidemark.mapping.paths import JsonPath
 
-RowBuilder = Callable[[Any, Any, tuple[Any, ...], list[Any] | None, Any, list[Any]], list[Any]]
+#: ``(doc, elem, anc, pv, pos, base) -> row``, or None when the element does not pass the target's filter
+RowBuilder = Callable[[Any, Any, tuple[Any, ...], list[Any] | None, Any, list[Any]], list[Any] | None]
 FieldFn = Callable[[Any, Any, tuple[Any, ...], list[Any] | None, Any], Any]
+Keep = Callable[[Any, Any, tuple[Any, ...]], bool]
+
+
+@dataclass
+class RowRecipe:
+    """What the builder computes. ``inline``: path fields read per row (row / parent / doc anchored);
+    ``parent_slots``: field -> slot of the parent's row; ``positions``: array index / object key fields;
+    ``fallbacks``: field -> closure; ``base``: slots copied from the walk's per-explode values (document fields,
+    the snapshot time); ``transforms`` / ``defaults``: applied to the fields computed here (not to ``base``);
+    ``conditions``: the filter, with ``keep`` its closure for conditions not inlined."""
+
+    inline: set[int] = field(default_factory=set)
+    parent_slots: dict[int, int] = field(default_factory=dict)
+    positions: set[int] = field(default_factory=set)
+    fallbacks: dict[int, FieldFn] = field(default_factory=dict)
+    base: set[int] = field(default_factory=set)
+    transforms: dict[int, Callable[[Any], Any]] = field(default_factory=dict)
+    defaults: dict[int, Any] = field(default_factory=dict)
+    conditions: tuple[Condition, ...] = ()
+    keep: Keep | None = None
 
 
 class _Source:
@@ -24,6 +51,7 @@ class _Source:
     def __init__(self) -> None:
         self.lines: list[str] = []
         self.cache: dict[tuple[str, tuple[str | int, ...]], str] = {}
+        self.namespace: dict[str, Any] = {}
 
     def value(self, base: str, segments: tuple[str | int, ...]) -> str:
         var = base
@@ -42,40 +70,84 @@ class _Source:
             var = cached
         return var
 
+    def constant(self, value: Any) -> str:
+        name = f"_c{len(self.namespace)}"
+        self.namespace[name] = value
+        return name
 
-def build_row_function(
-    fields: Sequence[FieldPlan],
-    inline: set[int],
-    parent_slots: dict[int, int],
-    positions: set[int],
-    fallbacks: dict[int, FieldFn],
-) -> RowBuilder:
-    """A function ``(doc, elem, anc, pv, pos, base) -> row``.
 
-    ``inline``: indexes of path fields read per row (row or parent anchored); ``parent_slots``: field index -> slot
-    of the parent's row; ``positions``: fields holding the array index / object key; ``fallbacks``: field index ->
-    closure for anything else computed per row.
-    """
+def _base_of(path: JsonPath) -> str:
+    if path.anchor == "row":
+        return "elem"
+    if path.anchor == "doc":
+        return "doc"
+    if path.anchor == "record":  # the walk keeps the raw record as the last ancestor
+        return "anc[-1]"
+    return f"anc[{path.depth - 1}]"
+
+
+def _condition(src: _Source, c: Condition) -> str | None:
+    """The inline test that drops the element when ``c`` fails, or None when ``c`` is left to the closure.
+
+    Same semantics as the closure (program.py ``_OPS``): ``==`` with a boolean matches only that boolean (``1`` is
+    not ``true``); ``==`` with another value is Python equality, which never raises between JSON values."""
+    if c.op not in ("==", "!=", "exists", "missing"):
+        return None
+    value = src.value(_base_of(c.path), c.path.segments)
+    if c.op == "exists":
+        return f"    if {value} is None: return None"
+    if c.op == "missing":
+        return f"    if {value} is not None: return None"
+    if isinstance(c.value, bool):
+        test = "is not" if c.op == "==" else "is"
+        return f"    if {value} {test} {c.value!r}: return None"
+    if c.value is not None and not isinstance(c.value, str | int | float):
+        return None
+    constant = src.constant(c.value)
+    return f"    if {'not ' if c.op == '==' else ''}({value} == {constant}): return None"
+
+
+def _field(src: _Source, j: int, f: FieldPlan, recipe: RowRecipe) -> str:
+    """The expression of field ``j`` before its transform."""
+    if j in recipe.inline and f.path is not None:
+        return src.value(_base_of(f.path), f.path.segments)
+    if j in recipe.parent_slots:
+        return f"(pv[{recipe.parent_slots[j]}] if pv else None)"
+    if j in recipe.positions:
+        return "pos"
+    if j in recipe.fallbacks:
+        return f"{src.constant(recipe.fallbacks[j])}(doc, elem, anc, pv, pos)"
+    return "None"
+
+
+def build_row_function(fields: Sequence[FieldPlan], recipe: RowRecipe) -> RowBuilder:
+    """A function ``(doc, elem, anc, pv, pos, base) -> row | None`` (see :class:`RowRecipe`)."""
     src = _Source()
-    assigns: list[str] = []
+    left = []
+    for c in recipe.conditions:
+        test = _condition(src, c)
+        if test is None:
+            left.append(c)
+        else:
+            src.lines.append(test)
+    if left and recipe.keep is not None:  # the closure tests every condition again: same result, rarely taken
+        src.lines.append(f"    if not {src.constant(recipe.keep)}(doc, elem, anc): return None")
+    items = []
     for j, f in enumerate(fields):
-        if j in inline and f.path is not None:
-            if f.path.anchor == "row":
-                base = "elem"
-            elif f.path.anchor == "doc":
-                base = "doc"
-            else:
-                base = f"anc[{f.path.depth - 1}]"
-            assigns.append(f"    row[{j}] = {src.value(base, f.path.segments)}")
-        elif j in parent_slots:
-            assigns.append(f"    row[{j}] = pv[{parent_slots[j]}] if pv else None")
-        elif j in positions:
-            assigns.append(f"    row[{j}] = pos")
-        elif j in fallbacks:
-            assigns.append(f"    row[{j}] = _f{j}(doc, elem, anc, pv, pos)")
-    body = "\n".join(
-        ["def build(doc, elem, anc, pv, pos, base):", "    row = base.copy()", *src.lines, *assigns, "    return row"]
-    )
-    namespace: dict[str, Any] = {f"_f{j}": fn for j, fn in fallbacks.items()}
+        if j in recipe.base:
+            items.append(f"base[{j}]")
+            continue
+        expr = _field(src, j, f, recipe)
+        if j not in recipe.transforms and j not in recipe.defaults:
+            items.append(expr)
+            continue
+        src.lines.append(f"    x{j} = {expr}")
+        if j in recipe.transforms:
+            src.lines.append(f"    if x{j} is not None: x{j} = {src.constant(recipe.transforms[j])}(x{j})")
+        if j in recipe.defaults:
+            src.lines.append(f"    if x{j} is None: x{j} = {src.constant(recipe.defaults[j])}")
+        items.append(f"x{j}")
+    body = "\n".join(["def build(doc, elem, anc, pv, pos, base):", *src.lines, f"    return [{', '.join(items)}]"])
+    namespace = dict(src.namespace)
     exec(compile(body, "<tidemark row builder>", "exec"), namespace)  # source built from the plan only
     return namespace["build"]  # type: ignore[no-any-return]

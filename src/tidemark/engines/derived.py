@@ -51,6 +51,14 @@ class Previous:
         return [{} for _ in self.groups]
 
     def values(self, elem: Any, state: list[dict[tuple[Any, ...], Any]]) -> list[tuple[int, Any]]:
+        if len(state) == 1 and not self.groups[0][0]:  # one group, no partition: simply the element before
+            seen = state[0]
+            before = seen.get((), _MISSING)
+            seen[()] = elem
+            reads = self.groups[0][1]
+            if before is _MISSING:
+                return [(slot, None) for slot, _ in reads]
+            return [(slot, read(before)) for slot, read in reads]
         out = []
         for (within, reads), seen in zip(self.groups, state, strict=True):
             partition = tuple(match_key(get(elem)) for get in within) if within else ()

@@ -11,6 +11,7 @@ an array where an object was expected) is rejected and contributes no rows; the 
 from __future__ import annotations
 
 import gc
+import weakref
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -23,6 +24,7 @@ from tidemark.documents import RawDocument
 from tidemark.engines.base import ExtractBatch, RejectedDocument, RowError
 from tidemark.engines.convert import to_arrow
 from tidemark.engines.decoder import build_decoder
+from tidemark.engines.pool import ExtractPool, resolve_workers
 from tidemark.engines.program import DocumentRows, Program, Rejection
 
 _BOM = b"\xef\xbb\xbf"
@@ -86,14 +88,27 @@ class LocalEngine:
 
     name = "local"
 
-    def __init__(self, plan: Plan, *, fast_decode: bool = True) -> None:
+    def __init__(self, plan: Plan, *, fast_decode: bool = True, workers: int | str = 1) -> None:
         self.plan = plan
         self.program = Program(plan)
         self.buffers = [_TargetBuffer(tp) for tp in plan.targets]  # in the order of the program's targets
         self.decoder = build_decoder(plan) if fast_decode else None
         self._time_from_file = 0  # documents of the current batch timed by their file's modification time
+        self.workers = resolve_workers(workers)
+        self._fast_decode = fast_decode
+        self._pool: ExtractPool | None = None
 
     def extract(self, documents: Iterable[RawDocument], *, batch_documents: int = 64) -> Iterator[ExtractBatch]:
+        """The batches of ``documents``: in this process, or with ``workers`` > 1 by a pool of processes
+        (engines/pool.py: the same batches, in the same order)."""
+        if self.workers == 1:
+            return self._extract(documents, batch_documents)
+        if self._pool is None:  # started once, kept for the engine's life (a stream's micro-batches reuse it)
+            self._pool = ExtractPool(self.plan, self.workers, fast_decode=self._fast_decode)
+            weakref.finalize(self, self._pool.close)
+        return self._pool.extract(documents, batch_documents=batch_documents)
+
+    def _extract(self, documents: Iterable[RawDocument], batch_documents: int) -> Iterator[ExtractBatch]:
         # The cyclic garbage collector is paused while a batch is built: decoded documents and buffered rows are
         # millions of acyclic containers that it would otherwise rescan over and over (measured: ~40% of the time).
         # It is resumed whenever control returns to the caller.

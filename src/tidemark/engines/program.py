@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from tidemark.compile.plan import FieldPlan, Plan, TargetPlan
-from tidemark.engines.codegen import RowBuilder, build_row_function
+from tidemark.engines.codegen import RowBuilder, RowRecipe, build_row_function
 from tidemark.engines.derived import IndexCache, Lookup, Previous
 from tidemark.engines.transforms import build_transform
 from tidemark.mapping.filters import Condition
@@ -184,14 +184,39 @@ class TargetProgram:
         self.lookup_transforms = {j: t for j, source, t in transforms if t is not None and source == "lookup"}
         self.last_only = [j for j, f in enumerate(plan.fields) if f.only_on_last]
         self.previous = Previous(self.previous_fields) if self.previous_fields else None
-        self.build_row: RowBuilder = build_row_function(
-            plan.fields, self.inline, self.parent_slots, self.positions, self.fallbacks
-        )
         defaults = [(j, f.default) for j, f in enumerate(plan.fields) if f.default is not None]
         self.defaults = [(j, d) for j, d in defaults if plan.fields[j].source != "lookup"]
         self.lookup_defaults = {j: d for j, d in defaults if plan.fields[j].source == "lookup"}
+        self.build_row: RowBuilder = build_row_function(plan.fields, self._recipe())
+        # the builder transforms the fields it computes; document fields are transformed once per explode, and
+        # previous fields after the builder (the walk sets them): the same order as a field at a time
+        late = {j for j, *_ in self.previous_fields}
+        self.late_transforms = [(j, t) for j, t in self.transforms if j in late]
+        self.late_defaults = [(j, d) for j, d in self.defaults if j in late]
+        shared = self._base_slots()
+        self.base_transforms = [(j, t) for j, t in self.transforms if j in shared]
+        self.base_defaults = [(j, d) for j, d in self.defaults if j in shared]
         self.required = [j for j, f in enumerate(plan.fields) if not f.nullable]
         self.scope_getters = [(p.anchor == "record", make_getter(p.segments)) for p in plan.scope_paths]
+
+    def _base_slots(self) -> set[int]:
+        slots = {j for j, _ in self.doc_fields} | {j for j, _ in self.record_fields}
+        return slots if self.ts_slot is None else slots | {self.ts_slot}
+
+    def _recipe(self) -> RowRecipe:
+        base = self._base_slots()
+        computed = {j for j in range(self.width) if j not in base and j not in {k for k, *_ in self.previous_fields}}
+        return RowRecipe(
+            inline=self.inline,
+            parent_slots=self.parent_slots,
+            positions=self.positions,
+            fallbacks=self.fallbacks,
+            base=base,
+            transforms={j: t for j, t in self.transforms if j in computed},
+            defaults={j: d for j, d in self.defaults if j in computed},
+            conditions=self.plan.filter,
+            keep=self.filter,
+        )
 
     def _add_field(self, j: int, f: FieldPlan) -> None:
         if f.source == "timestamp":
@@ -256,6 +281,41 @@ class TargetProgram:
         ts: datetime,
         out: list[tuple[TargetProgram, list[Any]]],
     ) -> None:
+        base = self._base(doc, anc, ts)
+        keep_kept = bool(self.last_only)
+        previous, build, lookups, children = self.previous, self.build_row, self.lookups, self.children
+        late_transforms, late_defaults = self.late_transforms, self.late_defaults
+        state = previous.state() if previous is not None else None
+        kept: list[list[Any]] = []
+        for pos, elem in self.explode(source):
+            before = previous.values(elem, state) if previous is not None and state is not None else None
+            row = build(doc, elem, anc, pv, pos, base)
+            if row is None:  # the filter dropped it
+                continue
+            if before is not None:
+                for j, value in before:
+                    row[j] = value
+                for j, transform in late_transforms:
+                    if row[j] is not None:
+                        row[j] = transform(row[j])
+                for j, default in late_defaults:
+                    if row[j] is None:
+                        row[j] = default
+            if lookups:
+                self._look_up(doc, elem, anc, row)
+            out.append((self, row))
+            if keep_kept:
+                kept.append(row)
+            if children:
+                child_anc = (elem, *anc)
+                for child in children:
+                    child.walk(doc, elem, child_anc, row, ts, out)
+        for row in kept[:-1]:  # only_on_last: the values stay on the explode's last row (children saw them)
+            for j in self.last_only:
+                row[j] = None
+
+    def _base(self, doc: Any, anc: tuple[Any, ...], ts: datetime) -> list[Any]:
+        """The values every row of one explode shares (document fields, the snapshot time), transformed once."""
         base: list[Any] = [None] * self.width
         for j, get in self.doc_fields:
             base[j] = get(doc)
@@ -263,36 +323,13 @@ class TargetProgram:
             base[j] = get(anc[-1])
         if self.ts_slot is not None:
             base[self.ts_slot] = ts
-        keep = self.filter
-        previous = self.previous
-        state = previous.state() if previous is not None else None
-        kept: list[list[Any]] = []
-        for pos, elem in self.explode(source):
-            before = previous.values(elem, state) if previous is not None and state is not None else None
-            if keep is not None and not keep(doc, elem, anc):
-                continue
-            row = self.build_row(doc, elem, anc, pv, pos, base)
-            if before is not None:
-                for j, value in before:
-                    row[j] = value
-            for j, transform in self.transforms:
-                if row[j] is not None:
-                    row[j] = transform(row[j])
-            for j, default in self.defaults:
-                if row[j] is None:
-                    row[j] = default
-            if self.lookups:
-                self._look_up(doc, elem, anc, row)
-            out.append((self, row))
-            if self.last_only:
-                kept.append(row)
-            if self.children:
-                child_anc = (elem, *anc)
-                for child in self.children:
-                    child.walk(doc, elem, child_anc, row, ts, out)
-        for row in kept[:-1]:  # only_on_last: the values stay on the explode's last row (children saw them)
-            for j in self.last_only:
-                row[j] = None
+        for j, transform in self.base_transforms:
+            if base[j] is not None:
+                base[j] = transform(base[j])
+        for j, default in self.base_defaults:
+            if base[j] is None:
+                base[j] = default
+        return base
 
     def _look_up(self, doc: Any, elem: Any, anc: tuple[Any, ...], row: list[Any]) -> None:
         defaults = self.lookup_defaults
@@ -310,9 +347,11 @@ class TargetProgram:
 
     def missing(self, row: list[Any]) -> list[str] | None:
         """Reasons for the required values this row lacks, or None."""
-        fields = self.plan.fields
-        names = [fields[j].name for j in self.required if row[j] is None]
-        return [f"{name}: required value is missing" for name in names] if names else None
+        for j in self.required:
+            if row[j] is None:
+                fields = self.plan.fields
+                return [f"{fields[k].name}: required value is missing" for k in self.required if row[k] is None]
+        return None
 
 
 class Program:
@@ -366,8 +405,10 @@ class Program:
             self.index_cache.clear()  # nothing of this document is kept for the next
         missing: dict[int, list[str]] = {}
         for k, (target, row) in enumerate(out):
-            if target.required and (reasons := target.missing(row)) is not None:
-                missing[k] = reasons
+            for j in target.required:  # the reasons only for a row that lacks something
+                if row[j] is None:
+                    missing[k] = target.missing(row) or []
+                    break
         scopes = [(t, (*(g(record if rec else doc) for rec, g in t.scope_getters), ts)) for t in self.scoped]
         return DocumentRows(out, missing, scopes, ts, from_file)
 

@@ -110,7 +110,9 @@ def value_map(pairs: Mapping[str, Any]) -> Transform:
     """A vocabulary: the source value as text (``true``/``false`` for booleans, ``6`` for 6 and 6.0) -> the value
     listed for it; a value not listed -> None."""
     table = dict(pairs)
-    return lambda v: table.get(k) if (k := _map_key(v)) is not None else None
+    get = table.get
+    # a string is its own key (the common case: API codes), without the call
+    return lambda v: get(v) if type(v) is str else (get(k) if (k := _map_key(v)) is not None else None)
 
 
 def build_transform(convert: str | None, pairs: Mapping[str, Any] | None) -> Transform | None:

@@ -24,6 +24,7 @@ from tidemark.contract.prepare import Prepared, RowError, prepare
 from tidemark.documents import RawDocument
 from tidemark.engines import DEFAULT_ENGINE, Engine, engine_class, extract_source
 from tidemark.engines.base import ExtractBatch
+from tidemark.engines.pool import resolve_workers
 from tidemark.errors import ConfigError, ContractError, SinkError, SinkTerminalError
 from tidemark.history.ledger import RunRecord
 from tidemark.mapping.loader import load_mapping
@@ -49,6 +50,7 @@ def run(
     engine: str = DEFAULT_ENGINE,
     max_document_bytes: int = MAX_DOCUMENT_BYTES,
     engine_options: dict[str, Any] | None = None,
+    workers: int | str = 1,
 ) -> RunResult:
     """Run a mapping over documents into a sink; all-or-nothing on transactional sinks.
 
@@ -59,7 +61,8 @@ def run(
     ``spark``: ``master``, ``conf``, ``session``). A file's document larger than ``max_document_bytes`` after
     decompression (256 MB by default) is rejected without being read whole. Rejected documents and error rows do
     not abort the run: they are quarantined and listed in the result (``result.ok`` is False). Anything else that
-    fails rolls the whole run back and raises.
+    fails rolls the whole run back and raises. ``workers``: processes extracting documents for the local engine
+    (``"auto"``: one per core; the same tables and counts as 1, see engines/pool.py).
     """
     if mode not in MODES:
         raise ConfigError(f"unknown mode {mode!r}: use one of {', '.join(MODES)}")
@@ -67,7 +70,9 @@ def run(
         raise ConfigError(f"max_document_bytes={max_document_bytes}: give a size of at least 1 byte")
     plan = plan_of(mapping)
     check_mode(plan, mode)
-    make_engine = engine_class(engine, engine_options)  # an unknown engine or option fails before anything is opened
+    workers = resolve_workers(workers)
+    options = {**(engine_options or {}), **({"workers": workers} if workers != 1 else {})}
+    make_engine = engine_class(engine, options)  # an unknown engine or option fails before anything is opened
     source = open_source(inputs, max_document_bytes=max_document_bytes)
     reporter = reporter or NullReporter()
     owns_sink = not isinstance(sink, Sink)

@@ -37,6 +37,7 @@ from typing import Any
 from tidemark.compile.plan import Plan
 from tidemark.documents import RawDocument, position_key
 from tidemark.engines import DEFAULT_ENGINE, Engine, engine_class
+from tidemark.engines.pool import resolve_workers
 from tidemark.errors import ConfigError
 from tidemark.mapping.models import Mapping
 from tidemark.runtime.batch import check_mode, close_after, plan_of, write_documents
@@ -98,6 +99,7 @@ def stream(
     poll_seconds: float = 2.0,
     reporter: Reporter | None = None,
     stop: threading.Event | None = None,
+    workers: int | str = 1,
 ) -> StreamResult:
     """Stream the records of ``raw`` after the stream's checkpoint into ``sink``, one transaction per micro-batch.
 
@@ -112,7 +114,8 @@ def stream(
         raise ConfigError("batch_documents and max_batch_bytes must be at least 1")
     plan = plan_of(mapping)
     check_mode(plan, "upsert")
-    make_engine = engine_class(engine)
+    workers = resolve_workers(workers)  # engines/pool.py: extraction processes of the local engine
+    make_engine = engine_class(engine, {"workers": workers} if workers != 1 else None)
     source, close_source = _source(raw, batch_documents, max_batch_bytes)
     stop = stop or threading.Event()
     reporter = reporter or NullReporter()
