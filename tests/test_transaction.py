@@ -116,7 +116,8 @@ def test_a_stream_is_read_as_it_is_written_never_copied_first(tmp_path: Path) ->
 
     class Watching(DuckDBSink):
         def write(self, spec: TableSpec, rows: pa.Table, scopes: pa.Table | None, mode: Mode) -> WriteCounts:
-            seen.append(len(pulled))
+            if spec.schema != "_tidemark":  # the applied-documents ledger is written last: not a batch
+                seen.append(len(pulled))
             return super().write(spec, rows, scopes, mode)
 
     sink = Watching(DuckDBConfig(path=str(tmp_path / "t.duckdb")))

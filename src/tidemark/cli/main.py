@@ -106,6 +106,20 @@ def run_cmd(
     strict: Annotated[
         bool, typer.Option("--strict", help="Exit 1 on a warning too (no rows at all, a column always NULL).")
     ] = False,
+    reprocess: Annotated[
+        bool,
+        typer.Option(
+            "--reprocess",
+            help="Apply every document again, also those this store already applied under the same mapping.",
+        ),
+    ] = False,
+    commit_every: Annotated[
+        int | None,
+        typer.Option(
+            "--commit-every",
+            help="Commit every N documents (upsert / append_once): bounded memory; an interrupted run keeps them.",
+        ),
+    ] = None,
     more_inputs: Annotated[list[Path] | None, typer.Argument(hidden=True)] = None,
 ) -> None:
     """Run a mapping over documents and write the tables to a sink under the write contract."""
@@ -125,6 +139,8 @@ def run_cmd(
         engine=engine,
         max_document_bytes=int(max_document_mb * 2**20),
         engine_options=_spark_options(spark_master, spark_conf or []),
+        reprocess=reprocess,
+        commit_every=commit_every,
     )
     close = getattr(source, "close", None)  # a raw store opened for --raw
     if close is not None:

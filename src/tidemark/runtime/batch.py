@@ -8,9 +8,10 @@ Nothing here prints: progress and results go to a :class:`~tidemark.runtime.resu
 from __future__ import annotations
 
 import errno
+import itertools
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from tidemark.errors import ConfigError, ContractError, SinkError, SinkTerminalE
 from tidemark.mapping.loader import load_mapping
 from tidemark.mapping.models import Mapping
 from tidemark.quality import check_rows, reject_documents
+from tidemark.runtime.applied import SKIPPING_MODES, Ledger
 from tidemark.runtime.result import STAGES, NullReporter, Reporter, RunResult
 from tidemark.runtime.transaction import CONFLICT_RETRIES, Transaction, retry_conflicts
 from tidemark.sinks import SinkConfig, open_sink
@@ -48,6 +50,8 @@ def run(
     engine: str = DEFAULT_ENGINE,
     max_document_bytes: int = MAX_DOCUMENT_BYTES,
     engine_options: dict[str, Any] | None = None,
+    reprocess: bool = False,
+    commit_every: int | None = None,
 ) -> RunResult:
     """Run a mapping over documents into a sink; all-or-nothing on transactional sinks.
 
@@ -59,6 +63,11 @@ def run(
     decompression (256 MB by default) is rejected without being read whole. Rejected documents and error rows do
     not abort the run: they are quarantined and listed in the result (``result.ok`` is False). Anything else that
     fails rolls the whole run back and raises.
+
+    Documents this store already holds under the same plan and mode (``upsert``, ``append_once``) are skipped before
+    parsing and counted in ``result.unchanged_documents`` (runtime/applied.py); ``reprocess=True`` applies them
+    again. ``commit_every=N`` commits every N applied documents (``upsert`` / ``append_once`` only): memory stays
+    bounded and an interrupted run keeps what it committed (a re-run skips it); None is one transaction.
     """
     if mode not in MODES:
         raise ConfigError(f"unknown mode {mode!r}: use one of {', '.join(MODES)}")
@@ -66,6 +75,7 @@ def run(
         raise ConfigError(f"max_document_bytes={max_document_bytes}: give a size of at least 1 byte")
     plan = plan_of(mapping)
     check_mode(plan, mode)
+    check_steps(mode, commit_every)
     make_engine = engine_class(engine, engine_options)  # an unknown engine or option fails before anything is opened
     source = open_source(inputs, max_document_bytes=max_document_bytes)
     reporter = reporter or NullReporter()
@@ -76,7 +86,13 @@ def run(
 
     def attempt() -> RunResult:  # a fresh engine and result: nothing of a rolled-back attempt carries over
         result = RunResult.start(run_id, target.display, mode, {t.name: t.spec for t in plan.targets})
-        _attempt(plan, target, make_engine(plan), source, mode, result, reporter, batch_documents)
+        engine = make_engine(plan)
+        if hasattr(engine, "extract_source"):  # it reads the source where it runs: no document passes through here
+            write_documents(plan, target, engine, source, mode, result, reporter, batch_documents)
+            return result
+        ledger = Ledger(plan, mode, reprocess)
+        steps = Steps(plan, target, engine, mode, result, reporter, batch_documents, ledger)
+        steps.run(source, commit_every)
         return result
 
     try:
@@ -93,20 +109,6 @@ def run(
     return result
 
 
-def _attempt(
-    plan: Plan,
-    target: Sink,
-    engine: Engine,
-    source: Source,
-    mode: Mode,
-    result: RunResult,
-    reporter: Reporter,
-    batch_documents: int,
-) -> None:
-    """One try of a run, in one transaction, reading the source from its start."""
-    write_documents(plan, target, engine, source, mode, result, reporter, batch_documents)
-
-
 def write_documents(
     plan: Plan,
     target: Sink,
@@ -119,9 +121,12 @@ def write_documents(
     *,
     txn: tuple[str, int] | None = None,
     finish: Callable[[Transaction], None] | None = None,
+    ledger: Ledger | None = None,
 ) -> None:
-    """Documents -> engine -> contract -> sink in one transaction: a run's attempt, or a stream's micro-batch
-    (``txn`` tags it, ``finish`` runs last inside the transaction: the stream saves its checkpoint there)."""
+    """Documents -> engine -> contract -> sink in one transaction: a run's attempt or step, or a stream's
+    micro-batch (``txn`` tags it, ``finish`` runs last inside the transaction: the stream saves its checkpoint
+    there). ``ledger``: the documents came through ``ledger.filter``; they are recorded as applied in this
+    transaction, after their rows."""
     specs = [t.spec for t in plan.targets]
     with (
         Transaction(target, specs, run_id=result.run_id, txn=txn) as tx,
@@ -143,8 +148,62 @@ def write_documents(
                 rows=sum(t.num_rows for t in batch.tables.values()),
                 bytes_read=batch.bytes_read,
             )
+        if ledger is not None:
+            ledger.record(tx, result.run_id)
         if finish is not None:
             finish(tx)
+
+
+class Steps:
+    """A run's attempt over a source: the documents the ledger lets through, in one transaction, or in steps of
+    ``commit_every`` documents each committed with its rows and its ledger entries (so a re-run resumes by
+    skipping what the committed steps applied). Skipped documents still advance the progress bar."""
+
+    def __init__(
+        self,
+        plan: Plan,
+        target: Sink,
+        engine: Engine,
+        mode: Mode,
+        result: RunResult,
+        reporter: Reporter,
+        batch_documents: int,
+        ledger: Ledger,
+    ) -> None:
+        self.plan, self.target, self.engine, self.mode = plan, target, engine, mode
+        self.result, self.reporter, self.batch_documents, self.ledger = result, reporter, batch_documents, ledger
+
+    def run(self, source: Source, commit_every: int | None) -> None:
+        self.ledger.load(self.target)
+        documents = self.ledger.filter(source.read(), self._skipped)
+        if commit_every is None:
+            self._step(documents)
+        else:
+            ran = False
+            for step in chunked(documents, commit_every):
+                self._step(step)
+                ran = True
+            if not ran:  # every document skipped (or none): one transaction still ensures the tables
+                self._step([])
+        self.result.unchanged_documents = self.ledger.skipped
+
+    def _step(self, documents: Iterable[RawDocument]) -> None:
+        r = self.result
+        write_documents(
+            self.plan, self.target, self.engine, documents, self.mode, r, self.reporter, self.batch_documents,
+            ledger=self.ledger,
+        )  # fmt: skip
+
+    def _skipped(self, doc: RawDocument) -> None:
+        self.reporter.advance(bytes_read=len(doc.data))
+
+
+def chunked(documents: Iterable[RawDocument], size: int) -> Iterator[Iterator[RawDocument]]:
+    """Consecutive slices of at most ``size`` documents of one pass over ``documents`` (each slice must be read to
+    its end before the next is asked for)."""
+    it = iter(documents)
+    for first in it:
+        yield itertools.chain((first,), itertools.islice(it, size - 1))
 
 
 #: what a store or the OS says when it cannot write any more (DuckDB words it in its messages, files by errno)
@@ -181,6 +240,19 @@ def plan_of(mapping: str | Path | Mapping | Plan) -> Plan:
     if isinstance(mapping, Mapping):
         return compile_mapping(mapping)
     return compile_mapping(load_mapping(mapping)[0])
+
+
+def check_steps(mode: Mode, commit_every: int | None) -> None:
+    if commit_every is None:
+        return
+    if commit_every < 1:
+        raise ConfigError(f"commit_every={commit_every}: give a number of documents of at least 1")
+    if mode not in SKIPPING_MODES:
+        raise ConfigError(
+            f"committing in steps (--commit-every) needs --mode upsert or append_once, not {mode}: an overwrite "
+            "must empty the tables once, and an interrupted append cannot tell what it appended. "
+            "Drop --commit-every to run in one transaction"
+        )
 
 
 def check_mode(plan: Plan, mode: Mode) -> None:
