@@ -90,6 +90,10 @@ def test_a_rerun_skips_applied_documents_and_lets_changes_through(
     assert len(ledger(store)) == 5
     assert run(store, first, plan=other_plan).unchanged_documents == 2
 
+    over = run(store, first, mode="overwrite")  # never skips; the ledger is emptied with the tables
+    assert (over.documents, over.unchanged_documents) == (2, 0)
+    assert [(r["plan_hash"], r["mode"]) for r in ledger(store)] == [(plan_hash(PLAN), "upsert")] * 2
+
 
 def test_reprocess_overwrite_and_append(tmp_path: Path, feed_747175: dict[str, Any]) -> None:
     opener = DuckOpener(tmp_path / "t.duckdb")

@@ -117,9 +117,16 @@ def run_cmd(
         int | None,
         typer.Option(
             "--commit-every",
-            help="Commit every N documents (upsert / append_once): bounded memory; an interrupted run keeps them.",
+            help="Commit every N documents (upsert / append_once; default 100): bounded memory, and an "
+            "interrupted run keeps the steps it committed.",
         ),
     ] = None,
+    single_transaction: Annotated[
+        bool,
+        typer.Option(
+            "--single-transaction", help="One transaction for the whole run (all or nothing), whatever its size."
+        ),
+    ] = False,
     more_inputs: Annotated[list[Path] | None, typer.Argument(hidden=True)] = None,
 ) -> None:
     """Run a mapping over documents and write the tables to a sink under the write contract."""
@@ -141,6 +148,7 @@ def run_cmd(
         engine_options=_spark_options(spark_master, spark_conf or []),
         reprocess=reprocess,
         commit_every=commit_every,
+        single_transaction=single_transaction,
     )
     close = getattr(source, "close", None)  # a raw store opened for --raw
     if close is not None:

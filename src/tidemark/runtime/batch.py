@@ -52,8 +52,9 @@ def run(
     engine_options: dict[str, Any] | None = None,
     reprocess: bool = False,
     commit_every: int | None = None,
+    single_transaction: bool = False,
 ) -> RunResult:
-    """Run a mapping over documents into a sink; all-or-nothing on transactional sinks.
+    """Run a mapping over documents into a sink; all-or-nothing per transaction on transactional sinks.
 
     ``inputs`` is a :class:`~tidemark.sources.Source`, or what :func:`~tidemark.sources.open_source` makes one of:
     paths (files, directories), a list of documents (:class:`~tidemark.documents.RawDocument`, bytes, dicts), or
@@ -66,8 +67,11 @@ def run(
 
     Documents this store already holds under the same plan and mode (``upsert``, ``append_once``) are skipped before
     parsing and counted in ``result.unchanged_documents`` (runtime/applied.py); ``reprocess=True`` applies them
-    again. ``commit_every=N`` commits every N applied documents (``upsert`` / ``append_once`` only): memory stays
-    bounded and an interrupted run keeps what it committed (a re-run skips it); None is one transaction.
+    again. An ``upsert`` / ``append_once`` run commits every ``commit_every`` applied documents
+    (:data:`COMMIT_EVERY` by default): memory stays bounded, and an interrupted run keeps the steps it committed (a
+    re-run skips their documents). ``single_transaction=True`` makes the run one transaction whatever its size (all
+    or nothing; the store's transaction then holds every batch until the end); ``overwrite`` and ``append`` always
+    are one.
     """
     if mode not in MODES:
         raise ConfigError(f"unknown mode {mode!r}: use one of {', '.join(MODES)}")
@@ -75,7 +79,7 @@ def run(
         raise ConfigError(f"max_document_bytes={max_document_bytes}: give a size of at least 1 byte")
     plan = plan_of(mapping)
     check_mode(plan, mode)
-    check_steps(mode, commit_every)
+    step = steps_of(mode, commit_every, single_transaction)
     make_engine = engine_class(engine, engine_options)  # an unknown engine or option fails before anything is opened
     source = open_source(inputs, max_document_bytes=max_document_bytes)
     reporter = reporter or NullReporter()
@@ -92,7 +96,7 @@ def run(
             return result
         ledger = Ledger(plan, mode, reprocess)
         steps = Steps(plan, target, engine, mode, result, reporter, batch_documents, ledger)
-        steps.run(source, commit_every)
+        steps.run(source, step)
         return result
 
     try:
@@ -154,6 +158,11 @@ def write_documents(
             finish(tx)
 
 
+#: documents per committed step of an upsert / append_once run (measured: a DuckDB transaction holds about 1.5-4 MB
+#: per document of the bundled game until it commits; docs/write-contract.md)
+COMMIT_EVERY = 100
+
+
 class Steps:
     """A run's attempt over a source: the documents the ledger lets through, in one transaction, or in steps of
     ``commit_every`` documents each committed with its rows and its ledger entries (so a re-run resumes by
@@ -179,20 +188,29 @@ class Steps:
         if commit_every is None:
             self._step(documents)
         else:
-            ran = False
+            done = 0
             for step in chunked(documents, commit_every):
-                self._step(step)
-                ran = True
-            if not ran:  # every document skipped (or none): one transaction still ensures the tables
+                self._step(step, committed=done)
+                done += 1
+            if not done:  # every document skipped (or none): one transaction still ensures the tables
                 self._step([])
         self.result.unchanged_documents = self.ledger.skipped
 
-    def _step(self, documents: Iterable[RawDocument]) -> None:
+    def _step(self, documents: Iterable[RawDocument], committed: int = 0) -> None:
         r = self.result
-        write_documents(
-            self.plan, self.target, self.engine, documents, self.mode, r, self.reporter, self.batch_documents,
-            ledger=self.ledger,
-        )  # fmt: skip
+        before = r.documents  # accepted by the committed steps
+        try:
+            write_documents(
+                self.plan, self.target, self.engine, documents, self.mode, r, self.reporter, self.batch_documents,
+                ledger=self.ledger,
+            )  # fmt: skip
+        except BaseException as exc:
+            if committed:
+                exc.add_note(
+                    f"({committed:,} earlier step(s) of this run, {before:,} documents, were committed before "
+                    "this failure: a re-run skips them)"
+                )
+            raise
 
     def _skipped(self, doc: RawDocument) -> None:
         self.reporter.advance(bytes_read=len(doc.data))
@@ -242,17 +260,21 @@ def plan_of(mapping: str | Path | Mapping | Plan) -> Plan:
     return compile_mapping(load_mapping(mapping)[0])
 
 
-def check_steps(mode: Mode, commit_every: int | None) -> None:
-    if commit_every is None:
-        return
-    if commit_every < 1:
+def steps_of(mode: Mode, commit_every: int | None, single_transaction: bool) -> int | None:
+    """Documents per committed step (None: one transaction), checked."""
+    if commit_every is not None and commit_every < 1:
         raise ConfigError(f"commit_every={commit_every}: give a number of documents of at least 1")
-    if mode not in SKIPPING_MODES:
+    if commit_every is not None and single_transaction:
+        raise ConfigError("give either --commit-every or --single-transaction, not both")
+    if commit_every is not None and mode not in SKIPPING_MODES:
         raise ConfigError(
             f"committing in steps (--commit-every) needs --mode upsert or append_once, not {mode}: an overwrite "
             "must empty the tables once, and an interrupted append cannot tell what it appended. "
             "Drop --commit-every to run in one transaction"
         )
+    if single_transaction or mode not in SKIPPING_MODES:
+        return None
+    return commit_every or COMMIT_EVERY
 
 
 def check_mode(plan: Plan, mode: Mode) -> None:
