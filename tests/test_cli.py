@@ -53,7 +53,11 @@ def test_run_prints_a_summary_with_every_count(tmp_path: Path) -> None:
 
     again = runner.invoke(app, run_args(tmp_path / "t.duckdb", GAME_747175))
     assert again.exit_code == 0
-    assert summary_row(again.output, PITCHES)["unchanged"] == 290
+    assert "1 documents already applied, skipped" in again.output
+    assert summary_row(again.output, PITCHES)["unchanged"] == 0
+    forced = runner.invoke(app, [*run_args(tmp_path / "t.duckdb", GAME_747175), "--reprocess"])
+    assert forced.exit_code == 0
+    assert summary_row(forced.output, PITCHES)["unchanged"] == 290
 
 
 def test_run_with_a_bad_document_exits_1_and_lists_it(tmp_path: Path, feed_747175: dict[str, Any]) -> None:

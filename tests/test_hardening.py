@@ -454,7 +454,7 @@ def test_a_column_null_in_every_row_is_a_warning(
     warnings = [line for line in out.splitlines() if line.startswith("warning:")]
     assert warnings == ["warning: g.plays.inning is NULL in all 75 rows: check its path (a typo?)"]
     assert query(db, "SELECT count(*) AS n, count(inning) AS filled FROM g.plays") == [{"n": 75, "filled": 0}]
-    quarantined = (  # no quarantine table at all (the run ledger, _tidemark.runs, is there)
+    quarantined = (  # no quarantine table at all (the run ledger and the applied-documents ledger are there)
         "SELECT count(*) AS n FROM information_schema.tables "
         "WHERE table_schema = '_tidemark' AND table_name = 'quarantine'"
     )
@@ -499,4 +499,4 @@ def test_a_snapshot_time_from_the_file_is_said_once(
     said = [line for line in out.splitlines() if "modification time was used" in line]
     assert len(said) == 1
     assert f"{len(schedules)} of {len(schedules)} documents carry no snapshot time" in said[0]
-    assert call_main(monkeypatch, *run_args(db, *schedules, mapping="mlb:schedule"), "--strict") == 1
+    assert call_main(monkeypatch, *run_args(db, *schedules, mapping="mlb:schedule"), "--strict", "--reprocess") == 1

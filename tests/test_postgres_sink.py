@@ -50,7 +50,9 @@ def loaded(pg_dsn: str) -> Iterator[str]:
 
 
 def test_a_second_run_of_the_same_game_is_all_unchanged(loaded: str) -> None:
-    result = tidemark.run("mlb:live_game", [GAME_747175], loaded)
+    skipped = tidemark.run("mlb:live_game", [GAME_747175], loaded)  # applied before: not parsed again
+    assert (skipped.documents, skipped.unchanged_documents, skipped.counts.rows_seen) == (0, 1, 0)
+    result = tidemark.run("mlb:live_game", [GAME_747175], loaded, reprocess=True)
     assert list(result.tables) == [t.name for t in live_game().targets]  # every table of the mapping is reported
     for name, counts in result.tables.items():
         assert counts.inserted == counts.updated == counts.skipped == counts.deleted == 0, name

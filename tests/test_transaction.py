@@ -119,7 +119,7 @@ def test_a_stream_is_read_as_it_is_written_never_copied_first(tmp_path: Path) ->
 
     class Watching(DuckDBSink):
         def write(self, spec: TableSpec, rows: pa.Table, scopes: pa.Table | None, mode: Mode) -> WriteCounts:
-            if spec.schema != META_SCHEMA:  # not the run ledger's row, written at the end
+            if spec.schema != META_SCHEMA:  # not the ledgers' rows (runs, applied documents), written at the end
                 seen.append(len(pulled))
             return super().write(spec, rows, scopes, mode)
 

@@ -28,7 +28,9 @@ class RawDocument:
 
     ``modified_at`` is the modification time of the file it was read from: a mapping may fall back to it as the
     snapshot time (``timestamp: {fallback: file_modified}``) when the record carries none. ``position`` is set by
-    the source that read it (None for a document made by hand).
+    the source that read it (None for a document made by hand). ``content_hash`` is the hash of its content when
+    its source knows it already (a raw store's record): the applied-documents ledger (runtime/applied.py) uses it
+    instead of hashing the bytes.
     """
 
     data: bytes
@@ -37,6 +39,7 @@ class RawDocument:
     error: str | None = None
     modified_at: datetime | None = None
     position: Position | None = None
+    content_hash: str | None = None
 
 
 #: byte order marks and NUL patterns of the first ASCII character (JSON starts with one) in other Unicode encodings;

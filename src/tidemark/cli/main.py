@@ -160,6 +160,27 @@ def run_cmd(
             "--tie", help="At an equal timestamp: hash (default: order-independent) or incoming (the later row wins)."
         ),
     ] = None,
+    reprocess: Annotated[
+        bool,
+        typer.Option(
+            "--reprocess",
+            help="Apply every document again, also those this store already applied under the same mapping.",
+        ),
+    ] = False,
+    commit_every: Annotated[
+        int | None,
+        typer.Option(
+            "--commit-every",
+            help="Commit every N documents (upsert / append_once; default 100): bounded memory, and an "
+            "interrupted run keeps the steps it committed.",
+        ),
+    ] = None,
+    single_transaction: Annotated[
+        bool,
+        typer.Option(
+            "--single-transaction", help="One transaction for the whole run (all or nothing), whatever its size."
+        ),
+    ] = False,
     more_inputs: Annotated[
         list[Path] | None, typer.Argument(metavar="[PIPELINE]", help="A pipeline of tidemark.yaml (docs/project.md).")
     ] = None,
@@ -213,6 +234,9 @@ def run_cmd(
             max_document_bytes=int(max_document_mb * 2**20),
             engine_options=_spark_options(spark_master, spark_conf or []),
             workers=workers,
+            reprocess=reprocess,
+            commit_every=commit_every,
+            single_transaction=single_transaction,
         )
     close = getattr(source, "close", None)  # a raw store opened for --raw
     if close is not None:

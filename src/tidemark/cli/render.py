@@ -94,6 +94,8 @@ def render_result(console: Console, result: RunResult) -> None:
     documents = f"{result.documents + len(result.rejected):,} documents"
     if result.rejected:
         documents += f", {len(result.rejected):,} rejected"
+    if result.unchanged_documents:
+        documents += f"; {result.unchanged_documents:,} documents already applied, skipped"
     table = Table(title=f"run {result.run_id} -> {result.sink} ({result.mode}, {documents})")
     table.add_column("table", no_wrap=True)
     for name in COUNT_NAMES:

@@ -96,6 +96,7 @@ class RawRecord:
             error=self.error,
             modified_at=self.fetched_at,
             position=self.position,
+            content_hash=self.content_hash or None,
         )
 
 

@@ -8,9 +8,10 @@ Nothing here prints: progress and results go to a :class:`~tidemark.runtime.resu
 from __future__ import annotations
 
 import errno
+import itertools
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ from tidemark.history.ledger import RunRecord
 from tidemark.mapping.loader import load_mapping
 from tidemark.mapping.models import Mapping
 from tidemark.quality import check_rows, reject_documents
+from tidemark.runtime.applied import SKIPPING_MODES, Ledger
 from tidemark.runtime.result import STAGES, NullReporter, Reporter, RunResult
 from tidemark.runtime.transaction import CONFLICT_RETRIES, Transaction, retry_conflicts
 from tidemark.sinks import SinkConfig, open_sink
@@ -51,8 +53,11 @@ def run(
     max_document_bytes: int = MAX_DOCUMENT_BYTES,
     engine_options: dict[str, Any] | None = None,
     workers: int | str = 1,
+    reprocess: bool = False,
+    commit_every: int | None = None,
+    single_transaction: bool = False,
 ) -> RunResult:
-    """Run a mapping over documents into a sink; all-or-nothing on transactional sinks.
+    """Run a mapping over documents into a sink; all-or-nothing per transaction on transactional sinks.
 
     ``inputs`` is a :class:`~tidemark.sources.Source`, or what :func:`~tidemark.sources.open_source` makes one of:
     paths (files, directories), a list of documents (:class:`~tidemark.documents.RawDocument`, bytes, dicts), or
@@ -63,6 +68,14 @@ def run(
     not abort the run: they are quarantined and listed in the result (``result.ok`` is False). Anything else that
     fails rolls the whole run back and raises. ``workers``: processes extracting documents for the local engine
     (``"auto"``: one per core; the same tables and counts as 1, see engines/pool.py).
+
+    Documents this store already holds under the same plan and mode (``upsert``, ``append_once``) are skipped before
+    parsing and counted in ``result.unchanged_documents`` (runtime/applied.py); ``reprocess=True`` applies them
+    again. An ``upsert`` / ``append_once`` run commits every ``commit_every`` applied documents
+    (:data:`COMMIT_EVERY` by default): memory stays bounded, and an interrupted run keeps the steps it committed (a
+    re-run skips their documents). ``single_transaction=True`` makes the run one transaction whatever its size (all
+    or nothing; the store's transaction then holds every batch until the end); ``overwrite`` and ``append`` always
+    are one.
     """
     if mode not in MODES:
         raise ConfigError(f"unknown mode {mode!r}: use one of {', '.join(MODES)}")
@@ -70,6 +83,7 @@ def run(
         raise ConfigError(f"max_document_bytes={max_document_bytes}: give a size of at least 1 byte")
     plan = plan_of(mapping)
     check_mode(plan, mode)
+    step = steps_of(mode, commit_every, single_transaction)
     workers = resolve_workers(workers)
     options = {**(engine_options or {}), **({"workers": workers} if workers != 1 else {})}
     make_engine = engine_class(engine, options)  # an unknown engine or option fails before anything is opened
@@ -82,7 +96,13 @@ def run(
 
     def attempt() -> RunResult:  # a fresh engine and result: nothing of a rolled-back attempt carries over
         result = RunResult.start(run_id, target.display, mode, {t.name: t.spec for t in plan.targets})
-        _attempt(plan, target, make_engine(plan), source, mode, result, reporter, batch_documents)
+        engine = make_engine(plan)
+        if hasattr(engine, "extract_source"):  # it reads the source where it runs: no document passes through here
+            write_documents(plan, target, engine, source, mode, result, reporter, batch_documents)
+            return result
+        ledger = Ledger(plan, mode, reprocess)
+        steps = Steps(plan, target, engine, mode, result, reporter, batch_documents, ledger)
+        steps.run(source, step)
         return result
 
     try:
@@ -99,20 +119,6 @@ def run(
     return result
 
 
-def _attempt(
-    plan: Plan,
-    target: Sink,
-    engine: Engine,
-    source: Source,
-    mode: Mode,
-    result: RunResult,
-    reporter: Reporter,
-    batch_documents: int,
-) -> None:
-    """One try of a run, in one transaction, reading the source from its start."""
-    write_documents(plan, target, engine, source, mode, result, reporter, batch_documents)
-
-
 def write_documents(
     plan: Plan,
     target: Sink,
@@ -125,9 +131,12 @@ def write_documents(
     *,
     txn: tuple[str, int] | None = None,
     finish: Callable[[Transaction], None] | None = None,
+    ledger: Ledger | None = None,
 ) -> None:
-    """Documents -> engine -> contract -> sink in one transaction: a run's attempt, or a stream's micro-batch
-    (``txn`` tags it, ``finish`` runs last inside the transaction: the stream saves its checkpoint there)."""
+    """Documents -> engine -> contract -> sink in one transaction: a run's attempt or step, or a stream's
+    micro-batch (``txn`` tags it, ``finish`` runs last inside the transaction: the stream saves its checkpoint
+    there). ``ledger``: the documents came through ``ledger.filter``; they are recorded as applied in this
+    transaction, after their rows."""
     specs = [t.spec for t in plan.targets]
     with (
         RunRecord(target, plan, engine, documents, mode, result, txn) as record,  # _tidemark.runs (history/)
@@ -150,9 +159,77 @@ def write_documents(
                 rows=sum(t.num_rows for t in batch.tables.values()),
                 bytes_read=batch.bytes_read,
             )
-        record.write(tx)
+        if ledger is not None:
+            ledger.record(tx, result.run_id)
+        record.write(tx)  # the run ledger's row (one per run: a stepped run's last step holds its totals)
         if finish is not None:
             finish(tx)
+
+
+#: documents per committed step of an upsert / append_once run (measured: a DuckDB transaction holds about 1.5-4 MB
+#: per document of the bundled game until it commits; docs/write-contract.md)
+COMMIT_EVERY = 100
+
+
+class Steps:
+    """A run's attempt over a source: the documents the ledger lets through, in one transaction, or in steps of
+    ``commit_every`` documents each committed with its rows and its ledger entries (so a re-run resumes by
+    skipping what the committed steps applied). Skipped documents still advance the progress bar."""
+
+    def __init__(
+        self,
+        plan: Plan,
+        target: Sink,
+        engine: Engine,
+        mode: Mode,
+        result: RunResult,
+        reporter: Reporter,
+        batch_documents: int,
+        ledger: Ledger,
+    ) -> None:
+        self.plan, self.target, self.engine, self.mode = plan, target, engine, mode
+        self.result, self.reporter, self.batch_documents, self.ledger = result, reporter, batch_documents, ledger
+
+    def run(self, source: Source, commit_every: int | None) -> None:
+        self.ledger.load(self.target)
+        documents = self.ledger.filter(source.read(), self._skipped)
+        if commit_every is None:
+            self._step(documents)
+        else:
+            done = 0
+            for step in chunked(documents, commit_every):
+                self._step(step, committed=done)
+                done += 1
+            if not done:  # every document skipped (or none): one transaction still ensures the tables
+                self._step([])
+        self.result.unchanged_documents = self.ledger.skipped
+
+    def _step(self, documents: Iterable[RawDocument], committed: int = 0) -> None:
+        r = self.result
+        before = r.documents  # accepted by the committed steps
+        try:
+            write_documents(
+                self.plan, self.target, self.engine, documents, self.mode, r, self.reporter, self.batch_documents,
+                ledger=self.ledger,
+            )  # fmt: skip
+        except BaseException as exc:
+            if committed:
+                exc.add_note(
+                    f"({committed:,} earlier step(s) of this run, {before:,} documents, were committed before "
+                    "this failure: a re-run skips them)"
+                )
+            raise
+
+    def _skipped(self, doc: RawDocument) -> None:
+        self.reporter.advance(bytes_read=len(doc.data))
+
+
+def chunked(documents: Iterable[RawDocument], size: int) -> Iterator[Iterator[RawDocument]]:
+    """Consecutive slices of at most ``size`` documents of one pass over ``documents`` (each slice must be read to
+    its end before the next is asked for)."""
+    it = iter(documents)
+    for first in it:
+        yield itertools.chain((first,), itertools.islice(it, size - 1))
 
 
 #: what a store or the OS says when it cannot write any more (DuckDB words it in its messages, files by errno)
@@ -189,6 +266,23 @@ def plan_of(mapping: str | Path | Mapping | Plan) -> Plan:
     if isinstance(mapping, Mapping):
         return compile_mapping(mapping)
     return compile_mapping(load_mapping(mapping)[0])
+
+
+def steps_of(mode: Mode, commit_every: int | None, single_transaction: bool) -> int | None:
+    """Documents per committed step (None: one transaction), checked."""
+    if commit_every is not None and commit_every < 1:
+        raise ConfigError(f"commit_every={commit_every}: give a number of documents of at least 1")
+    if commit_every is not None and single_transaction:
+        raise ConfigError("give either --commit-every or --single-transaction, not both")
+    if commit_every is not None and mode not in SKIPPING_MODES:
+        raise ConfigError(
+            f"committing in steps (--commit-every) needs --mode upsert or append_once, not {mode}: an overwrite "
+            "must empty the tables once, and an interrupted append cannot tell what it appended. "
+            "Drop --commit-every to run in one transaction"
+        )
+    if single_transaction or mode not in SKIPPING_MODES:
+        return None
+    return commit_every or COMMIT_EVERY
 
 
 def check_mode(plan: Plan, mode: Mode) -> None:

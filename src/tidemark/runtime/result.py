@@ -69,6 +69,8 @@ class RunResult:
     tables: dict[str, WriteCounts] = field(default_factory=dict)
     specs: dict[str, TableSpec] = field(default_factory=dict)
     documents: int = 0
+    #: documents skipped before parsing: applied before under the same plan and mode (runtime/applied.py)
+    unchanged_documents: int = 0
     rows: int = 0
     rejected: list[RejectedDocument] = field(default_factory=list)
     row_errors: list[RowError] = field(default_factory=list)
@@ -187,6 +189,7 @@ class RunResult:
             "mode": self.mode,
             "table": self.table,
             "documents": self.documents,
+            "unchanged_documents": self.unchanged_documents,
             "rows": self.rows,
             "counts": self.counts.as_dict(),
             "tables": {name: c.as_dict() for name, c in self.tables.items()},

@@ -62,6 +62,8 @@ class Transaction:
         self.run_id = run_id
         self.schema_from = schema_from
         self.txn = txn  # a stream's (name, micro-batch number): Sink.set_transaction
+        #: a row was refused for a missing parent (depends on the store, not the documents: runtime/applied.py)
+        self.orphans = False
 
     def __enter__(self) -> Transaction:
         self.sink.begin()
@@ -105,6 +107,7 @@ class Transaction:
         """One ``Sink.write`` of prepared rows, inside the transaction; rows the sink refused (a child row without
         its parent row, contract/orphans.py) are quarantined here, and stay in ``counts.refused``."""
         counts = self.sink.write(spec, rows, scopes, mode)
+        self.orphans = self.orphans or bool(counts.refused)
         self.refuse(counts.refused)
         return counts
 

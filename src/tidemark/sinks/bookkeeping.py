@@ -209,3 +209,37 @@ def resolved_rows(rows: list[dict[str, object]]) -> pa.Table:
     data_schema = pa.schema([spec.arrow_schema.field(n) for n in spec.column_names])
     table = pa.Table.from_pylist(rows, schema=data_schema)
     return table.append_column(spec.arrow_schema.field(HASH_COLUMN), row_hash(table, spec.column_names))
+
+
+# -- the applied-documents ledger (runtime/applied.py) ---------------------------------------------------------
+APPLIED_TABLE = "applied_documents"
+
+
+@functools.lru_cache(maxsize=1)
+def applied_spec() -> TableSpec:
+    """``_tidemark.applied_documents``: the documents a run applied (runtime/applied.py), one row per (plan hash,
+    mode, document hash): the plan's hash, the mode whose result it stands for, the hash of the document's content,
+    where it came from, when it was captured (the raw record's fetch time or the file's modification time, if known)
+    and when (and by which run) it was applied.
+
+    Written as an upsert in the transaction of the rows it covers (hashed, no timestamp: the last write wins), so a
+    document is listed exactly when its rows are committed; ``overwrite`` empties it (docs/write-contract.md).
+    """
+    cols = (
+        Column("plan_hash", LogicalType("string"), nullable=False),
+        Column("mode", LogicalType("string"), nullable=False),
+        Column("document_hash", LogicalType("string"), nullable=False),
+        Column("origin", LogicalType("string")),
+        Column("captured_at", LogicalType("timestamp")),
+        Column("run_id", LogicalType("string")),
+        Column("applied_at", LogicalType("timestamp"), nullable=False),
+    )
+    return TableSpec(META_SCHEMA, APPLIED_TABLE, cols, primary_key=("plan_hash", "mode", "document_hash"))
+
+
+def applied_rows(rows: list[dict[str, object]]) -> pa.Table:
+    """Rows of :func:`applied_spec` (dicts of its columns), content hash included (ready for ``Sink.write``)."""
+    spec = applied_spec()
+    data_schema = pa.schema([spec.arrow_schema.field(n) for n in spec.column_names])
+    table = pa.Table.from_pylist(rows, schema=data_schema)
+    return table.append_column(spec.arrow_schema.field(HASH_COLUMN), row_hash(table, spec.column_names))

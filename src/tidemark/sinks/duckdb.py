@@ -1,5 +1,5 @@
-"""DuckDB: the embedded default sink. One file, one transaction per run: the shared SQL contract (sinks/sql.py) run
-by a :class:`DuckDBDriver`, plus a first-load shortcut.
+"""DuckDB: the embedded default sink. One file, one writing process: the shared SQL contract (sinks/sql.py) run
+by a :class:`DuckDBDriver` (work tables are views over Arrow tables), plus a first-load shortcut.
 
 Pinned to duckdb 1.5.x (see pyproject.toml): 2.0.0 was measured several times slower on large upserts and its
 RETURNING lost rows on a large mixed batch. Counts therefore never rely on RETURNING: rows are classified against
@@ -70,6 +70,7 @@ class DuckDBDriver:
         self.display = display
         self._errors = _errors(duckdb)
         self._catalog = str(conn.execute("SELECT current_database()").fetchall()[0][0])
+        self._views: set[str] = set()  # work tables staged as views over Arrow tables (stage / unstage)
 
     def guard(self, fn: Callable[[], Any]) -> Any:
         """Run ``fn``, translating DuckDB's errors (sinks/errors.py)."""
@@ -94,16 +95,20 @@ class DuckDBDriver:
         return result.to_arrow_table()
 
     def stage(self, name: str, table: pa.Table, spec: TableSpec | None) -> None:
-        view = f"{name}_arrow"
-        self.conn.register(view, table)
-        try:
-            self.exec(f"CREATE OR REPLACE TEMP TABLE {self.q(name)} AS SELECT * FROM {self.q(view)}")
-        finally:
-            self.conn.unregister(view)
+        # A view over the Arrow table, not a TEMP table: DuckDB keeps a table dropped inside a transaction (and its
+        # data) until the transaction ends, so a run's work tables would add up to ~1.5 MB per document of the
+        # bundled game; the Arrow table is freed when the view is unregistered.
+        self.conn.register(name, table)
+        self._views.add(name)
+
+    def materialize(self, name: str, sql: str) -> None:
+        self.stage(name, self.arrow(sql), None)
 
     def unstage(self, names: tuple[str, ...]) -> None:
         for name in names:
-            self.exec(f"DROP TABLE IF EXISTS {self.q(name)}")
+            if name in self._views:
+                self.conn.unregister(name)
+                self._views.discard(name)
 
     def column_type(self, ltype: LogicalType) -> str:
         if ltype.kind == "decimal":
@@ -199,6 +204,10 @@ class DuckDBSink(Sink):
         self.driver: DuckDBDriver | None = DuckDBDriver(conn, self.display)
         self.sql = SqlContract(self.driver)
         self._tx: SqlState | None = None  # the open transaction's state
+        # Tables that committed transactions of this sink created and wrote only by the first-load shortcut: a run
+        # that commits in steps keeps the shortcut after its first step. Sound because a DuckDB file has one
+        # writing process (its lock), and this sink is its only writer in tidemark; a rollback forgets them.
+        self._fresh: set[str] = set()
 
     @property
     def conn(self) -> Any:
@@ -221,17 +230,18 @@ class DuckDBSink(Sink):
     # -- transaction --------------------------------------------------------------------------------------------
     def begin(self) -> None:
         self._driver().conn.execute("BEGIN TRANSACTION")
-        self._tx = SqlState()
+        self._tx = SqlState(fresh=set(self._fresh))
 
     def commit(self) -> None:
         driver = self._driver()
         driver.guard(lambda: driver.conn.execute("COMMIT"))
+        self._fresh = self._tx.fresh if self._tx is not None else set()
         self._tx = None
 
     def rollback(self) -> None:
         if self._tx is not None and self.driver is not None:
             self.driver.conn.execute("ROLLBACK")
-        self._tx = None
+        self._tx, self._fresh = None, set()
 
     def close(self) -> None:
         if self.driver is not None:

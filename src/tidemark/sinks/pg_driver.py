@@ -102,6 +102,15 @@ class PostgresDriver:
         self.exec(f"DROP TABLE IF EXISTS {self.q(name)}; CREATE TEMP TABLE {self.q(name)} ({defs}){on_commit}")
         self.copy(self.q(name), table, spec)
 
+    def materialize(self, name: str, sql: str) -> None:
+        """A TEMP table holding a query's result (a work table of the shared steps)."""
+        on_commit = " ON COMMIT DROP" if self.in_tx else ""  # see unstage
+        new = self.q(f"{name}_new")  # the query may read the table it replaces
+        self.exec(
+            f"DROP TABLE IF EXISTS {new}; CREATE TEMP TABLE {new}{on_commit} AS {sql}; "
+            f"DROP TABLE IF EXISTS {self.q(name)}; ALTER TABLE {new} RENAME TO {self.q(name)}"
+        )
+
     def unstage(self, names: tuple[str, ...]) -> None:
         # In a transaction the staging table goes at commit or rollback (ON COMMIT DROP) or when the next write
         # replaces it: one round trip less per write. PostgreSQL's own steps make no other work table.

@@ -84,7 +84,12 @@ class SqlDriver(Protocol):
         """Run one DML statement; return the number of rows it affected."""
 
     def stage(self, name: str, table: pa.Table, spec: TableSpec | None) -> None:
-        """Create temporary table ``name`` holding ``table`` (replacing any previous one); ``spec`` types it."""
+        """A work table ``name`` holding ``table`` (replacing any previous one; ``spec`` types it): a TEMP table, or
+        a view over the Arrow table where the store keeps dropped TEMP tables until the transaction ends (DuckDB)."""
+
+    def materialize(self, name: str, sql: str) -> None:
+        """A work table ``name`` holding the result of the query ``sql`` (replacing one of that name; the query
+        may read it)."""
 
     def unstage(self, names: tuple[str, ...]) -> None:
         """Drop a write's temporary tables (also after a failed write)."""
@@ -298,10 +303,11 @@ class SqlContract:
         wm = self.watermark_ref(spec)
         # the batch's newest snapshot per scope, merged with the stored watermark (rules.sql_merged_mark)
         merged = rules.merged_mark_sql(self.dialect, spec.timestamp, "b", "w")
-        self.driver.exec(
-            f"CREATE TEMP TABLE {self.q(WATERMARK)} AS SELECT {self.cols_of(spec.scope, 'b')}, {merged} AS {ts} "
+        self.driver.materialize(
+            WATERMARK,
+            f"SELECT {self.cols_of(spec.scope, 'b')}, {merged} AS {ts} "
             f"FROM (SELECT {scope_cols}, max({ts}) AS {ts} FROM {source} GROUP BY {scope_cols}) AS b "
-            f"LEFT JOIN {wm} AS w ON {self.match(spec.scope, 'b', 'w')}"
+            f"LEFT JOIN {wm} AS w ON {self.match(spec.scope, 'b', 'w')}",
         )
         self.driver.exec(
             f"DELETE FROM {wm} WHERE EXISTS (SELECT 1 FROM {self.q(WATERMARK)} AS n "
@@ -315,18 +321,21 @@ class SqlContract:
         # every stored watermark, not only the touched ones: rows of a scope that this batch does not reconcile
         # are still older than its newest applied snapshot, and must not come back
         older = rules.older_sql(self.dialect, spec.timestamp, "s", "n")
-        return self.driver.exec_count(
-            f"DELETE FROM {self.q(STAGE)} AS s WHERE EXISTS (SELECT 1 FROM {self.watermark_ref(spec)} AS n "
-            f"WHERE {self.match(spec.scope, 'n', 's')} AND {older})"
-        )
+        match = self.match(spec.scope, "n", "s")
+        stale = f"EXISTS (SELECT 1 FROM {self.watermark_ref(spec)} AS n WHERE {match} AND {older})"
+        skipped = self.driver.exec_count(f"SELECT count(*) FROM {self.q(STAGE)} AS s WHERE {stale}")
+        if skipped:  # the staged rows without the stale ones (a work table, not a DELETE: see SqlDriver.stage)
+            self.driver.materialize(STAGE, f"SELECT * FROM {self.q(STAGE)} AS s WHERE NOT {stale}")
+        return skipped
 
     def classify(self, spec: TableSpec, mode: Mode) -> WriteCounts:
         """Label each staged row (``_tm_cls``) against the stored row of its key; the counts of each label."""
         key = spec.primary_key
         decide = rules.classify_sql(self.dialect, spec.timestamp, "s", "t", key[0], mode == "append_once", spec.tie)
-        self.driver.exec(
-            f"CREATE TEMP TABLE {self.q(CLASSIFIED)} AS SELECT s.*, {decide} AS {self.q(ACTION)} "
-            f"FROM {self.q(STAGE)} AS s LEFT JOIN {self.table_ref(spec)} AS t ON {self.match(key, 's', 't')}"
+        self.driver.materialize(
+            CLASSIFIED,
+            f"SELECT s.*, {decide} AS {self.q(ACTION)} "
+            f"FROM {self.q(STAGE)} AS s LEFT JOIN {self.table_ref(spec)} AS t ON {self.match(key, 's', 't')}",
         )
         tally = dict(self.driver.exec(f"SELECT {self.q(ACTION)}, count(*) FROM {self.q(CLASSIFIED)} GROUP BY 1"))
         return WriteCounts(
