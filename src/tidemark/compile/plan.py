@@ -8,6 +8,7 @@ paths, and carries a :class:`~tidemark.tables.TableSpec` per target for the sink
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from dataclasses import dataclass
 from typing import Any, Literal, cast
 
@@ -245,3 +246,23 @@ def _foreign_key(mapping: Mapping, cols: list[str], ref: str, ref_cols: list[str
     target = next(t for t in mapping.targets if t.table == ref)
     schema, _, table = ref.rpartition(".")
     return ForeignKey(tuple(cols), schema or None, table, tuple(ref_cols or target.primary_key))
+
+
+def plan_hash(plan: Plan) -> str:
+    """sha256 of the compiled plan (its ``repr``: plain frozen data, stable across processes) and tidemark's version:
+    two runs with the same hash ran the same mapping (targets, fields, rules, expectations). The applied-documents
+    ledger (runtime/applied.py) and the run ledger (history/ledger.py) key on it. Kept per plan object (its text
+    takes ~25 ms for mlb:live_game, and a stream asks for every micro-batch)."""
+    known = _HASHES.get(id(plan))
+    if known is not None and known[0] is plan:
+        return known[1]
+    from tidemark import __version__
+
+    digest = hashlib.sha256(f"{__version__}\x00{plan!r}".encode()).hexdigest()
+    if len(_HASHES) >= 32:
+        _HASHES.clear()
+    _HASHES[id(plan)] = (plan, digest)  # the plan is kept with its id: the id cannot be reused meanwhile
+    return digest
+
+
+_HASHES: dict[int, tuple[Plan, str]] = {}

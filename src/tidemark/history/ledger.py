@@ -14,7 +14,6 @@ attempt is replaced by the final one (the key is (run_id, batch)).
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable, Iterable
 from contextvars import ContextVar
@@ -22,6 +21,7 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from tidemark.compile.plan import plan_hash
 from tidemark.errors import SinkTerminalError
 from tidemark.sinks.bookkeeping import runs_rows, runs_spec
 from tidemark.tables import TableSpec
@@ -182,22 +182,6 @@ def read_if_exists(sink: Sink, spec: TableSpec) -> list[dict[str, Any]]:
     return rows
 
 
-def plan_hash(plan: Plan) -> str:
-    """A digest of the compiled plan: two runs with the same hash ran the same mapping (its targets, fields, rules).
-    Kept per plan object (its text takes ~25 ms for mlb:live_game, and a stream records every micro-batch)."""
-    known = _HASHES.get(id(plan))
-    if known is not None and known[0] is plan:
-        return known[1]
-    digest = hashlib.sha256(repr(plan).encode()).hexdigest()[:16]
-    if len(_HASHES) >= 32:
-        _HASHES.clear()
-    _HASHES[id(plan)] = (plan, digest)  # the plan is kept with its id: the id cannot be reused meanwhile
-    return digest
-
-
-_HASHES: dict[int, tuple[Plan, str]] = {}
-
-
 def describe_inputs(documents: Any, txn: tuple[str, int] | None) -> dict[str, Any]:
     """Where the documents came from: paths, a raw store (and its selection), or a stream's position range."""
     if txn is not None:
@@ -228,7 +212,6 @@ __all__ = [
     "RunRecord",
     "counts_of",
     "describe_inputs",
-    "plan_hash",
     "read_if_exists",
     "read_runs",
 ]

@@ -27,7 +27,6 @@ what a newer document or the tie-break replaced stays replaced; ``append_once`` 
 
 from __future__ import annotations
 
-import functools
 import hashlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -36,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow.compute as pc
 
-from tidemark.compile.plan import Plan
+from tidemark.compile.plan import Plan, plan_hash
 from tidemark.contract.counts import Mode
 from tidemark.documents import RawDocument
 from tidemark.errors import SinkTerminalError
@@ -48,14 +47,6 @@ if TYPE_CHECKING:
 
 #: modes whose documents may be skipped when applied before (and that record what they apply)
 SKIPPING_MODES: tuple[Mode, ...] = ("upsert", "append_once")
-
-
-@functools.lru_cache(maxsize=16)
-def plan_hash(plan: Plan) -> str:
-    """sha256 of the plan (its ``repr``: plain frozen data, stable across processes) and tidemark's version."""
-    from tidemark import __version__
-
-    return hashlib.sha256(f"{__version__}\x00{plan!r}".encode()).hexdigest()
 
 
 def document_hash(doc: RawDocument, plan: Plan) -> str:
