@@ -56,8 +56,13 @@ class RunRecord:
         mode: str,
         result: RunResult,
         txn: tuple[str, int] | None = None,
+        *,
+        expect_after: bool = True,
     ) -> None:
+        """``expect_after=False``: the caller runs :meth:`expect` itself (a run committed in steps checks its
+        expectations once, after the last step; ``documents`` is then the run's source, described once)."""
         self.sink, self.plan, self.result, self.txn = sink, plan, result, txn
+        self.expect_after = expect_after
         self.fixed: dict[str, Any] = {
             "run_id": result.run_id,
             "batch": 0 if txn is None else txn[1],
@@ -81,11 +86,12 @@ class RunRecord:
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         if exc is None:
-            self._expect()
+            if self.expect_after:
+                self.expect()
             return
         self._record_failure(exc)
 
-    def _expect(self) -> None:
+    def expect(self) -> None:
         """After a run's commit: its mapping's table expectations over the stored tables (not per micro-batch of a
         stream: ``tidemark check`` runs them there). One broken: the ledger row says so; a ``fail`` one raises."""
         if self.txn is not None or not self.plan.expectations:

@@ -132,14 +132,16 @@ def write_documents(
     txn: tuple[str, int] | None = None,
     finish: Callable[[Transaction], None] | None = None,
     ledger: Ledger | None = None,
+    record: RunRecord | None = None,
 ) -> None:
     """Documents -> engine -> contract -> sink in one transaction: a run's attempt or step, or a stream's
     micro-batch (``txn`` tags it, ``finish`` runs last inside the transaction: the stream saves its checkpoint
     there). ``ledger``: the documents came through ``ledger.filter``; they are recorded as applied in this
-    transaction, after their rows."""
+    transaction, after their rows. ``record``: the run ledger's row to write (a stepped run passes one for all its
+    steps); by default one for this transaction."""
     specs = [t.spec for t in plan.targets]
     with (
-        RunRecord(target, plan, engine, documents, mode, result, txn) as record,  # _tidemark.runs (history/)
+        record or RunRecord(target, plan, engine, documents, mode, result, txn) as record,  # _tidemark.runs
         Transaction(target, specs, run_id=result.run_id, txn=txn) as tx,
         BatchWriter(plan, tx, mode, result) as writer,
     ):
@@ -193,6 +195,9 @@ class Steps:
     def run(self, source: Source, commit_every: int | None) -> None:
         self.ledger.load(self.target)
         documents = self.ledger.filter(source.read(), self._skipped)
+        # one run ledger row for every step (it describes the source; the last step's row holds the totals), and
+        # the mapping's table expectations once, after the last step
+        self.record = RunRecord(self.target, self.plan, self.engine, source, self.mode, self.result, expect_after=False)
         if commit_every is None:
             self._step(documents)
         else:
@@ -203,6 +208,7 @@ class Steps:
             if not done:  # every document skipped (or none): one transaction still ensures the tables
                 self._step([])
         self.result.unchanged_documents = self.ledger.skipped
+        self.record.expect()
 
     def _step(self, documents: Iterable[RawDocument], committed: int = 0) -> None:
         r = self.result
@@ -210,7 +216,7 @@ class Steps:
         try:
             write_documents(
                 self.plan, self.target, self.engine, documents, self.mode, r, self.reporter, self.batch_documents,
-                ledger=self.ledger,
+                ledger=self.ledger, record=self.record,
             )  # fmt: skip
         except BaseException as exc:
             if committed:
