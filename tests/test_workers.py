@@ -43,7 +43,8 @@ def _tables(path: Path) -> dict[str, list[tuple[Any, ...]]]:
 
 def _summary(result: tidemark.RunResult) -> dict[str, Any]:
     summary = result.as_dict()
-    del summary["run_id"], summary["sink"]
+    for varies in ("run_id", "sink", "started_at", "seconds"):  # differ between any two runs
+        summary.pop(varies, None)
     summary["refused"] = sorted(result.as_dict()["refused"], key=json.dumps)
     return summary
 
