@@ -5,10 +5,10 @@
 origin), in the replay's own transaction, with the rows it wrote.
 
 A replay needs the documents again: an entry's ``origin`` names the file (``path`` or ``path:line`` for NDJSON,
-``... (position [...])`` for a raw store record) it came from. Rows refused by a quality rule or as orphans name no
-document yet (their ``origin`` is empty: the engine's Arrow tables do not carry it): for those the run ledger
-names the inputs of the run that quarantined them (and its files), and the replay reads those again when every
-one of them is still there. A replay re-runs the mapping
+``... (position [...])`` for a raw store record) it came from (runtime/origins.py finds it for rows refused after
+extraction). A row with an empty ``origin`` (the Spark engine keeps no per-row document): the run ledger names the
+inputs of the run that quarantined it (and its files), and the replay reads those again when every one of them is
+still there. A replay re-runs the mapping
 over every file still there; each unresolved entry of those files is then marked ``written`` (nothing of it was
 refused this time) or ``requarantined`` (refused again: the replay's new entry, with today's reason, replaces
 it). Entries whose documents are gone, or came from no file (a raw store, standard input, a list in memory),
