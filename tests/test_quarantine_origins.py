@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import duckdb
+
 import tidemark
 from tests.test_history import as_json, cli, mapping_file, written
 from tests.test_quality_rules import game, plan
@@ -58,3 +60,41 @@ def test_replay_reads_only_the_documents_the_rows_came_from(tmp_path: Path) -> N
     assert report["files"] == [str(files / "g1.json")]  # its own file, not every input of the run
     assert (report["written"], report["requarantined"]) == (1, 0)
     assert as_json("quarantine", "--sink", sink) == []
+
+
+def test_replay_re_reads_the_records_of_a_raw_directory(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from tests.test_quality_rules import MAPPING
+    from tidemark.raw import open_raw
+    from tidemark.raw.base import bare_record
+    from tidemark.raw.source import RawSource
+
+    def mapping(top: int) -> Path:  # the games mapping over a raw record's envelope (its response)
+        text = MAPPING.replace("$.", "$.response.").replace("rows: $\n", "rows: $.response\n")
+        path = tmp_path / f"raw_{top}.yaml"
+        path.write_text(text.format(games="      []", pitches="      " + SPEED.replace("110", str(top))))
+        return path
+
+    raw, sink = tmp_path / "raw", f"duckdb:{tmp_path / 'w.duckdb'}"
+    fetched = datetime(2024, 7, 12, tzinfo=UTC)
+    docs = [json.dumps(game(n, pitches=[{"speed": s}])).encode() for n, s in ((1, 95.0), (2, 120.0), (3, 97.0))]
+    with open_raw(str(raw), create=True) as store:
+        store.append([bare_record(d, fetched, endpoint="game", method="feed") for d in docs])
+    with RawSource(str(raw)) as source:
+        tidemark.run(mapping(110), source, sink)
+    [(key, origin)] = origins(sink).items()
+    assert key == ("g.pitches", json.dumps({"game_pk": 2, "n": 0}))
+    assert origin.startswith(str(raw)) and origin.endswith(":2")  # the store's second record
+    replayed = cli("quarantine", "--sink", sink, "--replay", "--mapping", str(mapping(130)), "--json")
+    assert replayed.exit_code == 0, replayed.output
+    report = json.loads(replayed.stdout)
+    assert report["files"] == [origin] and (report["written"], report["requarantined"]) == (1, 0)
+    assert report["run"]["documents"] == 1  # that record only, re-read from the store
+    assert as_json("quarantine", "--sink", sink) == []
+    with duckdb.connect(str(tmp_path / "w.duckdb")) as con:
+        assert con.sql("SELECT game_pk, speed FROM g.pitches ORDER BY 1").fetchall() == [
+            (1, 95.0),
+            (2, 120.0),
+            (3, 97.0),
+        ]
