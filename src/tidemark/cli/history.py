@@ -125,12 +125,16 @@ def quarantine_cmd(
         bool, typer.Option("--replay", help="Run --mapping again over the quarantined documents still on disk.")
     ] = False,
     mapping: Annotated[str | None, typer.Option("--mapping", "-m", help="The (fixed) mapping to replay with.")] = None,
+    raw: Annotated[
+        str | None,
+        typer.Option("--raw", help="The raw store to re-read records from (default: the one the run's ledger names)."),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """The quarantine of a store, by table and reason, with each entry's key and origin; --replay writes what passes
     now (after a mapping fix) and takes the replayed entries out of the quarantine, in one transaction."""
     if replay:
-        _replay(sink, table, mapping, as_json)
+        _replay(sink, table, mapping, as_json, raw)
         return
     from tidemark.history.quarantine import grouped, read_quarantine
     from tidemark.sinks import open_sink
@@ -155,13 +159,13 @@ def quarantine_cmd(
     print_whole(out, grid)
 
 
-def _replay(sink: str, table: str | None, mapping: str | None, as_json: bool) -> None:
+def _replay(sink: str, table: str | None, mapping: str | None, as_json: bool, raw: str | None) -> None:
     from tidemark.errors import ConfigError
     from tidemark.history.quarantine import replay
 
     if mapping is None:
         raise ConfigError("tidemark quarantine --replay needs --mapping: the fixed mapping to run the documents with")
-    report = replay(mapping, sink, table=table)
+    report = replay(mapping, sink, table=table, raw=raw)
     if as_json:
         _json(report.as_dict())
     elif not report.files:

@@ -32,10 +32,15 @@ class ExtractBatch:
     ``tables[target]`` holds the rows (columns of the target's TableSpec, no hash yet); ``scopes[target]`` holds,
     for scoped targets, one row per document: the scope values and the document's snapshot time. A document with
     no rows for a scoped target still appears in its scopes, so reconciliation can empty that scope.
+
+    ``origins[target]``, when the engine keeps it (the local engine does), is the origin of each row of
+    ``tables[target]`` (same order): the quarantine names the document of a row refused after extraction with it
+    (runtime/origins.py). Whoever filters a table filters its origins alike.
     """
 
     tables: dict[str, pa.Table] = field(default_factory=dict)
     scopes: dict[str, pa.Table] = field(default_factory=dict)
+    origins: dict[str, list[str]] = field(default_factory=dict)
     row_errors: list[RowError] = field(default_factory=list)
     rejected: list[RejectedDocument] = field(default_factory=list)
     documents: int = 0

@@ -42,8 +42,9 @@ class _TargetBuffer:
         self.errors: dict[int, list[str]] = {}
         self.scopes: list[tuple[Any, ...]] = []
 
-    def take(self) -> tuple[pa.Table, list[RowError], pa.Table | None]:
-        """Type the collected rows into an Arrow table; report rows that fail; reset for the next batch."""
+    def take(self) -> tuple[pa.Table, list[RowError], pa.Table | None, list[str]]:
+        """Type the collected rows into an Arrow table; report rows that fail; reset for the next batch. Also the
+        origin of each row of the table (``ExtractBatch.origins``)."""
         columns = list(zip(*self.rows, strict=True)) if self.rows else [() for _ in self.names]
         bad: dict[int, list[str]] = {i: list(r) for i, r in self.errors.items()}
         arrays = []
@@ -56,12 +57,14 @@ class _TargetBuffer:
         schema = pa.schema([pa.field(f.name, f.type.arrow) for f in self.plan.fields])
         table = pa.Table.from_arrays(arrays, schema=schema)
         errors = [self._row_error(i, reasons) for i, reasons in sorted(bad.items())]
+        origins = self.origins
         if bad:
             mask = pa.array([i not in bad for i in range(len(self.rows))])
             table = table.filter(mask)
+            origins = [o for i, o in enumerate(origins) if i not in bad]
         scopes = self._take_scopes()
         self.rows, self.origins, self.errors, self.scopes = [], [], {}, []
-        return table, errors, scopes
+        return table, errors, scopes, origins
 
     def _take_scopes(self) -> pa.Table | None:
         spec = self.plan.spec
@@ -141,8 +144,9 @@ class LocalEngine:
     def _finish(self, batch: ExtractBatch) -> ExtractBatch:
         batch.time_from_file, self._time_from_file = self._time_from_file, 0
         for buffer in self.buffers:
-            table, errors, scopes = buffer.take()
+            table, errors, scopes, origins = buffer.take()
             batch.tables[buffer.plan.name] = table
+            batch.origins[buffer.plan.name] = origins
             batch.row_errors.extend(errors)
             if scopes is not None:
                 batch.scopes[buffer.plan.name] = scopes

@@ -5,10 +5,10 @@
 origin), in the replay's own transaction, with the rows it wrote.
 
 A replay needs the documents again: an entry's ``origin`` names the file (``path`` or ``path:line`` for NDJSON,
-``... (position [...])`` for a raw store record) it came from. Rows refused by a quality rule or as orphans name no
-document yet (their ``origin`` is empty: the engine's Arrow tables do not carry it): for those the run ledger
-names the inputs of the run that quarantined them (and its files), and the replay reads those again when every
-one of them is still there. A replay re-runs the mapping
+``... (position [...])`` for a raw store record) it came from (runtime/origins.py finds it for rows refused after
+extraction). A row with an empty ``origin`` (the Spark engine keeps no per-row document): the run ledger names the
+inputs of the run that quarantined it (and its files), and the replay reads those again when every one of them is
+still there. A replay re-runs the mapping
 over every file still there; each unresolved entry of those files is then marked ``written`` (nothing of it was
 refused this time) or ``requarantined`` (refused again: the replay's new entry, with today's reason, replaces
 it). Entries whose documents are gone, or came from no file (a raw store, standard input, a list in memory),
@@ -110,11 +110,13 @@ class ReplayReport:
         }
 
 
-def replay(mapping: Any, sink: Any, *, table: str | None = None, **run_options: Any) -> ReplayReport:
-    """Run ``mapping`` again over the documents of the quarantined entries (of ``table``) still on disk, into
-    ``sink`` (a URL or an open sink); the entries of those files leave the quarantine in the same transaction (see
-    the module's doc)."""
-    from tidemark.runtime.batch import run
+def replay(
+    mapping: Any, sink: Any, *, table: str | None = None, raw: str | None = None, **run_options: Any
+) -> ReplayReport:
+    """Run ``mapping`` again over the documents of the quarantined entries (of ``table``) still on disk or in their
+    raw store (``raw``: its URL, for a stream's entries or a store the ledger names without its credentials), into
+    ``sink`` (a URL or an open sink); the entries of those documents leave the quarantine in the same transaction
+    (see the module's doc)."""
     from tidemark.sinks import open_sink
     from tidemark.sinks.base import Sink
 
@@ -123,20 +125,79 @@ def replay(mapping: Any, sink: Any, *, table: str | None = None, **run_options: 
     try:
         every = read_quarantine(target)
         inputs = {r["run_id"]: r["inputs"] for r in read_runs(target)}
-        sources = {e["entry_id"]: _sources(e, inputs) for e in every}
-        chosen = [e for e in every if table is None or (e["table_name"] or "-") == table]
-        report.missing = [e for e in chosen if sources[e["entry_id"]] is None]
-        paths = sorted({p for e in chosen for p in sources[e["entry_id"]] or ()})
-        if not paths:
-            return report
-        report.files = paths
-        replayed = [e for e in every if set(sources[e["entry_id"]] or ["?"]) <= set(paths)]
-        with _resolving(replayed, report):
-            report.result = run(mapping, [Path(p) for p in paths], target, **run_options)
+        stored = [e for e in every if _raw_input(inputs.get(e["run_id"]))]
+        on_disk = [e for e in every if not _raw_input(inputs.get(e["run_id"]))]
+        _replay_files(mapping, target, on_disk, inputs, table, report, run_options)
+        _replay_raw(mapping, target, stored, inputs, table, raw, report, run_options)
     finally:
         if not isinstance(sink, Sink):
             target.close()
     return report
+
+
+def _replay_files(
+    mapping: Any,
+    target: Sink,
+    every: list[dict[str, Any]],
+    inputs: dict[str, Any],
+    table: str | None,
+    report: ReplayReport,
+    run_options: dict[str, Any],
+) -> None:
+    from tidemark.runtime.batch import run
+
+    sources = {e["entry_id"]: _sources(e, inputs) for e in every}
+    chosen = [e for e in every if table is None or (e["table_name"] or "-") == table]
+    report.missing += [e for e in chosen if sources[e["entry_id"]] is None]
+    paths = sorted({p for e in chosen for p in sources[e["entry_id"]] or ()})
+    if not paths:
+        return
+    report.files += paths
+    replayed = [e for e in every if set(sources[e["entry_id"]] or ["?"]) <= set(paths)]
+    with _resolving(replayed, report):
+        report.result = run(mapping, [Path(p) for p in paths], target, **run_options)
+
+
+def _raw_input(given: dict[str, Any] | None) -> bool:
+    """Whether a run read a raw store (``tidemark run --raw``, a stream's micro-batch)."""
+    return given is not None and ("raw" in given or "stream" in given)
+
+
+def _replay_raw(
+    mapping: Any,
+    target: Sink,
+    every: list[dict[str, Any]],
+    inputs: dict[str, Any],
+    table: str | None,
+    raw: str | None,
+    report: ReplayReport,
+    run_options: dict[str, Any],
+) -> None:
+    """The entries of documents read from a raw store: the store's records with those origins, read again."""
+    from tidemark.raw import open_raw
+    from tidemark.raw.base import records
+    from tidemark.runtime.batch import run
+
+    chosen = [e for e in every if table is None or (e["table_name"] or "-") == table]
+    report.missing += [e for e in chosen if not e["origin"]]
+    chosen = [e for e in chosen if e["origin"]]
+    if not chosen:
+        return
+    stores = {raw} if raw else {inputs[e["run_id"]].get("raw") for e in chosen}
+    if None in stores or len(stores) != 1:
+        report.missing += chosen  # a stream's ledger rows do not name its store: --raw does
+        return
+    wanted = {_POSITION.sub("", e["origin"]) for e in chosen}
+    with open_raw(str(stores.pop())) as store:
+        documents = [r.document() for r in records(store, None, limit=256) if r.origin in wanted]
+    found = {d.origin for d in documents}
+    report.missing += [e for e in chosen if _POSITION.sub("", e["origin"]) not in found]
+    replayed = [e for e in every if _POSITION.sub("", e["origin"] or "?") in found]
+    if not documents:
+        return
+    report.files += sorted(found)
+    with _resolving(replayed, report):
+        report.result = run(mapping, documents, target, **run_options)
 
 
 def _sources(entry: dict[str, Any], inputs: dict[str, Any]) -> list[str] | None:
@@ -162,7 +223,7 @@ def _resolving(entries: list[dict[str, Any]], report: ReplayReport) -> Iterator[
         failed_docs = {r.origin for r in result.rejected}
         failed_rows = {(e.table, quarantine_json(e.key)) for e in result.row_errors}
         now = datetime.now(UTC)
-        rows, report.written, report.requarantined = [], 0, 0
+        rows: list[dict[str, Any]] = []
         for e in entries:
             if e["table_name"] is None:
                 again = e["origin"] in failed_docs

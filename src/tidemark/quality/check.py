@@ -174,5 +174,8 @@ def _drop(batch: ExtractBatch, t: TargetPlan, root: TargetPlan, ident: list[str]
         index = [cols.index(c) for c in present]
         subset = {tuple(w[i] for i in index) for w in wanted}
         values = table.select(present).to_pylist()
-        keep = pa.array([tuple(v[c] for c in present) not in subset for v in values], pa.bool_())
-        (batch.scopes if kind == "scopes" else batch.tables)[t.name] = table.filter(keep)
+        keep = [tuple(v[c] for c in present) not in subset for v in values]
+        (batch.scopes if kind == "scopes" else batch.tables)[t.name] = table.filter(pa.array(keep, pa.bool_()))
+        origins = batch.origins.get(t.name)
+        if kind == "rows" and origins is not None and len(origins) == len(keep):  # kept aligned with the rows
+            batch.origins[t.name] = [o for o, k in zip(origins, keep, strict=True) if k]

@@ -32,6 +32,7 @@ from tidemark.mapping.loader import load_mapping
 from tidemark.mapping.models import Mapping
 from tidemark.quality import check_rows, reject_documents
 from tidemark.runtime.applied import SKIPPING_MODES, Ledger
+from tidemark.runtime.origins import OriginIndex
 from tidemark.runtime.result import STAGES, NullReporter, Reporter, RunResult
 from tidemark.runtime.transaction import CONFLICT_RETRIES, Transaction, retry_conflicts
 from tidemark.sinks import SinkConfig, open_sink
@@ -324,6 +325,7 @@ class BatchWriter:
         """Prepare and write every table of ``batch``; quarantine what it refused (same transaction)."""
         result = self.result
         batch.rejected.extend(reject_documents(self.plan, batch))  # quality rules that reject whole documents
+        self.tx.origin_of = OriginIndex(self.plan, batch)  # the quarantine names the document of a refused row
         result.documents += batch.documents
         result.time_from_file += batch.time_from_file
         count_values(result, batch.tables)

@@ -32,6 +32,7 @@ from tidemark.contract.counts import Mode, WriteCounts
 from tidemark.contract.prepare import RowError
 from tidemark.engines.base import RejectedDocument
 from tidemark.errors import SinkConflictError, SinkTerminalError
+from tidemark.runtime.origins import OriginOf, no_origin
 from tidemark.sinks.base import Checkpoint, QuarantineEntry, Sink
 from tidemark.tables import TableSpec
 
@@ -64,6 +65,7 @@ class Transaction:
         self.txn = txn  # a stream's (name, micro-batch number): Sink.set_transaction
         #: a row was refused for a missing parent (depends on the store, not the documents: runtime/applied.py)
         self.orphans = False
+        self.origin_of: OriginOf = no_origin  # set per batch: the document of a refused row (runtime/origins.py)
 
     def __enter__(self) -> Transaction:
         self.sink.begin()
@@ -119,7 +121,8 @@ class Transaction:
         """Quarantine refused rows (with their table, key and row)."""
         now = datetime.now(UTC)
         entries = [
-            QuarantineEntry(self.run_id, e.table, _dumps(e.key), e.reason, _dumps(e.row), e.origin, now) for e in errors
+            QuarantineEntry(self.run_id, e.table, _dumps(e.key), e.reason, _dumps(e.row), self.origin_of(e), now)
+            for e in errors
         ]
         if entries:
             self.sink.quarantine(entries)
