@@ -3,6 +3,7 @@ through the ``tidemark`` command and the Python API as a user would, read back f
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,7 @@ def _rows(url: str, table: str) -> list[dict[str, Any]]:
         return sink.read_table(_spec(table)).to_pylist()  # type: ignore[no-any-return]
 
 
-@pytest.mark.parametrize("kind", ["parquet", "csv"])
+@pytest.mark.parametrize("kind", ["parquet", "csv", "delta"])
 def test_run_the_bundled_game_twice_into_s3(s3_server: S3Server, kind: str) -> None:
     url = f"{kind}:{s3_server.url(kind)}"
     args = ["run", "--mapping", "mlb:live_game", "--sink", url, "--input", str(GAME_747175), "--json"]
@@ -55,7 +56,7 @@ def test_run_the_bundled_game_twice_into_s3(s3_server: S3Server, kind: str) -> N
     assert s3_server.keys(url.partition(":")[2]), "nothing was written to the bucket"
 
 
-@pytest.mark.parametrize("kind", ["parquet"])
+@pytest.mark.parametrize("kind", ["parquet", "delta"])
 def test_newer_wins_and_older_is_skipped_on_s3(
     s3_server: S3Server, kind: str, tmp_path: Path, feed_747175: dict[str, Any]
 ) -> None:
@@ -95,3 +96,31 @@ def test_a_second_writer_on_s3_is_refused_not_lost(s3_server: S3Server) -> None:
 def _count(url: str) -> int:
     with open_sink(url) as sink:
         return sink.read_table(GAMES).num_rows
+
+
+def test_the_raw_store_on_s3_imports_lists_and_streams_into_duckdb(
+    s3_server: S3Server, tmp_path: Path, feed_747175: dict[str, Any]
+) -> None:
+    raw = s3_server.url("raw")
+    early = write_docs(tmp_path / "early", [snapshot(feed_747175, timestamp="20240713_020000")])
+    assert runner.invoke(app, ["raw", "import", raw, str(early[0])]).exit_code == 0
+    imported = runner.invoke(app, ["raw", "import", raw, str(GAME_747175), str(early[0])])
+    assert imported.exit_code == 0, imported.output
+    segments = [k for k in s3_server.keys(raw) if "/_segments/" in k]
+    assert len(segments) == 2  # one new object per append; the duplicate was not written again
+
+    listed = runner.invoke(app, ["raw", "ls", raw, "--json"])
+    assert listed.exit_code == 0, listed.output
+    listing = json.loads(listed.stdout)
+    assert [(e["endpoint"], e["method"], e["records"]) for e in listing["endpoints"]] == [("game", "liveGameV1", 2)]
+
+    sink = f"duckdb:{tmp_path / 'w.duckdb'}"
+    args = ["stream", "-m", "mlb:live_game", "--raw", raw, "-s", sink, "--once", "--name", "s3"]
+    streamed = runner.invoke(app, args)
+    assert streamed.exit_code == 0, streamed.output
+    again = runner.invoke(app, args)  # nothing new: the checkpoint is past both segments
+    assert again.exit_code == 0, again.output
+    plays = _rows(sink, PLAYS)
+    assert len(plays) == 75
+    stamp = feed_747175["metaData"]["timeStamp"]
+    assert {r[_spec(PLAYS).timestamp].strftime("%Y%m%d_%H%M%S") for r in plays} == {stamp}

@@ -70,12 +70,12 @@ class Location:
         return str(info.path)[len(self.root.rstrip("/")) + 1 :]
 
     def read_bytes(self, *parts: str) -> bytes:
-        with self.fs.open_input_stream(self.path(*parts)) as fh:
+        with self.fs.open_input_stream(self.path(*parts), compression=None) as fh:
             return bytes(fh.read())
 
     def write_bytes(self, data: bytes, *parts: str) -> None:
         """One object written whole: on an object store it becomes visible at once, complete, or not at all."""
-        with self.fs.open_output_stream(self.path(*parts)) as fh:
+        with self.fs.open_output_stream(self.path(*parts), compression=None) as fh:
             fh.write(data)
 
     def delete(self, *parts: str) -> None:

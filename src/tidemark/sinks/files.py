@@ -317,7 +317,7 @@ class FileSink(WorkingCopySink[_FilesState]):
             self._state().written.append(rel)
             try:
                 fs.create_dir(self.location.path(folder), recursive=True)
-                with fs.open_output_stream(self.location.path(rel)) as sink:
+                with fs.open_output_stream(self.location.path(rel), compression=None) as sink:
                     self.format.write(part, sink)
                 if not self.location.remote:
                     _fsync(Path(self.location.path(rel)))  # on disk before a manifest can name it
