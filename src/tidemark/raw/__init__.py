@@ -22,6 +22,7 @@ from tidemark.raw.base import (
     record_from_response,
 )
 from tidemark.raw.source import RawSource
+from tidemark.storage import is_remote
 
 _PG_SCHEMES = ("postgresql", "postgres")
 
@@ -43,11 +44,11 @@ def open_raw(url: str, *, create: bool = False) -> RawStore:
         from tidemark.raw.postgres import PostgresRawStore
 
         return PostgresRawStore(url, create=create)
-    if sep and re.fullmatch(r"[a-z][a-z0-9+.-]+", scheme) and not Path(url).exists():
+    if sep and re.fullmatch(r"[a-z][a-z0-9+.-]+", scheme) and not Path(url).exists() and not is_remote(url):
         raise ConfigError(
             f"unknown raw store {url!r}: give a directory, duckdb:FILE or a postgresql://user@host/db URL"
         )
-    from tidemark.raw.directory import DirectoryRawStore
+    from tidemark.raw.directory import DirectoryRawStore  # a local directory or s3://bucket/prefix (storage.py)
 
     return DirectoryRawStore(url, create=create)
 

@@ -45,7 +45,7 @@ import time
 import uuid
 import zlib
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -62,6 +62,7 @@ from tidemark.raw.base import (
     broken,
 )
 from tidemark.raw.decode import decode_record
+from tidemark.storage import Location, locate
 
 SEGMENTS = "_segments"
 _RECORDED = (".json", ".json.gz")
@@ -76,7 +77,8 @@ class _Entry:
     time: int
     kind: int
     name: str
-    path: Path
+    path: str  # on the store's filesystem
+    location: Location = field(compare=False, repr=False)
 
     def position(self, line: int) -> Position:
         return (self.time, self.kind, self.name, line)
@@ -94,9 +96,12 @@ class _Line(msgspec.Struct):
 
 class DirectoryRawStore(RawStore):
     def __init__(self, path: str | Path, *, create: bool = False) -> None:
-        self.root = Path(path)
-        self.display = str(self.root)
-        if create:
+        self.location = locate(str(path))
+        self.root = Path(self.location.root)
+        self.display = str(path)
+        if self.location.remote:
+            pass  # an object store has no folders to create: the first append makes the prefix
+        elif create:
             (self.root / SEGMENTS).mkdir(parents=True, exist_ok=True)
         elif not self.root.is_dir():
             raise SourceError(
@@ -141,18 +146,19 @@ class DirectoryRawStore(RawStore):
 
     def _entries(self) -> list[_Entry]:
         entries: list[_Entry] = []
-        for path in self.root.rglob("*"):
-            parts = path.relative_to(self.root).parts
-            if len(parts) < 3 or any(p.startswith((".", "_")) for p in parts) or not path.name.endswith(_RECORDED):
+        where = self.location
+        for info in where.files():  # one listing (paged on an object store)
+            parts = where.relative(info).split("/")
+            name = parts[-1]
+            if len(parts) == 2 and parts[0] == SEGMENTS:
+                stamp = name[:20]
+                if stamp.isdigit() and name[20:21] == "-" and name.endswith(".ndjson.gz"):
+                    entries.append(_Entry(int(stamp), 1, name, info.path, where))
                 continue
-            with contextlib.suppress(FileNotFoundError):  # removed while listing
-                entries.append(_Entry(path.stat().st_mtime_ns, 0, "/".join(parts), path))
-        segments = self.root / SEGMENTS
-        if segments.is_dir():
-            for path in segments.iterdir():
-                stamp = path.name[:20]
-                if stamp.isdigit() and path.name[20:21] == "-" and path.name.endswith(".ndjson.gz"):
-                    entries.append(_Entry(int(stamp), 1, path.name, path))
+            if len(parts) < 3 or any(p.startswith((".", "_")) for p in parts) or not name.endswith(_RECORDED):
+                continue
+            if info.mtime_ns is not None:
+                entries.append(_Entry(int(info.mtime_ns), 0, "/".join(parts), info.path, where))
         return sorted(entries, key=lambda e: (e.time, e.kind, e.name))
 
     def _records(
@@ -181,9 +187,10 @@ class DirectoryRawStore(RawStore):
     # -- appending ------------------------------------------------------------------------------------------------
     def append(self, records: Iterable[RawRecord]) -> AppendCounts:
         segments = self.root / SEGMENTS
-        segments.mkdir(parents=True, exist_ok=True)
+        if not self.location.remote:
+            segments.mkdir(parents=True, exist_ok=True)
         batch = list(records)
-        with _locked(segments / ".lock"):
+        with _locked(None if self.location.remote else segments / ".lock"):
             entries = self._entries()
             self._scan(entries)
             new: list[RawRecord] = []
@@ -196,7 +203,10 @@ class DirectoryRawStore(RawStore):
                 return AppendCounts(0, len(batch), [])
             stamp = max([time.time_ns(), *(e.time + 1 for e in entries)])
             name = f"{stamp:020d}-{uuid.uuid4().hex[:12]}.ndjson.gz"
-            _publish(segments, name, new)
+            if self.location.remote:  # one object put whole: visible complete or not at all, under a new name
+                self.location.write_bytes(_segment_bytes(new), SEGMENTS, name)
+            else:
+                _publish(segments, name, new)
             self._scanned.add((stamp, 1, name, 0))
         positions: list[Position] = [(stamp, 1, name, n) for n in range(1, len(new) + 1)]
         return AppendCounts(len(new), len(batch) - len(new), positions)
@@ -215,18 +225,17 @@ def _recorded(entry: _Entry) -> RawRecord:
     position, where = entry.position(0), str(entry.path)
     try:
         fetched = datetime.fromtimestamp(entry.time / 1e9, UTC)
-        data = _read(entry.path)
+        data = _read(entry)
     except (OSError, EOFError, zlib.error) as exc:
         return broken(position, where, f"cannot read file: {exc}")
     folders = entry.name.split("/")  # a document with no envelope is named by its folders
     return decode_record(data, fetched, position=position, origin=where, bare=(folders[0], folders[1]))
 
 
-def _read(path: Path) -> bytes:
-    if path.name.endswith(".gz"):
-        with gzip.open(path, "rb") as fh:
-            return fh.read()
-    return path.read_bytes()
+def _read(entry: _Entry) -> bytes:
+    with entry.location.fs.open_input_stream(entry.path, compression=None) as fh:
+        data = bytes(fh.read())
+    return gzip.decompress(data) if entry.path.endswith(".gz") else data
 
 
 def _selected(record: RawRecord, endpoint: str | None, method: str | None) -> bool:
@@ -238,7 +247,7 @@ def _segment(entry: _Entry) -> Iterator[RawRecord]:
     broken record at its position: the rest of the segment, if any, goes on)."""
     line = 0
     try:
-        with gzip.open(entry.path, "rb") as fh:
+        with entry.location.fs.open_input_stream(entry.path, compression=None) as raw, gzip.open(raw, "rb") as fh:
             for line, text in enumerate(fh, start=1):
                 if text.strip():
                     yield _line(entry, line, text)
@@ -292,8 +301,15 @@ def _segment_line(record: RawRecord) -> bytes:
     return head[:-1] + b',"document":' + document + b"}\n"
 
 
+def _segment_bytes(records: list[RawRecord]) -> bytes:
+    return gzip.compress(b"".join(_segment_line(r) for r in records), compresslevel=_GZIP_LEVEL, mtime=0)
+
+
 @contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
+def _locked(path: Path | None) -> Iterator[None]:
+    if path is None:  # an object store: no lock (module docstring)
+        yield
+        return
     with open(path, "a+b") as fh:
         fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
         try:

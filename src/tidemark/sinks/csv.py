@@ -8,7 +8,6 @@ manifest, never from guessing. See :mod:`tidemark.sinks.files` for the layout, t
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import ClassVar, Literal
 
 import pyarrow as pa
@@ -21,21 +20,24 @@ BLOCK = 16 << 20  # bytes parsed per block (in parallel); a row must fit in one
 
 
 class CsvConfig(BaseModel):
-    """``csv:PATH``: a directory of CSV files per table."""
+    """``csv:PATH`` or ``csv:s3://bucket/prefix``: a directory of CSV files per table."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     type: Literal["csv"] = "csv"
     path: str
     lock_timeout: float = Field(60.0, gt=0, description="seconds to wait for another writer of the same directory")
+    storage_options: dict[str, str] = Field(
+        default_factory=dict, repr=False, description="object store settings (AWS_ENDPOINT_URL, keys...): storage.py"
+    )
 
 
 class CsvFormat:
     extension = "csv"
 
-    def write(self, table: pa.Table, path: Path) -> None:
-        pacsv.write_csv(table, path, pacsv.WriteOptions(include_header=True, quoting_style="all_valid"))
+    def write(self, table: pa.Table, out: pa.NativeFile) -> None:
+        pacsv.write_csv(table, out, pacsv.WriteOptions(include_header=True, quoting_style="all_valid"))
 
-    def read(self, path: Path, schema: pa.Schema) -> pa.Table:
+    def read(self, source: pa.NativeFile, schema: pa.Schema) -> pa.Table:
         convert = pacsv.ConvertOptions(
             column_types=schema,
             include_columns=schema.names,
@@ -47,14 +49,15 @@ class CsvFormat:
             false_values=["false"],
         )
         parse = pacsv.ParseOptions(newlines_in_values=True)
+        data = source.read_buffer()  # one read (one GET on an object store), parsed from memory
         try:
-            return pacsv.read_csv(path, pacsv.ReadOptions(block_size=BLOCK), parse, convert)
+            return pacsv.read_csv(pa.BufferReader(data), pacsv.ReadOptions(block_size=BLOCK), parse, convert)
         except pa.ArrowInvalid as exc:
             if "straddl" not in str(exc):
                 raise
             # a row longer than a block (very long text): parse the file as one block
-            whole = pacsv.ReadOptions(block_size=min(path.stat().st_size + 1, 2**31 - 1))
-            return pacsv.read_csv(path, whole, parse, convert)
+            whole = pacsv.ReadOptions(block_size=min(data.size + 1, 2**31 - 1))
+            return pacsv.read_csv(pa.BufferReader(data), whole, parse, convert)
 
 
 class CsvSink(FileSink):
@@ -63,4 +66,4 @@ class CsvSink(FileSink):
 
     def __init__(self, config: CsvConfig) -> None:
         self.config = config
-        super().__init__(config.path, config.lock_timeout)
+        super().__init__(config.path, config.lock_timeout, config.storage_options)

@@ -20,9 +20,7 @@ are classified again against it) ``commit_retries`` times, then reported as a :c
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import pyarrow as pa
@@ -61,6 +59,7 @@ from tidemark.sinks.working import (
     matching,
     stored_schema,
 )
+from tidemark.storage import delta_options, locate
 from tidemark.tables import HASH_COLUMN, TableSpec
 from tidemark.types import LogicalType
 
@@ -84,6 +83,9 @@ class DeltaConfig(BaseModel):
     type: Literal["delta"] = "delta"
     path: str
     commit_retries: int = Field(5, ge=0, description="retries of a commit that lost a race with another writer")
+    storage_options: dict[str, str] = Field(
+        default_factory=dict, repr=False, description="delta-rs storage options (AWS_ENDPOINT_URL, keys...)"
+    )
 
 
 @dataclass
@@ -168,7 +170,9 @@ class DeltaSink(WorkingCopySink[_DeltaState]):
             (OSError, SinkTransientError, "cannot write to {root}: {exc}"),
         ]
         self.config = config
-        self.root = Path(config.path)
+        self.location = locate(config.path, config.storage_options)
+        self.root = config.path
+        self.options = delta_options(config.path, config.storage_options)
         self.display = f"delta:{config.path}"
         #: per table, what the last commit's MERGE (or write) reported: inserted / updated / deleted rows
         self.last_commit: dict[str, dict[str, int]] = {}
@@ -227,13 +231,20 @@ class DeltaSink(WorkingCopySink[_DeltaState]):
         self._commit_op(lambda: self._write(path, rows, mode="append", spec=None))
 
     # -- tables -------------------------------------------------------------------------------------------------
-    def _path(self, spec: TableSpec) -> Path:
-        return self.root / spec.schema / spec.name if spec.schema else self.root / spec.name
+    def _path(self, spec: TableSpec) -> str:
+        return self._table_url(*([spec.schema] if spec.schema else []), spec.name)
 
-    def _open(self, path: Path) -> Any:
-        if not self._dl.DeltaTable.is_deltatable(str(path)):
+    def _table_url(self, *parts: str) -> str:
+        """A table's location as delta-rs takes it: an absolute local path, or the object store URL."""
+        return self.location.url_of(*parts) if self.location.remote else self.location.path(*parts)
+
+    def _exists(self, path: str) -> bool:
+        return bool(self._dl.DeltaTable.is_deltatable(path, storage_options=self.options))
+
+    def _open(self, path: str) -> Any:
+        if not self._exists(path):
             return None
-        return self._guard(lambda: self._dl.DeltaTable(str(path)))
+        return self._guard(lambda: self._dl.DeltaTable(path, storage_options=self.options))
 
     def ensure_table(self, spec: TableSpec) -> None:
         tables = self._state().tables
@@ -253,11 +264,11 @@ class DeltaSink(WorkingCopySink[_DeltaState]):
             replayed = done is not None and done >= state.txn[1]
         return _Table(spec, WorkingTable(spec, _Snapshot(spec, data, marks), state.db()), data, marks, replayed)
 
-    def _wm_path(self, spec: TableSpec) -> Path:
-        path = self.root / "_tidemark" / watermark_spec(spec).name
-        legacy = self.root / "_tidemark" / legacy_watermark_name(spec)
+    def _wm_path(self, spec: TableSpec) -> str:
+        path = self._table_url("_tidemark", watermark_spec(spec).name)
+        legacy = self._table_url("_tidemark", legacy_watermark_name(spec))
         # a store written before watermark names were made collision-free keeps its watermarks where they are
-        return legacy if not path.exists() and self._dl.DeltaTable.is_deltatable(str(legacy)) else path
+        return legacy if not self._exists(path) and self._exists(legacy) else path
 
     def _check_schema(self, spec: TableSpec, data: Any) -> None:
         stored = {
@@ -310,7 +321,7 @@ class DeltaSink(WorkingCopySink[_DeltaState]):
         if spec.scope:
             self._publish_watermarks(table)
         if table.data is None:
-            if self._dl.DeltaTable.is_deltatable(str(self._path(spec))):
+            if self._exists(self._path(spec)):
                 raise _Lost("the table was created by another writer")
             rows = conform(work.rows(), stored_schema(spec), nullable=False)
             self._commit_op(lambda: self._write(self._path(spec), rows, mode="error", spec=spec))
@@ -381,7 +392,7 @@ class DeltaSink(WorkingCopySink[_DeltaState]):
             return
         changes = conform(changes, watermark_schema(table.spec), nullable=False)
         if table.marks is None:
-            if self._dl.DeltaTable.is_deltatable(str(path)):
+            if self._exists(path):
                 raise _Lost("the watermark table was created by another writer")
             self._commit_op(lambda: self._write(path, changes, mode="error", spec=None))
             return
@@ -412,10 +423,11 @@ class DeltaSink(WorkingCopySink[_DeltaState]):
 
     def _write(self, target: Any, rows: pa.Table, *, mode: str, spec: TableSpec | None) -> None:
         partitions = list(spec.partition_by) if spec is not None and spec.partition_by else None
-        target = str(target) if isinstance(target, Path) else target
+        options = self.options if isinstance(target, str) else None  # a DeltaTable carries its own
         self._dl.write_deltalake(
             target,
             rows,
+            storage_options=options,
             mode=mode,
             partition_by=partitions,
             description=spec.description if spec is not None else None,
@@ -458,15 +470,16 @@ class DeltaSink(WorkingCopySink[_DeltaState]):
         (default 168, a week) needs (VACUUM). Time travel and readers older than that lose their files."""
         hours = 168 if retention_hours is None else retention_hours
         report = {}
-        for log in sorted(self.root.rglob("_delta_log")):
-            data = self._open(log.parent)
+        relative = (self.location.relative(f) for f in self.location.files())
+        for table in sorted({r.partition("_delta_log/")[0].rstrip("/") for r in relative if "_delta_log/" in r}):
+            data = self._open(self._table_url(table))
             if data is None:
                 continue
             optimized = self._guard(data.optimize.compact)
             removed = self._guard(
                 lambda d=data: d.vacuum(retention_hours=hours, dry_run=False, enforce_retention_duration=False)
             )
-            report[os.path.relpath(log.parent, self.root)] = {
+            report[table] = {
                 "files_added": int(optimized.get("numFilesAdded", 0)),
                 "files_removed": int(optimized.get("numFilesRemoved", 0)),
                 "files_vacuumed": len(removed),

@@ -37,7 +37,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from tidemark.contract.counts import Mode, WriteCounts
-from tidemark.errors import SinkTerminalError, SinkTransientError
+from tidemark.errors import SinkConflictError, SinkTerminalError, SinkTransientError
 from tidemark.sinks.base import Capabilities
 from tidemark.sinks.bookkeeping import (
     legacy_watermark_name,
@@ -49,12 +49,21 @@ from tidemark.sinks.bookkeeping import (
 from tidemark.sinks.names import check_names
 from tidemark.sinks.schema import columns_to_add
 from tidemark.sinks.working import WorkingCopySink, WorkingTable, WorkState, conform, matching
+from tidemark.storage import Location, locate
 from tidemark.tables import HASH_COLUMN, Column, TableSpec
 from tidemark.types import parse_type
 
 META = "_tidemark"
 MANIFEST = "manifest.json"
 NULL_PARTITION = "__HIVE_DEFAULT_PARTITION__"
+#: on an object store (``s3://...``) there is no lock and no rename: the manifest is one object put whole
+OBJECT_STORE_CAPABILITIES = Capabilities(
+    transactional=True,  # still one manifest object publishes every table of a run
+    enforces_foreign_keys=False,
+    atomic_checkpoint=True,
+    concurrent_writers=False,  # a second writer is detected before the put, not excluded: one writer at a time
+    max_identifier_bytes=255,
+)
 Entry = dict[str, Any]  # one table in the manifest
 
 
@@ -63,9 +72,9 @@ class FileFormat(Protocol):
 
     extension: str
 
-    def write(self, table: pa.Table, path: Path) -> None: ...
+    def write(self, table: pa.Table, out: pa.NativeFile) -> None: ...
 
-    def read(self, path: Path, schema: pa.Schema) -> pa.Table:
+    def read(self, source: pa.NativeFile, schema: pa.Schema) -> pa.Table:
         """The file's rows with ``schema``'s columns (read only those; NULL for columns the file lacks)."""
         ...
 
@@ -96,7 +105,7 @@ class _StoredFiles:
         probe_schema = pa.schema([spec.arrow_schema.field(c) for c in probe_cols])
         hits = []
         for f in candidates:
-            probe = self.sink.format.read(self.sink.root / f["path"], probe_schema)
+            probe = self.sink.read_file(f, probe_schema)
             if pc.any(matching(probe, spec, keys, scopes, by)).as_py():
                 hits.append(f)
         if not hits:
@@ -120,12 +129,16 @@ class _StoredFiles:
 class _FilesState(WorkState[_Table]):
     #: the store's lock (an flock on ROOT/_tidemark/lock), held until the transaction ends
     lock: int | None = None
-    #: files of the open transaction, deleted if it does not publish them
-    written: list[Path] = field(default_factory=list)
+    #: where the store is, and the files of the open transaction (deleted if it does not publish them)
+    location: Location | None = None
+    written: list[str] = field(default_factory=list)
+    #: the manifest version the transaction started from (an object store checks it before publishing)
+    base_version: int = 0
 
     def close(self) -> None:
         for path in self.written:  # written by a transaction that did not publish them
-            path.unlink(missing_ok=True)
+            if self.location is not None:
+                self.location.delete(path)
         self.written.clear()
         super().close()
         if self.lock is not None:
@@ -146,31 +159,46 @@ class FileSink(WorkingCopySink[_FilesState]):
     format: ClassVar[FileFormat]
     kind: ClassVar[str]
 
-    def __init__(self, path: str, lock_timeout: float) -> None:
-        self.root = Path(path)
+    def __init__(self, path: str, lock_timeout: float, storage_options: dict[str, str] | None = None) -> None:
+        self.location = locate(path, storage_options)
+        self.root = path
         self.display = f"{self.kind}:{path}"
         self.lock_timeout = lock_timeout
+        if self.location.remote:  # no lock and no rename on an object store: one writer at a time (module doc)
+            self.capabilities = OBJECT_STORE_CAPABILITIES  # type: ignore[misc]
         self.manifest: dict[str, Any] = self._read_manifest()
 
     # -- manifest -----------------------------------------------------------------------------------------------
     def _read_manifest(self) -> dict[str, Any]:
-        path = self.root / META / MANIFEST
+        where = self.location.url_of(META, MANIFEST)
         try:
-            data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+            data: dict[str, Any] = json.loads(self.location.read_bytes(META, MANIFEST))
         except FileNotFoundError:
             return {"version": 0, "format": self.kind, "tables": {}}
         except (OSError, ValueError) as exc:
-            raise SinkTerminalError(f"cannot read {path}: {exc}. Restore it from a backup.") from exc
+            raise SinkTerminalError(f"cannot read {where}: {exc}. Restore it from a backup.") from exc
         if data.get("format") != self.kind:
             raise SinkTerminalError(f"{self.root} holds {data.get('format')} files, not {self.kind}: use another path")
         return data
 
     def _publish(self, manifest: dict[str, Any]) -> None:
-        """The commit point: write the new manifest beside the old one, then rename it over (atomic on POSIX)."""
-        meta = self.root / META
+        """The commit point: on disk, write the new manifest beside the old one and rename it over (atomic on
+        POSIX); on an object store, put it as one object (atomic per object) after checking that no other writer
+        published since this transaction began."""
+        text = json.dumps(manifest, indent=1, sort_keys=True).encode()
+        if self.location.remote:
+            if int(self._read_manifest()["version"]) != self._state().base_version:
+                raise SinkConflictError(
+                    f"another writer committed to {self.display} during this run: the object store has no lock, "
+                    "run one writer at a time there; run again to apply this input on top"
+                )
+            self.location.write_bytes(text, META, MANIFEST)
+            self._state().written.clear()
+            return
+        meta = Path(self.location.path(META))
         tmp = meta / f".{MANIFEST}.{uuid.uuid4().hex[:8]}"
-        with open(tmp, "w", encoding="utf-8") as fh:
-            json.dump(manifest, fh, indent=1, sort_keys=True)
+        with open(tmp, "wb") as fh:
+            fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, meta / MANIFEST)
@@ -184,8 +212,13 @@ class FileSink(WorkingCopySink[_FilesState]):
     # -- transaction --------------------------------------------------------------------------------------------
     def begin(self) -> None:
         self._discard()
-        (self.root / META).mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.root / META / "lock", os.O_CREAT | os.O_RDWR, 0o644)
+        if self.location.remote:
+            self.manifest = self._read_manifest()
+            self._work = _FilesState(location=self.location, base_version=int(self.manifest["version"]))
+            return
+        lock = Path(self.location.path(META, "lock"))
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(lock, os.O_CREAT | os.O_RDWR, 0o644)
         deadline = time.monotonic() + self.lock_timeout
         while True:
             try:
@@ -195,12 +228,11 @@ class FileSink(WorkingCopySink[_FilesState]):
                 if time.monotonic() > deadline:
                     os.close(fd)
                     raise SinkTransientError(
-                        f"another writer holds {self.root / META / 'lock'} for over {self.lock_timeout:.0f} s; "
-                        "retry when it has finished"
+                        f"another writer holds {lock} for over {self.lock_timeout:.0f} s; retry when it has finished"
                     ) from None
                 time.sleep(0.05)
-        self._work = _FilesState(lock=fd)
         self.manifest = self._read_manifest()  # the newest state, read under the lock
+        self._work = _FilesState(lock=fd, location=self.location, base_version=int(self.manifest["version"]))
 
     def commit(self) -> None:
         try:
@@ -208,7 +240,7 @@ class FileSink(WorkingCopySink[_FilesState]):
             self._publish(manifest)
             self.manifest = manifest
             for path in obsolete:
-                (self.root / path).unlink(missing_ok=True)
+                self.location.delete(path)
         finally:
             self._discard()
 
@@ -245,7 +277,7 @@ class FileSink(WorkingCopySink[_FilesState]):
         return manifest, obsolete
 
     def _new_state(self) -> _FilesState:
-        return _FilesState()
+        return _FilesState(location=self.location)
 
     # -- tables -------------------------------------------------------------------------------------------------
     def ensure_table(self, spec: TableSpec) -> None:
@@ -275,24 +307,28 @@ class FileSink(WorkingCopySink[_FilesState]):
     def _write_files(self, spec: TableSpec, rows: pa.Table, version: int) -> list[Entry]:
         """One new file per partition value (one file when the table is not partitioned)."""
         rows = conform(rows, _file_schema(spec))
-        base = Path(*([spec.schema] if spec.schema else []), spec.name)
+        base = [*([spec.schema] if spec.schema else []), spec.name]
         groups = _partitions(rows, spec.partition_by) if spec.partition_by else [({}, rows)]
         out = []
+        fs = self.location.fs
         for values, part in groups:
-            folder = base.joinpath(*(f"{k}={_dir_value(v)}" for k, v in values.items()))
-            (self.root / folder).mkdir(parents=True, exist_ok=True)
-            rel = folder / f"part-{version:06d}-{uuid.uuid4().hex[:12]}.{self.format.extension}"
-            self._state().written.append(self.root / rel)
+            folder = "/".join([*base, *(f"{k}={_dir_value(v)}" for k, v in values.items())])
+            rel = f"{folder}/part-{version:06d}-{uuid.uuid4().hex[:12]}.{self.format.extension}"
+            self._state().written.append(rel)
             try:
-                self.format.write(part, self.root / rel)
-                _fsync(self.root / rel)  # on disk before a manifest can name it
+                fs.create_dir(self.location.path(folder), recursive=True)
+                with fs.open_output_stream(self.location.path(rel), compression=None) as sink:
+                    self.format.write(part, sink)
+                if not self.location.remote:
+                    _fsync(Path(self.location.path(rel)))  # on disk before a manifest can name it
             except OSError as exc:
-                raise SinkTransientError(f"cannot write {self.root / rel}: {exc}") from exc
-            out.append({"path": rel.as_posix(), "rows": part.num_rows, "partition": values})
+                raise SinkTransientError(f"cannot write {self.location.url_of(rel)}: {exc}") from exc
+            out.append({"path": rel, "rows": part.num_rows, "partition": values})
         return out
 
     def read_file(self, f: Entry, schema: pa.Schema) -> pa.Table:
-        return conform(self.format.read(self.root / f["path"], schema), schema)
+        with self.location.fs.open_input_file(self.location.path(f["path"])) as source:
+            return conform(self.format.read(source, schema), schema)
 
     def read_entry(self, entry: Entry, schema: pa.Schema) -> pa.Table:
         parts = [self.read_file(f, schema) for f in entry["files"]]
@@ -339,7 +375,7 @@ class FileSink(WorkingCopySink[_FilesState]):
             self._publish(manifest)
             self.manifest = manifest
             for path in [*obsolete, *orphans]:
-                (self.root / path).unlink(missing_ok=True)
+                self.location.delete(path)
             report["(unreferenced files)"] = {"files_removed": len(orphans), "files_added": 0}
             return report
         finally:
@@ -348,9 +384,13 @@ class FileSink(WorkingCopySink[_FilesState]):
     def _orphans(self, referenced: set[str], retention_hours: int) -> list[str]:
         cutoff = time.time() - retention_hours * 3600
         found = []
-        for path in self.root.rglob(f"part-*.{self.format.extension}"):
-            rel = path.relative_to(self.root).as_posix()
-            if rel not in referenced and path.stat().st_mtime <= cutoff:
+        for info in self.location.files():
+            rel = self.location.relative(info)
+            name = rel.rpartition("/")[2]
+            if not (name.startswith("part-") and name.endswith(f".{self.format.extension}")):
+                continue
+            mtime = info.mtime.timestamp() if info.mtime is not None else 0.0
+            if rel not in referenced and mtime <= cutoff:
                 found.append(rel)
         return found
 

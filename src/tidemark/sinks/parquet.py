@@ -5,7 +5,6 @@ See :mod:`tidemark.sinks.files` for the layout, the atomic swap and what an upse
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import ClassVar, Literal
 
 import pyarrow as pa
@@ -16,13 +15,16 @@ from tidemark.sinks.files import FileSink
 
 
 class ParquetConfig(BaseModel):
-    """``parquet:PATH``: a directory of Parquet files per table."""
+    """``parquet:PATH`` or ``parquet:s3://bucket/prefix``: a directory of Parquet files per table."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     type: Literal["parquet"] = "parquet"
     path: str
     compression: Literal["snappy", "zstd", "gzip", "none"] = "zstd"
     lock_timeout: float = Field(60.0, gt=0, description="seconds to wait for another writer of the same directory")
+    storage_options: dict[str, str] = Field(
+        default_factory=dict, repr=False, description="object store settings (AWS_ENDPOINT_URL, keys...): storage.py"
+    )
 
 
 class ParquetFormat:
@@ -31,12 +33,13 @@ class ParquetFormat:
     def __init__(self, compression: str = "zstd") -> None:
         self.compression = compression
 
-    def write(self, table: pa.Table, path: Path) -> None:
-        pq.write_table(table, path, compression=self.compression)
+    def write(self, table: pa.Table, out: pa.NativeFile) -> None:
+        pq.write_table(table, out, compression=self.compression)
 
-    def read(self, path: Path, schema: pa.Schema) -> pa.Table:
-        present = set(pq.read_schema(path).names)
-        return pq.read_table(path, columns=[f.name for f in schema if f.name in present])
+    def read(self, source: pa.NativeFile, schema: pa.Schema) -> pa.Table:
+        parquet = pq.ParquetFile(source)
+        present = set(parquet.schema_arrow.names)
+        return parquet.read(columns=[f.name for f in schema if f.name in present])
 
 
 class ParquetSink(FileSink):
@@ -46,4 +49,4 @@ class ParquetSink(FileSink):
     def __init__(self, config: ParquetConfig) -> None:
         self.config = config
         self.format = ParquetFormat(config.compression)  # type: ignore[misc]
-        super().__init__(config.path, config.lock_timeout)
+        super().__init__(config.path, config.lock_timeout, config.storage_options)
