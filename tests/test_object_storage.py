@@ -48,7 +48,9 @@ def test_run_the_bundled_game_twice_into_s3(s3_server: S3Server, kind: str) -> N
 
     again = runner.invoke(app, args)
     assert again.exit_code == 0, again.output
-    result = tidemark.run(PLAN, [GAME_747175], url)  # and a third time through the Python API: the counts
+    skipped = tidemark.run(PLAN, [GAME_747175], url)  # through the Python API: applied before, not parsed again
+    assert (skipped.documents, skipped.unchanged_documents) == (0, 1)
+    result = tidemark.run(PLAN, [GAME_747175], url, reprocess=True)  # applied again: every row unchanged
     assert result.ok
     assert result.tables[PITCHES].as_dict()["unchanged"] == 290
     assert result.tables[PITCHES].as_dict()["inserted"] == 0
@@ -64,7 +66,7 @@ def test_newer_wins_and_older_is_skipped_on_s3(
     early = write_docs(tmp_path / "early", [snapshot(feed_747175, timestamp="20240713_020000")])
     first = tidemark.run(PLAN, early, url)
     newer = tidemark.run(PLAN, [GAME_747175], url)
-    older = tidemark.run(PLAN, early, url)
+    older = tidemark.run(PLAN, early, url, reprocess=True)  # not skipped as applied before: through the contract
     assert first.ok and newer.ok and older.ok
     assert first.tables[PLAYS].as_dict()["inserted"] == 75
     assert newer.tables[PLAYS].as_dict()["updated"] == 75  # a newer snapshot of every play
