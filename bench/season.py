@@ -99,7 +99,10 @@ def child_load(folder: str, sink: str, workers: int) -> dict[str, Any]:
     start = time.perf_counter()
     result = tidemark.run("mlb:live_game", [Path(folder)], sink, workers=workers)
     seconds = time.perf_counter() - start
-    return {"seconds": seconds, "documents": result.documents, "counts": result.counts.as_dict()}
+    # documents read: applied, or skipped as applied before (an unchanged re-run parses none of them)
+    documents = result.documents + result.unchanged_documents
+    return {"seconds": seconds, "documents": documents, "skipped_documents": result.unchanged_documents,
+            "counts": result.counts.as_dict()}  # fmt: skip
 
 
 DLT_SCRIPT = """
