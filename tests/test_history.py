@@ -192,3 +192,36 @@ def test_an_interrupted_run_is_recorded_after_its_rollback(tmp_path: Path) -> No
         assert con.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'g'").fetchone() == (0,)
     finally:
         con.close()
+
+
+def test_a_write_is_in_the_run_ledger_with_its_counts(tmp_path: Path) -> None:
+    url = f"duckdb:{tmp_path / 'w.duckdb'}"
+    first = pa.table({"id": [1, 2, 3], "v": ["a", "b", None]})
+    tidemark.write(first, url, "main.items", mode="upsert", keys=["id"])
+    second = tidemark.write(
+        pa.table({"id": [3, 4, None], "v": ["c", "d", "e"]}), url, "main.items", mode="upsert", keys=["id"]
+    )
+    runs = as_json("runs", "--sink", url, "--json")
+    assert [r["command"] for r in runs] == ["write", "write"]
+    newest = runs[0]
+    assert newest["run_id"] == second.run_id and newest["status"] == "ok" and newest["mode"] == "upsert"
+    assert newest["mapping"] == "table main.items" and newest["inputs"]["data"] == "pyarrow.lib.Table"
+    counts = newest["counts"]["tables"]["main.items"]
+    assert (counts["inserted"], counts["updated"], counts["quarantined"]) == (1, 1, 1)
+    assert runs[1]["counts"]["tables"]["main.items"]["inserted"] == 3
+    listed = cli("runs", "--sink", url)
+    assert listed.exit_code == 0 and "write" in listed.output and second.run_id in listed.output
+
+
+def test_a_failed_write_is_in_the_run_ledger_and_wrote_nothing(tmp_path: Path) -> None:
+    url = f"duckdb:{tmp_path / 'w.duckdb'}"
+    tidemark.write(pa.table({"id": [1], "v": ["a"]}), url, "main.items", mode="upsert", keys=["id"])
+    with pytest.raises(tidemark.errors.ContractError, match="duplicate key id=2"):
+        tidemark.write(
+            pa.table({"id": [2, 2], "v": ["b", "c"]}), url, "main.items", mode="upsert", keys=["id"], dedup="error"
+        )
+    runs = as_json("runs", "--sink", url, "--json")
+    assert [(r["command"], r["status"]) for r in runs] == [("write", "failed"), ("write", "ok")]
+    assert "duplicate key id=2" in runs[0]["error"]
+    with duckdb.connect(str(tmp_path / "w.duckdb")) as con:
+        assert con.execute("select id from main.items").fetchall() == [(1,)]

@@ -127,6 +127,21 @@ def test_run_metrics_file_holds_the_counts(tmp_path: Path) -> None:
     assert samples[("tidemark_last_success", ())] == 1
 
 
+def test_write_metrics_file_holds_the_writes_counts(tmp_path: Path) -> None:
+    csv = tmp_path / "scores.csv"
+    csv.write_text("id,score\n1,10\n2,20\n,30\n", encoding="utf-8")
+    prom, sink = tmp_path / "write.prom", f"duckdb:{tmp_path / 'w.duckdb'}"
+    args = ["write", str(csv), "-s", sink, "-t", "main.scores", "--keys", "id", "--json", "--metrics", str(prom)]
+    wrote = runner.invoke(app, args)
+    assert wrote.exit_code == 1, wrote.output  # the row without an id is refused
+    counts = json.loads(wrote.stdout)["counts"]
+    samples = _samples(prom.read_text(encoding="utf-8"))
+    assert samples[("tidemark_rows_total", (("outcome", "inserted"), ("table", "main.scores")))] == 2
+    assert samples[("tidemark_rows_total", (("outcome", "error"), ("table", "main.scores")))] == counts["error"] == 1
+    assert samples[("tidemark_last_success", ())] == 1
+    assert 'mapping="table main.scores"' in prom.read_text(encoding="utf-8")
+
+
 def test_stream_metrics_after_each_micro_batch_with_the_lag(tmp_path: Path) -> None:
     raw = tmp_path / "raw"
     assert runner.invoke(app, ["raw", "import", str(raw), str(GAME_747175)]).exit_code == 0

@@ -312,3 +312,32 @@ def test_init_without_an_example_has_a_connection_and_no_pipelines(
     assert loaded.raw_store("main") == str(tmp_path.resolve() / "raw") and loaded.settings.pipelines == {}
     monkeypatch.chdir(tmp_path)
     assert "no pipelines (add them under pipelines:" in runner.invoke(app, ["pipelines"]).output
+
+
+def test_check_a_pipeline_then_an_orphan_fails_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("TIDEMARK_PROJECT", raising=False)
+    assert runner.invoke(app, ["init", str(tmp_path), "--example", "mlb"]).exit_code == 0
+    monkeypatch.chdir(tmp_path)
+    ran = runner.invoke(app, ["run", "sample"])
+    assert ran.exit_code == 0, ran.output
+    checked = runner.invoke(app, ["check", "sample"])
+    assert checked.exit_code == 0, checked.output
+    assert "checks of sample in duckdb:" in checked.output
+    assert "game.live_game_pitch_events" in checked.output and "game.live_game_plays" in checked.output
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as con:  # a pitch whose play does not exist
+        con.execute(
+            "insert into game.live_game_pitch_events "
+            "select * replace (9999 as at_bat_index) from game.live_game_pitch_events limit 1"
+        )
+    broken = runner.invoke(app, ["check", "sample", "--json"])
+    assert broken.exit_code == 1, broken.output
+    failed = [c for c in json.loads(broken.output)["checks"] if not c["passed"]]
+    assert {(c["table"], c["name"]) for c in failed} == {
+        ("game.live_game_pitch_events", "orphan_rows"),  # the table check
+        ("game.live_game_pitch_events", "pitches_have_their_play"),  # the mapping's expectation
+    }
+    assert any("game.live_game_plays" in c["detail"] for c in failed)
+    flags = runner.invoke(app, ["check", "--mapping", "mlb:live_game", "--sink", "duckdb:warehouse.duckdb"])
+    assert flags.exit_code == 1 and "FAILED" in flags.output
+    neither = runner.invoke(app, ["check"])
+    assert neither.exit_code == 1 and "a PIPELINE of tidemark.yaml, or --mapping and --sink" in str(neither.exception)

@@ -46,7 +46,8 @@ def test_a_reader_is_streamed_chunk_by_chunk_inside_one_transaction(tmp_path: Pa
     reader = pa.RecordBatchReader.from_batches(SCHEMA, batches(events, 3))
     with RecordingSink(tmp_path / "s.duckdb", events) as sink:
         result = tidemark.write(reader, sink, "t.x", mode="upsert", keys="id", timestamp="ts", batch_rows=2)
-    assert events == ["read 0", "write 2", "read 1", "write 2", "read 2", "write 2", "commit"]
+    # the last write before the commit is the run ledger's row (_tidemark.runs), in the same transaction
+    assert events == ["read 0", "write 2", "read 1", "write 2", "read 2", "write 2", "write 1", "commit"]
     assert (result.rows, result.inserted) == (6, 6)
 
 

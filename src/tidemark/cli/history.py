@@ -183,25 +183,31 @@ def _replay(sink: str, table: str | None, mapping: str | None, as_json: bool, ra
 
 
 def check_cmd(
-    mapping: Annotated[str, typer.Option("--mapping", "-m", help="Mapping file, or a built-in such as mlb:live_game.")],
-    sink: SinkOpt,
+    pipeline: Annotated[
+        str | None, typer.Argument(metavar="[PIPELINE]", help="A pipeline of tidemark.yaml (docs/project.md).")
+    ] = None,
+    mapping: Annotated[
+        str | None, typer.Option("--mapping", "-m", help="Mapping file, or a built-in such as mlb:live_game.")
+    ] = None,
+    sink: Annotated[str | None, typer.Option("--sink", "-s", help="The store, e.g. duckdb:warehouse.duckdb.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Check the stored tables of a mapping: key coverage, duplicate keys and orphan rows per table, and the
-    mapping's expectations. Exits 1 when a check whose action is fail does not hold."""
+    """Check the stored tables of a mapping (or of a PIPELINE of the project): key coverage, duplicate keys and
+    orphan rows per table, and the mapping's expectations. Exits 1 when a check whose action is fail does not hold."""
     from tidemark.quality.expectations import expect, table_checks
     from tidemark.runtime.batch import plan_of
     from tidemark.sinks import open_sink
 
+    mapping, target_of = _checked(pipeline, mapping, sink)
     plan = plan_of(mapping)
     specs = {t.name: t.spec for t in plan.targets}
-    with open_sink(sink) as target:
+    with open_sink(target_of) as target:
         outcomes = table_checks(target, specs) + expect(target, specs, plan.expectations)
     failed = [o for o in outcomes if not o.passed and o.action == "fail"]
     if as_json:
         _json({"ok": not failed, "checks": [o.as_dict() for o in outcomes]})
     else:
-        grid = Table(title=f"checks of {mapping} in {target.display}")
+        grid = Table(title=f"checks of {pipeline or mapping} in {target.display}")
         for col in ("table", "check", "result", "detail"):
             grid.add_column(col)
         for o in outcomes:
@@ -211,6 +217,25 @@ def check_cmd(
         out.print(f"{len(outcomes) - len(failed):,} of {len(outcomes):,} checks hold")
     if failed:
         raise typer.Exit(1)
+
+
+def _checked(pipeline: str | None, mapping: str | None, sink: str | None) -> tuple[str, Any]:
+    """The mapping and the store to check: the flags, else the PIPELINE's (as ``tidemark run PIPELINE`` resolves
+    them: a flag wins over the project)."""
+    from tidemark.errors import ConfigError
+
+    if pipeline is None:
+        if mapping is None or sink is None:
+            raise ConfigError("tidemark check needs a PIPELINE of tidemark.yaml, or --mapping and --sink")
+        return mapping, sink
+    from tidemark.cli import project as project_cli
+
+    project = project_cli.load()
+    found = project.pipeline(pipeline)
+    if mapping is None:
+        mapping = project_cli.mapping_ref(project, found)
+    target = sink if sink is not None else project.connection(found.connection, ("pipelines", pipeline, "connection"))
+    return mapping, target
 
 
 def register(app: typer.Typer) -> None:

@@ -23,7 +23,16 @@ from tidemark.cli import project as project_cli
 from tidemark.cli import raw as raw_cli
 from tidemark.cli import schema as schema_cli
 from tidemark.cli import stream as stream_cli
-from tidemark.cli.observing import LineageOpt, MetricsOpt, QuietOpt, observers, print_json, settings, show_progress
+from tidemark.cli.observing import (
+    LineageOpt,
+    MetricsOpt,
+    QuietOpt,
+    observers,
+    print_json,
+    settings,
+    show_progress,
+    write_observers,
+)
 from tidemark.cli.render import ProgressReporter, RowProgressReporter, print_whole, render_result, styled
 from tidemark.errors import ConfigError, ContractError, TidemarkError
 
@@ -317,13 +326,15 @@ def write_cmd(
     batch_rows: Annotated[int, typer.Option(help="Rows per batch (bounds memory).")] = 500_000,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON (only that on stdout).")] = False,
     quiet: QuietOpt = False,
+    metrics: MetricsOpt = None,
 ) -> None:
     """Write flat files to one table under the write contract (docs/write.md)."""
     from tidemark.cli.render import render_write_result
     from tidemark.cli.write import write_files
 
-    reporter = _state.progress = RowProgressReporter(err, enabled=show_progress(err, as_json, quiet))
-    with flags_in_messages():
+    progress = _state.progress = RowProgressReporter(err, enabled=show_progress(err, as_json, quiet))
+    reporter = write_observers(progress, table=table, config=config, sink=sink, metrics=metrics)
+    with flags_in_messages(), reporter.watching():
         result = write_files(
             files,
             sink=sink,

@@ -80,3 +80,17 @@ def observers(
         job = f"{command} {mapping} -> {redact(sink)}"
         found.append(LineageEmitter(target, job=job, plan=plan_for(mapping), inputs=inputs(), sink=sink))
     return Observers(*found)
+
+
+def write_observers(
+    progress: Any, *, table: str | None, config: Path | None, sink: str | None, metrics: Path | None
+) -> Observers:
+    """``tidemark write``'s: the progress bar, the logs and ``--metrics`` (labelled ``table T``, or ``write FILE``
+    for a write block). No lineage: a write has no mapping to describe its columns from."""
+    label = f"table {table}" if table else f"write {config or ''}".strip()
+    found: list[Any] = [progress, LogReporter("write", {"mapping": label, "sink": redact(sink or "(its write block)")})]
+    if metrics is not None:
+        from tidemark.observe.metrics import MetricsReporter
+
+        found.append(MetricsReporter(label, path=metrics))
+    return Observers(*found)

@@ -44,41 +44,20 @@ MAX_FILES = 10_000
 ON_COMMIT: ContextVar[Callable[[Sink, RunResult], None] | None] = ContextVar("tidemark_on_commit", default=None)
 
 
-class RunRecord:
-    """The ledger row of one transaction of the loop: written inside it (:meth:`write`), or after its rollback."""
+class LedgerRow:
+    """The ledger row of one transaction: written inside it (:meth:`write`), or after its rollback (the failure).
 
-    def __init__(
-        self,
-        sink: Sink,
-        plan: Plan,
-        engine: Engine,
-        documents: Source | Iterable[RawDocument],
-        mode: str,
-        result: RunResult,
-        txn: tuple[str, int] | None = None,
-        *,
-        expect_after: bool = True,
-    ) -> None:
-        """``expect_after=False``: the caller runs :meth:`expect` itself (a run committed in steps checks its
-        expectations once, after the last step; ``documents`` is then the run's source, described once)."""
-        self.sink, self.plan, self.result, self.txn = sink, plan, result, txn
-        self.expect_after = expect_after
-        self.fixed: dict[str, Any] = {
-            "run_id": result.run_id,
-            "batch": 0 if txn is None else txn[1],
-            "command": "run" if txn is None else "stream",
-            "engine": getattr(engine, "name", type(engine).__name__),
-            "mode": mode,
-            "mapping": plan.source_name,
-            "plan_hash": plan_hash(plan),
-            "inputs": json.dumps(describe_inputs(documents, txn), default=str),
-        }
+    ``fixed``: the columns that do not change while it runs (run_id, batch, command, engine, mode, mapping,
+    plan_hash, inputs)."""
 
-    def __enter__(self) -> RunRecord:
+    def __init__(self, sink: Sink, result: RunResult, fixed: dict[str, Any]) -> None:
+        self.sink, self.result, self.fixed = sink, result, fixed
+
+    def __enter__(self) -> LedgerRow:
         return self
 
     def write(self, tx: Transaction) -> None:
-        """The run's row, inside its transaction (the last write before the commit)."""
+        """The row, inside its transaction (the last write before the commit)."""
         _upsert(tx.sink, self.row("ok"))
         more = ON_COMMIT.get()
         if more is not None:
@@ -86,27 +65,12 @@ class RunRecord:
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         if exc is None:
-            if self.expect_after:
-                self.expect()
+            self.committed()
             return
         self._record_failure(exc)
 
-    def expect(self) -> None:
-        """After a run's commit: its mapping's table expectations over the stored tables (not per micro-batch of a
-        stream: ``tidemark check`` runs them there). One broken: the ledger row says so; a ``fail`` one raises."""
-        if self.txn is not None or not self.plan.expectations:
-            return
-        from tidemark.quality.expectations import ExpectationError, expect
-
-        outcomes = expect(self.sink, {t.name: t.spec for t in self.plan.targets}, self.plan.expectations)
-        self.result.expectations = [o.as_dict() for o in outcomes]
-        failed = [o for o in outcomes if not o.passed and o.action == "fail"]
-        if failed:
-            error = ExpectationError(self.result.run_id, failed)
-            self._record_failure(error)
-            raise error
-        if any(not o.passed for o in outcomes):  # the broken warn ones go to the ledger row too
-            self._rewrite("ok")
+    def committed(self) -> None:
+        """After the commit (a run checks its mapping's expectations here)."""
 
     def _rewrite(self, status: str, error: BaseException | None = None) -> None:
         self.sink.begin()
@@ -136,6 +100,77 @@ class RunRecord:
             "counts": json.dumps(counts_of(result), sort_keys=True, default=str),
             "seconds": json.dumps({k: round(v, 6) for k, v in result.seconds.items()}, sort_keys=True),
         }
+
+
+class RunRecord(LedgerRow):
+    """The ledger row of one transaction of the loop (a run, a step of one, or a micro-batch of a stream)."""
+
+    def __init__(
+        self,
+        sink: Sink,
+        plan: Plan,
+        engine: Engine,
+        documents: Source | Iterable[RawDocument],
+        mode: str,
+        result: RunResult,
+        txn: tuple[str, int] | None = None,
+        *,
+        expect_after: bool = True,
+    ) -> None:
+        """``expect_after=False``: the caller runs :meth:`expect` itself (a run committed in steps checks its
+        expectations once, after the last step; ``documents`` is then the run's source, described once)."""
+        self.plan, self.txn, self.expect_after = plan, txn, expect_after
+        fixed: dict[str, Any] = {
+            "run_id": result.run_id,
+            "batch": 0 if txn is None else txn[1],
+            "command": "run" if txn is None else "stream",
+            "engine": getattr(engine, "name", type(engine).__name__),
+            "mode": mode,
+            "mapping": plan.source_name,
+            "plan_hash": plan_hash(plan),
+            "inputs": json.dumps(describe_inputs(documents, txn), default=str),
+        }
+        super().__init__(sink, result, fixed)
+
+    def __enter__(self) -> RunRecord:
+        return self
+
+    def committed(self) -> None:
+        if self.expect_after:
+            self.expect()
+
+    def expect(self) -> None:
+        """After a run's commit: its mapping's table expectations over the stored tables (not per micro-batch of a
+        stream: ``tidemark check`` runs them there). One broken: the ledger row says so; a ``fail`` one raises."""
+        if self.txn is not None or not self.plan.expectations:
+            return
+        from tidemark.quality.expectations import ExpectationError, expect
+
+        outcomes = expect(self.sink, {t.name: t.spec for t in self.plan.targets}, self.plan.expectations)
+        self.result.expectations = [o.as_dict() for o in outcomes]
+        failed = [o for o in outcomes if not o.passed and o.action == "fail"]
+        if failed:
+            error = ExpectationError(self.result.run_id, failed)
+            self._record_failure(error)
+            raise error
+        if any(not o.passed for o in outcomes):  # the broken warn ones go to the ledger row too
+            self._rewrite("ok")
+
+
+def write_record(sink: Sink, result: RunResult, table: TableSpec, inputs: dict[str, Any]) -> LedgerRow:
+    """The ledger row of a ``tidemark.write`` (command ``write``, batch 0): no mapping, the table written in its
+    place; ``inputs`` say what was read (a file, a table's type)."""
+    fixed = {
+        "run_id": result.run_id,
+        "batch": 0,
+        "command": "write",
+        "engine": "arrow",
+        "mode": result.mode,
+        "mapping": f"table {table.qualified}",
+        "plan_hash": None,
+        "inputs": json.dumps(inputs, default=str, sort_keys=True),
+    }
+    return LedgerRow(sink, result, fixed)
 
 
 def _upsert(sink: Sink, row: dict[str, Any]) -> None:
@@ -215,9 +250,11 @@ def describe_inputs(documents: Any, txn: tuple[str, int] | None) -> dict[str, An
 __all__ = [
     "ON_COMMIT",
     "STATUSES",
+    "LedgerRow",
     "RunRecord",
     "counts_of",
     "describe_inputs",
     "read_if_exists",
     "read_runs",
+    "write_record",
 ]

@@ -29,6 +29,7 @@ from tidemark.contract.counts import WriteCounts
 from tidemark.contract.keys import KeyRecipe, KeyReport, compute_keys, incomplete_reasons
 from tidemark.contract.prepare import RowError, prepare
 from tidemark.errors import ConfigError, ContractError
+from tidemark.history.ledger import write_record
 from tidemark.keyspec import KeySpec
 from tidemark.runtime.result import NullReporter, Reporter, RunResult
 from tidemark.runtime.transaction import Transaction, retry_conflicts
@@ -112,13 +113,17 @@ def write(
         source = opened.pop() if opened else _open(data)
         result = RunResult.start(run_id, target.display, opts.mode, {plan.spec.qualified: plan.spec})
         result.keys[plan.spec.qualified] = KeyReport(strategy=opts.dedup, column=opts.key.name if opts.key else None)
-        with Transaction(target, [plan.spec], run_id=run_id, schema_from="data") as tx:
+        with (
+            write_record(target, result, plan.spec, _described(data, source)) as record,  # _tidemark.runs
+            Transaction(target, [plan.spec], run_id=run_id, schema_from="data") as tx,
+        ):
             writer = _Writer(tx, plan, opts, result)
             locator = Locator()
             for chunk in chunks(source, batch_rows, locator):
                 writer.write_chunk(chunk, locator)
                 reporter.advance(rows=chunk.table.num_rows)
             writer.finish()
+            record.write(tx)  # the run ledger's row, committed with the rows
         return result
 
     try:
@@ -138,6 +143,12 @@ def _open(data: Any) -> InputSource:
         schema, batches = dataframe_batches(data)
         return InputSource(schema, batches)
     return open_data(data)
+
+
+def _described(data: Any, source: InputSource) -> dict[str, Any]:
+    """The ledger's ``inputs`` of a write: what was given, and how many rows and files when known."""
+    given = "files" if isinstance(data, InputSource) else f"{type(data).__module__}.{type(data).__name__}"
+    return {"data": given, "rows": source.total_rows, "files": source.files or None}
 
 
 def _is_spark(data: Any) -> bool:
