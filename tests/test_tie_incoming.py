@@ -119,3 +119,19 @@ def test_the_spark_engine_refuses_tie_incoming() -> None:
 
     with pytest.raises(ConfigError, match=r"tie: incoming \(game\.live_game_metadata, .*use --engine local"):
         SparkEngine(with_tie(plan_of("mlb:live_game"), "incoming"))
+
+
+def test_the_python_api_takes_the_tie_mode(tmp_path: Path, feed_747175: dict[str, Any]) -> None:
+    import tidemark
+
+    paths = write_docs(tmp_path / "docs", [corrected(feed_747175, e) for e in ("Single", "Double")])
+    by_hash, incoming = tmp_path / "hash.duckdb", tmp_path / "incoming.duckdb"
+    assert tidemark.run("mlb:live_game", paths, f"duckdb:{incoming}", tie="incoming").ok
+    assert event(incoming) == "Double"  # the later document of the run
+    assert tidemark.run("mlb:live_game", list(reversed(paths)), f"duckdb:{by_hash}").ok
+    reversed_too = tmp_path / "hash2.duckdb"
+    assert tidemark.run("mlb:live_game", paths, f"duckdb:{reversed_too}", tie="hash").ok
+    assert event(by_hash) == event(reversed_too)  # the default: the same whatever the order
+    with pytest.raises(ConfigError, match="--tie sometimes: use hash"):
+        tidemark.run("mlb:live_game", paths, f"duckdb:{tmp_path / 'x.duckdb'}", tie="sometimes")
+    assert not (tmp_path / "x.duckdb").exists()

@@ -18,7 +18,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from tidemark.compile.plan import Plan, TargetPlan, compile_mapping
+from tidemark.compile.plan import Plan, TargetPlan, compile_mapping, with_tie
 from tidemark.contract.counts import MODES, Mode
 from tidemark.contract.keys import KeyReport, apply_key
 from tidemark.contract.prepare import Prepared, RowError, prepare
@@ -57,6 +57,7 @@ def run(
     reprocess: bool = False,
     commit_every: int | None = None,
     single_transaction: bool = False,
+    tie: str | None = None,
 ) -> RunResult:
     """Run a mapping over documents into a sink; all-or-nothing per transaction on transactional sinks.
 
@@ -77,17 +78,25 @@ def run(
     re-run skips their documents). ``single_transaction=True`` makes the run one transaction whatever its size (all
     or nothing; the store's transaction then holds every batch until the end); ``overwrite`` and ``append`` always
     are one.
+
+    ``tie``: every target's tie mode for this run (``"hash"``, the default and order-independent, or ``"incoming"``:
+    at an equal timestamp the later row wins; a mapping sets it per target with ``tie:``; docs/write-contract.md).
     """
     if mode not in MODES:
         raise ConfigError(f"unknown mode {mode!r}: use one of {', '.join(MODES)}")
     if max_document_bytes < 1:
         raise ConfigError(f"max_document_bytes={max_document_bytes}: give a size of at least 1 byte")
-    plan = plan_of(mapping)
+    plan = plan_of(mapping) if tie is None else with_tie(plan_of(mapping), tie)
     check_mode(plan, mode)
     step = steps_of(mode, commit_every, single_transaction)
     workers = resolve_workers(workers)
     options = {**(engine_options or {}), **({"workers": workers} if workers != 1 else {})}
     make_engine = engine_class(engine, options)  # an unknown engine or option fails before anything is opened
+    if commit_every is not None and hasattr(getattr(make_engine, "func", make_engine), "extract_source"):
+        raise ConfigError(
+            f"--commit-every: the {engine} engine reads the source where it runs and writes it in one transaction; "
+            "drop --commit-every (or use the local engine)"
+        )
     source = open_source(inputs, max_document_bytes=max_document_bytes)
     reporter = reporter or NullReporter()
     owns_sink = not isinstance(sink, Sink)
