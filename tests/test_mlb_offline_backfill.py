@@ -28,7 +28,7 @@ def test_the_readme_backfill_runs_offline_and_loads_the_game(tmp_path: Path, mon
     first = CliRunner().invoke(app, args)
     assert first.exit_code == 0, first.output
     assert "1 final games, 1 fetched, 0 already stored, 0 not final" in first.output
-    assert "2 requests" in first.output and "raw: 2 appended, 0 duplicates" in first.output
+    assert "2 requests" in first.output and "raw/: 2 appended, 0 duplicates" in first.output
     with duckdb.connect(str(tmp_path / "mlb.duckdb"), read_only=True) as con:
         game = con.sql(
             "SELECT game_pk, away_team_name, home_team_name, away_score, home_score FROM game.live_game_metadata"
@@ -38,5 +38,5 @@ def test_the_readme_backfill_runs_offline_and_loads_the_game(tmp_path: Path, mon
     assert pitches == (290,)
     again = CliRunner().invoke(app, args)
     assert again.exit_code == 0, again.output
-    assert "0 fetched, 1 already stored" in again.output and "raw: 0 appended, 1 duplicates" in again.output
+    assert "0 fetched, 1 already stored" in again.output and "raw/: 0 appended, 1 duplicates" in again.output
     assert (tmp_path / "raw").is_dir()  # the raw store is the README's raw/, next to the command
