@@ -108,7 +108,8 @@ def live_game() -> Plan:
         for t in mapping.targets
         if t.table in KEYS
     ]
-    return compile_mapping(mapping.model_copy(update={"targets": targets}))
+    # its table expectations name tables cut here (they are checked in tests/test_history.py)
+    return compile_mapping(mapping.model_copy(update={"targets": targets, "expectations": []}))
 
 
 def dump(sink: DuckDBSink) -> dict[str, list[dict[str, Any]]]:
