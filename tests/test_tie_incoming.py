@@ -64,6 +64,8 @@ def test_the_later_document_of_a_run_wins_a_tie_whatever_the_batches(
     assert run(monkeypatch, db, later, "--tie", "incoming") == 0
     assert event(db) == "Home Run"
     assert run(monkeypatch, db, paths[1:2], "--tie", "incoming") == 0
+    assert event(db) == "Home Run"  # a document applied before is skipped unparsed (docs/write-contract.md)
+    assert run(monkeypatch, db, paths[1:2], "--tie", "incoming", "--reprocess") == 0
     assert event(db) == "Double"  # not order-independent across runs: the run after wins (docs/write-contract.md)
 
 
