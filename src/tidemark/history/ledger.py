@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from tidemark.compile.plan import plan_hash
 from tidemark.errors import SinkTerminalError
-from tidemark.sinks.bookkeeping import runs_rows, runs_spec
+from tidemark.sinks.bookkeeping import hashed_rows, runs_spec
 from tidemark.tables import TableSpec
 
 if TYPE_CHECKING:
@@ -176,7 +176,7 @@ def write_record(sink: Sink, result: RunResult, table: TableSpec, inputs: dict[s
 def _upsert(sink: Sink, row: dict[str, Any]) -> None:
     spec = runs_spec()
     sink.ensure_table(spec)
-    sink.write(spec, runs_rows([row]), None, "upsert")
+    sink.write(spec, hashed_rows(spec, [row]), None, "upsert")
 
 
 def counts_of(result: RunResult) -> dict[str, Any]:

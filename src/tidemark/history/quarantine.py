@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from tidemark.history.ledger import ON_COMMIT, read_if_exists, read_runs
 from tidemark.runtime.transaction import _dumps as quarantine_json  # the quarantine's own JSON of a key
-from tidemark.sinks.bookkeeping import quarantine_spec, resolved_rows, resolved_spec
+from tidemark.sinks.bookkeeping import hashed_rows, quarantine_spec, resolved_spec
 
 if TYPE_CHECKING:
     from tidemark.runtime.result import RunResult
@@ -238,7 +238,7 @@ def _resolving(entries: list[dict[str, Any]], report: ReplayReport) -> Iterator[
         if rows:
             spec = resolved_spec()
             sink.ensure_table(spec)
-            sink.write(spec, resolved_rows(rows), None, "upsert")
+            sink.write(spec, hashed_rows(spec, rows), None, "upsert")
 
     token = ON_COMMIT.set(mark)
     try:

@@ -40,7 +40,7 @@ from tidemark.contract.counts import Mode
 from tidemark.documents import RawDocument
 from tidemark.errors import SinkTerminalError
 from tidemark.sinks.base import Sink
-from tidemark.sinks.bookkeeping import applied_rows, applied_spec
+from tidemark.sinks.bookkeeping import applied_spec, hashed_rows
 
 if TYPE_CHECKING:
     from tidemark.runtime.transaction import Transaction
@@ -137,7 +137,7 @@ class Ledger:
             return
         spec = applied_spec()
         tx.sink.ensure_table(spec)
-        tx.sink.write(spec, applied_rows(unique), None, "overwrite" if self.mode == "overwrite" else "upsert")
+        tx.sink.write(spec, hashed_rows(spec, unique), None, "overwrite" if self.mode == "overwrite" else "upsert")
         self.known.update(r["document_hash"] for r in unique)
 
 

@@ -20,6 +20,7 @@ import dataclasses
 import functools
 import hashlib
 import json
+from collections.abc import Mapping, Sequence
 
 import pyarrow as pa
 
@@ -120,6 +121,12 @@ def checkpoint_rows(checkpoints: list[Checkpoint]) -> pa.Table:
         }
         for c in checkpoints
     ]
+    return hashed_rows(spec, rows)
+
+
+def hashed_rows(spec: TableSpec, rows: Sequence[Mapping[str, object]]) -> pa.Table:
+    """Rows (dicts of ``spec`` 's columns) of one of tidemark's own tables as a table with its content hash, ready
+    for ``Sink.write`` (the checkpoints, the run ledger, the quarantine resolutions, the applied documents)."""
     data_schema = pa.schema([spec.arrow_schema.field(n) for n in spec.column_names])
     table = pa.Table.from_pylist(rows, schema=data_schema)
     return table.append_column(spec.arrow_schema.field(HASH_COLUMN), row_hash(table, spec.column_names))
@@ -177,14 +184,6 @@ def runs_spec() -> TableSpec:
     return TableSpec(META_SCHEMA, RUNS_TABLE, cols, primary_key=("run_id", "batch"))
 
 
-def runs_rows(rows: list[dict[str, object]]) -> pa.Table:
-    """Ledger rows (dicts of :func:`runs_spec` 's columns) as a table with its content hash, ready for ``write``."""
-    spec = runs_spec()
-    data_schema = pa.schema([spec.arrow_schema.field(n) for n in spec.column_names])
-    table = pa.Table.from_pylist(rows, schema=data_schema)
-    return table.append_column(spec.arrow_schema.field(HASH_COLUMN), row_hash(table, spec.column_names))
-
-
 RESOLVED_TABLE = "quarantine_resolved"
 
 
@@ -201,14 +200,6 @@ def resolved_spec() -> TableSpec:
         Column("resolved_at", LogicalType("timestamp"), nullable=False),
     )
     return TableSpec(META_SCHEMA, RESOLVED_TABLE, cols, primary_key=("entry_id",))
-
-
-def resolved_rows(rows: list[dict[str, object]]) -> pa.Table:
-    """Resolution markers as rows of :func:`resolved_spec` with their content hash, ready for ``write``."""
-    spec = resolved_spec()
-    data_schema = pa.schema([spec.arrow_schema.field(n) for n in spec.column_names])
-    table = pa.Table.from_pylist(rows, schema=data_schema)
-    return table.append_column(spec.arrow_schema.field(HASH_COLUMN), row_hash(table, spec.column_names))
 
 
 # -- the applied-documents ledger (runtime/applied.py) ---------------------------------------------------------
@@ -235,11 +226,3 @@ def applied_spec() -> TableSpec:
         Column("applied_at", LogicalType("timestamp"), nullable=False),
     )
     return TableSpec(META_SCHEMA, APPLIED_TABLE, cols, primary_key=("plan_hash", "mode", "document_hash"))
-
-
-def applied_rows(rows: list[dict[str, object]]) -> pa.Table:
-    """Rows of :func:`applied_spec` (dicts of its columns), content hash included (ready for ``Sink.write``)."""
-    spec = applied_spec()
-    data_schema = pa.schema([spec.arrow_schema.field(n) for n in spec.column_names])
-    table = pa.Table.from_pylist(rows, schema=data_schema)
-    return table.append_column(spec.arrow_schema.field(HASH_COLUMN), row_hash(table, spec.column_names))
