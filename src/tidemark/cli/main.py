@@ -37,7 +37,6 @@ from tidemark.cli.render import ProgressReporter, RowProgressReporter, print_who
 from tidemark.errors import ConfigError, ContractError, TidemarkError
 
 if TYPE_CHECKING:
-    from tidemark.compile.plan import Plan
     from tidemark.sources import Source
 
 app = typer.Typer(
@@ -196,7 +195,7 @@ def run_cmd(
 ) -> None:
     """Run a mapping over documents (or the project's PIPELINE) and write the tables to a sink under the write
     contract."""
-    from tidemark.runtime.batch import plan_of, run
+    from tidemark.runtime.batch import run
 
     if mapping is None:  # tidemark run PIPELINE: the project's pipeline gives what the flags do not
         return project_cli.run_pipeline(run_cmd, ctx, more_inputs)
@@ -217,11 +216,6 @@ def run_cmd(
             raise typer.Exit(1)
         return
     reporter = _state.progress = ProgressReporter(err, enabled=show_progress(err, as_json, quiet))
-    plan: str | Plan = mapping
-    if tie is not None:  # every target's tie mode (a mapping sets it per target with `tie:`)
-        from tidemark.compile.plan import with_tie
-
-        plan = with_tie(plan_of(mapping), tie)
     watch = observers(
         "run",
         reporter,
@@ -233,7 +227,7 @@ def run_cmd(
     )
     with watch.watching():
         result = run(
-            plan,
+            mapping,
             source,
             sink,
             mode=mode,  # type: ignore[arg-type]
@@ -246,6 +240,7 @@ def run_cmd(
             reprocess=reprocess,
             commit_every=commit_every,
             single_transaction=single_transaction,
+            tie=tie,
         )
     close = getattr(source, "close", None)  # a raw store opened for --raw
     if close is not None:
