@@ -9,6 +9,7 @@ import pyarrow as pa
 import pytest
 
 from tests.conformance.stores import STORES, Opener, Store
+from tests.s3server import s3_server_fixture  # noqa: F401  (the S3 stores' server, started on first use)
 from tidemark.contract.counts import Mode, WriteCounts
 from tidemark.contract.prepare import prepare
 from tidemark.runtime.transaction import Transaction

@@ -42,10 +42,18 @@ def _directory(kind: str, tmp_path: Path) -> Opener:
     return partial(open_sink, url)
 
 
+def _object_store(kind: str, request: pytest.FixtureRequest) -> Opener:
+    server = request.getfixturevalue("s3_server")  # moto's S3 server on loopback (tests/s3server.py)
+    return partial(open_sink, f"{kind}:{server.url(kind)}")  # a fresh prefix of the session's bucket
+
+
 STORES: list[Store] = [
     Store("duckdb", _duckdb),
     Store("postgres", _postgres, marks=(pytest.mark.postgres,)),
     Store("delta", lambda request, tmp_path: _directory("delta", tmp_path)),
     Store("parquet", lambda request, tmp_path: _directory("parquet", tmp_path)),
     Store("csv", lambda request, tmp_path: _directory("csv", tmp_path)),
+    # the lake sinks on object storage: the same contract on s3:// (docs/sinks.md "Object storage")
+    Store("delta-s3", lambda request, tmp_path: _object_store("delta", request), marks=(pytest.mark.s3,)),
+    Store("parquet-s3", lambda request, tmp_path: _object_store("parquet", request), marks=(pytest.mark.s3,)),
 ]
