@@ -1,14 +1,20 @@
 """`tidemark deploy`: every manifest printed is validated: core kinds against the official Kubernetes schemas
 (kubernetes-validate, strict), Argo kinds against hera's models of the Argo schema and Spark-operator kinds against
-the operator's own API models (kubeflow-spark-api), strictly: required fields present, no unknown key; the pods
-inside them against the Kubernetes Pod schema too. Secrets appear by name only."""
+the operator's own API models (kubeflow-spark-api), strictly: required fields present, no unknown key; and both
+against the projects' published schemas, vendored in tests/data/crd (Argo's JSON Schema, the Spark operator's CRD
+openAPIV3Schema; jsonschema); the pods inside them against the Kubernetes Pod schema too. Secrets appear by name
+only."""
 
 from __future__ import annotations
 
+import functools
+import gzip
+import json
 import typing
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import kubernetes_validate
 import pytest
 import yaml
@@ -21,6 +27,7 @@ from tidemark.errors import ConfigError
 from tidemark.project import load_project
 
 K8S_VERSION = "1.30"  # CronJob.spec.timeZone is GA since 1.27
+CRDS = Path(__file__).parent / "data" / "crd"
 runner = CliRunner()
 
 PROJECT = """\
@@ -95,8 +102,28 @@ def validate_pod(spec: dict[str, Any]) -> None:
     kubernetes_validate.validate(pod, K8S_VERSION, strict=True)
 
 
+@functools.cache
+def published_schema(kind: str) -> dict[str, Any]:
+    """The schema the project publishes for ``kind`` (tests/data/crd/README.md says where each comes from)."""
+    if kind in ("Workflow", "CronWorkflow"):
+        with gzip.open(CRDS / "argo-workflows.schema.json.gz") as f:
+            argo = json.load(f)
+        return {**argo, "$ref": f"#/definitions/io.argoproj.workflow.v1alpha1.{kind}"}
+    with gzip.open(CRDS / f"spark-operator.{kind.lower()}s.v1beta2.schema.json.gz") as f:
+        return json.load(f)  # type: ignore[no-any-return]
+
+
+def published_errors(doc: dict[str, Any]) -> list[str]:
+    """What ``doc`` breaks of its kind's published schema (a manifest the cluster's API server would refuse)."""
+    schema = published_schema(doc["kind"])
+    errors = sorted(jsonschema.Draft7Validator(schema).iter_errors(doc), key=lambda e: list(e.absolute_path))
+    return [f"{list(e.absolute_path)}: {e.message}" for e in errors]
+
+
 def validate(doc: dict[str, Any]) -> None:
     kind = doc["kind"]
+    if kind in ("Workflow", "CronWorkflow", "SparkApplication", "ScheduledSparkApplication"):
+        assert published_errors(doc) == []
     if kind in ("Workflow", "CronWorkflow"):
         from hera.workflows import models as m
 
@@ -201,7 +228,8 @@ def test_argo_cron_workflow_and_workflow(project: Path) -> None:
     assert cron["spec"]["schedules"] == ["0 6 * * *"] and cron["spec"]["timezone"] == "America/New_York"
     assert container(cron)["args"][-2:] == ["run", "season"]
     _, live = deploy("argo", "live")
-    assert live["spec"]["workflowSpec"]["templates"][0]["activeDeadlineSeconds"] == 15 * 3600
+    # an IntOrString, which Argo's published JSON Schema types as a string (Argo parses "54000" as seconds)
+    assert live["spec"]["workflowSpec"]["templates"][0]["activeDeadlineSeconds"] == str(15 * 3600)
     _, once = deploy("argo", "follow")
     assert once["kind"] == "Workflow" and once["metadata"]["generateName"] == "tidemark-follow-"
 
@@ -240,3 +268,14 @@ def test_cli_prints_yaml_documents(project: Path) -> None:
     assert "pw-never-printed" not in result.output
     bad = runner.invoke(app, ["deploy", "k8s", "seasn"])
     assert bad.exit_code == 1 and "no pipeline 'seasn' (did you mean 'season'?)" in str(bad.exception)
+
+
+def test_the_published_schemas_refuse_a_wrong_manifest() -> None:
+    cron = {"apiVersion": "argoproj.io/v1alpha1", "kind": "CronWorkflow", "metadata": {}, "spec": {"schedules": 5}}
+    assert published_errors(cron) == [
+        "['spec']: 'workflowSpec' is a required property",
+        "['spec', 'schedules']: 5 is not of type 'array'",
+    ]
+    spark = {"apiVersion": "sparkoperator.k8s.io/v1beta2", "kind": "SparkApplication", "metadata": {"name": "x"}}
+    spark["spec"] = {"type": "Cobol", "mode": "cluster", "sparkVersion": "4.0.0", "mainApplicationFile": "a.py"}
+    assert "['spec', 'type']: 'Cobol' is not one of ['Java', 'Python', 'Scala', 'R']" in published_errors(spark)

@@ -96,7 +96,7 @@ def argo_workflow(plan: PodPlan) -> dict[str, Any]:
     template = m.Template(
         name="run",
         container=m.Container.model_validate(plan.container.manifest()),
-        active_deadline_seconds=m.IntOrString(plan.deadline_seconds) if plan.deadline_seconds else None,
+        active_deadline_seconds=m.IntOrString(str(plan.deadline_seconds)) if plan.deadline_seconds else None,
     )
     workflow = m.WorkflowSpec(
         entrypoint="run",
