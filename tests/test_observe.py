@@ -351,3 +351,19 @@ def test_a_password_never_reaches_logs_json_metrics_or_lineage(tmp_path: Path) -
     assert failed[("tidemark_last_success", ())] == 0
     everything = result.stdout + logged + str(result.exception) + prom.read_text() + events_file.read_text()
     assert secret not in everything
+
+
+def test_a_run_over_a_raw_store_names_it_in_its_lineage(tmp_path: Path) -> None:
+    raw = tmp_path / "raw"
+    assert runner.invoke(app, ["raw", "import", str(raw), str(GAME_747175)]).exit_code == 0
+    events_file = tmp_path / "run.jsonl"
+    sink = f"duckdb:{tmp_path / 'r.duckdb'}"
+    args = ["run", "-m", MAPPING, "--raw", str(raw), "--select", "game/liveGameV1", "-s", sink, "--json"]
+    result = runner.invoke(app, [*args, "--lineage", str(events_file)])
+    assert result.exit_code == 0, result.output
+    events = _events(events_file)
+    assert [e["eventType"] for e in events] == ["START", "COMPLETE"]
+    [given] = events[1]["inputs"]
+    assert given["namespace"] == "tidemark-raw" and given["name"].endswith("/game/liveGameV1")
+    assert str(raw) in given["name"]
+    _validator().validate(events[1])

@@ -254,16 +254,17 @@ def run_cmd(
 
 
 def _lineage_inputs(source: list[Path] | Source) -> list[Any]:
-    """The lineage's input datasets: the --input paths, standard input, or the raw store."""
+    """The lineage's input datasets: the --input paths, standard input, or the raw store (as the run ledger
+    describes a source: history/ledger.py)."""
+    from tidemark.history.ledger import describe_inputs
     from tidemark.observe.lineage import file_inputs, raw_input
 
     if isinstance(source, list):
         return file_inputs(source)
-    store = getattr(source, "store", None)
-    if store is not None:
-        select = "/".join(p for p in (getattr(source, "endpoint", None), getattr(source, "method", None)) if p)
-        return [raw_input(store.display, select or None)]
-    return file_inputs([Path("-")])
+    given = describe_inputs(source, None)
+    if "raw" in given:
+        return [raw_input(given["raw"], given["select"])]
+    return file_inputs([Path(p) for p in given.get("paths", ["-"])])
 
 
 def _raw_or_documents(
