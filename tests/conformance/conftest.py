@@ -8,7 +8,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from tests.conformance.stores import STORES, Opener, Store
+from tests.conformance.stores import OBJECT_STORES, STORES, Opener, Store
 from tests.s3server import s3_server_fixture  # noqa: F401  (the S3 stores' server, started on first use)
 from tidemark.contract.counts import Mode, WriteCounts
 from tidemark.contract.prepare import prepare
@@ -17,7 +17,7 @@ from tidemark.sinks.base import Sink
 from tidemark.tables import TableSpec
 
 
-@pytest.fixture(params=[pytest.param(s, id=s.name, marks=s.marks) for s in STORES])
+@pytest.fixture(params=[pytest.param(s, id=s.name, marks=s.marks) for s in [*STORES, *OBJECT_STORES]])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Opener]:
     """A function that opens a new connection to a fresh, empty store of one kind."""
     entry: Store = request.param
