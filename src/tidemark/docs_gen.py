@@ -160,6 +160,8 @@ def _origin(f: FieldSpec) -> str:
     if f.previous is not None:
         within = f" within same {', '.join(f'`{w}`' for w in f.previous.within)}" if f.previous.within else ""
         return f"previous element's `{f.previous.path}`{within}{default}"
+    if f.fold is not None:
+        return f"fold `{f.fold.name}`: `{f.fold.read}` before the element{default}"
     lk = f.lookup
     if lk is not None:
         by = f"`{lk.where}`" if lk.where else "position/key"

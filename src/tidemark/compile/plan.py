@@ -24,7 +24,7 @@ from tidemark.mapping.paths import JsonPath
 from tidemark.tables import Column, ForeignKey, Index, TableSpec
 from tidemark.types import LogicalType
 
-FieldSource = Literal["path", "parent_field", "index", "key", "timestamp", "value", "previous", "lookup"]
+FieldSource = Literal["path", "parent_field", "index", "key", "timestamp", "value", "previous", "lookup", "fold"]
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,14 @@ class LookupPlan:
 
 
 @dataclass(frozen=True)
+class FoldPlan:
+    """Read value ``read`` of the named fold's state just before the row's element (engines/derived.py)."""
+
+    name: str
+    read: str
+
+
+@dataclass(frozen=True)
 class FieldPlan:
     name: str
     type: LogicalType
@@ -58,6 +66,7 @@ class FieldPlan:
     index_base: int = 0
     previous: PreviousPlan | None = None
     lookup: LookupPlan | None = None
+    fold: FoldPlan | None = None
     convert: str | None = None  # a named conversion of the source value (engines/transforms.py)
     value_map: tuple[tuple[str, Any], ...] | None = None  # a vocabulary: source value as text -> stored value
     only_on_last: bool = False  # NULL on every row of an explode but its last (after the filter)
@@ -230,6 +239,8 @@ def _compile_field(f: FieldSpec) -> FieldPlan:
         lk = f.lookup
         lookup = LookupPlan(source=lk.source, equals=lk.equals, where=lk.where_path, path=lk.read_path)
         return FieldPlan(source="lookup", lookup=lookup, **common)
+    if f.fold is not None:
+        return FieldPlan(source="fold", fold=FoldPlan(f.fold.name, f.fold.read), **common)
     if f.index:
         return FieldPlan(source="index", index_base=f.index_base, **common)
     return FieldPlan(source="key", **common)

@@ -24,6 +24,7 @@ from typing import Any, Literal, TypedDict
 import msgspec
 
 from tidemark.compile.plan import FieldPlan, Plan, TargetPlan
+from tidemark.engines.derived import fold_definition
 from tidemark.mapping.paths import JsonPath
 
 Segment = str | int
@@ -123,6 +124,8 @@ def _derived_reads(
         return [element]
     if f.previous is not None:
         return [(*element, *p.segments) for p in (f.previous.path, *f.previous.within)]
+    if f.fold is not None:  # document paths, as the fold names them
+        return list(fold_definition(f.fold.name).reads)
     if f.lookup is None or f.lookup.source.anchor == "record":
         return []
     lk = f.lookup

@@ -1,12 +1,23 @@
-"""Derived field sources of the local engine: ``previous`` (a value of the element before, like SQL ``LAG``) and
-``lookup`` (a value of another element of the document, found by a value of the row: a join by key).
+"""Derived field sources of the local engine: ``previous`` (a value of the element before, like SQL ``LAG``),
+``lookup`` (a value of another element of the document, found by a value of the row: a join by key) and ``fold``
+(a state carried through the document's events in order, read as it stood before the row's element).
 
-Both are computed once a row's plain fields are known; the local engine calls them from its walk.
+All are computed once a row's plain fields are known; the local engine calls them from its walk.
+
+A fold is a named function of the whole document (a domain pack's code, imported when first used; :data:`FOLDS`)
+returning, for each element it walks, the state before it: ``{id(element): {value name: value}}``. Elements are
+known by identity, which is safe while the document is alive: the cache holds the document and drops it with the
+candidate indexes at the end of the document. A fold also names the document paths it reads (``reads``, with
+``[*]`` / ``.*`` where it walks an array / object's values), so a decoder that builds only what a mapping reads
+builds them.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 import orjson
@@ -83,11 +94,15 @@ class IndexCache:
         self._entries: dict[tuple[str, ...], tuple[Any, dict[Any, Any]]] = {}
 
     def index(self, key: tuple[str, ...], container: Any, explode: str, where: Getter | None) -> dict[Any, Any]:
+        return self.memo(key, container, lambda: _build_index(container, explode, where))
+
+    def memo(self, key: tuple[str, ...], anchor: Any, build: Callable[[], dict[Any, Any]]) -> dict[Any, Any]:
+        """``build()``, kept while the same ``anchor`` object is asked for again under ``key``."""
         entry = self._entries.get(key)
-        if entry is not None and entry[0] is container:
+        if entry is not None and entry[0] is anchor:
             return entry[1]
-        built = _build_index(container, explode, where)
-        self._entries[key] = (container, built)
+        built = build()
+        self._entries[key] = (anchor, built)
         return built
 
     def clear(self) -> None:
@@ -145,3 +160,45 @@ class Lookup:
     def __call__(self, doc: Any, elem: Any, anc: tuple[Any, ...], row: list[Any]) -> Any:
         found = self.find(doc, elem, anc, row)
         return None if found is None else self.read(found)
+
+
+@dataclass(frozen=True)
+class FoldDefinition:
+    """A named fold: ``function(document) -> {id(element): {value name: value}}`` and the paths it reads."""
+
+    function: Callable[[Any], dict[int, dict[str, Any]]]
+    reads: tuple[tuple[str, ...], ...]
+
+
+#: fold name -> "module:attribute" of its FoldDefinition (mapping/models.py FOLDS lists the names and their values)
+FOLDS: dict[str, str] = {
+    "mlb_bases": "tidemark.domains.mlb.folds:BASES",
+    "mlb_defence": "tidemark.domains.mlb.folds:DEFENCE",
+}
+
+
+@cache
+def fold_definition(name: str) -> FoldDefinition:
+    module, _, attribute = FOLDS[name].partition(":")
+    found: FoldDefinition = getattr(importlib.import_module(module), attribute)
+    return found
+
+
+class Fold:
+    """One ``fold`` field, shaped like a :class:`Lookup` for the walk: ``find`` gives the state before the row's
+    element (computed once per document), ``read`` the value named ``key`` in it."""
+
+    def __init__(self, slot: int, name: str, key: str, cache: IndexCache) -> None:
+        self.slot = slot
+        self.key_slot = -1  # no row value selects it: the element does
+        self.cache_key = ("fold", name)
+        self.function = fold_definition(name).function
+        self.key = key
+        self.cache = cache
+
+    def find(self, doc: Any, elem: Any, anc: tuple[Any, ...], row: list[Any]) -> Any:
+        states = self.cache.memo(self.cache_key, doc, lambda: self.function(doc))
+        return states.get(id(elem))
+
+    def read(self, found: Any) -> Any:
+        return found.get(self.key)

@@ -18,7 +18,7 @@ from typing import Any
 
 from tidemark.compile.plan import FieldPlan, Plan, TargetPlan
 from tidemark.engines.codegen import RowBuilder, RowRecipe, build_row_function
-from tidemark.engines.derived import IndexCache, Lookup, Previous
+from tidemark.engines.derived import Fold, IndexCache, Lookup, Previous
 from tidemark.engines.transforms import build_transform
 from tidemark.mapping.filters import Condition
 from tidemark.mapping.paths import JsonPath
@@ -175,18 +175,19 @@ class TargetProgram:
         self.parent_slots: dict[int, int] = {}  # field -> slot of the parent row
         self.fallbacks: dict[int, RowField] = {}  # fields the row builder calls a closure for
         self.previous_fields: list[tuple[int, Getter, tuple[str, ...], list[Getter]]] = []
-        self.lookups: list[Lookup] = []
+        self.lookups: list[Lookup | Fold] = []  # folds are found and read like lookups
         self.ts_slot: int | None = None
         for j, f in enumerate(plan.fields):
             self._add_field(j, f)
         transforms = [(j, f.source, build_transform(f.convert, _pairs(f))) for j, f in enumerate(plan.fields)]
-        self.transforms = [(j, t) for j, source, t in transforms if t is not None and source != "lookup"]
-        self.lookup_transforms = {j: t for j, source, t in transforms if t is not None and source == "lookup"}
+        looked = ("lookup", "fold")
+        self.transforms = [(j, t) for j, source, t in transforms if t is not None and source not in looked]
+        self.lookup_transforms = {j: t for j, source, t in transforms if t is not None and source in looked}
         self.last_only = [j for j, f in enumerate(plan.fields) if f.only_on_last]
         self.previous = Previous(self.previous_fields) if self.previous_fields else None
         defaults = [(j, f.default) for j, f in enumerate(plan.fields) if f.default is not None]
-        self.defaults = [(j, d) for j, d in defaults if plan.fields[j].source != "lookup"]
-        self.lookup_defaults = {j: d for j, d in defaults if plan.fields[j].source == "lookup"}
+        self.defaults = [(j, d) for j, d in defaults if plan.fields[j].source not in looked]
+        self.lookup_defaults = {j: d for j, d in defaults if plan.fields[j].source in looked}
         self.build_row: RowBuilder = build_row_function(plan.fields, self._recipe())
         # the builder transforms the fields it computes; document fields are transformed once per explode, and
         # previous fields after the builder (the walk sets them): the same order as a field at a time
@@ -238,6 +239,8 @@ class TargetProgram:
             self.previous_fields.append((j, make_getter(f.previous.path.segments), within_key, within))
         elif f.source == "lookup" and f.lookup is not None:
             self.lookups.append(self._lookup(j, f))
+        elif f.source == "fold" and f.fold is not None:
+            self.lookups.append(Fold(j, f.fold.name, f.fold.read, self.index_cache))
         elif f.index_base:
             self.fallbacks[j] = _numbered(f.index_base)
         else:  # index / key

@@ -25,6 +25,11 @@ from tidemark.types import LogicalType, parse_type
 IDENT = r"^[A-Za-z_][A-Za-z0-9_]*$"
 Conversion = Literal["inches_to_feet", "innings_to_outs", "innings_to_thirds", "one_based", "stat"]
 CONVERSIONS: tuple[str, ...] = ("inches_to_feet", "innings_to_outs", "innings_to_thirds", "one_based", "stat")
+#: the named folds (engines/derived.py) and the values each gives an element
+FOLDS: dict[str, tuple[str, ...]] = {
+    "mlb_bases": ("1B", "2B", "3B"),
+    "mlb_defence": ("1", "2", "3", "4", "5", "6", "7", "8", "9", "10"),
+}
 
 
 class _Strict(BaseModel):
@@ -172,6 +177,22 @@ class LookupSpec(_Strict):
         return None if self.path is None else parse_path(self.path)
 
 
+class FoldSpec(_Strict):
+    """A value of a named fold: a state carried through the document's events in order (the runners on base, the
+    defence on the field...), read as it stood just before this row's element (docs/mapping.md#folds)."""
+
+    name: str = Field(description="the fold: " + ", ".join(FOLDS))
+    read: str = Field(description="which value of the state, e.g. 1B (mlb_bases) or 2 (mlb_defence: the catcher)")
+
+    @model_validator(mode="after")
+    def _known(self) -> FoldSpec:
+        if self.name not in FOLDS:
+            raise ValueError(f"unknown fold {self.name!r}; the folds are: {', '.join(FOLDS)}")
+        if self.read not in FOLDS[self.name]:
+            raise ValueError(f"fold {self.name!r} has no value {self.read!r}; it gives: {', '.join(FOLDS[self.name])}")
+        return self
+
+
 def _element_path(v: str) -> str:
     if parse_path(v).anchor != "row":
         raise ValueError(f"{v!r} is read inside an element: write it relative, without '$' or '^'")
@@ -194,6 +215,9 @@ class FieldSpec(_Strict):
         None, description="read a path of the element before this one in the exploded array (before the filter)"
     )
     lookup: LookupSpec | None = Field(None, description="read a value from another element found by this row's value")
+    fold: FoldSpec | None = Field(
+        None, description="read a named fold's state (e.g. the runners on base) as it stood before this row's element"
+    )
     type: str = Field(
         "string", description="int, bigint, float, double, decimal(p,s), bool, string, date, timestamp, json"
     )
@@ -227,11 +251,11 @@ class FieldSpec(_Strict):
     @model_validator(mode="after")
     def _one_source(self) -> FieldSpec:
         sources = [self.path is not None, self.parent is not None, self.index, self.key, self.value]
-        sources += [self.previous is not None, self.lookup is not None]
+        sources += [self.previous is not None, self.lookup is not None, self.fold is not None]
         if sum(sources) != 1:
             raise ValueError(
                 "set exactly one of 'path', 'parent', 'index: true' or 'key: true' "
-                "(or 'value: true', 'previous', 'lookup')"
+                "(or 'value: true', 'previous', 'lookup', 'fold')"
             )
         return self
 

@@ -501,6 +501,17 @@ CREATE TABLE IF NOT EXISTS `game`.`statcast_pitches` (
   `hit_location` INT,
   `home_score` INT,
   `away_score` INT,
+  `on_1b` BIGINT,
+  `on_2b` BIGINT,
+  `on_3b` BIGINT,
+  `fielder_2` BIGINT,
+  `fielder_3` BIGINT,
+  `fielder_4` BIGINT,
+  `fielder_5` BIGINT,
+  `fielder_6` BIGINT,
+  `fielder_7` BIGINT,
+  `fielder_8` BIGINT,
+  `fielder_9` BIGINT,
   `captured_at` TIMESTAMP NOT NULL,
   `_tidemark_hash` BIGINT NOT NULL
 );
