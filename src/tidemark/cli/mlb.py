@@ -22,13 +22,14 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from tidemark.domains.mlb.load import stream_loader
+from tidemark.domains.mlb.load import loader, stream_loader
 from tidemark.errors import ConfigError
 
 if TYPE_CHECKING:
     from tidemark.domains.mlb.client import StatsApiClient
     from tidemark.domains.mlb.client.backfill import BackfillSummary
     from tidemark.domains.mlb.client.live import LiveSummary
+    from tidemark.domains.mlb.routing import RoutedStreams
     from tidemark.http import FetchStats
     from tidemark.http.clock import Clock
     from tidemark.runtime.stream import StreamResult
@@ -43,7 +44,10 @@ ReplayOpt = Annotated[
 RecordOpt = Annotated[Path | None, typer.Option("--record", help="Save every response into this directory.")]
 RateOpt = Annotated[float | None, typer.Option("--rate", help="Requests per second (default 5; replay: no limit).")]
 ConcurrencyOpt = Annotated[int, typer.Option("--concurrency", help="Requests in flight at most.")]
-MappingOpt = Annotated[str | None, typer.Option("--mapping", "-m", help="Load into the sink with this mapping.")]
+MappingOpt = Annotated[
+    str | None,
+    typer.Option("--mapping", "-m", help="Load into the sink with this mapping (mlb:* for every endpoint fetched)."),
+]
 SinkOpt = Annotated[str | None, typer.Option("--sink", "-s", help="Where the tables go, e.g. duckdb:mlb.duckdb.")]
 EngineOpt = Annotated[str, typer.Option("--engine", "-e", help="The engine that runs the mapping.")]
 BatchOpt = Annotated[int, typer.Option("--batch-documents", help="Records per micro-batch of the load.")]
@@ -182,7 +186,7 @@ def backfill_cmd(
             summary = backfill(api, store, settings, reporter)
         _print_backfill(summary, api.stats, store.display)
         if mapping is not None and sink is not None:
-            result = stream_loader(mapping, store, sink, engine=engine, batch_documents=batch_documents)()
+            result = loader(mapping, store, sink, engine=engine, batch_documents=batch_documents)()
             _print_load(result)
     if not summary.ok:
         raise typer.Exit(1)
@@ -190,7 +194,9 @@ def backfill_cmd(
 
 def live_cmd(
     raw: RawOpt,
-    mapping: Annotated[str, typer.Option("--mapping", "-m", help="The mapping, e.g. mlb:live_game.")],
+    mapping: Annotated[
+        str, typer.Option("--mapping", "-m", help="The mapping, e.g. mlb:live_game (mlb:* for every endpoint).")
+    ],
     sink: Annotated[str, typer.Option("--sink", "-s", help="Where the tables go, e.g. duckdb:mlb.duckdb.")],
     day: Annotated[str | None, typer.Option("--date", help="The day (YYYY-MM-DD; default: today in New York).")] = None,
     min_interval: Annotated[float, typer.Option(help="Seconds between polls of a game, at least.")] = 5.0,
@@ -228,7 +234,7 @@ def live_cmd(
         open_raw(raw, create=True) as store,
         _on_sigterm(stop),
     ):
-        load = stream_loader(mapping, store, sink, engine=engine, batch_documents=batch_documents)
+        load = loader(mapping, store, sink, engine=engine, batch_documents=batch_documents)
         summary = live(api, store, when, load=load, options=options, stop=stop, log=_log)
         _print_live(summary, api.stats, store.display)
 
@@ -376,7 +382,16 @@ def _print_live(summary: LiveSummary, stats: FetchStats, display: str) -> None:
     )
 
 
-def _print_load(result: StreamResult) -> None:
+def _print_load(result: StreamResult | RoutedStreams) -> None:
+    from tidemark.domains.mlb.routing import RoutedStreams
+
+    if isinstance(result, RoutedStreams):
+        print_routed_streams(result)
+        return
+    _print_stream(result)
+
+
+def _print_stream(result: StreamResult) -> None:
     from tidemark.cli.render import render_result
 
     render_result(out, result.result)
@@ -386,4 +401,17 @@ def _print_load(result: StreamResult) -> None:
     )
 
 
-__all__ = ["register", "stream_loader", "today_in_new_york"]
+def print_routed_streams(routed: RoutedStreams) -> None:
+    """What ``mlb:*`` streamed: each stream's result, then (on standard error) the endpoints no mapping reads."""
+    for result in routed.results.values():
+        _print_stream(result)
+    if not routed.results:
+        out.print("no record of an endpoint a built-in mapping reads: nothing loaded")
+    for kind, unrouted in routed.unrouted.items():
+        err.print(
+            f"not loaded: {unrouted.documents:,} records of {kind} in {unrouted.first} (no built-in mapping reads "
+            "them); see `tidemark mappings`"
+        )
+
+
+__all__ = ["print_routed_streams", "register", "stream_loader", "today_in_new_york"]

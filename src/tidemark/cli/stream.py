@@ -38,7 +38,10 @@ def stream_cmd(
         str | None, typer.Option("--sink", "-s", help="Where the tables are, e.g. duckdb:wh.duckdb.")
     ] = None,
     mapping: Annotated[
-        str | None, typer.Option("--mapping", "-m", help="Mapping file, or a built-in such as mlb:live_game.")
+        str | None,
+        typer.Option(
+            "--mapping", "-m", help="Mapping file, or a built-in such as mlb:live_game (mlb:* for every endpoint)."
+        ),
     ] = None,
     raw: RawOpt = None,
     once: Annotated[
@@ -80,6 +83,7 @@ def stream_cmd(
         raise ConfigError("tidemark stream needs --mapping and --raw (or --status to show the streams of --sink)")
     if max_batch_mb <= 0:
         raise ConfigError(f"--max-batch-mb {max_batch_mb:g}: give a size above 0")
+    from tidemark.domains.mlb.routing import ALL
     from tidemark.runtime.stream import stream
 
     stop = threading.Event()
@@ -101,6 +105,17 @@ def stream_cmd(
 
         options = _spark_options(spark_master, spark_conf or [])
         follow = functools.partial(spark_stream, **options, checkpoint_location=spark_checkpoint)
+    if mapping == ALL:  # every endpoint of the raw store to the mapping that reads it (domains/mlb/routing.py)
+        if name or spark_checkpoint or metrics or metrics_port or lineage:
+            raise ConfigError(
+                f"--mapping {ALL} runs one stream per endpoint, each named after its mapping: --name, "
+                "--spark-checkpoint, --metrics, --metrics-port and --lineage take one mapping (stream them one by one)"
+            )
+        with _stopping_on_signals(stop):
+            ok = _stream_routed(raw, sink, follow, once, stop, poll_seconds, batch_documents, max_batch_mb, as_json)
+        if not ok:
+            raise typer.Exit(1)
+        return
     with _stopping_on_signals(stop), watch.watching():
         result = follow(
             mapping,
@@ -117,6 +132,43 @@ def stream_cmd(
     _render(result, as_json)
     if once and not result.stopped and not result.result.ok:
         raise typer.Exit(1)
+
+
+def _stream_routed(
+    raw: str,
+    sink: str,
+    follow: Any,
+    once: bool,
+    stop: threading.Event,
+    poll_seconds: float,
+    batch_documents: int,
+    max_batch_mb: float,
+    as_json: bool,
+) -> bool:
+    """``tidemark stream --mapping mlb:*``: one stream per endpoint of the raw store a built-in mapping reads; the
+    endpoints none reads are reported. True when every stream went well (with ``--once``)."""
+    from tidemark.cli.mlb import print_routed_streams
+    from tidemark.domains.mlb.routing import stream_all
+    from tidemark.raw import open_raw
+
+    with open_raw(raw) as store:
+        routed = stream_all(
+            store,
+            sink,
+            once=once,
+            stop=stop,
+            poll_seconds=poll_seconds,
+            batch_documents=batch_documents,
+            max_batch_bytes=int(max_batch_mb * 2**20),
+            stream=follow,
+        )
+    if as_json:
+        unrouted = {kind: {"records": u.documents, "store": u.first} for kind, u in routed.unrouted.items()}
+        streams = {name: result.result.to_dict() for name, result in routed.results.items()}
+        print_json({"streams": streams, "unrouted": unrouted, "rounds": routed.rounds})
+    else:
+        print_routed_streams(routed)
+    return routed.ok or not once
 
 
 def streams_cmd(

@@ -7,6 +7,9 @@ resumes after its last committed micro-batch; on a store whose checkpoint is ato
 (the stream's summed counts equal one run's). The stream's name is the mapping + the raw store + the selection
 (``mlb:live_game <- raw/ [game/liveGameV1]``), so ``tidemark streams`` shows it and ``tidemark stream`` with the
 same mapping and raw store and ``--name`` continues it.
+
+``mlb:*`` loads every endpoint of the store a built-in mapping reads, each as the stream its own mapping would be
+(:func:`tidemark.domains.mlb.routing.stream_all`); :func:`loader` picks one or the other from the mapping.
 """
 
 from __future__ import annotations
@@ -14,7 +17,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from tidemark.domains.mlb.routing import ALL
+
 if TYPE_CHECKING:
+    from tidemark.domains.mlb.routing import RoutedStreams
     from tidemark.raw import RawStore
     from tidemark.runtime.stream import StreamResult
 
@@ -44,4 +50,26 @@ def stream_loader(
     return load
 
 
-__all__ = ["stream_loader"]
+def routed_loader(
+    store: RawStore, sink: str, *, engine: str = "local", batch_documents: int = 64
+) -> Callable[[], RoutedStreams]:
+    """A function that streams every endpoint of ``store`` a built-in mapping reads into ``sink`` (``mlb:*``), each
+    from its stream's checkpoint to the end; the endpoints no mapping reads are in its result's ``unrouted``."""
+    from tidemark.domains.mlb.routing import stream_all
+
+    def load() -> RoutedStreams:
+        return stream_all(store, sink, once=True, engine=engine, batch_documents=batch_documents)
+
+    return load
+
+
+def loader(
+    mapping: str, store: RawStore, sink: str, *, engine: str = "local", batch_documents: int = 64
+) -> Callable[[], StreamResult | RoutedStreams]:
+    """:func:`routed_loader` for ``mlb:*``, :func:`stream_loader` for one mapping."""
+    if mapping == ALL:
+        return routed_loader(store, sink, engine=engine, batch_documents=batch_documents)
+    return stream_loader(mapping, store, sink, engine=engine, batch_documents=batch_documents)
+
+
+__all__ = ["loader", "routed_loader", "stream_loader"]

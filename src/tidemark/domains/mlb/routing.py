@@ -11,19 +11,29 @@ the first file it was found in, and the CLI prints them.
 Each mapping is its own run (its own transaction on a transactional sink): a mapping that fails stops the runs
 after it and raises; the runs before it stay committed. Re-running is safe (the contract makes re-read documents
 ``unchanged``).
+
+A raw store is routed without reading it: its records are kept per endpoint/method (``store.stats()``), so
+:func:`stream_all` streams each endpoint/method a mapping reads as its own stream (named, like the MLB load step's,
+``mlb:live_game <- raw/ [game/liveGameV1]``: ``tidemark stream --mapping mlb:live_game`` and ``tidemark mlb
+backfill`` continue the same checkpoint), and reports the endpoints no mapping reads.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tidemark.documents import Position, RawDocument
 from tidemark.errors import ConfigError
 from tidemark.raw.decode import envelope_head
 from tidemark.sources import Source, open_source
+
+if TYPE_CHECKING:
+    from tidemark.raw import RawStore
+    from tidemark.runtime.stream import StreamResult
 
 #: what ``--mapping`` says to route every document by its envelope
 ALL = "mlb:*"
@@ -122,6 +132,80 @@ def run_all(
     return out
 
 
+def store_routes(store: RawStore) -> tuple[dict[str, set[Route]], dict[str, Unrouted]]:
+    """From the store's records per endpoint/method (nothing read): the routes of each mapping that has records,
+    and the endpoint/methods no mapping reads."""
+    table = routes()
+    found: dict[str, set[Route]] = {}
+    unrouted: dict[str, Unrouted] = {}
+    for stats in store.stats():
+        route = (stats.endpoint, stats.method)
+        mapping = table.get(route)
+        if mapping is not None:
+            found.setdefault(mapping, set()).add(route)
+        elif stats.records:
+            unrouted["/".join(route)] = Unrouted(stats.records, store.display)
+    return found, unrouted
+
+
+@dataclass
+class RoutedStreams:
+    """What ``mlb:*`` streaming did: per stream (by name), the last call that committed micro-batches (or its only
+    call), and the endpoints no mapping reads (as the last round saw them)."""
+
+    results: dict[str, StreamResult] = field(default_factory=dict)
+    unrouted: dict[str, Unrouted] = field(default_factory=dict)
+    rounds: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return all(result.result.ok for result in self.results.values())
+
+
+def stream_all(
+    store: RawStore,
+    sink: str,
+    *,
+    once: bool = True,
+    stop: threading.Event | None = None,
+    poll_seconds: float = 2.0,
+    batch_documents: int = 64,
+    max_batch_bytes: int = 64 << 20,
+    stream: Callable[..., StreamResult] | None = None,
+    **options: Any,
+) -> RoutedStreams:
+    """Stream every endpoint/method of ``store`` that a built-in mapping reads into ``sink``, each as its own stream
+    (see the module docstring). A round streams each to the end of the store; ``once``: one round, otherwise a round
+    every ``poll_seconds`` until ``stop`` is set. ``options`` go to :func:`tidemark.runtime.stream.stream` (engine,
+    workers, reporter...)."""
+    from tidemark.raw import RawSource
+    from tidemark.runtime.stream import stream as stream_one
+
+    stop = stop or threading.Event()
+    out = RoutedStreams()
+    while not stop.is_set():
+        found, out.unrouted = store_routes(store)
+        for mapping, route in sorted((m, r) for m, found_routes in found.items() for r in found_routes):
+            select = "/".join(route)
+            source = RawSource(store, select=select, batch_records=batch_documents, batch_bytes=max_batch_bytes)
+            result = (stream or stream_one)(
+                mapping,
+                source,
+                sink,
+                once=True,
+                stop=stop,
+                batch_documents=batch_documents,
+                max_batch_bytes=max_batch_bytes,
+                **options,
+            )
+            if result.batches or result.name not in out.results:
+                out.results[result.name] = result
+        out.rounds += 1
+        if once or stop.wait(poll_seconds):
+            break
+    return out
+
+
 def builtin_mappings() -> list[tuple[str, list[str], list[str]]]:
     """Every built-in MLB mapping: (name, the envelopes it reads as endpoint/method, its tables)."""
     from importlib import resources
@@ -141,4 +225,16 @@ def builtin_mappings() -> list[tuple[str, list[str], list[str]]]:
     return out
 
 
-__all__ = ["ALL", "Routed", "RoutedSource", "Unrouted", "builtin_mappings", "route_of", "routes", "run_all"]
+__all__ = [
+    "ALL",
+    "Routed",
+    "RoutedSource",
+    "RoutedStreams",
+    "Unrouted",
+    "builtin_mappings",
+    "route_of",
+    "routes",
+    "run_all",
+    "store_routes",
+    "stream_all",
+]
