@@ -323,13 +323,16 @@ def write_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON (only that on stdout).")] = False,
     quiet: QuietOpt = False,
     metrics: MetricsOpt = None,
+    lineage: LineageOpt = None,
 ) -> None:
     """Write flat files to one table under the write contract (docs/write.md)."""
     from tidemark.cli.render import render_write_result
     from tidemark.cli.write import write_files
 
     progress = _state.progress = RowProgressReporter(err, enabled=show_progress(err, as_json, quiet))
-    reporter = write_observers(progress, table=table, config=config, sink=sink, metrics=metrics)
+    reporter = write_observers(
+        progress, files=files, table=table, config=config, sink=sink, metrics=metrics, lineage=lineage
+    )
     with flags_in_messages(), reporter.watching():
         result = write_files(
             files,

@@ -107,6 +107,8 @@ def write(
     owns_sink = not isinstance(opts.sink, Sink)
     target: Sink = open_sink(opts.sink) if owns_sink else opts.sink
     run_id = uuid.uuid4().hex[:12]
+    if (planned := getattr(reporter, "planned", None)) is not None:  # observers that describe the table (lineage)
+        planned(plan, target.display)
     reporter.start(opened[0].total_bytes, opened[0].files, opened[0].total_rows)
 
     def attempt() -> RunResult:
