@@ -9,6 +9,7 @@ summaries.
 
 from __future__ import annotations
 
+import functools
 import signal
 import threading
 from collections.abc import Iterator
@@ -22,6 +23,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from tidemark.cli.observing import LineageOpt, MetricsOpt, observers
 from tidemark.domains.mlb.load import stream_loader
 from tidemark.errors import ConfigError
 
@@ -31,6 +33,8 @@ if TYPE_CHECKING:
     from tidemark.domains.mlb.client.live import LiveSummary
     from tidemark.http import FetchStats
     from tidemark.http.clock import Clock
+    from tidemark.observe import Observers
+    from tidemark.raw import RawStore
     from tidemark.runtime.stream import StreamResult
 
 out = Console(soft_wrap=True, markup=False, highlight=False)  # messages print as they are (see cli/main.py)
@@ -162,6 +166,8 @@ def backfill_cmd(
     people_batch: Annotated[int, typer.Option(help="People asked for in one request.")] = 50,
     engine: EngineOpt = "local",
     batch_documents: BatchOpt = 64,
+    metrics: MetricsOpt = None,
+    lineage: LineageOpt = None,
 ) -> None:
     """Fetch the final feed of every game of a season or date range into the raw store (resumable), then load it
     into the sink when --mapping and --sink are given."""
@@ -182,7 +188,12 @@ def backfill_cmd(
             summary = backfill(api, store, settings, reporter)
         _print_backfill(summary, api.stats, store.display)
         if mapping is not None and sink is not None:
-            result = stream_loader(mapping, store, sink, engine=engine, batch_documents=batch_documents)()
+            watch = _observers("backfill", mapping, store, sink, metrics, lineage)  # logs, --metrics, --lineage
+            with watch.watching():
+                load = stream_loader(
+                    mapping, store, sink, engine=engine, batch_documents=batch_documents, reporter=watch
+                )
+                result = load()
             _print_load(result)
     if not summary.ok:
         raise typer.Exit(1)
@@ -212,6 +223,8 @@ def live_cmd(
             "intervals pass without waiting.",
         ),
     ] = None,
+    metrics: MetricsOpt = None,
+    lineage: LineageOpt = None,
 ) -> None:
     """Follow the games of a day: poll each game in progress at the interval its feed asks, append each new
     snapshot to the raw store and load it into the sink at once; exit when every game is over (SIGTERM stops
@@ -228,9 +241,22 @@ def live_cmd(
         open_raw(raw, create=True) as store,
         _on_sigterm(stop),
     ):
-        load = stream_loader(mapping, store, sink, engine=engine, batch_documents=batch_documents)
-        summary = live(api, store, when, load=load, options=options, stop=stop, log=_log)
+        watch = _observers("live", mapping, store, sink, metrics, lineage)  # every load: logs, --metrics, --lineage
+        load = stream_loader(mapping, store, sink, engine=engine, batch_documents=batch_documents, reporter=watch)
+        with watch.watching():
+            summary = live(api, store, when, load=load, options=options, stop=stop, log=_log)
         _print_live(summary, api.stats, store.display)
+
+
+def _observers(
+    command: str, mapping: str, store: RawStore, sink: str, metrics: Path | None, lineage: str | None
+) -> Observers:
+    """The observers of the load into the sink (cli/observing.py); the lineage's inputs are the raw store's records
+    of the mapping's endpoint and the Stats API endpoint (domains/mlb/load.py)."""
+    from tidemark.domains.mlb.load import lineage_inputs
+
+    inputs = functools.partial(lineage_inputs, mapping, store)
+    return observers(command, None, mapping=mapping, sink=sink, inputs=inputs, metrics=metrics, lineage=lineage)
 
 
 def _client(

@@ -15,7 +15,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from tidemark.observe.lineage import InputRef
     from tidemark.raw import RawStore
+    from tidemark.runtime.result import Reporter
     from tidemark.runtime.stream import StreamResult
 
 
@@ -27,21 +29,53 @@ def stream_loader(
     engine: str = "local",
     batch_documents: int = 64,
     name: str | None = None,
+    reporter: Reporter | None = None,
 ) -> Callable[[], StreamResult]:
     """A function that streams the records ``store`` holds for ``mapping`` (its endpoint and method) into ``sink``,
-    from the stream's checkpoint to the end (``once``); each call goes on where the last one stopped."""
-    from tidemark.mapping.loader import load_mapping
+    from the stream's checkpoint to the end (``once``); each call goes on where the last one stopped. ``reporter``
+    (the CLI's observers: logs, metrics, lineage) hears every load."""
     from tidemark.raw import RawSource
     from tidemark.runtime.stream import stream
 
-    source = load_mapping(mapping)[0].source
-    select = "/".join(part for part in (source.endpoint, source.method) if part) or None
-    records = RawSource(store, select=select, batch_records=batch_documents)
+    records = RawSource(store, select=_selection(mapping), batch_records=batch_documents)
 
     def load() -> StreamResult:
-        return stream(mapping, records, sink, name=name, once=True, batch_documents=batch_documents, engine=engine)
+        return stream(
+            mapping,
+            records,
+            sink,
+            name=name,
+            once=True,
+            batch_documents=batch_documents,
+            engine=engine,
+            reporter=reporter,
+        )
 
     return load
 
 
-__all__ = ["stream_loader"]
+def _selection(mapping: str) -> str | None:
+    """``endpoint/method`` of the documents ``mapping`` reads (its source block)."""
+    from tidemark.mapping.loader import load_mapping
+
+    source = load_mapping(mapping)[0].source
+    return "/".join(part for part in (source.endpoint, source.method) if part) or None
+
+
+def lineage_inputs(mapping: str, store: RawStore) -> list[InputRef]:
+    """The load's input datasets for lineage: the raw store's records of the mapping's endpoint, and the Stats API
+    endpoint they were fetched from (namespace the API's base URL, name its path template) when the catalog has it."""
+    from tidemark.domains.mlb.client.catalog import builtin_catalog
+    from tidemark.observe.lineage import InputRef, raw_input
+
+    select = _selection(mapping)
+    found = [raw_input(store.display, select)]
+    catalog = builtin_catalog()
+    for endpoint in catalog.endpoints.values():
+        if f"{endpoint.recorded.endpoint}/{endpoint.recorded.method}" == select:
+            found.append(InputRef(catalog.base_url, endpoint.url))
+            break
+    return found
+
+
+__all__ = ["lineage_inputs", "stream_loader"]
