@@ -550,7 +550,9 @@ def main() -> None:
             _interrupted()
         if _state.debug:
             raise
-        err.print(styled("error:", "red", f" {exc}"))
+        from tidemark.observe.redact import redact
+
+        err.print(styled("error:", "red", f" {redact(str(exc))}"))  # an error quoting a setting shows no credential
         sys.exit(1)
     except SystemExit as exc:
         if _state.interrupted and exc.code not in (0, None):
