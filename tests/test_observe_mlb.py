@@ -4,16 +4,22 @@ inputs are the raw store and the Stats API endpoint; replayed from recorded resp
 
 from __future__ import annotations
 
+import io
+import json
+import shutil
 from pathlib import Path
 
 import duckdb
 import pytest
+from rich.console import Console
 from typer.testing import CliRunner
 
-from tests.conftest import DATA
+from tests.conftest import DATA, GAME_747175
 from tests.mlb_replay import add_schedule, add_sequence, feed, listed, live_snapshot, replay_root
 from tests.observe_helpers import check_facets, events, samples, validator
+from tidemark.cli import mlb as mlb_cli
 from tidemark.cli.main import app
+from tidemark.cli.observing import settings
 
 runner = CliRunner()
 DAY = "2024-07-12"
@@ -103,3 +109,43 @@ def test_live_loads_sum_into_the_metrics_and_each_is_a_lineage_run(live_day: Pat
         check.validate(event)
     final = next(o for o in sent[-1]["outputs"] if o["name"] == "game.live_game_plays")
     assert final["outputFacets"]["outputStatistics"]["rowCount"] > 0
+
+
+def test_run_of_every_mlb_mapping_is_observed_per_mapping(tmp_path: Path) -> None:
+    """``run --mapping mlb:*``: each mapping's run is a lineage run with its own tables; one metrics file sums all."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    boxscore = sorted((DATA / "game" / "boxscore").iterdir())[0]
+    shutil.copy(GAME_747175, folder / GAME_747175.name)
+    shutil.copy(boxscore, folder / boxscore.name)
+    db, prom, lineage = tmp_path / "all.duckdb", tmp_path / "m.prom", tmp_path / "l.jsonl"
+    args = ["run", "-m", "mlb:*", "-i", str(folder), "-s", f"duckdb:{db}", "--json"]
+    result = runner.invoke(app, [*args, "--metrics", str(prom), "--lineage", str(lineage)])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)["mappings"]
+    assert sorted(report) == ["mlb:boxscore", "mlb:live_game"]
+    found = samples(prom.read_text(encoding="utf-8"))
+    assert found[("tidemark_documents_total", (("outcome", "accepted"),))] == 2  # both runs, summed
+    plays = report["mlb:live_game"]["tables"]["game.live_game_plays"]["inserted"]
+    assert found[("tidemark_rows_total", (("outcome", "inserted"), ("table", "game.live_game_plays")))] == plays
+    sent = events(lineage)
+    assert [(e["eventType"], e["job"]["name"].split(" -> ")[0]) for e in sent] == [
+        ("START", "run mlb:boxscore"),
+        ("COMPLETE", "run mlb:boxscore"),
+        ("START", "run mlb:live_game"),
+        ("COMPLETE", "run mlb:live_game"),
+    ]
+    check = validator()
+    for event in sent:
+        check.validate(event)
+    live_tables = {o["name"] for o in sent[3]["outputs"]}
+    assert "game.live_game_plays" in live_tables and not live_tables & {o["name"] for o in sent[1]["outputs"]}
+
+
+def test_quiet_silences_the_backfill_bar_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(mlb_cli, "err", Console(file=io.StringIO(), force_terminal=True))
+    with mlb_cli._progress() as bar:
+        assert bar.progress is not None  # a terminal: a bar
+    monkeypatch.setattr(settings, "quiet", True)
+    with mlb_cli._progress() as bar:
+        assert bar.progress is None  # tidemark --quiet backfill ...: none

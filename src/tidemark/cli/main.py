@@ -27,6 +27,7 @@ from tidemark.cli.observing import (
     LineageOpt,
     MetricsOpt,
     QuietOpt,
+    observed_runs,
     observers,
     print_json,
     settings,
@@ -211,7 +212,8 @@ def run_cmd(
     source = _raw_or_documents(raw, select, filters, paths, int(max_document_mb * 2**20))
     if mapping == "mlb:*":  # every document to the mapping its envelope names (domains/mlb/routing.py)
         options = {"mode": mode, "batch_documents": batch_documents, "engine": engine}
-        ok = mlb_cli.run_routed(source, sink, as_json=as_json, strict=strict, **options)
+        observed = observed_runs(sink=sink, inputs=lambda: _lineage_inputs(source), metrics=metrics, lineage=lineage)
+        ok = mlb_cli.run_routed(source, sink, as_json=as_json, strict=strict, run=observed, **options)
         if not ok:
             raise typer.Exit(1)
         return

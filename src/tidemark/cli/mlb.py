@@ -23,6 +23,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from tidemark.cli import observing
 from tidemark.cli.observing import LineageOpt, MetricsOpt, observers
 from tidemark.domains.mlb.load import stream_loader
 from tidemark.errors import ConfigError
@@ -347,7 +348,7 @@ class _Bar:
 
 @contextmanager
 def _progress() -> Iterator[_Bar]:
-    if not err.is_terminal:
+    if not err.is_terminal or observing.settings.quiet:  # tidemark --quiet backfill ...: no bar either
         yield _Bar(None)
         return
     columns = (TextColumn("{task.description:>9}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())

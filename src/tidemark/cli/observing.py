@@ -123,3 +123,26 @@ def write_observers(
         metrics=metrics,
         lineage=lineage,
     )
+
+
+def observed_runs(
+    *, sink: str, inputs: Callable[[], list[InputRef]], metrics: Path | None, lineage: str | None
+) -> Callable[..., Any]:
+    """``run --mapping mlb:*`` runs one mapping after another: each is observed as a run of its own (its logs, its
+    lineage run with its tables), and one ``--metrics`` file sums them all (labelled ``mlb:*``)."""
+    from tidemark.runtime.batch import run
+
+    shared = None
+    if metrics is not None:
+        from tidemark.observe.metrics import MetricsReporter
+
+        shared = MetricsReporter("mlb:*", path=metrics)
+
+    def observed(mapping: str, source: Any, target: str, **options: Any) -> Any:
+        watch = observers("run", None, mapping=mapping, sink=sink, inputs=inputs, lineage=lineage)
+        if shared is not None:
+            watch.reporters.append(shared)
+        with watch.watching():
+            return run(mapping, source, target, reporter=watch, **options)
+
+    return observed
