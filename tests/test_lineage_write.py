@@ -121,3 +121,23 @@ def test_a_timestamp_given_as_text_is_a_transformation() -> None:
     assert columns["at"] == ColumnSource(("at",), "TRANSFORMATION", "at (ISO 8601 text parsed) as timestamp")
     assert columns["id"] == ColumnSource(("id",), "IDENTITY", "id as bigint")
     assert columns["tags"].fields == ("tags",) and list(columns) == ["id", "at", "tags"]
+
+
+def test_a_write_block_names_its_table_and_store_in_the_lineage(tmp_path: Path) -> None:
+    block = tmp_path / "write.yaml"
+    block.write_text(
+        "write:\n  connection: lake\n  format: delta\n  path: silver/scores\n  mode: upsert\n  keys: [id]\n",
+        encoding="utf-8",
+    )
+    lineage, lake = tmp_path / "lineage.jsonl", tmp_path / "lake"
+    args = ["write", str(_csv(tmp_path)), "--config", str(block), "--connection", f"lake={lake}"]
+    result = runner.invoke(app, [*args, "--lineage", str(lineage), "--json"])
+    assert result.exit_code == 0, result.output
+    sent = events(lineage)
+    assert [e["eventType"] for e in sent] == ["START", "COMPLETE"]
+    for event in sent:
+        validator().validate(event)
+        assert event["job"]["name"] == f"write block {block}"  # no --table, no --sink: the block decides both
+        [output] = event["outputs"]
+        assert (output["namespace"], output["name"]) == (f"delta:{lake}", "silver.scores")
+    assert sent[1]["outputs"][0]["outputFacets"]["outputStatistics"]["rowCount"] == 2

@@ -145,6 +145,8 @@ def test_stream_metrics_after_each_micro_batch_with_the_lag(tmp_path: Path) -> N
     events_file = tmp_path / "stream.jsonl"
     result = runner.invoke(app, [*args, "--json", "--lineage", str(events_file)])
     assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)  # --json: one document on stdout
+    assert (summary["stream"], summary["batches"], summary["result"]["documents"]) == ("live", 1, 1)
     events = _events(events_file)
     assert [e["eventType"] for e in events] == ["START", "COMPLETE"]
     assert events[1]["inputs"][0]["namespace"] == "tidemark-raw" and str(raw) in events[1]["inputs"][0]["name"]

@@ -108,11 +108,11 @@ def write_observers(
     lineage: str | None,
 ) -> Observers:
     """``tidemark write``'s: the progress bar, the logs, ``--metrics`` and ``--lineage``, labelled ``table T`` (or
-    ``write FILE`` for a write block). The lineage's output is the write's table, described once the write has read
-    the input's schema (``Observers.planned``); its inputs are the files."""
+    ``block FILE`` when a write block names the table). The lineage's output is the write's table, described once
+    the write has read the input's schema (``Observers.planned``); its inputs are the files."""
     from tidemark.observe.lineage import file_inputs
 
-    label = f"table {table}" if table else f"write {config or ''}".strip()
+    label = f"table {table}" if table else f"block {config}" if config else "table"
     return observers(
         "write",
         progress,
