@@ -237,3 +237,19 @@ def test_an_error_line_quoting_the_sink_shows_no_password(
     assert info.value.code == 1
     printed = capsys.readouterr().err
     assert "unknown sink 'mysql://ann:***@db/x'" in printed and SECRET not in printed
+
+
+def test_runs_shows_no_credential_of_a_row_stored_before_redaction(tmp_path: Path) -> None:
+    import duckdb
+
+    db = tmp_path / "old.duckdb"
+    assert runner.invoke(app, ["run", "-m", MAPPING, "-i", str(GAME_747175), "-s", f"duckdb:{db}"]).exit_code == 0
+    with duckdb.connect(str(db)) as con:  # a row as an older tidemark wrote it: the error quoting a DSN
+        con.execute("UPDATE _tidemark.runs SET status = 'failed', error = ?", [f"at postgresql://ann:{SECRET}@db/x"])
+    listed = runner.invoke(app, ["runs", "--sink", f"duckdb:{db}", "--json"])
+    assert listed.exit_code == 0, listed.output
+    [run] = json.loads(listed.stdout)
+    assert run["error"] == "at postgresql://ann:***@db/x"
+    shown = runner.invoke(app, ["runs", "--sink", f"duckdb:{db}"])
+    assert shown.exit_code == 0 and "failed: at postgresql://ann:***@db" in shown.stdout
+    assert SECRET not in listed.stdout + shown.stdout

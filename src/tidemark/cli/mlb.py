@@ -95,6 +95,7 @@ def run_routed(source: Any, sink: str, *, as_json: bool, strict: bool, **options
 
     from tidemark.cli.render import render_result
     from tidemark.domains.mlb.routing import run_all
+    from tidemark.observe.redact import redact_data
 
     routed = run_all(source, sink, **options)
     if as_json:
@@ -102,7 +103,7 @@ def run_routed(source: Any, sink: str, *, as_json: bool, strict: bool, **options
             "mappings": {name: result.as_dict() for name, result in routed.results.items()},
             "unrouted": {kind: {"documents": u.documents, "first": u.first} for kind, u in routed.unrouted.items()},
         }
-        out.print_json(json.dumps(data, default=str))
+        out.print_json(json.dumps(redact_data(json.loads(json.dumps(data, default=str)))))
     else:
         for name, result in routed.results.items():
             out.print(f"{name}:")
