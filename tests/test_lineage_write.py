@@ -61,6 +61,7 @@ def test_write_lineage_events_are_valid_openlineage(tmp_path: Path) -> None:
     assert output["outputFacets"]["outputStatistics"]["rowCount"] == 2
     metrics = samples(prom.read_text(encoding="utf-8"))
     assert metrics[("tidemark_rows_total", (("outcome", "inserted"), ("table", "main.scores")))] == 2
+    assert metrics[("tidemark_input_bytes_total", ())] == csv.stat().st_size
     assert metrics[("tidemark_last_success", ())] == 1
 
 

@@ -124,6 +124,7 @@ def write(
             for chunk in chunks(source, batch_rows, locator):
                 writer.write_chunk(chunk, locator)
                 reporter.advance(rows=chunk.table.num_rows)
+            reporter.advance(bytes_read=source.total_bytes)  # the files' bytes (0 for a table in memory)
             writer.finish()
             record.write(tx)  # the run ledger's row, committed with the rows
         return result
