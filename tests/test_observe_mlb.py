@@ -10,16 +10,19 @@ import shutil
 from pathlib import Path
 
 import duckdb
+import httpx
 import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
 from tests.conftest import DATA, GAME_747175
 from tests.mlb_replay import add_schedule, add_sequence, feed, listed, live_snapshot, replay_root
-from tests.observe_helpers import check_facets, events, samples, validator
+from tests.observe_helpers import check_facets, events, free_port, samples, validator
 from tidemark.cli import mlb as mlb_cli
 from tidemark.cli.main import app
 from tidemark.cli.observing import settings
+from tidemark.observe import Observers
+from tidemark.observe.metrics import MetricsReporter
 
 runner = CliRunner()
 DAY = "2024-07-12"
@@ -86,9 +89,12 @@ def test_live_loads_sum_into_the_metrics_and_each_is_a_lineage_run(live_day: Pat
     db, prom, lineage = tmp_path / "live.duckdb", tmp_path / "m.prom", tmp_path / "l.jsonl"
     args = ["live", "--date", DAY, "--raw", str(tmp_path / "raw"), "--replay", str(live_day)]
     args += ["-m", "mlb:live_game", "-s", f"duckdb:{db}", "--replay-clock", "2024-07-13T01:20:00Z"]
-    result = runner.invoke(app, [*args, "--metrics", str(prom), "--lineage", str(lineage)])
+    port = free_port()
+    result = runner.invoke(app, [*args, "--metrics", str(prom), "--metrics-port", str(port), "--lineage", str(lineage)])
     assert result.exit_code == 0, result.output
     assert "5 polls, 5 new snapshots, 0 unchanged, 4 loads, 0 errors" in result.stdout
+    with pytest.raises(httpx.ConnectError):  # served while following, closed when the day ended
+        httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5)
     found = samples(prom.read_text(encoding="utf-8"))
     # the counters sum the four loads: every snapshot is one document and one row of the game's metadata
     assert found[("tidemark_documents_total", (("outcome", "accepted"),))] == 5
@@ -149,3 +155,15 @@ def test_quiet_silences_the_backfill_bar_on_a_terminal(monkeypatch: pytest.Monke
     monkeypatch.setattr(settings, "quiet", True)
     with mlb_cli._progress() as bar:
         assert bar.progress is None  # tidemark --quiet backfill ...: none
+
+
+def test_metrics_are_served_from_the_start_of_a_watch() -> None:
+    """``--metrics-port`` answers before the first load of a live day (a scrape target is up from the start)."""
+    port = free_port()
+    watch = Observers(MetricsReporter("mlb:live_game", port=port))
+    with watch.watching():
+        served = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10)
+    assert served.status_code == 200
+    assert samples(served.text)[("tidemark_documents_total", (("outcome", "accepted"),))] == 0
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5)

@@ -226,6 +226,9 @@ def live_cmd(
         ),
     ] = None,
     metrics: MetricsOpt = None,
+    metrics_port: Annotated[
+        int | None, typer.Option("--metrics-port", help="Serve Prometheus metrics on this port while following.")
+    ] = None,
     lineage: LineageOpt = None,
 ) -> None:
     """Follow the games of a day: poll each game in progress at the interval its feed asks, append each new
@@ -243,7 +246,7 @@ def live_cmd(
         open_raw(raw, create=True) as store,
         _on_sigterm(stop),
     ):
-        watch = _observers("live", mapping, store, sink, metrics, lineage)  # every load: logs, --metrics, --lineage
+        watch = _observers("live", mapping, store, sink, metrics, lineage, metrics_port)  # logs, metrics, lineage
         load = stream_loader(mapping, store, sink, engine=engine, batch_documents=batch_documents, reporter=watch)
         with watch.watching():
             summary = live(api, store, when, load=load, options=options, stop=stop, log=_log)
@@ -251,14 +254,29 @@ def live_cmd(
 
 
 def _observers(
-    command: str, mapping: str, store: RawStore, sink: str, metrics: Path | None, lineage: str | None
+    command: str,
+    mapping: str,
+    store: RawStore,
+    sink: str,
+    metrics: Path | None,
+    lineage: str | None,
+    metrics_port: int | None = None,
 ) -> Observers:
     """The observers of the load into the sink (cli/observing.py); the lineage's inputs are the raw store's records
     of the mapping's endpoint and the Stats API endpoint (domains/mlb/load.py)."""
     from tidemark.domains.mlb.load import lineage_inputs
 
     inputs = functools.partial(lineage_inputs, mapping, store)
-    return observers(command, None, mapping=mapping, sink=sink, inputs=inputs, metrics=metrics, lineage=lineage)
+    return observers(
+        command,
+        None,
+        mapping=mapping,
+        sink=sink,
+        inputs=inputs,
+        metrics=metrics,
+        metrics_port=metrics_port,
+        lineage=lineage,
+    )
 
 
 def _client(

@@ -62,8 +62,13 @@ class Observers:
 
     @contextmanager
     def watching(self) -> Iterator[Observers]:
-        """Around a run: an exception that escapes it is reported as ``failed`` (then raised on)."""
+        """Around a run: what an observer serves opens first (``--metrics-port``: scraped before the first load of
+        a live day); an exception that escapes is reported as ``failed`` (then raised on); all close at the end."""
         try:
+            for r in self.reporters:
+                serve = getattr(r, "serve", None)
+                if serve is not None:
+                    serve()
             yield self
         except BaseException as exc:
             self.failed(exc)

@@ -183,6 +183,10 @@ class MetricsReporter:
             if (s := metrics.stream) is not None:  # the same stream goes on: its series stays
                 metrics.batches_done += s.batches
                 metrics.stream = _Stream(s.name, 0, s.lag)
+        self.serve()
+
+    def serve(self) -> None:
+        """Serve the metrics on ``port`` (if any) from now until :meth:`close`."""
         if self.port is not None and self.server is None:
             self.server, _ = start_http_server(self.port, registry=self.registry)
 
