@@ -9,7 +9,6 @@ summaries.
 
 from __future__ import annotations
 
-import functools
 import signal
 import threading
 from collections.abc import Iterator
@@ -24,7 +23,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from tidemark.cli import observing
-from tidemark.cli.observing import LineageOpt, MetricsOpt, observers
+from tidemark.cli.observing import LineageOpt, MetricsOpt, MetricsPortOpt, load_observers
 from tidemark.domains.mlb.load import stream_loader
 from tidemark.errors import ConfigError
 
@@ -34,8 +33,6 @@ if TYPE_CHECKING:
     from tidemark.domains.mlb.client.live import LiveSummary
     from tidemark.http import FetchStats
     from tidemark.http.clock import Clock
-    from tidemark.observe import Observers
-    from tidemark.raw import RawStore
     from tidemark.runtime.stream import StreamResult
 
 out = Console(soft_wrap=True, markup=False, highlight=False)  # messages print as they are (see cli/main.py)
@@ -190,7 +187,7 @@ def backfill_cmd(
             summary = backfill(api, store, settings, reporter)
         _print_backfill(summary, api.stats, store.display)
         if mapping is not None and sink is not None:
-            watch = _observers("backfill", mapping, store, sink, metrics, lineage)  # logs, --metrics, --lineage
+            watch = load_observers("backfill", mapping, store, sink, metrics=metrics, lineage=lineage)
             with watch.watching():
                 load = stream_loader(
                     mapping, store, sink, engine=engine, batch_documents=batch_documents, reporter=watch
@@ -226,9 +223,7 @@ def live_cmd(
         ),
     ] = None,
     metrics: MetricsOpt = None,
-    metrics_port: Annotated[
-        int | None, typer.Option("--metrics-port", help="Serve Prometheus metrics on this port while following.")
-    ] = None,
+    metrics_port: MetricsPortOpt = None,
     lineage: LineageOpt = None,
 ) -> None:
     """Follow the games of a day: poll each game in progress at the interval its feed asks, append each new
@@ -246,37 +241,11 @@ def live_cmd(
         open_raw(raw, create=True) as store,
         _on_sigterm(stop),
     ):
-        watch = _observers("live", mapping, store, sink, metrics, lineage, metrics_port)  # logs, metrics, lineage
+        watch = load_observers("live", mapping, store, sink, metrics=metrics, port=metrics_port, lineage=lineage)
         load = stream_loader(mapping, store, sink, engine=engine, batch_documents=batch_documents, reporter=watch)
         with watch.watching():
             summary = live(api, store, when, load=load, options=options, stop=stop, log=_log)
         _print_live(summary, api.stats, store.display)
-
-
-def _observers(
-    command: str,
-    mapping: str,
-    store: RawStore,
-    sink: str,
-    metrics: Path | None,
-    lineage: str | None,
-    metrics_port: int | None = None,
-) -> Observers:
-    """The observers of the load into the sink (cli/observing.py); the lineage's inputs are the raw store's records
-    of the mapping's endpoint and the Stats API endpoint (domains/mlb/load.py)."""
-    from tidemark.domains.mlb.load import lineage_inputs
-
-    inputs = functools.partial(lineage_inputs, mapping, store)
-    return observers(
-        command,
-        None,
-        mapping=mapping,
-        sink=sink,
-        inputs=inputs,
-        metrics=metrics,
-        metrics_port=metrics_port,
-        lineage=lineage,
-    )
 
 
 def _client(

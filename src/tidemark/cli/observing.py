@@ -20,6 +20,7 @@ from tidemark.observe.redact import redact, redact_data
 if TYPE_CHECKING:
     from tidemark.observe.columns import OutputTable
     from tidemark.observe.lineage import InputRef
+    from tidemark.raw import RawStore
 
 
 @dataclass
@@ -42,6 +43,9 @@ LineageOpt = Annotated[
         help="Send OpenLineage events: append JSON lines to a file, or POST to an http(s) URL "
         "(default: $TIDEMARK_OPENLINEAGE_URL).",
     ),
+]
+MetricsPortOpt = Annotated[
+    int | None, typer.Option("--metrics-port", help="Serve Prometheus metrics on this port while it runs.")
 ]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
 
@@ -146,3 +150,29 @@ def observed_runs(
             return run(mapping, source, target, reporter=watch, **options)
 
     return observed
+
+
+def load_observers(
+    command: str,
+    mapping: str,
+    store: RawStore,
+    sink: str,
+    *,
+    metrics: Path | None,
+    lineage: str | None,
+    port: int | None = None,
+) -> Observers:
+    """The observers of an MLB load into a sink (``backfill`` / ``live`` with --mapping and --sink); the lineage's
+    inputs are the raw store's records of the mapping's endpoint and the Stats API endpoint (domains/mlb/load.py)."""
+    from tidemark.domains.mlb.load import lineage_inputs
+
+    return observers(
+        command,
+        None,
+        mapping=mapping,
+        sink=sink,
+        inputs=lambda: lineage_inputs(mapping, store),
+        metrics=metrics,
+        metrics_port=port,
+        lineage=lineage,
+    )
