@@ -74,6 +74,7 @@ def test_redact_masks_every_credential_form(text: str, shown: str) -> None:
         "http://marquez:5000/api/v1/lineage",
         "mlb:live_game <- raw/ [game/liveGameV1]",
         "run_id=abc rows_seen=5 keys=3 documents=1",
+        "token_count=5 AWS_ACCESS_KEY_ID=AKIAXYZ password_file=/etc/pw",
         "game.live_game_plays: 75 inserted",
     ],
 )
@@ -87,13 +88,15 @@ def test_redact_data_masks_the_values_of_credential_keys() -> None:
         "path": "s3://bucket/lake",
         "storage_options": {"AWS_ACCESS_KEY_ID": "AKIAXYZ", "AWS_SECRET_ACCESS_KEY": "wJal/K7", "AWS_REGION": "eu"},
         "tables": {"keys": 3},
+        "quality": {"g.tokens": {"token_positive": 2}, "secrets": {"rule": 1}},
         "dsn": "postgresql://u:pw@h/d",
     }
     assert redact_data(config) == {
         "type": "delta",
         "path": "s3://bucket/lake",
-        "storage_options": {"AWS_ACCESS_KEY_ID": MASK, "AWS_SECRET_ACCESS_KEY": MASK, "AWS_REGION": "eu"},
+        "storage_options": {"AWS_ACCESS_KEY_ID": "AKIAXYZ", "AWS_SECRET_ACCESS_KEY": MASK, "AWS_REGION": "eu"},
         "tables": {"keys": 3},
+        "quality": {"g.tokens": {"token_positive": 2}, "secrets": {"rule": 1}},  # names of tables and rules: kept
         "dsn": "postgresql://u:***@h/d",
     }
 

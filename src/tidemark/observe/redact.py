@@ -16,10 +16,11 @@ import re
 from typing import Any
 
 MASK = "***"
-# a word that makes a setting's name a credential's, with what may surround it in a name (aws_secret_access_key)
+# a setting's name that says it holds a credential: it ends with one of these words (aws_secret_access_key,
+# AWS_SESSION_TOKEN, client_secret, X-Amz-Signature), so token_count or AWS_ACCESS_KEY_ID are left alone
 _NAME = (
-    r"[A-Za-z0-9_.-]*(?:password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|credentials?)"
-    r"[A-Za-z0-9_.-]*|sig|x-amz-signature|x-amz-credential"
+    r"(?:[A-Za-z0-9]+[_.-])*(?:password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key|secret[_-]?key"
+    r"|private[_-]?key|credentials?|sig|signature)"
 )
 _URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:/@\s\"']*):(?P<secret>[^\s\"'<>]*)@")
 _SETTING = re.compile(
@@ -49,13 +50,15 @@ def is_secret_key(name: str) -> bool:
 
 
 def redact_data(value: Any) -> Any:
-    """A JSON-like value (dicts, lists, strings) with every string redacted and the value of every credential-named
-    key masked."""
+    """A JSON-like value (dicts, lists, strings) with every string redacted and the text value of every
+    credential-named key masked (a table or a rule so named keeps its counts: they are not text)."""
     if isinstance(value, str):
         return redact(value)
     if isinstance(value, dict):
         return {
-            redact_data(k): MASK if isinstance(k, str) and is_secret_key(k) and v else redact_data(v)
+            redact_data(k): MASK
+            if isinstance(k, str) and isinstance(v, str) and v and is_secret_key(k)
+            else redact_data(v)
             for k, v in value.items()
         }
     if isinstance(value, list | tuple):
