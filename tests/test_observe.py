@@ -7,29 +7,29 @@ import gzip
 import io
 import json
 import logging
-import socket
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
 
 import httpx
-import jsonschema
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
-from referencing import Registry, Resource
 from rich.console import Console
 from typer.testing import CliRunner
 
 import tidemark
 from tests.conftest import GAME_747175
+from tests.observe_helpers import check_facets as _check_facets
+from tests.observe_helpers import events as _events
+from tests.observe_helpers import free_port as _free_port
+from tests.observe_helpers import samples as _samples
+from tests.observe_helpers import validator as _validator
 from tidemark.cli.main import app
 from tidemark.cli.observing import settings, show_progress
 from tidemark.observe.logs import LogReporter, configure
 from tidemark.observe.metrics import MetricsReporter
 from tidemark.observe.redact import redact
 
-SPEC = Path(__file__).parent / "data" / "openlineage"  # the OpenLineage spec's schemas (Apache-2.0), vendored
 MAPPING = "mlb:live_game"
 runner = CliRunner()
 
@@ -98,12 +98,6 @@ def test_quiet_is_a_global_and_a_command_option(tmp_path: Path) -> None:
 
 
 # -- metrics ---------------------------------------------------------------------------------------------------------
-def _samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    out = {}
-    for family in text_string_to_metric_families(text):
-        for s in family.samples:
-            out[(s.name, tuple(sorted((k, v) for k, v in s.labels.items() if k != "mapping")))] = s.value
-    return out
 
 
 def test_run_metrics_file_holds_the_counts(tmp_path: Path) -> None:
@@ -151,6 +145,8 @@ def test_stream_metrics_after_each_micro_batch_with_the_lag(tmp_path: Path) -> N
     events_file = tmp_path / "stream.jsonl"
     result = runner.invoke(app, [*args, "--json", "--lineage", str(events_file)])
     assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)  # --json: one document on stdout
+    assert (summary["stream"], summary["batches"], summary["result"]["documents"]) == ("live", 1, 1)
     events = _events(events_file)
     assert [e["eventType"] for e in events] == ["START", "COMPLETE"]
     assert events[1]["inputs"][0]["namespace"] == "tidemark-raw" and str(raw) in events[1]["inputs"][0]["name"]
@@ -159,12 +155,6 @@ def test_stream_metrics_after_each_micro_batch_with_the_lag(tmp_path: Path) -> N
     assert samples[("tidemark_stream_micro_batches_total", (("stream", "live"),))] == 1
     assert samples[("tidemark_stream_lag_records", (("stream", "live"),))] == 0
     assert samples[("tidemark_documents_total", (("outcome", "accepted"),))] == 1
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def test_metrics_served_on_a_port(tmp_path: Path) -> None:
@@ -184,33 +174,6 @@ def test_metrics_served_on_a_port(tmp_path: Path) -> None:
 
 
 # -- lineage ---------------------------------------------------------------------------------------------------------
-def _validator() -> jsonschema.Draft202012Validator:
-    resources = []
-    for path in SPEC.glob("*.json"):
-        schema = json.loads(path.read_text(encoding="utf-8"))
-        resources.append((schema["$id"], Resource.from_contents(schema)))
-    registry: Registry[Any] = Registry().with_resources(resources)
-    core = json.loads((SPEC / "OpenLineage.json").read_text(encoding="utf-8"))
-    return jsonschema.Draft202012Validator(
-        {"$ref": core["$id"] + "#/$defs/RunEvent"}, registry=registry, format_checker=jsonschema.FormatChecker()
-    )
-
-
-def _check_facets(event: dict[str, Any], validator: jsonschema.Draft202012Validator) -> int:
-    """Every facet validated against the schema its _schemaURL names (the vendored spec files); how many."""
-    checked = 0
-    facets = [*event["run"].get("facets", {}).values(), *event["job"].get("facets", {}).values()]
-    for dataset in event["outputs"]:
-        facets += [*dataset.get("facets", {}).values(), *dataset.get("outputFacets", {}).values()]
-    for facet in facets:
-        errors = list(validator.evolve(schema={"$ref": facet["_schemaURL"]}).iter_errors(facet))
-        assert not errors, errors[0].message
-        checked += 1
-    return checked
-
-
-def _events(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
 def test_lineage_events_of_a_run_are_valid_openlineage(tmp_path: Path) -> None:

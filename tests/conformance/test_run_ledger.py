@@ -1,12 +1,13 @@
-"""The run ledger ``_tidemark.runs`` and the quarantine replay on every store of the conformance list: a run's row
-commits with its rows, a failed run is recorded after its rollback, a replay after a mapping fix writes what passes
-now and takes it out of the quarantine in the same transaction."""
+"""The run ledger ``_tidemark.runs`` and the quarantine replay on every store of the conformance list: a run's (and a
+write's) row commits with its rows, a failed run (or write) is recorded after its rollback, a replay after a mapping
+fix writes what passes now and takes it out of the quarantine in the same transaction."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 
 import tidemark
@@ -15,6 +16,7 @@ from tests.stream_data import MAPPING as LIVE_GAME
 from tests.stream_data import wave
 from tests.test_quality_rules import MAPPING, game, plan
 from tidemark.compile.plan import compile_mapping
+from tidemark.errors import ContractError
 from tidemark.history.ledger import read_runs
 from tidemark.history.quarantine import read_quarantine, replay
 from tidemark.history.status import store_status
@@ -115,3 +117,28 @@ def test_a_stream_records_each_micro_batch_on_every_store(store: Opener, tmp_pat
     assert [r["batch"] for r in runs] == list(range(len(runs), 0, -1))
     assert all(r["status"] == "ok" and r["inputs"]["stream"] == "s" for r in runs)
     assert sum(r["counts"]["documents"] for r in runs) == streamed.result.documents
+
+
+def test_a_write_and_a_failed_write_are_recorded_on_every_store(store: Opener) -> None:
+    with store() as sink:
+        ok = tidemark.write(
+            pa.table({"id": [1, 2, None], "v": ["a", "b", "c"]}), sink, "w.items", mode="upsert", keys=["id"]
+        )
+    with store() as sink, pytest.raises(ContractError, match="duplicate key id=3"):
+        tidemark.write(
+            pa.table({"id": [3, 3], "v": ["x", "y"]}), sink, "w.items", mode="upsert", keys=["id"], dedup="error"
+        )
+    with store() as sink:
+        failed, done = read_runs(sink)
+        stored = sink.read_table(ok.spec).to_pylist()
+    assert (done["run_id"], done["status"], done["command"], done["mapping"]) == (
+        ok.run_id,
+        "ok",
+        "write",
+        "table w.items",
+    )
+    items = done["counts"]["tables"]["w.items"]
+    assert (items["inserted"], items["quarantined"]) == (2, 1)
+    assert done["inputs"]["data"] == "pyarrow.lib.Table"
+    assert (failed["status"], failed["command"]) == ("failed", "write") and "duplicate key id=3" in failed["error"]
+    assert sorted(r["id"] for r in stored) == [1, 2]  # the failed write wrote nothing

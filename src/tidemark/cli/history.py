@@ -21,7 +21,10 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of tab
 
 
 def _json(data: Any) -> None:
-    out.print(json.dumps(data, default=_plain, sort_keys=True))
+    from tidemark.observe.redact import redact_data
+
+    plain = json.loads(json.dumps(data, default=_plain))  # then redacted value by value (rows stored before, too)
+    out.print(json.dumps(redact_data(plain), sort_keys=True))
 
 
 def _plain(value: Any) -> Any:
@@ -42,6 +45,7 @@ def runs_cmd(
 ) -> None:
     """The run ledger of a store (_tidemark.runs), newest first: status, inputs, counts, seconds per stage."""
     from tidemark.history.ledger import read_runs
+    from tidemark.observe.redact import redact
     from tidemark.sinks import open_sink
 
     with open_sink(sink) as target:
@@ -61,7 +65,7 @@ def runs_cmd(
         written = sum(t.get("inserted", 0) + t.get("updated", 0) for t in tables)
         quarantined = sum(t.get("quarantined", 0) for t in tables) + r["counts"].get("rejected", 0)
         seconds = (r["ended_at"] - r["started_at"]).total_seconds()
-        status = r["status"] if not r["error"] else f"{r['status']}: {r['error'][:60]}"
+        status = r["status"] if not r["error"] else f"{r['status']}: {redact(r['error'])[:60]}"
         grid.add_row(
             r["run_id"],
             str(r["batch"]),

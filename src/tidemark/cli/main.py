@@ -27,6 +27,7 @@ from tidemark.cli.observing import (
     LineageOpt,
     MetricsOpt,
     QuietOpt,
+    observed_runs,
     observers,
     print_json,
     settings,
@@ -211,7 +212,8 @@ def run_cmd(
     source = _raw_or_documents(raw, select, filters, paths, int(max_document_mb * 2**20))
     if mapping == "mlb:*":  # every document to the mapping its envelope names (domains/mlb/routing.py)
         options = {"mode": mode, "batch_documents": batch_documents, "engine": engine}
-        ok = mlb_cli.run_routed(source, sink, as_json=as_json, strict=strict, **options)
+        observed = observed_runs(sink=sink, inputs=lambda: _lineage_inputs(source), metrics=metrics, lineage=lineage)
+        ok = mlb_cli.run_routed(source, sink, as_json=as_json, strict=strict, run=observed, **options)
         if not ok:
             raise typer.Exit(1)
         return
@@ -323,13 +325,16 @@ def write_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON (only that on stdout).")] = False,
     quiet: QuietOpt = False,
     metrics: MetricsOpt = None,
+    lineage: LineageOpt = None,
 ) -> None:
     """Write flat files to one table under the write contract (docs/write.md)."""
     from tidemark.cli.render import render_write_result
     from tidemark.cli.write import write_files
 
     progress = _state.progress = RowProgressReporter(err, enabled=show_progress(err, as_json, quiet))
-    reporter = write_observers(progress, table=table, config=config, sink=sink, metrics=metrics)
+    reporter = write_observers(
+        progress, files=files, table=table, config=config, sink=sink, metrics=metrics, lineage=lineage
+    )
     with flags_in_messages(), reporter.watching():
         result = write_files(
             files,
@@ -547,7 +552,9 @@ def main() -> None:
             _interrupted()
         if _state.debug:
             raise
-        err.print(styled("error:", "red", f" {exc}"))
+        from tidemark.observe.redact import redact
+
+        err.print(styled("error:", "red", f" {redact(str(exc))}"))  # an error quoting a setting shows no credential
         sys.exit(1)
     except SystemExit as exc:
         if _state.interrupted and exc.code not in (0, None):

@@ -22,6 +22,8 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from tidemark.cli import observing
+from tidemark.cli.observing import LineageOpt, MetricsOpt, MetricsPortOpt, load_observers
 from tidemark.domains.mlb.load import loader, stream_loader
 from tidemark.errors import ConfigError
 
@@ -94,6 +96,7 @@ def run_routed(source: Any, sink: str, *, as_json: bool, strict: bool, **options
 
     from tidemark.cli.render import render_result
     from tidemark.domains.mlb.routing import run_all
+    from tidemark.observe.redact import redact_data
 
     routed = run_all(source, sink, **options)
     if as_json:
@@ -101,7 +104,7 @@ def run_routed(source: Any, sink: str, *, as_json: bool, strict: bool, **options
             "mappings": {name: result.as_dict() for name, result in routed.results.items()},
             "unrouted": {kind: {"documents": u.documents, "first": u.first} for kind, u in routed.unrouted.items()},
         }
-        out.print_json(json.dumps(data, default=str))
+        out.print_json(json.dumps(redact_data(json.loads(json.dumps(data, default=str)))))
     else:
         for name, result in routed.results.items():
             out.print(f"{name}:")
@@ -166,6 +169,8 @@ def backfill_cmd(
     people_batch: Annotated[int, typer.Option(help="People asked for in one request.")] = 50,
     engine: EngineOpt = "local",
     batch_documents: BatchOpt = 64,
+    metrics: MetricsOpt = None,
+    lineage: LineageOpt = None,
 ) -> None:
     """Fetch the final feed of every game of a season or date range into the raw store (resumable), then load it
     into the sink when --mapping and --sink are given."""
@@ -186,7 +191,10 @@ def backfill_cmd(
             summary = backfill(api, store, settings, reporter)
         _print_backfill(summary, api.stats, store.display)
         if mapping is not None and sink is not None:
-            result = loader(mapping, store, sink, engine=engine, batch_documents=batch_documents)()
+            watch = load_observers("backfill", mapping, store, sink, metrics=metrics, lineage=lineage)
+            with watch.watching():
+                load = loader(mapping, store, sink, engine=engine, batch_documents=batch_documents, reporter=watch)
+                result = load()
             _print_load(result)
     if not summary.ok:
         raise typer.Exit(1)
@@ -218,6 +226,9 @@ def live_cmd(
             "intervals pass without waiting.",
         ),
     ] = None,
+    metrics: MetricsOpt = None,
+    metrics_port: MetricsPortOpt = None,
+    lineage: LineageOpt = None,
 ) -> None:
     """Follow the games of a day: poll each game in progress at the interval its feed asks, append each new
     snapshot to the raw store and load it into the sink at once; exit when every game is over (SIGTERM stops
@@ -234,8 +245,10 @@ def live_cmd(
         open_raw(raw, create=True) as store,
         _on_sigterm(stop),
     ):
-        load = loader(mapping, store, sink, engine=engine, batch_documents=batch_documents)
-        summary = live(api, store, when, load=load, options=options, stop=stop, log=_log)
+        watch = load_observers("live", mapping, store, sink, metrics=metrics, port=metrics_port, lineage=lineage)
+        load = loader(mapping, store, sink, engine=engine, batch_documents=batch_documents, reporter=watch)
+        with watch.watching():
+            summary = live(api, store, when, load=load, options=options, stop=stop, log=_log)
         _print_live(summary, api.stats, store.display)
 
 
@@ -327,7 +340,7 @@ class _Bar:
 
 @contextmanager
 def _progress() -> Iterator[_Bar]:
-    if not err.is_terminal:
+    if not err.is_terminal or observing.settings.quiet:  # tidemark --quiet backfill ...: no bar either
         yield _Bar(None)
         return
     columns = (TextColumn("{task.description:>9}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())

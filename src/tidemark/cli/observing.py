@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -15,6 +16,11 @@ from rich.console import Console
 from tidemark.observe import Observers
 from tidemark.observe.logs import LogReporter
 from tidemark.observe.redact import redact, redact_data
+
+if TYPE_CHECKING:
+    from tidemark.observe.columns import OutputTable
+    from tidemark.observe.lineage import InputRef
+    from tidemark.raw import RawStore
 
 
 @dataclass
@@ -38,6 +44,9 @@ LineageOpt = Annotated[
         "(default: $TIDEMARK_OPENLINEAGE_URL).",
     ),
 ]
+MetricsPortOpt = Annotated[
+    int | None, typer.Option("--metrics-port", help="Serve Prometheus metrics on this port while it runs.")
+]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
 
 
@@ -57,40 +66,113 @@ def observers(
     progress: Any,
     *,
     mapping: str,
-    sink: str,
-    inputs: Any,
+    sink: str | None,
+    inputs: Callable[[], list[InputRef]],
+    outputs: Callable[[], list[OutputTable]] | None = None,
     metrics: Path | None = None,
     metrics_port: int | None = None,
     lineage: str | None = None,
 ) -> Observers:
-    """The progress reporter plus the logs, and the metrics and lineage the options ask for. ``inputs`` is a
-    zero-argument function giving the lineage's input datasets (called only when lineage is on)."""
+    """The progress reporter plus the logs, and the metrics and lineage the options ask for. ``mapping`` labels
+    them (a mapping, or ``table T`` for a write); ``inputs`` and ``outputs`` give the lineage's datasets (called only
+    when lineage is on; no ``outputs``: the mapping's tables, a write's comes from the write itself)."""
     from tidemark.observe.lineage import lineage_target
 
-    found: list[Any] = [progress, LogReporter(command, {"mapping": mapping, "sink": redact(sink)})]
+    shown = redact(sink) if sink else None
+    found: list[Any] = [progress, LogReporter(command, {"mapping": mapping, "sink": shown or "(its write block)"})]
     if metrics is not None or metrics_port is not None:
         from tidemark.observe.metrics import MetricsReporter
 
         found.append(MetricsReporter(mapping, path=metrics, port=metrics_port))
     target = lineage_target(lineage)
     if target is not None:
-        from tidemark.artifacts import plan_for
         from tidemark.observe.lineage import LineageEmitter
 
-        job = f"{command} {mapping} -> {redact(sink)}"
-        found.append(LineageEmitter(target, job=job, plan=plan_for(mapping), inputs=inputs(), sink=sink))
+        job = f"{command} {mapping}" + (f" -> {shown}" if shown else "")
+        tables = outputs() if outputs is not None else _mapping_outputs(mapping)
+        found.append(LineageEmitter(target, job=job, outputs=tables, inputs=inputs(), sink=sink))
     return Observers(*found)
+
+
+def _mapping_outputs(mapping: str) -> list[OutputTable]:
+    from tidemark.artifacts import plan_for
+    from tidemark.observe.columns import mapping_outputs
+
+    return mapping_outputs(plan_for(mapping))
 
 
 def write_observers(
-    progress: Any, *, table: str | None, config: Path | None, sink: str | None, metrics: Path | None
+    progress: Any,
+    *,
+    files: list[Path],
+    table: str | None,
+    config: Path | None,
+    sink: str | None,
+    metrics: Path | None,
+    lineage: str | None,
 ) -> Observers:
-    """``tidemark write``'s: the progress bar, the logs and ``--metrics`` (labelled ``table T``, or ``write FILE``
-    for a write block). No lineage: a write has no mapping to describe its columns from."""
-    label = f"table {table}" if table else f"write {config or ''}".strip()
-    found: list[Any] = [progress, LogReporter("write", {"mapping": label, "sink": redact(sink or "(its write block)")})]
+    """``tidemark write``'s: the progress bar, the logs, ``--metrics`` and ``--lineage``, labelled ``table T`` (or
+    ``block FILE`` when a write block names the table). The lineage's output is the write's table, described once
+    the write has read the input's schema (``Observers.planned``); its inputs are the files."""
+    from tidemark.observe.lineage import file_inputs
+
+    label = f"table {table}" if table else f"block {config}" if config else "table"
+    return observers(
+        "write",
+        progress,
+        mapping=label,
+        sink=sink,
+        inputs=lambda: file_inputs(files),
+        outputs=list,
+        metrics=metrics,
+        lineage=lineage,
+    )
+
+
+def observed_runs(
+    *, sink: str, inputs: Callable[[], list[InputRef]], metrics: Path | None, lineage: str | None
+) -> Callable[..., Any]:
+    """``run --mapping mlb:*`` runs one mapping after another: each is observed as a run of its own (its logs, its
+    lineage run with its tables), and one ``--metrics`` file sums them all (labelled ``mlb:*``)."""
+    from tidemark.runtime.batch import run
+
+    shared = None
     if metrics is not None:
         from tidemark.observe.metrics import MetricsReporter
 
-        found.append(MetricsReporter(label, path=metrics))
-    return Observers(*found)
+        shared = MetricsReporter("mlb:*", path=metrics)
+
+    def observed(mapping: str, source: Any, target: str, **options: Any) -> Any:
+        watch = observers("run", None, mapping=mapping, sink=sink, inputs=inputs, lineage=lineage)
+        if shared is not None:
+            watch.reporters.append(shared)
+        with watch.watching():
+            return run(mapping, source, target, reporter=watch, **options)
+
+    return observed
+
+
+def load_observers(
+    command: str,
+    mapping: str,
+    store: RawStore,
+    sink: str,
+    *,
+    metrics: Path | None,
+    lineage: str | None,
+    port: int | None = None,
+) -> Observers:
+    """The observers of an MLB load into a sink (``backfill`` / ``live`` with --mapping and --sink); the lineage's
+    inputs are the raw store's records of the mapping's endpoint and the Stats API endpoint (domains/mlb/load.py)."""
+    from tidemark.domains.mlb.load import lineage_inputs
+
+    return observers(
+        command,
+        None,
+        mapping=mapping,
+        sink=sink,
+        inputs=lambda: lineage_inputs(mapping, store),
+        metrics=metrics,
+        metrics_port=port,
+        lineage=lineage,
+    )

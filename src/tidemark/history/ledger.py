@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from tidemark.compile.plan import plan_hash
 from tidemark.errors import SinkTerminalError
+from tidemark.observe.redact import redact, redact_data  # no credential in the ledger (a raw store's URL, an error)
 from tidemark.sinks.bookkeeping import hashed_rows, runs_spec
 from tidemark.tables import TableSpec
 
@@ -96,7 +97,7 @@ class LedgerRow:
             "started_at": result.started_at,
             "ended_at": datetime.now(UTC),
             "status": status,
-            "error": None if error is None else f"{type(error).__name__}: {error}"[:MAX_ERROR],
+            "error": None if error is None else redact(f"{type(error).__name__}: {error}")[:MAX_ERROR],
             "counts": json.dumps(counts_of(result), sort_keys=True, default=str),
             "seconds": json.dumps({k: round(v, 6) for k, v in result.seconds.items()}, sort_keys=True),
         }
@@ -128,7 +129,7 @@ class RunRecord(LedgerRow):
             "mode": mode,
             "mapping": plan.source_name,
             "plan_hash": plan_hash(plan),
-            "inputs": json.dumps(describe_inputs(documents, txn), default=str),
+            "inputs": json.dumps(redact_data(describe_inputs(documents, txn)), default=str),
         }
         super().__init__(sink, result, fixed)
 
@@ -168,7 +169,7 @@ def write_record(sink: Sink, result: RunResult, table: TableSpec, inputs: dict[s
         "mode": result.mode,
         "mapping": f"table {table.qualified}",
         "plan_hash": None,
-        "inputs": json.dumps(inputs, default=str, sort_keys=True),
+        "inputs": json.dumps(redact_data(inputs), default=str, sort_keys=True),
     }
     return LedgerRow(sink, result, fixed)
 

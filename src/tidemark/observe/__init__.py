@@ -1,8 +1,9 @@
 """Observability of runs and streams: structured logs (logs.py), Prometheus metrics (metrics.py), OpenLineage events
 (lineage.py), and credential redaction for all of them (redact.py).
 
-Each observer is a :class:`~tidemark.runtime.result.Reporter` (``start`` / ``advance`` / ``finish``) with two more
-optional calls: ``committed`` after each micro-batch of a stream and ``failed`` when a run or stream rolls back.
+Each observer is a :class:`~tidemark.runtime.result.Reporter` (``start`` / ``advance`` / ``finish``) with three more
+optional calls: ``committed`` after each micro-batch of a stream, ``failed`` when a run or stream rolls back, and
+``planned`` when a write knows its table (lineage describes it).
 :class:`Observers` fans the runtime's calls out to the CLI's progress bar and the observers the options asked for.
 Nothing here prints.
 """
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from tidemark.runtime.result import RunResult
     from tidemark.runtime.stream import StreamResult
+    from tidemark.write.plan import WritePlan
 
 
 class Observers:
@@ -45,6 +47,13 @@ class Observers:
         for call in listeners:
             call(stream.result, stream.name, stream.batches, lag)
 
+    def planned(self, plan: WritePlan, sink: str) -> None:
+        """A write's table, known once the input's schema was read, and its store (before ``start``)."""
+        for r in self.reporters:
+            call = getattr(r, "planned", None)
+            if call is not None:
+                call(plan, sink)
+
     def failed(self, error: BaseException) -> None:
         for r in self.reporters:
             call = getattr(r, "failed", None)
@@ -53,8 +62,13 @@ class Observers:
 
     @contextmanager
     def watching(self) -> Iterator[Observers]:
-        """Around a run: an exception that escapes it is reported as ``failed`` (then raised on)."""
+        """Around a run: what an observer serves opens first (``--metrics-port``: scraped before the first load of
+        a live day); an exception that escapes is reported as ``failed`` (then raised on); all close at the end."""
         try:
+            for r in self.reporters:
+                serve = getattr(r, "serve", None)
+                if serve is not None:
+                    serve()
             yield self
         except BaseException as exc:
             self.failed(exc)

@@ -103,7 +103,9 @@ class LogReporter:
         self.fields = fields or {}
 
     def _log(self, level: int, message: str, **fields: Any) -> None:
-        log.log(level, message, extra={"fields": {"command": self.command, **self.fields, **fields}})
+        # redacted here too: an application's own handlers (without RedactFilter) get no credential either
+        data = redact_data({"command": self.command, **self.fields, **fields})
+        log.log(level, redact(message), extra={"fields": data})
 
     def start(self, total_bytes: int, files: int, total_rows: int | None = None) -> None:
         self._log(logging.INFO, f"{self.command} started", input_bytes=total_bytes, files=files)

@@ -3,7 +3,8 @@
 :class:`RunMetrics` is a prometheus-client collector over the latest state it was given (a finished run, or a
 stream's totals after each micro-batch); :class:`MetricsReporter` is the runtime's Reporter that feeds it, writes
 the textfile-collector format (``--metrics FILE``, replaced atomically) when a run ends or a micro-batch commits,
-and serves it over HTTP (``--metrics-port N``) while a stream runs. Every metric carries the ``mapping`` label.
+and serves it over HTTP (``--metrics-port N``) while a stream runs. Every metric carries the ``mapping`` label. One
+reporter may see several runs in a row (the loads of ``tidemark live``): its counters sum them.
 
 - ``tidemark_documents_total{outcome=accepted|rejected}``: documents read
 - ``tidemark_rows_total{table, outcome=inserted|updated|unchanged|skipped|deleted|error}``: rows by outcome
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -45,12 +46,51 @@ class _Stream:
     lag: int | None
 
 
+@dataclass
+class Totals:
+    """Counts summed over runs: the runs an observer saw end (a live day loads many times through one), plus the
+    latest one's so far. Counters never go down between two scrapes."""
+
+    documents: int = 0
+    rejected: int = 0
+    row_errors: int = 0
+    rows: dict[str, dict[str, int]] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+    quality: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def plus(self, result: RunResult | None) -> Totals:
+        out = Totals(self.documents, self.rejected, self.row_errors)
+        out.rows = {table: dict(outcomes) for table, outcomes in self.rows.items()}
+        out.seconds = dict(self.seconds)
+        out.quality = {table: dict(rules) for table, rules in self.quality.items()}
+        if result is None:
+            return out
+        out.documents += result.documents
+        out.rejected += len(result.rejected)
+        out.row_errors += len(result.row_errors)
+        for table, counts in result.tables.items():
+            into = out.rows.setdefault(table, dict.fromkeys(OUTCOMES, 0))
+            for outcome, n in counts.as_dict().items():
+                if outcome in into:
+                    into[outcome] += n
+        for stage, seconds in result.seconds.items():
+            out.seconds[stage] = out.seconds.get(stage, 0.0) + seconds
+        for table, broken in result.quality.items():
+            rules = out.quality.setdefault(table, {})
+            for rule, n in broken.items():
+                rules[rule] = rules.get(rule, 0) + n
+        return out
+
+
 class RunMetrics(Collector):
-    """The metrics of the latest state of one run or stream (all zero before anything happened)."""
+    """The metrics of one run or stream (all zero before anything happened), or of several in a row: ``done``
+    holds what the runs before the latest did (:meth:`MetricsReporter.start` folds a finished run in)."""
 
     def __init__(self, mapping: str) -> None:
         self.mapping = redact(mapping)
         self.result: RunResult | None = None
+        self.done = Totals()
+        self.batches_done = 0  # micro-batches of the streams before the latest
         self.bytes_read = 0
         self.failures = 0
         self.success: bool | None = None
@@ -61,14 +101,13 @@ class RunMetrics(Collector):
         return CounterMetricFamily(name, doc, labels=["mapping", *labels])
 
     def collect(self) -> Iterator[Metric]:
-        result, m = self.result, self.mapping
+        now, m = self.done.plus(self.result), self.mapping
         documents = self._counter("tidemark_documents", "Documents read, by outcome.", ("outcome",))
-        documents.add_metric([m, "accepted"], result.documents if result else 0)
-        documents.add_metric([m, "rejected"], len(result.rejected) if result else 0)
+        documents.add_metric([m, "accepted"], now.documents)
+        documents.add_metric([m, "rejected"], now.rejected)
         yield documents
         rows = self._counter("tidemark_rows", "Rows by table and outcome.", ("table", "outcome"))
-        for table, counts in (result.tables if result else {}).items():
-            values = counts.as_dict()
+        for table, values in now.rows.items():
             for outcome in OUTCOMES:
                 rows.add_metric([m, table, outcome], values[outcome])
         yield rows
@@ -76,22 +115,22 @@ class RunMetrics(Collector):
         bytes_read.add_metric([m], self.bytes_read)
         yield bytes_read
         stages = self._counter("tidemark_stage_seconds", "Seconds per stage (prepare overlaps write).", ("stage",))
-        for stage, seconds in (result.seconds if result else {}).items():
+        for stage, seconds in now.seconds.items():
             stages.add_metric([m, stage], seconds)
         yield stages
-        yield from self._errors(result)
+        yield from self._errors(now)
         yield from self._stream()
         yield from self._last()
 
-    def _errors(self, result: RunResult | None) -> Iterator[Metric]:
+    def _errors(self, now: Totals) -> Iterator[Metric]:
         m = self.mapping
         errors = self._counter("tidemark_errors", "Refused documents and rows, and failed runs.", ("kind",))
-        errors.add_metric([m, "rejected_document"], len(result.rejected) if result else 0)
-        errors.add_metric([m, "row_error"], len(result.row_errors) if result else 0)
+        errors.add_metric([m, "rejected_document"], now.rejected)
+        errors.add_metric([m, "row_error"], now.row_errors)
         errors.add_metric([m, "failed"], self.failures)
         yield errors
         rules = self._counter("tidemark_quality_rule_rows", "Rows that broke a quality rule.", ("table", "rule"))
-        for table, broken in (result.quality if result else {}).items():
+        for table, broken in now.quality.items():
             for rule, n in broken.items():
                 rules.add_metric([m, table, rule], n)
         yield rules
@@ -101,7 +140,7 @@ class RunMetrics(Collector):
             return
         s, m = self.stream, self.mapping
         batches = self._counter("tidemark_stream_micro_batches", "Micro-batches committed by this stream.", ("stream",))
-        batches.add_metric([m, s.name], s.batches)
+        batches.add_metric([m, s.name], self.batches_done + s.batches)
         yield batches
         if s.lag is not None:
             lag = GaugeMetricFamily(
@@ -137,6 +176,17 @@ class MetricsReporter:
         self.server: WSGIServer | None = None
 
     def start(self, total_bytes: int, files: int, total_rows: int | None = None) -> None:
+        metrics = self.metrics
+        if metrics.result is not None:  # another run through this reporter: what the last one did stays counted
+            metrics.done = metrics.done.plus(metrics.result)
+            metrics.result = None
+            if (s := metrics.stream) is not None:  # the same stream goes on: its series stays
+                metrics.batches_done += s.batches
+                metrics.stream = _Stream(s.name, 0, s.lag)
+        self.serve()
+
+    def serve(self) -> None:
+        """Serve the metrics on ``port`` (if any) from now until :meth:`close`."""
         if self.port is not None and self.server is None:
             self.server, _ = start_http_server(self.port, registry=self.registry)
 
@@ -178,4 +228,4 @@ class MetricsReporter:
             self.server = None
 
 
-__all__ = ["OUTCOMES", "MetricsReporter", "RunMetrics"]
+__all__ = ["OUTCOMES", "MetricsReporter", "RunMetrics", "Totals"]

@@ -107,6 +107,8 @@ def write(
     owns_sink = not isinstance(opts.sink, Sink)
     target: Sink = open_sink(opts.sink) if owns_sink else opts.sink
     run_id = uuid.uuid4().hex[:12]
+    if (planned := getattr(reporter, "planned", None)) is not None:  # observers that describe the table (lineage)
+        planned(plan, target.display)
     reporter.start(opened[0].total_bytes, opened[0].files, opened[0].total_rows)
 
     def attempt() -> RunResult:
@@ -122,6 +124,7 @@ def write(
             for chunk in chunks(source, batch_rows, locator):
                 writer.write_chunk(chunk, locator)
                 reporter.advance(rows=chunk.table.num_rows)
+            reporter.advance(bytes_read=source.total_bytes)  # the files' bytes (0 for a table in memory)
             writer.finish()
             record.write(tx)  # the run ledger's row, committed with the rows
         return result
