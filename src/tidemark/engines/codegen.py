@@ -52,28 +52,67 @@ class _Source:
         self.lines: list[str] = []
         self.cache: dict[tuple[str, tuple[str | int, ...]], str] = {}
         self.namespace: dict[str, Any] = {}
+        self.bases: dict[str, str] = {"elem": "elem", "doc": "doc"}
+
+    def base(self, base: str) -> str:
+        """A local variable holding ``base`` (an ancestor ``anc[i]`` is subscripted once)."""
+        var = self.bases.get(base)
+        if var is None:
+            var = self.bases[base] = f"b{len(self.bases)}"
+            self.lines.append(f"    {var} = {base}")
+        return var
 
     def value(self, base: str, segments: tuple[str | int, ...]) -> str:
-        var = base
+        var = self.base(base)
         for i in range(len(segments)):
             key = (base, segments[: i + 1])
             cached = self.cache.get(key)
             if cached is None:
-                cached = f"v{len(self.cache)}"
-                s = segments[i]
-                if isinstance(s, str):
-                    expr = f"{var}.get({s!r}) if type({var}) is dict else None"
-                else:
-                    expr = f"{var}[{s!r}] if type({var}) is list and {-s if s < 0 else s + 1} <= len({var}) else None"
-                self.lines.append(f"    {cached} = {expr}")
-                self.cache[key] = cached
+                cached = self._new(key)
+                self.lines.append(f"    {cached} = {_step(var, segments[i])}")
             var = cached
         return var
+
+    def prefetch(self, paths: Sequence[tuple[str, tuple[str | int, ...]]]) -> None:
+        """Read every prefix of ``paths`` not read yet, the keys of one object under one type test."""
+        tree: dict[str, dict[str | int, Any]] = {}
+        for base, segments in paths:
+            node = tree.setdefault(base, {})
+            for s in segments:
+                node = node.setdefault(s, {})
+        for base, children in tree.items():
+            self._read(self.base(base), base, (), children)
+
+    def _read(self, var: str, base: str, prefix: tuple[str | int, ...], children: dict[str | int, Any]) -> None:
+        fresh = [s for s in children if (base, (*prefix, s)) not in self.cache]
+        keys = [s for s in fresh if isinstance(s, str)]
+        if len(keys) > 1:
+            names = [self._new((base, (*prefix, s))) for s in keys]
+            self.lines.append(f"    if type({var}) is dict:")
+            self.lines += [f"        {n} = {var}.get({s!r})" for n, s in zip(names, keys, strict=True)]
+            self.lines.append(f"    else: {' = '.join(names)} = None")
+        for s in fresh:
+            if s not in keys or len(keys) == 1:
+                self.lines.append(f"    {self._new((base, (*prefix, s)))} = {_step(var, s)}")
+        for s, grandchildren in children.items():
+            if grandchildren:
+                self._read(self.cache[(base, (*prefix, s))], base, (*prefix, s), grandchildren)
+
+    def _new(self, key: tuple[str, tuple[str | int, ...]]) -> str:
+        name = self.cache[key] = f"v{len(self.cache)}"
+        return name
 
     def constant(self, value: Any) -> str:
         name = f"_c{len(self.namespace)}"
         self.namespace[name] = value
         return name
+
+
+def _step(var: str, s: str | int) -> str:
+    """The expression reading key or index ``s`` of ``var``: None when ``var`` is not an object / an array that long."""
+    if isinstance(s, str):
+        return f"{var}.get({s!r}) if type({var}) is dict else None"
+    return f"{var}[{s!r}] if type({var}) is list and {-s if s < 0 else s + 1} <= len({var}) else None"
 
 
 def _base_of(path: JsonPath) -> str:
@@ -107,6 +146,10 @@ def _condition(src: _Source, c: Condition) -> str | None:
     return f"    if {'not ' if c.op == '==' else ''}({value} == {constant}): return None"
 
 
+def _inlined(j: int, f: FieldPlan, recipe: RowRecipe) -> bool:
+    return j in recipe.inline and j not in recipe.base and f.path is not None
+
+
 def _field(src: _Source, j: int, f: FieldPlan, recipe: RowRecipe) -> str:
     """The expression of field ``j`` before its transform."""
     if j in recipe.inline and f.path is not None:
@@ -132,6 +175,7 @@ def build_row_function(fields: Sequence[FieldPlan], recipe: RowRecipe) -> RowBui
             src.lines.append(test)
     if left and recipe.keep is not None:  # the closure tests every condition again: same result, rarely taken
         src.lines.append(f"    if not {src.constant(recipe.keep)}(doc, elem, anc): return None")
+    src.prefetch([(_base_of(f.path), f.path.segments) for j, f in enumerate(fields) if _inlined(j, f, recipe)])
     items = []
     for j, f in enumerate(fields):
         if j in recipe.base:
