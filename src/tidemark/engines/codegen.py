@@ -146,10 +146,6 @@ def _condition(src: _Source, c: Condition) -> str | None:
     return f"    if {'not ' if c.op == '==' else ''}({value} == {constant}): return None"
 
 
-def _inlined(j: int, f: FieldPlan, recipe: RowRecipe) -> bool:
-    return j in recipe.inline and j not in recipe.base and f.path is not None
-
-
 def _field(src: _Source, j: int, f: FieldPlan, recipe: RowRecipe) -> str:
     """The expression of field ``j`` before its transform."""
     if j in recipe.inline and f.path is not None:
@@ -175,7 +171,10 @@ def build_row_function(fields: Sequence[FieldPlan], recipe: RowRecipe) -> RowBui
             src.lines.append(test)
     if left and recipe.keep is not None:  # the closure tests every condition again: same result, rarely taken
         src.lines.append(f"    if not {src.constant(recipe.keep)}(doc, elem, anc): return None")
-    src.prefetch([(_base_of(f.path), f.path.segments) for j, f in enumerate(fields) if _inlined(j, f, recipe)])
+    inline = [
+        p for j, f in enumerate(fields) if j in recipe.inline and j not in recipe.base and (p := f.path) is not None
+    ]
+    src.prefetch([(_base_of(p), p.segments) for p in inline])
     items = []
     for j, f in enumerate(fields):
         if j in recipe.base:
