@@ -20,8 +20,8 @@ from tidemark.compile.plan import FieldPlan
 from tidemark.mapping.filters import Condition
 from tidemark.mapping.paths import JsonPath
 
-#: ``(doc, elem, anc, pv, pos, base) -> row``, or None when the element does not pass the target's filter
-RowBuilder = Callable[[Any, Any, tuple[Any, ...], list[Any] | None, Any, list[Any]], list[Any] | None]
+#: ``(doc, elem, anc, pv, pos, base, prev) -> row``, or None when the element does not pass the target's filter
+RowBuilder = Callable[[Any, Any, tuple[Any, ...], list[Any] | None, Any, list[Any], list[Any] | None], list[Any] | None]
 FieldFn = Callable[[Any, Any, tuple[Any, ...], list[Any] | None, Any], Any]
 Keep = Callable[[Any, Any, tuple[Any, ...]], bool]
 
@@ -31,7 +31,8 @@ class RowRecipe:
     """What the builder computes. ``inline``: path fields read per row (row / parent / doc anchored);
     ``parent_slots``: field -> slot of the parent's row; ``positions``: array index / object key fields;
     ``fallbacks``: field -> closure; ``base``: slots copied from the walk's per-explode values (document fields,
-    the snapshot time); ``transforms`` / ``defaults``: applied to the fields computed here (not to ``base``);
+    the snapshot time); ``previous``: field -> (group, path) read from ``prev[group]``, the element before in that
+    group's partition; ``transforms`` / ``defaults``: applied to the fields computed here (not to ``base``);
     ``conditions``: the filter, with ``keep`` its closure for conditions not inlined."""
 
     inline: set[int] = field(default_factory=set)
@@ -39,6 +40,7 @@ class RowRecipe:
     positions: set[int] = field(default_factory=set)
     fallbacks: dict[int, FieldFn] = field(default_factory=dict)
     base: set[int] = field(default_factory=set)
+    previous: dict[int, tuple[int, tuple[str | int, ...]]] = field(default_factory=dict)
     transforms: dict[int, Callable[[Any], Any]] = field(default_factory=dict)
     defaults: dict[int, Any] = field(default_factory=dict)
     conditions: tuple[Condition, ...] = ()
@@ -154,13 +156,16 @@ def _field(src: _Source, j: int, f: FieldPlan, recipe: RowRecipe) -> str:
         return f"(pv[{recipe.parent_slots[j]}] if pv else None)"
     if j in recipe.positions:
         return "pos"
+    if j in recipe.previous:
+        group, segments = recipe.previous[j]
+        return src.value(f"prev[{group}]", segments)
     if j in recipe.fallbacks:
         return f"{src.constant(recipe.fallbacks[j])}(doc, elem, anc, pv, pos)"
     return "None"
 
 
 def build_row_function(fields: Sequence[FieldPlan], recipe: RowRecipe) -> RowBuilder:
-    """A function ``(doc, elem, anc, pv, pos, base) -> row | None`` (see :class:`RowRecipe`)."""
+    """A function ``(doc, elem, anc, pv, pos, base, prev) -> row | None`` (see :class:`RowRecipe`)."""
     src = _Source()
     left = []
     for c in recipe.conditions:
@@ -174,7 +179,7 @@ def build_row_function(fields: Sequence[FieldPlan], recipe: RowRecipe) -> RowBui
     inline = [
         p for j, f in enumerate(fields) if j in recipe.inline and j not in recipe.base and (p := f.path) is not None
     ]
-    src.prefetch([(_base_of(p), p.segments) for p in inline])
+    src.prefetch([(_base_of(p), p.segments) for p in inline] + [(f"prev[{g}]", s) for g, s in recipe.previous.values()])
     items = []
     for j, f in enumerate(fields):
         if j in recipe.base:
@@ -190,7 +195,9 @@ def build_row_function(fields: Sequence[FieldPlan], recipe: RowRecipe) -> RowBui
         if j in recipe.defaults:
             src.lines.append(f"    if x{j} is None: x{j} = {src.constant(recipe.defaults[j])}")
         items.append(f"x{j}")
-    body = "\n".join(["def build(doc, elem, anc, pv, pos, base):", *src.lines, f"    return [{', '.join(items)}]"])
+    body = "\n".join(
+        ["def build(doc, elem, anc, pv, pos, base, prev):", *src.lines, f"    return [{', '.join(items)}]"]
+    )
     namespace = dict(src.namespace)
     exec(compile(body, "<tidemark row builder>", "exec"), namespace)  # source built from the plan only
     return namespace["build"]  # type: ignore[no-any-return]

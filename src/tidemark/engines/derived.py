@@ -35,38 +35,36 @@ def match_key(value: Any) -> Any:
 
 
 class Previous:
-    """The ``previous`` fields of one target. ``state()`` starts an exploded array; ``values()`` is called for every
-    element in document order, kept by the filter or not, and returns ``(slot, value)`` pairs for the row.
+    """The ``previous`` fields of one target. ``state()`` starts an exploded array; ``step()`` is called for every
+    element in document order, kept by the filter or not, and returns the element before it in each group's
+    partition (None for a partition's first); the row builder reads the fields' paths from those elements.
 
-    ``fields`` are ``(slot, read, within)``; fields with the same ``within`` paths share one partition state.
+    ``fields`` are ``(slot, within_key, within)``; fields with the same ``within`` paths share one partition state
+    (one group): :attr:`group_of` gives a field's group.
     """
 
-    def __init__(self, fields: list[tuple[int, Getter, tuple[str, ...], list[Getter]]]) -> None:
-        groups: dict[tuple[str, ...], tuple[list[Getter], list[tuple[int, Getter]]]] = {}
-        for slot, read, within_key, within in fields:
-            groups.setdefault(within_key, (within, []))[1].append((slot, read))
+    def __init__(self, fields: list[tuple[int, tuple[str, ...], list[Getter]]]) -> None:
+        groups: dict[tuple[str, ...], list[Getter]] = {}
+        self.group_of: dict[int, int] = {}
+        for slot, within_key, within in fields:
+            groups.setdefault(within_key, within)
+            self.group_of[slot] = list(groups).index(within_key)
         self.groups = list(groups.values())
+        self.simple = len(self.groups) == 1 and not self.groups[0]  # simply the element before
 
     def state(self) -> list[dict[tuple[Any, ...], Any]]:
         return [{} for _ in self.groups]
 
-    def values(self, elem: Any, state: list[dict[tuple[Any, ...], Any]]) -> list[tuple[int, Any]]:
-        if len(state) == 1 and not self.groups[0][0]:  # one group, no partition: simply the element before
+    def step(self, elem: Any, state: list[dict[tuple[Any, ...], Any]]) -> list[Any]:
+        if self.simple:
             seen = state[0]
-            before = seen.get((), _MISSING)
+            before = seen.get(())
             seen[()] = elem
-            reads = self.groups[0][1]
-            if before is _MISSING:
-                return [(slot, None) for slot, _ in reads]
-            return [(slot, read(before)) for slot, read in reads]
+            return [before]
         out = []
-        for (within, reads), seen in zip(self.groups, state, strict=True):
+        for within, seen in zip(self.groups, state, strict=True):
             partition = tuple(match_key(get(elem)) for get in within) if within else ()
-            before = seen.get(partition, _MISSING)
-            if before is _MISSING:
-                out += [(slot, None) for slot, _ in reads]
-            else:
-                out += [(slot, read(before)) for slot, read in reads]
+            out.append(seen.get(partition))
             seen[partition] = elem
         return out
 

@@ -174,7 +174,8 @@ class TargetProgram:
         self.positions: set[int] = set()  # array index / object key fields
         self.parent_slots: dict[int, int] = {}  # field -> slot of the parent row
         self.fallbacks: dict[int, RowField] = {}  # fields the row builder calls a closure for
-        self.previous_fields: list[tuple[int, Getter, tuple[str, ...], list[Getter]]] = []
+        self.previous_fields: list[tuple[int, tuple[str, ...], list[Getter]]] = []
+        self.previous_paths: dict[int, tuple[str | int, ...]] = {}  # field -> path read from the element before
         self.lookups: list[Lookup] = []
         self.ts_slot: int | None = None
         for j, f in enumerate(plan.fields):
@@ -188,11 +189,8 @@ class TargetProgram:
         self.defaults = [(j, d) for j, d in defaults if plan.fields[j].source != "lookup"]
         self.lookup_defaults = {j: d for j, d in defaults if plan.fields[j].source == "lookup"}
         self.build_row: RowBuilder = build_row_function(plan.fields, self._recipe())
-        # the builder transforms the fields it computes; document fields are transformed once per explode, and
-        # previous fields after the builder (the walk sets them): the same order as a field at a time
-        late = {j for j, *_ in self.previous_fields}
-        self.late_transforms = [(j, t) for j, t in self.transforms if j in late]
-        self.late_defaults = [(j, d) for j, d in self.defaults if j in late]
+        # the builder transforms the fields it computes (previous fields too); document fields are transformed once
+        # per explode
         shared = self._base_slots()
         self.base_transforms = [(j, t) for j, t in self.transforms if j in shared]
         self.base_defaults = [(j, d) for j, d in self.defaults if j in shared]
@@ -205,7 +203,8 @@ class TargetProgram:
 
     def _recipe(self) -> RowRecipe:
         base = self._base_slots()
-        computed = {j for j in range(self.width) if j not in base and j not in {k for k, *_ in self.previous_fields}}
+        computed = {j for j in range(self.width) if j not in base}
+        group_of = self.previous.group_of if self.previous is not None else {}
         return RowRecipe(
             inline=self.inline,
             parent_slots=self.parent_slots,
@@ -214,6 +213,7 @@ class TargetProgram:
             base=base,
             transforms={j: t for j, t in self.transforms if j in computed},
             defaults={j: d for j, d in self.defaults if j in computed},
+            previous={j: (group_of[j], path) for j, path in self.previous_paths.items()},
             conditions=self.plan.filter,
             keep=self.filter,
         )
@@ -235,7 +235,8 @@ class TargetProgram:
         elif f.source == "previous" and f.previous is not None:
             within = [make_getter(w.segments) for w in f.previous.within]
             within_key = tuple(w.text for w in f.previous.within)
-            self.previous_fields.append((j, make_getter(f.previous.path.segments), within_key, within))
+            self.previous_fields.append((j, within_key, within))
+            self.previous_paths[j] = f.previous.path.segments
         elif f.source == "lookup" and f.lookup is not None:
             self.lookups.append(self._lookup(j, f))
         elif f.index_base:
@@ -284,23 +285,14 @@ class TargetProgram:
         base = self._base(doc, anc, ts)
         keep_kept = bool(self.last_only)
         previous, build, lookups, children = self.previous, self.build_row, self.lookups, self.children
-        late_transforms, late_defaults = self.late_transforms, self.late_defaults
-        state = previous.state() if previous is not None else None
+        step = previous.step if previous is not None else None
+        state = previous.state() if previous is not None else []
         kept: list[list[Any]] = []
         for pos, elem in self.explode(source):
-            before = previous.values(elem, state) if previous is not None and state is not None else None
-            row = build(doc, elem, anc, pv, pos, base)
+            # every element moves the previous fields' state on, kept by the filter or not
+            row = build(doc, elem, anc, pv, pos, base, None if step is None else step(elem, state))
             if row is None:  # the filter dropped it
                 continue
-            if before is not None:
-                for j, value in before:
-                    row[j] = value
-                for j, transform in late_transforms:
-                    if row[j] is not None:
-                        row[j] = transform(row[j])
-                for j, default in late_defaults:
-                    if row[j] is None:
-                        row[j] = default
             if lookups:
                 self._look_up(doc, elem, anc, row)
             out.append((self, row))
