@@ -12,7 +12,7 @@ to its workers (it pickles as its plan and rebuilds its closures where it is unp
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -40,18 +40,25 @@ class Rejection:
 class DocumentRows:
     """What one document becomes.
 
-    ``rows``: ``(target, row)`` in walk order (a parent row before its children), a row being the values of
-    ``target.plan.fields`` in order; ``missing``: position in ``rows`` -> reasons, for rows that lack a required
-    value (the caller reports them as row errors); ``scopes``: ``(target, scope values + snapshot time)`` for every
-    scoped target, whether or not the document gave it rows; ``snapshot``: the document's snapshot time;
-    ``time_from_file``: the snapshot time is the file's modification time (the mapping's ``file_modified`` fallback).
+    ``by_target``: the rows of each of ``targets`` (the plan's, in order), each in document order, a row being the
+    values of ``target.plan.fields`` in order; :attr:`rows` lists them as ``(target, row)``, target by target;
+    ``missing``: position in :attr:`rows` -> reasons, for rows that lack a required value (the caller reports them as
+    row errors; empty when :meth:`Program.run` was told not to check); ``scopes``: ``(target, scope values +
+    snapshot time)`` for every scoped target, whether or not the document gave it rows; ``snapshot``: the
+    document's snapshot time; ``time_from_file``: the snapshot time is the file's modification time (the mapping's
+    ``file_modified`` fallback).
     """
 
-    rows: list[tuple[TargetProgram, list[Any]]]
-    missing: dict[int, list[str]]
+    targets: list[TargetProgram]
+    by_target: list[list[list[Any]]]
     scopes: list[tuple[TargetProgram, tuple[Any, ...]]]
     snapshot: datetime
     time_from_file: bool = False
+    missing: dict[int, list[str]] = field(default_factory=dict)
+
+    @property
+    def rows(self) -> list[tuple[TargetProgram, list[Any]]]:
+        return [(t, row) for t, rows in zip(self.targets, self.by_target, strict=True) for row in rows]
 
 
 class _Reject(Exception):
@@ -167,6 +174,8 @@ class TargetProgram:
         self.children: list[TargetProgram] = []
         self.width = len(plan.fields)
         self.rows_get = make_getter(plan.rows.segments)
+        self.is_root, self.explodes = plan.rows.is_root, plan.rows.explode
+        self.doc_base: list[Any] = []  # the current document's shared values (Program.run sets them)
         self.filter = _compile_filter(plan.filter)
         self.doc_fields: list[tuple[int, Getter]] = []
         self.record_fields: list[tuple[int, Getter]] = []
@@ -255,21 +264,23 @@ class TargetProgram:
         return Lookup(j, key_slot, source, cache_key, lk.source.explode, where, read, self.index_cache)
 
     def explode(self, source: Any) -> Iterable[tuple[Any, Any]]:
-        rows = self.plan.rows
-        if rows.is_root:
+        if self.is_root:
             return ((None, source),)
         value = self.rows_get(source)
+        explodes = self.explodes
+        if explodes == "array" and type(value) is list:
+            return enumerate(value)
         if value is None:
             if self.plan.required:
-                raise _Reject(f"required path {rows.text!r} of table {self.plan.name} is missing")
+                raise _Reject(f"required path {self.plan.rows.text!r} of table {self.plan.name} is missing")
             return ()
-        if rows.explode == "array":
-            if type(value) is not list:
-                raise _Reject(f"{rows.text!r} of table {self.plan.name}: expected an array, found {_kind(value)}")
-            return enumerate(value)
-        if rows.explode == "object":
+        if explodes == "array":
+            text = self.plan.rows.text
+            raise _Reject(f"{text!r} of table {self.plan.name}: expected an array, found {_kind(value)}")
+        if explodes == "object":
             if type(value) is not dict:
-                raise _Reject(f"{rows.text!r} of table {self.plan.name}: expected an object, found {_kind(value)}")
+                text = self.plan.rows.text
+                raise _Reject(f"{text!r} of table {self.plan.name}: expected an object, found {_kind(value)}")
             return value.items()
         return ((None, value),)  # a single nested object: one row
 
@@ -279,10 +290,10 @@ class TargetProgram:
         source: Any,
         anc: tuple[Any, ...],
         pv: list[Any] | None,
-        ts: datetime,
-        out: list[tuple[TargetProgram, list[Any]]],
+        out: list[list[list[Any]]],
     ) -> None:
-        base = self._base(doc, anc, ts)
+        """Append the rows of ``source`` (and of the targets under this one) to ``out[target.index]``."""
+        base, emit = self.doc_base, out[self.index].append
         keep_kept = bool(self.last_only)
         previous, build, lookups, children = self.previous, self.build_row, self.lookups, self.children
         step = previous.step if previous is not None else None
@@ -295,19 +306,19 @@ class TargetProgram:
                 continue
             if lookups:
                 self._look_up(doc, elem, anc, row)
-            out.append((self, row))
+            emit(row)
             if keep_kept:
                 kept.append(row)
             if children:
                 child_anc = (elem, *anc)
                 for child in children:
-                    child.walk(doc, elem, child_anc, row, ts, out)
+                    child.walk(doc, elem, child_anc, row, out)
         for row in kept[:-1]:  # only_on_last: the values stay on the explode's last row (children saw them)
             for j in self.last_only:
                 row[j] = None
 
-    def _base(self, doc: Any, anc: tuple[Any, ...], ts: datetime) -> list[Any]:
-        """The values every row of one explode shares (document fields, the snapshot time), transformed once."""
+    def base(self, doc: Any, anc: tuple[Any, ...], ts: datetime) -> list[Any]:
+        """The values every row of one document shares (document fields, the snapshot time), transformed once."""
         base: list[Any] = [None] * self.width
         for j, get in self.doc_fields:
             base[j] = get(doc)
@@ -379,30 +390,42 @@ class Program:
         self._build()
 
     def run(
-        self, record: Any, *, captured_at: datetime | None = None, modified_at: datetime | None = None
+        self,
+        record: Any,
+        *,
+        captured_at: datetime | None = None,
+        modified_at: datetime | None = None,
+        check_required: bool = True,
     ) -> DocumentRows | Rejection:
         """Walk one parsed record. ``captured_at`` / ``modified_at``: what the source knows of the record (its
-        capture time, the modification time of its file), used as the mapping's timestamp says."""
+        capture time, the modification time of its file), used as the mapping's timestamp says.
+        ``check_required=False`` leaves ``missing`` empty (the local engine checks whole columns instead)."""
         doc = next((d for g in self.doc_getters if (d := g(record)) is not None), None)
         if doc is None:
             return Rejection(f"no document at {' or '.join(p.text for p in self.plan.document_paths)}")
-        out: list[tuple[TargetProgram, list[Any]]] = []
+        out: list[list[list[Any]]] = [[] for _ in self.targets]
         try:
             ts, from_file = self._timestamp(record, doc, captured_at, modified_at)
-            for root in self.roots:  # the raw record rides along as the last ancestor, for '$$.' paths
-                root.walk(doc, doc, (record,), None, ts, out)
+            anc = (record,)  # the raw record rides along as the last ancestor, for '$$.' paths
+            for target in self.targets:
+                target.doc_base = target.base(doc, anc, ts)
+            for root in self.roots:
+                root.walk(doc, doc, anc, None, out)
         except _Reject as exc:
             return Rejection(str(exc))
         finally:
             self.index_cache.clear()  # nothing of this document is kept for the next
-        missing: dict[int, list[str]] = {}
-        for k, (target, row) in enumerate(out):
-            for j in target.required:  # the reasons only for a row that lacks something
-                if row[j] is None:
-                    missing[k] = target.missing(row) or []
-                    break
+            for target in self.targets:
+                target.doc_base = []
         scopes = [(t, (*(g(record if rec else doc) for rec, g in t.scope_getters), ts)) for t in self.scoped]
-        return DocumentRows(out, missing, scopes, ts, from_file)
+        result = DocumentRows(self.targets, out, scopes, ts, from_file)
+        if check_required:
+            for k, (target, row) in enumerate(result.rows):
+                for j in target.required:  # the reasons only for a row that lacks something
+                    if row[j] is None:
+                        result.missing[k] = target.missing(row) or []
+                        break
+        return result
 
     def _timestamp(
         self, record: Any, doc: Any, captured_at: datetime | None, modified_at: datetime | None
