@@ -201,3 +201,21 @@ def build_row_function(fields: Sequence[FieldPlan], recipe: RowRecipe) -> RowBui
     namespace = dict(src.namespace)
     exec(compile(body, "<tidemark row builder>", "exec"), namespace)  # source built from the plan only
     return namespace["build"]  # type: ignore[no-any-return]
+
+
+def build_getter(segments: tuple[str | int, ...]) -> Callable[[Any], Any]:
+    """A function following ``segments`` (keys of objects, indexes of arrays, negative from the end) from its
+    argument; None as soon as a step is missing or meets another kind of value."""
+    lines = ["def get(v):"]
+    for s in segments:
+        if isinstance(s, str):
+            lines += ["    if type(v) is not dict: return None", f"    v = v.get({s!r})"]
+        else:
+            lines += [
+                f"    if type(v) is not list or len(v) < {-s if s < 0 else s + 1}: return None",
+                f"    v = v[{s!r}]",
+            ]
+    lines.append("    return v")
+    namespace: dict[str, Any] = {}
+    exec(compile("\n".join(lines), "<tidemark getter>", "exec"), namespace)  # keys and indexes of the plan only
+    return namespace["get"]  # type: ignore[no-any-return]

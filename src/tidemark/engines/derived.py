@@ -79,6 +79,7 @@ class IndexCache:
 
     def __init__(self) -> None:
         self._entries: dict[tuple[str, ...], tuple[Any, dict[Any, Any]]] = {}
+        self.fixed: dict[tuple[str, ...], dict[Any, Any]] = {}  # indexes of sources that are one per document
 
     def index(self, key: tuple[str, ...], container: Any, explode: str, where: Getter | None) -> dict[Any, Any]:
         entry = self._entries.get(key)
@@ -90,6 +91,7 @@ class IndexCache:
 
     def clear(self) -> None:
         self._entries.clear()
+        self.fixed.clear()
 
 
 def _build_index(container: Any, explode: str, where: Getter | None) -> dict[Any, Any]:
@@ -122,6 +124,7 @@ class Lookup:
         where: Getter | None,
         read: Getter,
         cache: IndexCache,
+        per_document: bool = False,
     ) -> None:
         self.slot = slot
         self.key_slot = key_slot
@@ -131,14 +134,20 @@ class Lookup:
         self.where = where
         self.read = read
         self.cache = cache
+        self.per_document = per_document  # the source is read from the document or its record: one per document
 
     def find(self, doc: Any, elem: Any, anc: tuple[Any, ...], row: list[Any]) -> Any:
         """The matching candidate, or None."""
         key = row[self.key_slot]
         if key is None:
             return None
-        index = self.cache.index(self.cache_key, self.source(doc, elem, anc), self.explode, self.where)
-        return index.get(match_key(key))
+        cache = self.cache
+        index = cache.fixed.get(self.cache_key) if self.per_document else None
+        if index is None:
+            index = cache.index(self.cache_key, self.source(doc, elem, anc), self.explode, self.where)
+            if self.per_document:
+                cache.fixed[self.cache_key] = index
+        return index.get(key if type(key) is int else match_key(key))  # an int is its own match key
 
     def __call__(self, doc: Any, elem: Any, anc: tuple[Any, ...], row: list[Any]) -> Any:
         found = self.find(doc, elem, anc, row)

@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from tidemark.compile.plan import FieldPlan, Plan, TargetPlan
-from tidemark.engines.codegen import RowBuilder, RowRecipe, build_row_function
+from tidemark.engines.codegen import RowBuilder, RowRecipe, build_getter, build_row_function
 from tidemark.engines.derived import IndexCache, Lookup, Previous
 from tidemark.engines.transforms import build_transform
 from tidemark.mapping.filters import Condition
@@ -66,34 +66,11 @@ class _Reject(Exception):
 
 
 def make_getter(segments: tuple[str | int, ...]) -> Getter:
-    """A function following ``segments`` through dicts/lists; None as soon as anything is missing."""
+    """A function following ``segments`` through dicts/lists; None as soon as anything is missing (generated:
+    one test and one lookup a segment, no loop)."""
     if not segments:
         return lambda obj: obj
-    if len(segments) == 1 and isinstance(segments[0], str):
-        k0 = segments[0]
-        return lambda obj: obj.get(k0) if type(obj) is dict else None
-    if len(segments) == 2 and all(isinstance(s, str) for s in segments):
-        a, b = segments
-
-        def get2(obj: Any) -> Any:
-            obj = obj.get(a) if type(obj) is dict else None
-            return obj.get(b) if type(obj) is dict else None
-
-        return get2
-
-    def get(obj: Any) -> Any:
-        for s in segments:
-            if type(s) is str:
-                if type(obj) is not dict:
-                    return None
-                obj = obj.get(s)
-            elif type(obj) is list and type(s) is int and -len(obj) <= s < len(obj):
-                obj = obj[s]
-            else:
-                return None
-        return obj
-
-    return get
+    return build_getter(segments)
 
 
 def _anchored(path: JsonPath) -> Callable[[Any, Any, tuple[Any, ...]], Any]:
@@ -197,6 +174,11 @@ class TargetProgram:
         defaults = [(j, f.default) for j, f in enumerate(plan.fields) if f.default is not None]
         self.defaults = [(j, d) for j, d in defaults if plan.fields[j].source != "lookup"]
         self.lookup_defaults = {j: d for j, d in defaults if plan.fields[j].source == "lookup"}
+        # each lookup with what it needs at hand; lookups of one candidate by one key (memo) find it once per row
+        self.lookup_steps = [
+            (lk, (lk.cache_key, lk.key_slot), self.lookup_transforms.get(lk.slot), self.lookup_defaults.get(lk.slot))
+            for lk in self.lookups
+        ]
         self.build_row: RowBuilder = build_row_function(plan.fields, self._recipe())
         # the builder transforms the fields it computes (previous fields too); document fields are transformed once
         # per explode
@@ -261,7 +243,8 @@ class TargetProgram:
         read = make_getter(lk.path.segments) if lk.path is not None else make_getter(())
         cache_key = (lk.source.text, lk.where.text if lk.where is not None else "")
         source = _anchored(lk.source)
-        return Lookup(j, key_slot, source, cache_key, lk.source.explode, where, read, self.index_cache)
+        per_document = lk.source.anchor in ("doc", "record")
+        return Lookup(j, key_slot, source, cache_key, lk.source.explode, where, read, self.index_cache, per_document)
 
     def explode(self, source: Any) -> Iterable[tuple[Any, Any]]:
         if self.is_root:
@@ -335,18 +318,15 @@ class TargetProgram:
         return base
 
     def _look_up(self, doc: Any, elem: Any, anc: tuple[Any, ...], row: list[Any]) -> None:
-        defaults = self.lookup_defaults
-        found: dict[tuple[tuple[str, ...], int], Any] = {}  # lookups of one candidate by one key find it once
-        for lookup in self.lookups:  # in declaration order: a lookup may use an earlier one (with its default)
-            memo = (lookup.cache_key, lookup.key_slot)
-            candidate = found.get(memo, _UNSET)
+        found: dict[tuple[tuple[str, ...], int], Any] = {}
+        for lookup, memo, transform, default in self.lookup_steps:  # in declaration order: a lookup may use an
+            candidate = found.get(memo, _UNSET)  # earlier one (with its default)
             if candidate is _UNSET:
                 candidate = found[memo] = lookup.find(doc, elem, anc, row)
             value = None if candidate is None else lookup.read(candidate)
-            transform = self.lookup_transforms.get(lookup.slot)
             if transform is not None and value is not None:
                 value = transform(value)
-            row[lookup.slot] = defaults.get(lookup.slot) if value is None else value
+            row[lookup.slot] = default if value is None else value
 
     def missing(self, row: list[Any]) -> list[str] | None:
         """Reasons for the required values this row lacks, or None."""
