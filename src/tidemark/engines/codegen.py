@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tidemark.compile.plan import FieldPlan
+from tidemark.engines.transforms import inline_form
 from tidemark.mapping.filters import Condition
 from tidemark.mapping.paths import JsonPath
 
@@ -164,6 +165,15 @@ def _field(src: _Source, j: int, f: FieldPlan, recipe: RowRecipe) -> str:
     return "None"
 
 
+def _transform(src: _Source, transform: Callable[[Any], Any], x: str) -> str:
+    """The expression applying ``transform`` to the (not None) value in ``x``: inline when it has a form for it."""
+    form = inline_form(transform)
+    if form is None:
+        return f"{src.constant(transform)}({x})"
+    template, get = form
+    return template.format(x=x, t=src.constant(transform), get=src.constant(get) if get is not None else "")
+
+
 def build_row_function(fields: Sequence[FieldPlan], recipe: RowRecipe) -> RowBuilder:
     """A function ``(doc, elem, anc, pv, pos, base, prev) -> row | None`` (see :class:`RowRecipe`)."""
     src = _Source()
@@ -191,7 +201,7 @@ def build_row_function(fields: Sequence[FieldPlan], recipe: RowRecipe) -> RowBui
             continue
         src.lines.append(f"    x{j} = {expr}")
         if j in recipe.transforms:
-            src.lines.append(f"    if x{j} is not None: x{j} = {src.constant(recipe.transforms[j])}(x{j})")
+            src.lines.append(f"    if x{j} is not None: x{j} = {_transform(src, recipe.transforms[j], f'x{j}')}")
         if j in recipe.defaults:
             src.lines.append(f"    if x{j} is None: x{j} = {src.constant(recipe.defaults[j])}")
         items.append(f"x{j}")
