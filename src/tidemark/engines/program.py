@@ -55,6 +55,7 @@ class DocumentRows:
     snapshot: datetime
     time_from_file: bool = False
     missing: dict[int, list[str]] = field(default_factory=dict)
+    bases: list[list[Any]] = field(default_factory=list)  # per target: the values its rows share (shared_slots)
 
     @property
     def rows(self) -> list[tuple[TargetProgram, list[Any]]]:
@@ -186,6 +187,9 @@ class TargetProgram:
         self.base_transforms = [(j, t) for j, t in self.transforms if j in shared]
         self.base_defaults = [(j, d) for j, d in self.defaults if j in shared]
         self.required = [j for j, f in enumerate(plan.fields) if not f.nullable]
+        # the fields every row of one document has alike (document fields, the snapshot time), unless only the
+        # last row of an explode keeps them
+        self.shared_slots = sorted(shared - set(self.last_only))
         self.scope_getters = [(p.anchor == "record", make_getter(p.segments)) for p in plan.scope_paths]
 
     def _base_slots(self) -> set[int]:
@@ -387,8 +391,9 @@ class Program:
         try:
             ts, from_file = self._timestamp(record, doc, captured_at, modified_at)
             anc = (record,)  # the raw record rides along as the last ancestor, for '$$.' paths
-            for target in self.targets:
-                target.doc_base = target.base(doc, anc, ts)
+            bases = [target.base(doc, anc, ts) for target in self.targets]
+            for target, base in zip(self.targets, bases, strict=True):
+                target.doc_base = base
             for root in self.roots:
                 root.walk(doc, doc, anc, None, out)
         except _Reject as exc:
@@ -398,7 +403,7 @@ class Program:
             for target in self.targets:
                 target.doc_base = []
         scopes = [(t, (*(g(record if rec else doc) for rec, g in t.scope_getters), ts)) for t in self.scoped]
-        result = DocumentRows(self.targets, out, scopes, ts, from_file)
+        result = DocumentRows(self.targets, out, scopes, ts, from_file, bases=bases)
         if check_required:
             for k, (target, row) in enumerate(result.rows):
                 for j in target.required:  # the reasons only for a row that lacks something
