@@ -12,6 +12,7 @@ transforms are passed in as names of its namespace; nothing from a document does
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -213,6 +214,7 @@ def build_row_function(fields: Sequence[FieldPlan], recipe: RowRecipe) -> RowBui
     return namespace["build"]  # type: ignore[no-any-return]
 
 
+@functools.cache  # pure: one function per distinct path, shared by every field, filter and lookup reading it
 def build_getter(segments: tuple[str | int, ...]) -> Callable[[Any], Any]:
     """A function following ``segments`` (keys of objects, indexes of arrays, negative from the end) from its
     argument; None as soon as a step is missing or meets another kind of value."""
