@@ -12,16 +12,18 @@ transforms are passed in as names of its namespace; nothing from a document does
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from tidemark.compile.plan import FieldPlan
+from tidemark.engines.transforms import inline_form
 from tidemark.mapping.filters import Condition
 from tidemark.mapping.paths import JsonPath
 
-#: ``(doc, elem, anc, pv, pos, base) -> row``, or None when the element does not pass the target's filter
-RowBuilder = Callable[[Any, Any, tuple[Any, ...], list[Any] | None, Any, list[Any]], list[Any] | None]
+#: ``(doc, elem, anc, pv, pos, base, prev) -> row``, or None when the element does not pass the target's filter
+RowBuilder = Callable[[Any, Any, tuple[Any, ...], list[Any] | None, Any, list[Any], list[Any] | None], list[Any] | None]
 FieldFn = Callable[[Any, Any, tuple[Any, ...], list[Any] | None, Any], Any]
 Keep = Callable[[Any, Any, tuple[Any, ...]], bool]
 
@@ -31,7 +33,8 @@ class RowRecipe:
     """What the builder computes. ``inline``: path fields read per row (row / parent / doc anchored);
     ``parent_slots``: field -> slot of the parent's row; ``positions``: array index / object key fields;
     ``fallbacks``: field -> closure; ``base``: slots copied from the walk's per-explode values (document fields,
-    the snapshot time); ``transforms`` / ``defaults``: applied to the fields computed here (not to ``base``);
+    the snapshot time); ``previous``: field -> (group, path) read from ``prev[group]``, the element before in that
+    group's partition; ``transforms`` / ``defaults``: applied to the fields computed here (not to ``base``);
     ``conditions``: the filter, with ``keep`` its closure for conditions not inlined."""
 
     inline: set[int] = field(default_factory=set)
@@ -39,6 +42,7 @@ class RowRecipe:
     positions: set[int] = field(default_factory=set)
     fallbacks: dict[int, FieldFn] = field(default_factory=dict)
     base: set[int] = field(default_factory=set)
+    previous: dict[int, tuple[int, tuple[str | int, ...]]] = field(default_factory=dict)
     transforms: dict[int, Callable[[Any], Any]] = field(default_factory=dict)
     defaults: dict[int, Any] = field(default_factory=dict)
     conditions: tuple[Condition, ...] = ()
@@ -52,28 +56,67 @@ class _Source:
         self.lines: list[str] = []
         self.cache: dict[tuple[str, tuple[str | int, ...]], str] = {}
         self.namespace: dict[str, Any] = {}
+        self.bases: dict[str, str] = {"elem": "elem", "doc": "doc"}
+
+    def base(self, base: str) -> str:
+        """A local variable holding ``base`` (an ancestor ``anc[i]`` is subscripted once)."""
+        var = self.bases.get(base)
+        if var is None:
+            var = self.bases[base] = f"b{len(self.bases)}"
+            self.lines.append(f"    {var} = {base}")
+        return var
 
     def value(self, base: str, segments: tuple[str | int, ...]) -> str:
-        var = base
+        var = self.base(base)
         for i in range(len(segments)):
             key = (base, segments[: i + 1])
             cached = self.cache.get(key)
             if cached is None:
-                cached = f"v{len(self.cache)}"
-                s = segments[i]
-                if isinstance(s, str):
-                    expr = f"{var}.get({s!r}) if type({var}) is dict else None"
-                else:
-                    expr = f"{var}[{s!r}] if type({var}) is list and {-s if s < 0 else s + 1} <= len({var}) else None"
-                self.lines.append(f"    {cached} = {expr}")
-                self.cache[key] = cached
+                cached = self._new(key)
+                self.lines.append(f"    {cached} = {_step(var, segments[i])}")
             var = cached
         return var
+
+    def prefetch(self, paths: Sequence[tuple[str, tuple[str | int, ...]]]) -> None:
+        """Read every prefix of ``paths`` not read yet, the keys of one object under one type test."""
+        tree: dict[str, dict[str | int, Any]] = {}
+        for base, segments in paths:
+            node = tree.setdefault(base, {})
+            for s in segments:
+                node = node.setdefault(s, {})
+        for base, children in tree.items():
+            self._read(self.base(base), base, (), children)
+
+    def _read(self, var: str, base: str, prefix: tuple[str | int, ...], children: dict[str | int, Any]) -> None:
+        fresh = [s for s in children if (base, (*prefix, s)) not in self.cache]
+        keys = [s for s in fresh if isinstance(s, str)]
+        if len(keys) > 1:
+            names = [self._new((base, (*prefix, s))) for s in keys]
+            self.lines.append(f"    if type({var}) is dict:")
+            self.lines += [f"        {n} = {var}.get({s!r})" for n, s in zip(names, keys, strict=True)]
+            self.lines.append(f"    else: {' = '.join(names)} = None")
+        for s in fresh:
+            if s not in keys or len(keys) == 1:
+                self.lines.append(f"    {self._new((base, (*prefix, s)))} = {_step(var, s)}")
+        for s, grandchildren in children.items():
+            if grandchildren:
+                self._read(self.cache[(base, (*prefix, s))], base, (*prefix, s), grandchildren)
+
+    def _new(self, key: tuple[str, tuple[str | int, ...]]) -> str:
+        name = self.cache[key] = f"v{len(self.cache)}"
+        return name
 
     def constant(self, value: Any) -> str:
         name = f"_c{len(self.namespace)}"
         self.namespace[name] = value
         return name
+
+
+def _step(var: str, s: str | int) -> str:
+    """The expression reading key or index ``s`` of ``var``: None when ``var`` is not an object / an array that long."""
+    if isinstance(s, str):
+        return f"{var}.get({s!r}) if type({var}) is dict else None"
+    return f"{var}[{s!r}] if type({var}) is list and {-s if s < 0 else s + 1} <= len({var}) else None"
 
 
 def _base_of(path: JsonPath) -> str:
@@ -115,13 +158,25 @@ def _field(src: _Source, j: int, f: FieldPlan, recipe: RowRecipe) -> str:
         return f"(pv[{recipe.parent_slots[j]}] if pv else None)"
     if j in recipe.positions:
         return "pos"
+    if j in recipe.previous:
+        group, segments = recipe.previous[j]
+        return src.value(f"prev[{group}]", segments)
     if j in recipe.fallbacks:
         return f"{src.constant(recipe.fallbacks[j])}(doc, elem, anc, pv, pos)"
     return "None"
 
 
+def _transform(src: _Source, transform: Callable[[Any], Any], x: str) -> str:
+    """The expression applying ``transform`` to the (not None) value in ``x``: inline when it has a form for it."""
+    form = inline_form(transform)
+    if form is None:
+        return f"{src.constant(transform)}({x})"
+    template, get = form
+    return template.format(x=x, t=src.constant(transform), get=src.constant(get) if get is not None else "")
+
+
 def build_row_function(fields: Sequence[FieldPlan], recipe: RowRecipe) -> RowBuilder:
-    """A function ``(doc, elem, anc, pv, pos, base) -> row | None`` (see :class:`RowRecipe`)."""
+    """A function ``(doc, elem, anc, pv, pos, base, prev) -> row | None`` (see :class:`RowRecipe`)."""
     src = _Source()
     left = []
     for c in recipe.conditions:
@@ -132,6 +187,10 @@ def build_row_function(fields: Sequence[FieldPlan], recipe: RowRecipe) -> RowBui
             src.lines.append(test)
     if left and recipe.keep is not None:  # the closure tests every condition again: same result, rarely taken
         src.lines.append(f"    if not {src.constant(recipe.keep)}(doc, elem, anc): return None")
+    inline = [
+        p for j, f in enumerate(fields) if j in recipe.inline and j not in recipe.base and (p := f.path) is not None
+    ]
+    src.prefetch([(_base_of(p), p.segments) for p in inline] + [(f"prev[{g}]", s) for g, s in recipe.previous.values()])
     items = []
     for j, f in enumerate(fields):
         if j in recipe.base:
@@ -143,11 +202,32 @@ def build_row_function(fields: Sequence[FieldPlan], recipe: RowRecipe) -> RowBui
             continue
         src.lines.append(f"    x{j} = {expr}")
         if j in recipe.transforms:
-            src.lines.append(f"    if x{j} is not None: x{j} = {src.constant(recipe.transforms[j])}(x{j})")
+            src.lines.append(f"    if x{j} is not None: x{j} = {_transform(src, recipe.transforms[j], f'x{j}')}")
         if j in recipe.defaults:
             src.lines.append(f"    if x{j} is None: x{j} = {src.constant(recipe.defaults[j])}")
         items.append(f"x{j}")
-    body = "\n".join(["def build(doc, elem, anc, pv, pos, base):", *src.lines, f"    return [{', '.join(items)}]"])
+    body = "\n".join(
+        ["def build(doc, elem, anc, pv, pos, base, prev):", *src.lines, f"    return [{', '.join(items)}]"]
+    )
     namespace = dict(src.namespace)
     exec(compile(body, "<tidemark row builder>", "exec"), namespace)  # source built from the plan only
     return namespace["build"]  # type: ignore[no-any-return]
+
+
+@functools.cache  # pure: one function per distinct path, shared by every field, filter and lookup reading it
+def build_getter(segments: tuple[str | int, ...]) -> Callable[[Any], Any]:
+    """A function following ``segments`` (keys of objects, indexes of arrays, negative from the end) from its
+    argument; None as soon as a step is missing or meets another kind of value."""
+    lines = ["def get(v):"]
+    for s in segments:
+        if isinstance(s, str):
+            lines += ["    if type(v) is not dict: return None", f"    v = v.get({s!r})"]
+        else:
+            lines += [
+                f"    if type(v) is not list or len(v) < {-s if s < 0 else s + 1}: return None",
+                f"    v = v[{s!r}]",
+            ]
+    lines.append("    return v")
+    namespace: dict[str, Any] = {}
+    exec(compile("\n".join(lines), "<tidemark getter>", "exec"), namespace)  # keys and indexes of the plan only
+    return namespace["get"]  # type: ignore[no-any-return]

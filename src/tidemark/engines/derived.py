@@ -46,38 +46,36 @@ def match_key(value: Any) -> Any:
 
 
 class Previous:
-    """The ``previous`` fields of one target. ``state()`` starts an exploded array; ``values()`` is called for every
-    element in document order, kept by the filter or not, and returns ``(slot, value)`` pairs for the row.
+    """The ``previous`` fields of one target. ``state()`` starts an exploded array; ``step()`` is called for every
+    element in document order, kept by the filter or not, and returns the element before it in each group's
+    partition (None for a partition's first); the row builder reads the fields' paths from those elements.
 
-    ``fields`` are ``(slot, read, within)``; fields with the same ``within`` paths share one partition state.
+    ``fields`` are ``(slot, within_key, within)``; fields with the same ``within`` paths share one partition state
+    (one group): :attr:`group_of` gives a field's group.
     """
 
-    def __init__(self, fields: list[tuple[int, Getter, tuple[str, ...], list[Getter]]]) -> None:
-        groups: dict[tuple[str, ...], tuple[list[Getter], list[tuple[int, Getter]]]] = {}
-        for slot, read, within_key, within in fields:
-            groups.setdefault(within_key, (within, []))[1].append((slot, read))
+    def __init__(self, fields: list[tuple[int, tuple[str, ...], list[Getter]]]) -> None:
+        groups: dict[tuple[str, ...], list[Getter]] = {}
+        self.group_of: dict[int, int] = {}
+        for slot, within_key, within in fields:
+            groups.setdefault(within_key, within)
+            self.group_of[slot] = list(groups).index(within_key)
         self.groups = list(groups.values())
+        self.simple = len(self.groups) == 1 and not self.groups[0]  # simply the element before
 
     def state(self) -> list[dict[tuple[Any, ...], Any]]:
         return [{} for _ in self.groups]
 
-    def values(self, elem: Any, state: list[dict[tuple[Any, ...], Any]]) -> list[tuple[int, Any]]:
-        if len(state) == 1 and not self.groups[0][0]:  # one group, no partition: simply the element before
+    def step(self, elem: Any, state: list[dict[tuple[Any, ...], Any]]) -> list[Any]:
+        if self.simple:
             seen = state[0]
-            before = seen.get((), _MISSING)
+            before = seen.get(())
             seen[()] = elem
-            reads = self.groups[0][1]
-            if before is _MISSING:
-                return [(slot, None) for slot, _ in reads]
-            return [(slot, read(before)) for slot, read in reads]
+            return [before]
         out = []
-        for (within, reads), seen in zip(self.groups, state, strict=True):
+        for within, seen in zip(self.groups, state, strict=True):
             partition = tuple(match_key(get(elem)) for get in within) if within else ()
-            before = seen.get(partition, _MISSING)
-            if before is _MISSING:
-                out += [(slot, None) for slot, _ in reads]
-            else:
-                out += [(slot, read(before)) for slot, read in reads]
+            out.append(seen.get(partition))
             seen[partition] = elem
         return out
 
@@ -92,6 +90,7 @@ class IndexCache:
 
     def __init__(self) -> None:
         self._entries: dict[tuple[str, ...], tuple[Any, dict[Any, Any]]] = {}
+        self.fixed: dict[tuple[str, ...], dict[Any, Any]] = {}  # indexes of sources that are one per document
 
     def index(self, key: tuple[str, ...], container: Any, explode: str, where: Getter | None) -> dict[Any, Any]:
         return self.memo(key, container, lambda: _build_index(container, explode, where))
@@ -107,6 +106,7 @@ class IndexCache:
 
     def clear(self) -> None:
         self._entries.clear()
+        self.fixed.clear()
 
 
 def _build_index(container: Any, explode: str, where: Getter | None) -> dict[Any, Any]:
@@ -139,6 +139,7 @@ class Lookup:
         where: Getter | None,
         read: Getter,
         cache: IndexCache,
+        per_document: bool = False,
     ) -> None:
         self.slot = slot
         self.key_slot = key_slot
@@ -148,14 +149,20 @@ class Lookup:
         self.where = where
         self.read = read
         self.cache = cache
+        self.per_document = per_document  # the source is read from the document or its record: one per document
 
     def find(self, doc: Any, elem: Any, anc: tuple[Any, ...], row: list[Any]) -> Any:
         """The matching candidate, or None."""
         key = row[self.key_slot]
         if key is None:
             return None
-        index = self.cache.index(self.cache_key, self.source(doc, elem, anc), self.explode, self.where)
-        return index.get(match_key(key))
+        cache = self.cache
+        index = cache.fixed.get(self.cache_key) if self.per_document else None
+        if index is None:
+            index = cache.index(self.cache_key, self.source(doc, elem, anc), self.explode, self.where)
+            if self.per_document:
+                cache.fixed[self.cache_key] = index
+        return index.get(key if type(key) is int else match_key(key))  # an int is its own match key
 
     def __call__(self, doc: Any, elem: Any, anc: tuple[Any, ...], row: list[Any]) -> Any:
         found = self.find(doc, elem, anc, row)

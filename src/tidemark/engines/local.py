@@ -16,10 +16,11 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 import msgspec
+import numpy as np
 import orjson
 import pyarrow as pa
 
-from tidemark.compile.plan import Plan, TargetPlan
+from tidemark.compile.plan import FieldPlan, Plan, TargetPlan
 from tidemark.documents import RawDocument
 from tidemark.engines.base import ExtractBatch, RejectedDocument, RowError
 from tidemark.engines.convert import to_arrow
@@ -28,28 +29,43 @@ from tidemark.engines.pool import ExtractPool, resolve_workers
 from tidemark.engines.program import DocumentRows, Program, Rejection
 
 _BOM = b"\xef\xbb\xbf"
+_SLICE = 256  # rows transposed at a time
+
+
+def _transpose(rows: list[list[Any]], width: int) -> list[list[Any]]:
+    """Rows -> columns. In slices: ``zip(*rows)`` over a whole batch touches every row for each value it takes."""
+    columns: list[list[Any]] = [[] for _ in range(width)]
+    for start in range(0, len(rows), _SLICE):
+        for column, values in zip(columns, zip(*rows[start : start + _SLICE], strict=True), strict=True):
+            column += values
+    return columns
 
 
 class _TargetBuffer:
     """The rows of one target collected for the current batch, and their conversion into an Arrow table."""
 
-    def __init__(self, plan: TargetPlan) -> None:
+    def __init__(self, plan: TargetPlan, shared: Iterable[int] = ()) -> None:
         self.plan = plan
+        self.shared = set(shared)  # fields every row of one document has alike: converted once per document
         self.names = [f.name for f in plan.fields]
         self.key_slots = [j for j, f in enumerate(plan.fields) if f.name in plan.spec.primary_key]
+        self.required = [j for j, f in enumerate(plan.fields) if not f.nullable]
         self.rows: list[list[Any]] = []
         self.origins: list[str] = []
-        self.errors: dict[int, list[str]] = {}
         self.scopes: list[tuple[Any, ...]] = []
+        self.runs: list[tuple[int, list[Any]]] = []  # per document with rows: (rows, its shared values)
 
     def take(self) -> tuple[pa.Table, list[RowError], pa.Table | None, list[str]]:
         """Type the collected rows into an Arrow table; report rows that fail; reset for the next batch. Also the
         origin of each row of the table (``ExtractBatch.origins``)."""
-        columns = list(zip(*self.rows, strict=True)) if self.rows else [() for _ in self.names]
-        bad: dict[int, list[str]] = {i: list(r) for i, r in self.errors.items()}
+        columns = _transpose(self.rows, len(self.names))
+        bad = self._missing(columns)
         arrays = []
         for j, f in enumerate(self.plan.fields):
-            array, failures = to_arrow(list(columns[j]), f.type, f.format)
+            if j in self.shared and self.runs:
+                array, failures = self._shared_column(j, f)
+            else:
+                array, failures = to_arrow(columns[j], f.type, f.format)
             arrays.append(array)
             for i, reason in failures.items():
                 bad.setdefault(i, []).append(f"{f.name}: {reason}")
@@ -63,8 +79,30 @@ class _TargetBuffer:
             table = table.filter(mask)
             origins = [o for i, o in enumerate(origins) if i not in bad]
         scopes = self._take_scopes()
-        self.rows, self.origins, self.errors, self.scopes = [], [], {}, []
+        self.rows, self.origins, self.scopes, self.runs = [], [], [], []
         return table, errors, scopes, origins
+
+    def _shared_column(self, j: int, f: FieldPlan) -> tuple[pa.Array, dict[int, str]]:
+        """Field ``j``'s column from one value per document: converted once, repeated by Arrow."""
+        array, failures = to_arrow([base[j] for _, base in self.runs], f.type, f.format)
+        counts = np.fromiter((n for n, _ in self.runs), dtype=np.int64, count=len(self.runs))
+        array = array.take(pa.array(np.repeat(np.arange(len(counts)), counts)))
+        if failures:
+            starts = np.concatenate(([0], np.cumsum(counts)))
+            failures = {i: why for d, why in failures.items() for i in range(int(starts[d]), int(starts[d + 1]))}
+        return array, failures
+
+    def _missing(self, columns: list[list[Any]]) -> dict[int, list[str]]:
+        """Rows lacking a required value -> the reasons, field by field (a whole column is searched in C first)."""
+        bad: dict[int, list[str]] = {}
+        for j in self.required:
+            column = columns[j]
+            if None in column:
+                reason = f"{self.names[j]}: required value is missing"
+                for i, value in enumerate(column):
+                    if value is None:
+                        bad.setdefault(i, []).append(reason)
+        return bad
 
     def _take_scopes(self) -> pa.Table | None:
         spec = self.plan.spec
@@ -94,7 +132,7 @@ class LocalEngine:
     def __init__(self, plan: Plan, *, fast_decode: bool = True, workers: int | str = 1) -> None:
         self.plan = plan
         self.program = Program(plan)
-        self.buffers = [_TargetBuffer(tp) for tp in plan.targets]  # in the order of the program's targets
+        self.buffers = [_TargetBuffer(t.plan, t.shared_slots) for t in self.program.targets]
         self.decoder = build_decoder(plan) if fast_decode else None
         self._time_from_file = 0  # documents of the current batch timed by their file's modification time
         self.workers = resolve_workers(workers)
@@ -165,7 +203,9 @@ class LocalEngine:
             if str(exc).startswith("depth limit exceeded"):  # orjson's limit: 1024 levels of arrays / objects
                 return f"nested deeper than 1024 levels of arrays / objects ({exc}): flatten the document"
             return f"not valid JSON: {exc}"
-        result = self.program.run(record, captured_at=raw.captured_at, modified_at=raw.modified_at)
+        result = self.program.run(
+            record, captured_at=raw.captured_at, modified_at=raw.modified_at, check_required=False
+        )
         if isinstance(result, Rejection):
             return result.reason
         self._time_from_file += result.time_from_file
@@ -174,13 +214,11 @@ class LocalEngine:
 
     def _collect(self, result: DocumentRows, origin: str) -> None:
         buffers = self.buffers
-        missing = result.missing
-        for k, (target, row) in enumerate(result.rows):
-            buffer = buffers[target.index]
-            if missing and k in missing:
-                buffer.errors[len(buffer.rows)] = missing[k]
-            buffer.rows.append(row)
-            buffer.origins.append(origin)
+        for buffer, rows, base in zip(buffers, result.by_target, result.bases, strict=True):  # the program's targets
+            if rows:
+                buffer.rows += rows
+                buffer.origins += [origin] * len(rows)
+                buffer.runs.append((len(rows), base))
         for target, values in result.scopes:
             buffers[target.index].scopes.append(values)
 

@@ -12,12 +12,12 @@ to its workers (it pickles as its plan and rebuilds its closures where it is unp
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from tidemark.compile.plan import FieldPlan, Plan, TargetPlan
-from tidemark.engines.codegen import RowBuilder, RowRecipe, build_row_function
+from tidemark.engines.codegen import RowBuilder, RowRecipe, build_getter, build_row_function
 from tidemark.engines.derived import Fold, IndexCache, Lookup, Previous
 from tidemark.engines.transforms import build_transform
 from tidemark.mapping.filters import Condition
@@ -40,18 +40,26 @@ class Rejection:
 class DocumentRows:
     """What one document becomes.
 
-    ``rows``: ``(target, row)`` in walk order (a parent row before its children), a row being the values of
-    ``target.plan.fields`` in order; ``missing``: position in ``rows`` -> reasons, for rows that lack a required
-    value (the caller reports them as row errors); ``scopes``: ``(target, scope values + snapshot time)`` for every
-    scoped target, whether or not the document gave it rows; ``snapshot``: the document's snapshot time;
-    ``time_from_file``: the snapshot time is the file's modification time (the mapping's ``file_modified`` fallback).
+    ``by_target``: the rows of each of ``targets`` (the plan's, in order), each in document order, a row being the
+    values of ``target.plan.fields`` in order; :attr:`rows` lists them as ``(target, row)``, target by target;
+    ``missing``: position in :attr:`rows` -> reasons, for rows that lack a required value (the caller reports them as
+    row errors; empty when :meth:`Program.run` was told not to check); ``scopes``: ``(target, scope values +
+    snapshot time)`` for every scoped target, whether or not the document gave it rows; ``snapshot``: the
+    document's snapshot time; ``time_from_file``: the snapshot time is the file's modification time (the mapping's
+    ``file_modified`` fallback).
     """
 
-    rows: list[tuple[TargetProgram, list[Any]]]
-    missing: dict[int, list[str]]
+    targets: list[TargetProgram]
+    by_target: list[list[list[Any]]]
     scopes: list[tuple[TargetProgram, tuple[Any, ...]]]
     snapshot: datetime
     time_from_file: bool = False
+    missing: dict[int, list[str]] = field(default_factory=dict)
+    bases: list[list[Any]] = field(default_factory=list)  # per target: the values its rows share (shared_slots)
+
+    @property
+    def rows(self) -> list[tuple[TargetProgram, list[Any]]]:
+        return [(t, row) for t, rows in zip(self.targets, self.by_target, strict=True) for row in rows]
 
 
 class _Reject(Exception):
@@ -59,34 +67,11 @@ class _Reject(Exception):
 
 
 def make_getter(segments: tuple[str | int, ...]) -> Getter:
-    """A function following ``segments`` through dicts/lists; None as soon as anything is missing."""
+    """A function following ``segments`` through dicts/lists; None as soon as anything is missing (generated:
+    one test and one lookup a segment, no loop)."""
     if not segments:
         return lambda obj: obj
-    if len(segments) == 1 and isinstance(segments[0], str):
-        k0 = segments[0]
-        return lambda obj: obj.get(k0) if type(obj) is dict else None
-    if len(segments) == 2 and all(isinstance(s, str) for s in segments):
-        a, b = segments
-
-        def get2(obj: Any) -> Any:
-            obj = obj.get(a) if type(obj) is dict else None
-            return obj.get(b) if type(obj) is dict else None
-
-        return get2
-
-    def get(obj: Any) -> Any:
-        for s in segments:
-            if type(s) is str:
-                if type(obj) is not dict:
-                    return None
-                obj = obj.get(s)
-            elif type(obj) is list and type(s) is int and -len(obj) <= s < len(obj):
-                obj = obj[s]
-            else:
-                return None
-        return obj
-
-    return get
+    return build_getter(segments)
 
 
 def _anchored(path: JsonPath) -> Callable[[Any, Any, tuple[Any, ...]], Any]:
@@ -167,6 +152,8 @@ class TargetProgram:
         self.children: list[TargetProgram] = []
         self.width = len(plan.fields)
         self.rows_get = make_getter(plan.rows.segments)
+        self.is_root, self.explodes = plan.rows.is_root, plan.rows.explode
+        self.doc_base: list[Any] = []  # the current document's shared values (Program.run sets them)
         self.filter = _compile_filter(plan.filter)
         self.doc_fields: list[tuple[int, Getter]] = []
         self.record_fields: list[tuple[int, Getter]] = []
@@ -174,7 +161,8 @@ class TargetProgram:
         self.positions: set[int] = set()  # array index / object key fields
         self.parent_slots: dict[int, int] = {}  # field -> slot of the parent row
         self.fallbacks: dict[int, RowField] = {}  # fields the row builder calls a closure for
-        self.previous_fields: list[tuple[int, Getter, tuple[str, ...], list[Getter]]] = []
+        self.previous_fields: list[tuple[int, tuple[str, ...], list[Getter]]] = []
+        self.previous_paths: dict[int, tuple[str | int, ...]] = {}  # field -> path read from the element before
         self.lookups: list[Lookup | Fold] = []  # folds are found and read like lookups
         self.ts_slot: int | None = None
         for j, f in enumerate(plan.fields):
@@ -188,16 +176,21 @@ class TargetProgram:
         defaults = [(j, f.default) for j, f in enumerate(plan.fields) if f.default is not None]
         self.defaults = [(j, d) for j, d in defaults if plan.fields[j].source not in looked]
         self.lookup_defaults = {j: d for j, d in defaults if plan.fields[j].source in looked}
+        # each lookup with what it needs at hand; lookups of one candidate by one key (memo) find it once per row
+        self.lookup_steps = [
+            (lk, (lk.cache_key, lk.key_slot), self.lookup_transforms.get(lk.slot), self.lookup_defaults.get(lk.slot))
+            for lk in self.lookups
+        ]
         self.build_row: RowBuilder = build_row_function(plan.fields, self._recipe())
-        # the builder transforms the fields it computes; document fields are transformed once per explode, and
-        # previous fields after the builder (the walk sets them): the same order as a field at a time
-        late = {j for j, *_ in self.previous_fields}
-        self.late_transforms = [(j, t) for j, t in self.transforms if j in late]
-        self.late_defaults = [(j, d) for j, d in self.defaults if j in late]
+        # the builder transforms the fields it computes (previous fields too); document fields are transformed once
+        # per explode
         shared = self._base_slots()
         self.base_transforms = [(j, t) for j, t in self.transforms if j in shared]
         self.base_defaults = [(j, d) for j, d in self.defaults if j in shared]
         self.required = [j for j, f in enumerate(plan.fields) if not f.nullable]
+        # the fields every row of one document has alike (document fields, the snapshot time), unless only the
+        # last row of an explode keeps them
+        self.shared_slots = sorted(shared - set(self.last_only))
         self.scope_getters = [(p.anchor == "record", make_getter(p.segments)) for p in plan.scope_paths]
 
     def _base_slots(self) -> set[int]:
@@ -206,7 +199,8 @@ class TargetProgram:
 
     def _recipe(self) -> RowRecipe:
         base = self._base_slots()
-        computed = {j for j in range(self.width) if j not in base and j not in {k for k, *_ in self.previous_fields}}
+        computed = {j for j in range(self.width) if j not in base}
+        group_of = self.previous.group_of if self.previous is not None else {}
         return RowRecipe(
             inline=self.inline,
             parent_slots=self.parent_slots,
@@ -215,6 +209,7 @@ class TargetProgram:
             base=base,
             transforms={j: t for j, t in self.transforms if j in computed},
             defaults={j: d for j, d in self.defaults if j in computed},
+            previous={j: (group_of[j], path) for j, path in self.previous_paths.items()},
             conditions=self.plan.filter,
             keep=self.filter,
         )
@@ -236,7 +231,8 @@ class TargetProgram:
         elif f.source == "previous" and f.previous is not None:
             within = [make_getter(w.segments) for w in f.previous.within]
             within_key = tuple(w.text for w in f.previous.within)
-            self.previous_fields.append((j, make_getter(f.previous.path.segments), within_key, within))
+            self.previous_fields.append((j, within_key, within))
+            self.previous_paths[j] = f.previous.path.segments
         elif f.source == "lookup" and f.lookup is not None:
             self.lookups.append(self._lookup(j, f))
         elif f.source == "fold" and f.fold is not None:
@@ -254,24 +250,27 @@ class TargetProgram:
         read = make_getter(lk.path.segments) if lk.path is not None else make_getter(())
         cache_key = (lk.source.text, lk.where.text if lk.where is not None else "")
         source = _anchored(lk.source)
-        return Lookup(j, key_slot, source, cache_key, lk.source.explode, where, read, self.index_cache)
+        per_document = lk.source.anchor in ("doc", "record")
+        return Lookup(j, key_slot, source, cache_key, lk.source.explode, where, read, self.index_cache, per_document)
 
     def explode(self, source: Any) -> Iterable[tuple[Any, Any]]:
-        rows = self.plan.rows
-        if rows.is_root:
+        if self.is_root:
             return ((None, source),)
         value = self.rows_get(source)
+        explodes = self.explodes
+        if explodes == "array" and type(value) is list:
+            return enumerate(value)
         if value is None:
             if self.plan.required:
-                raise _Reject(f"required path {rows.text!r} of table {self.plan.name} is missing")
+                raise _Reject(f"required path {self.plan.rows.text!r} of table {self.plan.name} is missing")
             return ()
-        if rows.explode == "array":
-            if type(value) is not list:
-                raise _Reject(f"{rows.text!r} of table {self.plan.name}: expected an array, found {_kind(value)}")
-            return enumerate(value)
-        if rows.explode == "object":
+        if explodes == "array":
+            text = self.plan.rows.text
+            raise _Reject(f"{text!r} of table {self.plan.name}: expected an array, found {_kind(value)}")
+        if explodes == "object":
             if type(value) is not dict:
-                raise _Reject(f"{rows.text!r} of table {self.plan.name}: expected an object, found {_kind(value)}")
+                text = self.plan.rows.text
+                raise _Reject(f"{text!r} of table {self.plan.name}: expected an object, found {_kind(value)}")
             return value.items()
         return ((None, value),)  # a single nested object: one row
 
@@ -281,44 +280,35 @@ class TargetProgram:
         source: Any,
         anc: tuple[Any, ...],
         pv: list[Any] | None,
-        ts: datetime,
-        out: list[tuple[TargetProgram, list[Any]]],
+        out: list[list[list[Any]]],
     ) -> None:
-        base = self._base(doc, anc, ts)
+        """Append the rows of ``source`` (and of the targets under this one) to ``out[target.index]``."""
+        base, emit = self.doc_base, out[self.index].append
         keep_kept = bool(self.last_only)
         previous, build, lookups, children = self.previous, self.build_row, self.lookups, self.children
-        late_transforms, late_defaults = self.late_transforms, self.late_defaults
-        state = previous.state() if previous is not None else None
+        step = previous.step if previous is not None else None
+        state = previous.state() if previous is not None else []
         kept: list[list[Any]] = []
         for pos, elem in self.explode(source):
-            before = previous.values(elem, state) if previous is not None and state is not None else None
-            row = build(doc, elem, anc, pv, pos, base)
+            # every element moves the previous fields' state on, kept by the filter or not
+            row = build(doc, elem, anc, pv, pos, base, None if step is None else step(elem, state))
             if row is None:  # the filter dropped it
                 continue
-            if before is not None:
-                for j, value in before:
-                    row[j] = value
-                for j, transform in late_transforms:
-                    if row[j] is not None:
-                        row[j] = transform(row[j])
-                for j, default in late_defaults:
-                    if row[j] is None:
-                        row[j] = default
             if lookups:
                 self._look_up(doc, elem, anc, row)
-            out.append((self, row))
+            emit(row)
             if keep_kept:
                 kept.append(row)
             if children:
                 child_anc = (elem, *anc)
                 for child in children:
-                    child.walk(doc, elem, child_anc, row, ts, out)
+                    child.walk(doc, elem, child_anc, row, out)
         for row in kept[:-1]:  # only_on_last: the values stay on the explode's last row (children saw them)
             for j in self.last_only:
                 row[j] = None
 
-    def _base(self, doc: Any, anc: tuple[Any, ...], ts: datetime) -> list[Any]:
-        """The values every row of one explode shares (document fields, the snapshot time), transformed once."""
+    def base(self, doc: Any, anc: tuple[Any, ...], ts: datetime) -> list[Any]:
+        """The values every row of one document shares (document fields, the snapshot time), transformed once."""
         base: list[Any] = [None] * self.width
         for j, get in self.doc_fields:
             base[j] = get(doc)
@@ -335,18 +325,15 @@ class TargetProgram:
         return base
 
     def _look_up(self, doc: Any, elem: Any, anc: tuple[Any, ...], row: list[Any]) -> None:
-        defaults = self.lookup_defaults
-        found: dict[tuple[tuple[str, ...], int], Any] = {}  # lookups of one candidate by one key find it once
-        for lookup in self.lookups:  # in declaration order: a lookup may use an earlier one (with its default)
-            memo = (lookup.cache_key, lookup.key_slot)
-            candidate = found.get(memo, _UNSET)
+        found: dict[tuple[tuple[str, ...], int], Any] = {}
+        for lookup, memo, transform, default in self.lookup_steps:  # in declaration order: a lookup may use an
+            candidate = found.get(memo, _UNSET)  # earlier one (with its default)
             if candidate is _UNSET:
                 candidate = found[memo] = lookup.find(doc, elem, anc, row)
             value = None if candidate is None else lookup.read(candidate)
-            transform = self.lookup_transforms.get(lookup.slot)
             if transform is not None and value is not None:
                 value = transform(value)
-            row[lookup.slot] = defaults.get(lookup.slot) if value is None else value
+            row[lookup.slot] = default if value is None else value
 
     def missing(self, row: list[Any]) -> list[str] | None:
         """Reasons for the required values this row lacks, or None."""
@@ -390,30 +377,43 @@ class Program:
         self._build()
 
     def run(
-        self, record: Any, *, captured_at: datetime | None = None, modified_at: datetime | None = None
+        self,
+        record: Any,
+        *,
+        captured_at: datetime | None = None,
+        modified_at: datetime | None = None,
+        check_required: bool = True,
     ) -> DocumentRows | Rejection:
         """Walk one parsed record. ``captured_at`` / ``modified_at``: what the source knows of the record (its
-        capture time, the modification time of its file), used as the mapping's timestamp says."""
+        capture time, the modification time of its file), used as the mapping's timestamp says.
+        ``check_required=False`` leaves ``missing`` empty (the local engine checks whole columns instead)."""
         doc = next((d for g in self.doc_getters if (d := g(record)) is not None), None)
         if doc is None:
             return Rejection(f"no document at {' or '.join(p.text for p in self.plan.document_paths)}")
-        out: list[tuple[TargetProgram, list[Any]]] = []
+        out: list[list[list[Any]]] = [[] for _ in self.targets]
         try:
             ts, from_file = self._timestamp(record, doc, captured_at, modified_at)
-            for root in self.roots:  # the raw record rides along as the last ancestor, for '$$.' paths
-                root.walk(doc, doc, (record,), None, ts, out)
+            anc = (record,)  # the raw record rides along as the last ancestor, for '$$.' paths
+            bases = [target.base(doc, anc, ts) for target in self.targets]
+            for target, base in zip(self.targets, bases, strict=True):
+                target.doc_base = base
+            for root in self.roots:
+                root.walk(doc, doc, anc, None, out)
         except _Reject as exc:
             return Rejection(str(exc))
         finally:
             self.index_cache.clear()  # nothing of this document is kept for the next
-        missing: dict[int, list[str]] = {}
-        for k, (target, row) in enumerate(out):
-            for j in target.required:  # the reasons only for a row that lacks something
-                if row[j] is None:
-                    missing[k] = target.missing(row) or []
-                    break
+            for target in self.targets:
+                target.doc_base = []
         scopes = [(t, (*(g(record if rec else doc) for rec, g in t.scope_getters), ts)) for t in self.scoped]
-        return DocumentRows(out, missing, scopes, ts, from_file)
+        result = DocumentRows(self.targets, out, scopes, ts, from_file, bases=bases)
+        if check_required:
+            for k, (target, row) in enumerate(result.rows):
+                for j in target.required:  # the reasons only for a row that lacks something
+                    if row[j] is None:
+                        result.missing[k] = target.missing(row) or []
+                        break
+        return result
 
     def _timestamp(
         self, record: Any, doc: Any, captured_at: datetime | None, modified_at: datetime | None

@@ -106,13 +106,40 @@ def _map_key(v: Any) -> str | None:
     return None
 
 
-def value_map(pairs: Mapping[str, Any]) -> Transform:
+class ValueMap:
     """A vocabulary: the source value as text (``true``/``false`` for booleans, ``6`` for 6 and 6.0) -> the value
-    listed for it; a value not listed -> None."""
-    table = dict(pairs)
-    get = table.get
-    # a string is its own key (the common case: API codes), without the call
-    return lambda v: get(v) if type(v) is str else (get(k) if (k := _map_key(v)) is not None else None)
+    listed for it; a value not listed -> None. ``get``: the lookup of a string (its own key, the common case)."""
+
+    __slots__ = ("get",)
+
+    def __init__(self, pairs: Mapping[str, Any]) -> None:
+        self.get = dict(pairs).get
+
+    def __call__(self, v: Any) -> Any:
+        get = self.get
+        return get(v) if type(v) is str else (get(k) if (k := _map_key(v)) is not None else None)
+
+
+def value_map(pairs: Mapping[str, Any]) -> Transform:
+    return ValueMap(pairs)
+
+
+#: expressions the row builder writes instead of calling a transform, for the common kinds of value: ``{x}`` is the
+#: value, ``{t}`` the transform (called for every other value), ``{get}`` a value map's lookup of a string
+INLINE: dict[Transform, str] = {
+    inches_to_feet: "{x} / 12 if type({x}) is float or type({x}) is int else {t}({x})",
+    one_based: "{x} + 1 if type({x}) is int else {t}({x})",
+    stat: "{t}({x}) if type({x}) is str else {x}",
+}
+_MAP_INLINE = "{get}({x}) if type({x}) is str else {t}({x})"
+
+
+def inline_form(transform: Transform) -> tuple[str, Callable[[Any], Any] | None] | None:
+    """The expression template of ``transform`` (see :data:`INLINE`) and its ``{get}``, or None: call it."""
+    if isinstance(transform, ValueMap):
+        return _MAP_INLINE, transform.get
+    template = INLINE.get(transform)
+    return None if template is None else (template, None)
 
 
 def build_transform(convert: str | None, pairs: Mapping[str, Any] | None) -> Transform | None:
