@@ -26,6 +26,7 @@ import pyarrow.compute as pc
 from tidemark.contract import orphans, rules
 from tidemark.contract.counts import Mode, WriteCounts
 from tidemark.contract.prepare import row_hash
+from tidemark.sinks import fastlane
 from tidemark.sinks.base import META_SCHEMA, QuarantineEntry, Sink
 from tidemark.sinks.bookkeeping import internal_name, watermark_spec
 from tidemark.sinks.duckdb import DuckDBDriver
@@ -63,6 +64,10 @@ class StoredRows(Protocol):
         ``by`` names other columns to match ``keys`` on (a foreign key's): a lookup, not a copy into the working
         table (a store that tracks what it handed out does not count it).
         """
+
+    def probe(self, scopes: pa.Table, columns: list[str]) -> pa.Table | None:
+        """``columns`` of the stored rows whose scope is a row of ``scopes``, exactly: a read-only look for the fast
+        lane (sinks/fastlane.py), with statistics-based skipping where the store keeps statistics."""
 
     def count(self) -> int:
         """The number of stored rows."""
@@ -164,6 +169,8 @@ class WorkingTable:
         self.overwritten = False
         self.writes: list[tuple[pa.Table, pa.Table | None, Mode]] = []  # kept to replay on a fresh snapshot
         self._loaded = 0
+        #: scopes this transaction's working copy holds (differs from the store on): the fast lane leaves them alone
+        self.touched: set[fastlane.Scope] = set()
         if spec.primary_key:
             cols = [spec.column(c) for c in self._original_columns[:-1]]
             cols.append(Column(HASH_COLUMN, LogicalType("bigint"), False))
@@ -199,15 +206,68 @@ class WorkingTable:
     def write(self, rows: pa.Table, scopes: pa.Table | None, mode: Mode) -> WriteCounts:
         self.writes.append((rows, scopes, mode))
         self.modes.add(mode)
+        fast = self._fast(rows, scopes, mode)
+        counts = fast if fast is not None else self._contract(rows, scopes, mode)
+        self.counts += counts
+        return counts
+
+    def _contract(self, rows: pa.Table, scopes: pa.Table | None, mode: Mode) -> WriteCounts:
+        """The SQL contract on the working copy (the stored rows the batch touches copied in first)."""
         counts = WriteCounts()
         if mode == "overwrite" and not self.overwritten:
             counts.deleted += self.stored.count() - self._loaded  # stored rows never copied here; the rest below
             self.overwritten = True
         elif not self.overwritten and self.spec.primary_key:
             self._load(rows, scopes)
+        if self.spec.scope:
+            self.touched |= fastlane.scope_set(rows, self.spec.scope)
+            if scopes is not None:
+                self.touched |= fastlane.scope_set(scopes, self.spec.scope)
         counts += self.sql.write(self.db.state, self.spec, rows, scopes, mode)
-        self.counts += counts
         return counts
+
+    def _fast(self, rows: pa.Table, scopes: pa.Table | None, mode: Mode) -> WriteCounts | None:
+        """The batch decided from the stored rows' thin columns (sinks/fastlane.py), or None (the contract's path)."""
+        spec = self.spec
+        if self.overwritten or not fastlane.applies(spec, rows, scopes, mode):
+            return None
+        marks = fastlane.batch_marks(spec, rows, scopes)
+        if marks is None:
+            return None
+        batch = fastlane.scope_set(marks, spec.scope)
+        if batch & self.touched:
+            return None
+        columns = fastlane.thin_columns(spec)
+        decision = fastlane.decide(
+            spec, rows, marks, self.stored_watermarks, lambda wanted: self.stored.probe(wanted, columns)
+        )
+        if decision is None:
+            return None
+        if decision.kind == "newer":
+            self._replace(rows, decision)
+            self.touched |= batch
+        return decision.counts
+
+    def _replace(self, rows: pa.Table, decision: fastlane.Decision) -> None:
+        """A newer snapshot of untouched scopes: its rows and watermarks replace the stored ones (whose key, scope,
+        timestamp and hash become the original rows: published as updates and deletions at commit)."""
+        spec = self.spec
+        assert decision.originals is not None and decision.marks is not None
+        if decision.originals.num_rows:
+            self._insert(self.original, decision.originals, self._original_columns)
+            self._loaded += decision.originals.num_rows
+        self._insert(self.sql.table_ref(spec), rows, list(spec.stored_columns))
+        wm = self.sql.watermark_ref(spec)
+        self.driver.conn.register(FETCHED, decision.marks)
+        try:
+            self.driver.exec(
+                f"DELETE FROM {wm} WHERE EXISTS (SELECT 1 FROM {self.q(FETCHED)} AS n "
+                f"WHERE {self.sql.match(spec.scope, 'n', wm)})"
+            )
+            cols = ", ".join(self.q(c) for c in [*spec.scope, spec.timestamp or ""])
+            self.driver.exec(f"INSERT INTO {wm} ({cols}) SELECT {cols} FROM {self.q(FETCHED)}")
+        finally:
+            self.driver.conn.unregister(FETCHED)
 
     def _load(self, rows: pa.Table, scopes: pa.Table | None) -> None:
         spec = self.spec
@@ -220,6 +280,8 @@ class WorkingTable:
         fetched = self.stored.fetch(keys, scope_rows)
         if fetched is None or fetched.num_rows == 0:
             return
+        if spec.scope:  # copied here: the fast lane must not decide these scopes from the store any more
+            self.touched |= fastlane.scope_set(fetched, spec.scope)
         real = conform(fetched, spec.arrow_schema)
         # the working copy sees rows hashed over other columns (stored before the table gained columns) as stale,
         # exactly as the SQL stores do (sql.py, STALE_HASH); the original keeps the hash the store holds
@@ -311,6 +373,16 @@ class WorkingTable:
             f"FROM {self.sql.table_ref(self.spec)} AS w LEFT JOIN {self.original} AS o "
             f"ON {self.sql.match(self.spec.primary_key, 'o', 'w')} "
             f"WHERE o.{h} IS NULL OR NOT {same}"
+        )
+
+    def replaced(self) -> pa.Table:
+        """Keys of the stored rows copied here that are gone from the working table or differ from it (the rows a
+        store that rewrites files must drop from them)."""
+        key = self.spec.primary_key
+        same = rules.same_sql("duckdb", self.spec.timestamp, "w", "o")
+        return self._select(
+            f"SELECT {self.sql.cols_of(key, 'o')} FROM {self.original} AS o WHERE NOT EXISTS (SELECT 1 FROM "
+            f"{self.sql.table_ref(self.spec)} AS w WHERE {self.sql.match(key, 'o', 'w')} AND {same})"
         )
 
     def deletes(self) -> pa.Table:
