@@ -132,7 +132,12 @@ class _Snapshot:
             return dataset.to_table(columns=columns)  # pyarrow cannot compare with a string filter: scan all
 
     def fetch(
-        self, keys: pa.Table | None, scopes: pa.Table | None, *, by: tuple[str, ...] | None = None
+        self,
+        keys: pa.Table | None,
+        scopes: pa.Table | None,
+        *,
+        by: tuple[str, ...] | None = None,
+        columns: list[str] | None = None,
     ) -> pa.Table | None:
         if self.data is None:
             return None
@@ -150,9 +155,9 @@ class _Snapshot:
         if wanted is None:
             return None
         try:
-            found = dataset.to_table(filter=wanted)
+            found = dataset.to_table(columns=columns, filter=wanted)
         except pa.ArrowNotImplementedError:  # files delta-rs wrote with string_view columns, whose statistics
-            found = dataset.to_table()  # pyarrow cannot compare with a string filter: scan all; `matching` is exact
+            found = dataset.to_table(columns=columns)  # pyarrow cannot compare with a string filter: scan all
         return found.filter(matching(found, self.spec, keys, scopes, by))
 
     def count(self) -> int:

@@ -34,6 +34,8 @@ from tidemark.tables import HASH_COLUMN, TableSpec
 
 #: the newest snapshot of each scope in a batch (a column of the batch's marks)
 MARK = "_tm_mark"
+STORED_HASH = "_tm_stored_hash"  # the hash a store holds for a row, next to the working copy's view of it
+STORED_TS = "_tm_stored_ts"
 STORED_MARK = "_tm_stored_mark"
 #: ``probe(scopes)``: the thin stored rows (key, scope, timestamp, hash) of those scopes, exactly
 Probe = Callable[[pa.Table], "pa.Table | None"]
@@ -60,6 +62,7 @@ def applies(spec: TableSpec, rows: pa.Table, scopes: pa.Table | None, mode: Mode
         and set(spec.scope) <= set(spec.primary_key)
         and rows.num_rows > 0
         and (scopes is None or scopes.num_rows > 0)
+        and set(spec.stored_columns) <= set(rows.column_names)  # else the contract's path says what is missing
         and rows.column(spec.timestamp).null_count == 0
     )
 
@@ -180,6 +183,83 @@ def _unchanged(spec: TableSpec, rows: pa.Table, thin: pa.Table) -> Decision | No
     if not pc.all(pc.fill_null(same, False)).as_py():
         return None
     return Decision("unchanged", WriteCounts(unchanged=rows.num_rows))
+
+
+class Pending:
+    """The rows of the batches the fast lane found newer, kept as Arrow (never copied into the working DuckDB,
+    whose key index costs more than the write itself) and handed to the store at commit."""
+
+    def __init__(self, spec: TableSpec) -> None:
+        self.spec = spec
+        self.rows: list[pa.Table] = []  # the batches' rows (the table's Arrow schema)
+        self.originals: list[pa.Table] = []  # the stored rows they replace (thin columns)
+        self.upserts: list[pa.Table] = []  # rows + what the store held for their key (STORED_HASH, STORED_TS)
+        self.tombstones: list[pa.Table] = []  # key + the scope's new watermark of stored rows reconciled away
+
+    def __bool__(self) -> bool:
+        return bool(self.rows)
+
+    def add(self, rows: pa.Table, decision: Decision) -> None:
+        spec = self.spec
+        assert spec.timestamp is not None and decision.originals is not None and decision.marks is not None
+        key, ts, thin = list(spec.primary_key), spec.timestamp, decision.originals
+        rows = _conform(rows, spec.arrow_schema)
+        self.rows.append(rows)
+        self.originals.append(thin)
+        position = "_tm_i"
+        left = rows.select(key).append_column(position, pa.array(range(rows.num_rows), pa.int64()))
+        right = _cast_like(thin.select([*key, ts, HASH_COLUMN]), rows, [*key, ts])
+        right = right.rename_columns([*key, STORED_TS, STORED_HASH])
+        joined = left.join(right, keys=key, join_type="left outer").sort_by(position)
+        self.upserts.append(
+            rows.append_column(STORED_HASH, joined.column(STORED_HASH).cast(pa.int64())).append_column(
+                STORED_TS, joined.column(STORED_TS)
+            )
+        )
+        gone = _cast_like(thin.select(key), rows, key).join(rows.select(key), keys=key, join_type="left anti")
+        if gone.num_rows:
+            scoped = _cast_like(thin.select(list(dict.fromkeys([*key, *spec.scope]))), rows, key)
+            scoped = _cast_like(scoped, decision.marks, list(spec.scope))
+            gone = scoped.join(gone, keys=key, join_type="left semi").join(
+                decision.marks, keys=list(spec.scope), join_type="inner"
+            )
+            self.tombstones.append(gone.select([*key, ts]))
+
+    def clear(self) -> None:
+        self.rows, self.originals, self.upserts, self.tombstones = [], [], [], []
+
+    def absent(self, values: pa.Table, columns: list[str]) -> pa.Table:
+        """The rows of ``values`` (named like the table's ``columns``) that match no pending row."""
+        for rows in self.rows:
+            values = values.join(
+                _cast_like(rows.select(columns), values, columns).group_by(columns).aggregate([]),
+                keys=columns,
+                join_type="left anti",
+            )
+        return values
+
+    def replaced(self, stored: pa.Table) -> pa.Table:
+        """The rows of ``stored`` (key columns at least) whose key is not one the pending batches replaced."""
+        key = list(self.spec.primary_key)
+        for thin in self.originals:
+            stored = stored.join(_cast_like(thin.select(key), stored, key), keys=key, join_type="left anti")
+        return stored
+
+    def gone(self) -> list[pa.Table]:
+        """The keys of every stored row replaced or deleted."""
+        key = list(self.spec.primary_key)
+        return [thin.select(key) for thin in self.originals]
+
+
+def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    columns = []
+    for f in schema:
+        if f.name in table.column_names:
+            column = table.column(f.name)
+            columns.append(column if column.type == f.type else column.cast(f.type))
+        else:
+            columns.append(pa.nulls(table.num_rows, f.type))
+    return pa.Table.from_arrays(columns, schema=pa.schema([f.with_nullable(True) for f in schema]))
 
 
 def _semi(rows: pa.Table, thin: pa.Table, key: list[str]) -> pa.Table:

@@ -95,7 +95,7 @@ class _StoredFiles:
         self.loaded: set[str] = set()
         #: files this transaction looked into (the only ones that can hold a row it changes), and their thin columns
         self.seen: set[str] = set()
-        self._thin: dict[str, pa.Table] = {}
+        self._thin: dict[tuple[str, tuple[str, ...]], pa.Table] = {}
 
     def probe(self, scopes: pa.Table, columns: list[str]) -> pa.Table | None:
         """The thin columns of the stored rows of ``scopes``; a file whose statistics exclude every scope value of
@@ -117,32 +117,33 @@ class _StoredFiles:
     def thin(self, f: Entry, columns: list[str]) -> pa.Table:
         """``columns`` of one file (cached for the transaction: a committed file never changes)."""
         self.seen.add(f["path"])
-        cached = self._thin.get(f["path"])
-        if cached is None or cached.column_names != columns:
+        cached = self._thin.get((f["path"], tuple(columns)))
+        if cached is None:
             schema = pa.schema([self.spec.arrow_schema.field(c) for c in columns])
-            cached = self._thin[f["path"]] = self.sink.read_file(f, schema)
+            cached = self._thin[(f["path"], tuple(columns))] = self.sink.read_file(f, schema)
         return cached
 
     def fetch(
-        self, keys: pa.Table | None, scopes: pa.Table | None, *, by: tuple[str, ...] | None = None
+        self,
+        keys: pa.Table | None,
+        scopes: pa.Table | None,
+        *,
+        by: tuple[str, ...] | None = None,
+        columns: list[str] | None = None,
     ) -> pa.Table | None:
         candidates = [f for f in self.files if f["path"] not in self.loaded]
         if not candidates:
             return None
         spec = self.spec
         probe_cols = list(dict.fromkeys([*(by or spec.primary_key), *spec.scope]))
-        probe_schema = pa.schema([spec.arrow_schema.field(c) for c in probe_cols])
-        hits = []
-        for f in candidates:
-            probe = self.sink.read_file(f, probe_schema)
-            if pc.any(matching(probe, spec, keys, scopes, by)).as_py():
-                hits.append(f)
+        hits = [f for f in candidates if pc.any(matching(self.thin(f, probe_cols), spec, keys, scopes, by)).as_py()]
         if not hits:
             return None
         if by is None:  # copied into the working table (a lookup by other columns is not)
             self.loaded.update(f["path"] for f in hits)
-            self.seen.update(f["path"] for f in hits)
-        return pa.concat_tables([self.sink.read_file(f, spec.arrow_schema) for f in hits])
+            columns = None
+        schema = spec.arrow_schema if columns is None else pa.schema([spec.arrow_schema.field(c) for c in columns])
+        return pa.concat_tables([self.sink.read_file(f, schema) for f in hits])
 
     def count(self) -> int:
         return sum(int(f["rows"]) for f in self.files)

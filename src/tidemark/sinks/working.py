@@ -35,8 +35,8 @@ from tidemark.tables import HASH_COLUMN, Column, ForeignKey, TableSpec
 from tidemark.types import LogicalType
 
 FETCHED = "_tm_fetch"
-STORED_HASH = "_tm_stored_hash"  # the hash a store holds for a row, next to the working copy's view of it
-STORED_TS = "_tm_stored_ts"
+STORED_HASH = fastlane.STORED_HASH  # the hash a store holds for a row, next to the working copy's view of it
+STORED_TS = fastlane.STORED_TS
 
 
 def mark_stale(rows: pa.Table, spec: TableSpec) -> pa.Table:
@@ -56,13 +56,18 @@ class StoredRows(Protocol):
     """One table's committed rows, as of the snapshot a transaction reads."""
 
     def fetch(
-        self, keys: pa.Table | None, scopes: pa.Table | None, *, by: tuple[str, ...] | None = None
+        self,
+        keys: pa.Table | None,
+        scopes: pa.Table | None,
+        *,
+        by: tuple[str, ...] | None = None,
+        columns: list[str] | None = None,
     ) -> pa.Table | None:
         """Stored rows whose key is a row of ``keys`` or whose scope is a row of ``scopes`` (data + hash columns).
 
         A store may return more rows than match (whole files), never fewer; rows already returned may come again.
         ``by`` names other columns to match ``keys`` on (a foreign key's): a lookup, not a copy into the working
-        table (a store that tracks what it handed out does not count it).
+        table (a store that tracks what it handed out does not count it); it may read only ``columns``.
         """
 
     def probe(self, scopes: pa.Table, columns: list[str]) -> pa.Table | None:
@@ -171,6 +176,8 @@ class WorkingTable:
         self._loaded = 0
         #: scopes this transaction's working copy holds (differs from the store on): the fast lane leaves them alone
         self.touched: set[fastlane.Scope] = set()
+        #: the fast lane's newer batches, kept as Arrow until commit (or until the contract's path needs them here)
+        self.pending = fastlane.Pending(spec)
         if spec.primary_key:
             cols = [spec.column(c) for c in self._original_columns[:-1]]
             cols.append(Column(HASH_COLUMN, LogicalType("bigint"), False))
@@ -201,6 +208,7 @@ class WorkingTable:
         if spec.scope:
             state.ensured.discard(watermark_spec(spec).qualified)
         state.overwritten.discard(spec.qualified)
+        self.pending.clear()
 
     # -- writes -------------------------------------------------------------------------------------------------
     def write(self, rows: pa.Table, scopes: pa.Table | None, mode: Mode) -> WriteCounts:
@@ -213,6 +221,7 @@ class WorkingTable:
 
     def _contract(self, rows: pa.Table, scopes: pa.Table | None, mode: Mode) -> WriteCounts:
         """The SQL contract on the working copy (the stored rows the batch touches copied in first)."""
+        self._flush()
         counts = WriteCounts()
         if mode == "overwrite" and not self.overwritten:
             counts.deleted += self.stored.count() - self._loaded  # stored rows never copied here; the rest below
@@ -253,10 +262,8 @@ class WorkingTable:
         timestamp and hash become the original rows: published as updates and deletions at commit)."""
         spec = self.spec
         assert decision.originals is not None and decision.marks is not None
-        if decision.originals.num_rows:
-            self._insert(self.original, decision.originals, self._original_columns)
-            self._loaded += decision.originals.num_rows
-        self._insert(self.sql.table_ref(spec), rows, list(spec.stored_columns))
+        self.pending.add(rows, decision)
+        self._loaded += decision.originals.num_rows
         wm = self.sql.watermark_ref(spec)
         self.driver.conn.register(FETCHED, decision.marks)
         try:
@@ -268,6 +275,15 @@ class WorkingTable:
             self.driver.exec(f"INSERT INTO {wm} ({cols}) SELECT {cols} FROM {self.q(FETCHED)}")
         finally:
             self.driver.conn.unregister(FETCHED)
+
+    def _flush(self) -> None:
+        """Copy the fast lane's pending batches into the working DuckDB (the contract's path reads them there)."""
+        for thin in self.pending.originals:
+            if thin.num_rows:
+                self._insert(self.original, thin, self._original_columns)
+        for rows in self.pending.rows:
+            self._insert(self.sql.table_ref(self.spec), rows, list(self.spec.stored_columns))
+        self.pending.clear()
 
     def _load(self, rows: pa.Table, scopes: pa.Table | None) -> None:
         spec = self.spec
@@ -317,14 +333,15 @@ class WorkingTable:
         for the others (unless the transaction emptied the table)."""
         ref = list(fk.ref_columns)
         absent = self._anti_join(values.rename_columns(ref), self.sql.table_ref(self.spec), ref)
+        absent = self.pending.absent(absent, ref)
         if absent.num_rows and not self.overwritten:
-            stored = self.stored.fetch(absent, None, by=fk.ref_columns)
+            needed = list(dict.fromkeys(ref + list(self.spec.primary_key)))
+            stored = self.stored.fetch(absent, None, by=fk.ref_columns, columns=needed)
             if stored is not None and stored.num_rows:
-                stored = conform(stored, self.spec.arrow_schema).select(
-                    list(dict.fromkeys(ref + list(self.spec.primary_key)))
-                )
+                stored = conform(stored, pa.schema([self.spec.arrow_schema.field(c) for c in needed]))
                 if self.spec.primary_key:  # rows copied here: the working table said they are gone
                     stored = self._anti_join(stored, self.original, list(self.spec.primary_key))
+                    stored = self.pending.replaced(stored)
                 absent = absent.join(stored.select(ref).group_by(ref).aggregate([]), keys=ref, join_type="left anti")
         return absent.rename_columns(list(fk.columns))
 
@@ -332,6 +349,7 @@ class WorkingTable:
         """Which of ``rows`` (suspected orphans) a write in ``mode`` would store (``SqlContract.would_write`` on the
         working copy, their stored rows copied here first)."""
         if not self.overwritten and self.spec.primary_key:
+            self._flush()
             self._load(rows, None)
         return self.sql.would_write(self.db.state, self.spec, rows, mode)
 
@@ -355,7 +373,8 @@ class WorkingTable:
 
     def rows(self) -> pa.Table:
         """Every row of the working table (all new rows, plus every stored row that was copied here)."""
-        return self._select(f"SELECT * FROM {self.sql.table_ref(self.spec)}")
+        rows = self._select(f"SELECT * FROM {self.sql.table_ref(self.spec)}")
+        return self._with_pending(rows, self.pending.rows, self.spec.arrow_schema)
 
     def upserts(self) -> pa.Table:
         """Working rows that are new, or differ from the stored row of their key.
@@ -368,22 +387,24 @@ class WorkingTable:
         h = self.q(HASH_COLUMN)
         ts = self.q(self.spec.timestamp) if self.spec.timestamp else h
         same = rules.same_sql("duckdb", self.spec.timestamp, "w", "o")
-        return self._select(
+        rows = self._select(
             f"SELECT w.*, o.{h} AS {self.q(STORED_HASH)}, o.{ts} AS {self.q(STORED_TS)} "
             f"FROM {self.sql.table_ref(self.spec)} AS w LEFT JOIN {self.original} AS o "
             f"ON {self.sql.match(self.spec.primary_key, 'o', 'w')} "
             f"WHERE o.{h} IS NULL OR NOT {same}"
         )
+        return self._with_pending(rows, self.pending.upserts, None)
 
     def replaced(self) -> pa.Table:
         """Keys of the stored rows copied here that are gone from the working table or differ from it (the rows a
         store that rewrites files must drop from them)."""
         key = self.spec.primary_key
         same = rules.same_sql("duckdb", self.spec.timestamp, "w", "o")
-        return self._select(
+        rows = self._select(
             f"SELECT {self.sql.cols_of(key, 'o')} FROM {self.original} AS o WHERE NOT EXISTS (SELECT 1 FROM "
             f"{self.sql.table_ref(self.spec)} AS w WHERE {self.sql.match(key, 'o', 'w')} AND {same})"
         )
+        return self._with_pending(rows, self.pending.gone(), None)
 
     def deletes(self) -> pa.Table:
         """Key and timestamp of stored rows that are gone from the working table (reconciled away).
@@ -396,11 +417,12 @@ class WorkingTable:
         target = self.sql.table_ref(spec)
         keys = ", ".join(f"o.{self.q(c)}" for c in spec.primary_key)
         ts = self.q(spec.timestamp)
-        return self._select(
+        rows = self._select(
             f"SELECT {keys}, m.{ts} AS {ts} FROM {self.original} AS o "
             f"JOIN {self.sql.watermark_ref(spec)} AS m ON {self.sql.match(spec.scope, 'o', 'm')} "
             f"WHERE NOT EXISTS (SELECT 1 FROM {target} AS w WHERE {self.sql.match(spec.primary_key, 'o', 'w')})"
         )
+        return self._with_pending(rows, self.pending.tombstones, None)
 
     def watermarks(self) -> pa.Table:
         return self._select(f"SELECT * FROM {self.sql.watermark_ref(self.spec)}")
@@ -419,6 +441,16 @@ class WorkingTable:
             pc.is_null(joined.column("_tm_old")), rules.arrow_older(joined.column("_tm_old"), joined.column(ts))
         )
         return joined.filter(newer).drop_columns(["_tm_old"])
+
+    @staticmethod
+    def _with_pending(rows: pa.Table, pending: list[pa.Table], schema: pa.Schema | None) -> pa.Table:
+        """``rows`` (from the working DuckDB) and the fast lane's pending tables of the same kind, in ``schema``
+        (default: the pending tables')."""
+        if not pending:
+            return rows
+        schema = schema if schema is not None else pending[0].schema
+        parts = [conform(rows, schema), *(conform(p, schema) for p in pending)]
+        return pa.concat_tables([p for p in parts if p.num_rows] or parts[:1])
 
     def _select(self, sql: str) -> pa.Table:
         return self.driver.arrow(sql)
