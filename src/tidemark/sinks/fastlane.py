@@ -195,6 +195,8 @@ class Pending:
         self.originals: list[pa.Table] = []  # the stored rows they replace (thin columns)
         self.upserts: list[pa.Table] = []  # rows + what the store held for their key (STORED_HASH, STORED_TS)
         self.tombstones: list[pa.Table] = []  # key + the scope's new watermark of stored rows reconciled away
+        self.marks: list[pa.Table] = []  # the batches' scopes and their new watermarks
+        self._distinct: dict[tuple[str, ...], list[pa.Table]] = {}  # per column list, each batch's distinct values
 
     def __bool__(self) -> bool:
         return bool(self.rows)
@@ -206,6 +208,7 @@ class Pending:
         rows = _conform(rows, spec.arrow_schema)
         self.rows.append(rows)
         self.originals.append(thin)
+        self.marks.append(decision.marks)
         position = "_tm_i"
         left = rows.select(key).append_column(position, pa.array(range(rows.num_rows), pa.int64()))
         right = _cast_like(thin.select([*key, ts, HASH_COLUMN]), rows, [*key, ts])
@@ -226,16 +229,18 @@ class Pending:
             self.tombstones.append(gone.select([*key, ts]))
 
     def clear(self) -> None:
-        self.rows, self.originals, self.upserts, self.tombstones = [], [], [], []
+        self.rows, self.originals, self.upserts, self.tombstones, self.marks = [], [], [], [], []
+        self._distinct = {}
 
     def absent(self, values: pa.Table, columns: list[str]) -> pa.Table:
         """The rows of ``values`` (named like the table's ``columns``) that match no pending row."""
-        for rows in self.rows:
-            values = values.join(
-                _cast_like(rows.select(columns), values, columns).group_by(columns).aggregate([]),
-                keys=columns,
-                join_type="left anti",
-            )
+        distinct = self._distinct.setdefault(tuple(columns), [])
+        for rows in self.rows[len(distinct) :]:
+            distinct.append(rows.select(columns).group_by(columns).aggregate([]))
+        for found in distinct:
+            if values.num_rows == 0:
+                break
+            values = values.join(_cast_like(found, values, columns), keys=columns, join_type="left anti")
         return values
 
     def replaced(self, stored: pa.Table) -> pa.Table:

@@ -178,6 +178,8 @@ class WorkingTable:
         self.touched: set[fastlane.Scope] = set()
         #: the fast lane's newer batches, kept as Arrow until commit (or until the contract's path needs them here)
         self.pending = fastlane.Pending(spec)
+        #: rows were copied into the working DuckDB (else its table is empty: lookups go to the store only)
+        self.copied = False
         if spec.primary_key:
             cols = [spec.column(c) for c in self._original_columns[:-1]]
             cols.append(Column(HASH_COLUMN, LogicalType("bigint"), False))
@@ -260,13 +262,24 @@ class WorkingTable:
     def _replace(self, rows: pa.Table, decision: fastlane.Decision) -> None:
         """A newer snapshot of untouched scopes: its rows and watermarks replace the stored ones (whose key, scope,
         timestamp and hash become the original rows: published as updates and deletions at commit)."""
-        spec = self.spec
         assert decision.originals is not None and decision.marks is not None
         self.pending.add(rows, decision)
         self._loaded += decision.originals.num_rows
+
+    def _flush(self) -> None:
+        """Copy the fast lane's pending batches into the working DuckDB (the contract's path reads them there)."""
+        self.copied = True
+        if not self.pending:
+            return
+        spec = self.spec
+        for thin in self.pending.originals:
+            if thin.num_rows:
+                self._insert(self.original, thin, self._original_columns)
+        for rows in self.pending.rows:
+            self._insert(self.sql.table_ref(spec), rows, list(spec.stored_columns))
         wm = self.sql.watermark_ref(spec)
-        self.driver.conn.register(FETCHED, decision.marks)
-        try:
+        self.driver.conn.register(FETCHED, pa.concat_tables(self.pending.marks))
+        try:  # the pending scopes' marks are newer than the stored ones (fastlane: "newer")
             self.driver.exec(
                 f"DELETE FROM {wm} WHERE EXISTS (SELECT 1 FROM {self.q(FETCHED)} AS n "
                 f"WHERE {self.sql.match(spec.scope, 'n', wm)})"
@@ -275,14 +288,6 @@ class WorkingTable:
             self.driver.exec(f"INSERT INTO {wm} ({cols}) SELECT {cols} FROM {self.q(FETCHED)}")
         finally:
             self.driver.conn.unregister(FETCHED)
-
-    def _flush(self) -> None:
-        """Copy the fast lane's pending batches into the working DuckDB (the contract's path reads them there)."""
-        for thin in self.pending.originals:
-            if thin.num_rows:
-                self._insert(self.original, thin, self._original_columns)
-        for rows in self.pending.rows:
-            self._insert(self.sql.table_ref(self.spec), rows, list(self.spec.stored_columns))
         self.pending.clear()
 
     def _load(self, rows: pa.Table, scopes: pa.Table | None) -> None:
@@ -332,14 +337,16 @@ class WorkingTable:
         working table decides for the rows copied here (written, updated or deleted by it), the committed snapshot
         for the others (unless the transaction emptied the table)."""
         ref = list(fk.ref_columns)
-        absent = self._anti_join(values.rename_columns(ref), self.sql.table_ref(self.spec), ref)
+        absent = values.rename_columns(ref)
+        if self.copied:
+            absent = self._anti_join(absent, self.sql.table_ref(self.spec), ref)
         absent = self.pending.absent(absent, ref)
         if absent.num_rows and not self.overwritten:
             needed = list(dict.fromkeys(ref + list(self.spec.primary_key)))
             stored = self.stored.fetch(absent, None, by=fk.ref_columns, columns=needed)
             if stored is not None and stored.num_rows:
                 stored = conform(stored, pa.schema([self.spec.arrow_schema.field(c) for c in needed]))
-                if self.spec.primary_key:  # rows copied here: the working table said they are gone
+                if self.spec.primary_key and self.copied:  # rows copied here: the working table said they are gone
                     stored = self._anti_join(stored, self.original, list(self.spec.primary_key))
                     stored = self.pending.replaced(stored)
                 absent = absent.join(stored.select(ref).group_by(ref).aggregate([]), keys=ref, join_type="left anti")
@@ -425,7 +432,13 @@ class WorkingTable:
         return self._with_pending(rows, self.pending.tombstones, None)
 
     def watermarks(self) -> pa.Table:
-        return self._select(f"SELECT * FROM {self.sql.watermark_ref(self.spec)}")
+        marks = self._select(f"SELECT * FROM {self.sql.watermark_ref(self.spec)}")
+        if not self.pending:
+            return marks
+        newer = pa.concat_tables(self.pending.marks)  # replace the stored marks of the pending scopes
+        scope = list(self.spec.scope)
+        marks = conform(marks, newer.schema)
+        return pa.concat_tables([marks.join(newer.select(scope), keys=scope, join_type="left anti"), newer])
 
     def watermark_changes(self) -> pa.Table:
         """Watermark rows that are new or newer than the stored ones."""
