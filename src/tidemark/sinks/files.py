@@ -141,9 +141,10 @@ class _StoredFiles:
             return None
         if by is None:  # copied into the working table (a lookup by other columns is not)
             self.loaded.update(f["path"] for f in hits)
-            columns = None
-        schema = spec.arrow_schema if columns is None else pa.schema([spec.arrow_schema.field(c) for c in columns])
-        return pa.concat_tables([self.sink.read_file(f, schema) for f in hits])
+            return pa.concat_tables([self.sink.read_file(f, spec.arrow_schema) for f in hits])
+        if columns is not None:  # a lookup reads a few columns, again and again: kept for the transaction
+            return pa.concat_tables([self.thin(f, columns) for f in hits])
+        return pa.concat_tables([self.sink.read_file(f, spec.arrow_schema) for f in hits])
 
     def count(self) -> int:
         return sum(int(f["rows"]) for f in self.files)

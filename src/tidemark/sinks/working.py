@@ -20,6 +20,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -142,20 +143,30 @@ def matching(
 ) -> pa.Array:
     """A boolean mask: rows of ``table`` whose key (or ``by`` columns) is in ``keys`` or whose scope is in
     ``scopes``."""
-    hit = pa.array([False] * table.num_rows, pa.bool_())
+    hit = pa.array(np.zeros(table.num_rows, dtype=bool))
     for wanted, cols in ((keys, by or spec.primary_key), (scopes, spec.scope)):
         if wanted is None or not cols or wanted.num_rows == 0 or table.num_rows == 0:
             continue
-        index = "_tm_row"
-        left = table.select(list(cols)).append_column(index, pa.array(range(table.num_rows), pa.int64()))
-        right = (
-            pa.Table.from_arrays([wanted.column(c).cast(left.schema.field(c).type) for c in cols], names=list(cols))
-            .group_by(list(cols))
-            .aggregate([])
-        )
-        found = left.join(right, keys=list(cols), join_type="left semi").column(index)
-        hit = pc.or_(hit, pc.is_in(pa.array(range(table.num_rows), pa.int64()), value_set=found.combine_chunks()))
+        hit = pc.or_(hit, _member(table, wanted, list(cols)))
     return hit
+
+
+def _member(table: pa.Table, wanted: pa.Table, cols: list[str]) -> pa.Array:
+    """Rows of ``table`` whose ``cols`` are a row of ``wanted`` (NULL matches nothing, as in a join)."""
+    if len(cols) == 1:
+        column = table.column(cols[0])
+        values = pc.unique(wanted.column(cols[0]).cast(column.type))
+        return pc.is_in(column, value_set=values, skip_nulls=True)
+    index = "_tm_row"
+    rows = pa.array(np.arange(table.num_rows, dtype=np.int64))
+    left = table.select(cols).append_column(index, rows)
+    right = (
+        pa.Table.from_arrays([wanted.column(c).cast(left.schema.field(c).type) for c in cols], names=cols)
+        .group_by(cols)
+        .aggregate([])
+    )
+    found = left.join(right, keys=cols, join_type="left semi").column(index)
+    return pc.is_in(rows, value_set=found.combine_chunks())
 
 
 class WorkingTable:
