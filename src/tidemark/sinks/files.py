@@ -15,10 +15,10 @@ a write, and a crash before the rename leaves the old data (the orphaned new fil
 Every table of a run is in the same manifest, so a run is all-or-nothing. Superseded files are deleted right after
 the swap; a reader that listed them retries on the newer manifest.
 
-Cost: an upsert reads the key (and scope) columns of every file of the table it writes, then rewrites each file
-that holds a touched key whole. Partition the table (``partition_by``) so that touched keys share few files, or use
-Delta (``delta:``), which rewrites only the touched files too but keeps per-file statistics, concurrent writers and
-time travel.
+Cost: an upsert reads the key (and scope) columns of the files whose statistics (Parquet footers) admit the batch's
+games, once per transaction, and at commit rewrites only the files holding a stored row the transaction replaced or
+deleted (without those rows); new and changed rows go to new files. Partition the table (``partition_by``) so that
+touched keys share few files, or use Delta (``delta:``), which keeps concurrent writers and time travel too.
 """
 
 from __future__ import annotations
