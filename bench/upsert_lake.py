@@ -49,6 +49,8 @@ def main(argv: list[str]) -> None:
                 for tree, src in (("before", before), ("after", ROOT / "src")):
                     run = _run_child(src, root, sink)
                     _keep_best(results, (sink, tree), run)
+        for _ in range(args.rounds if args.duckdb else 0):  # the reference: the same phases into DuckDB, after
+            _keep_best(results, ("duckdb", "after"), _run_child(ROOT / "src", root, "duckdb"))
         _report(results, args, total)
 
 
@@ -58,6 +60,7 @@ def _args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--before", default=None, help="git revision of the 'before' code (default: merge base)")
     parser.add_argument("--sinks", default="delta,parquet", help="comma-separated sink kinds (default delta,parquet)")
     parser.add_argument("--rounds", type=int, default=1, help="runs of each (tree, sink), best kept (default 1)")
+    parser.add_argument("--no-duckdb", dest="duckdb", action="store_false", help="skip the DuckDB reference")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     return parser.parse_args(argv[1:])
 
@@ -146,6 +149,8 @@ def _plain(sink: str, plan: Any, batches: list[Any], where: Path) -> dict[str, A
     for name, rows in tables.items():
         if sink == "delta":
             write_deltalake(str(where / name), rows, mode="append")
+        elif sink == "duckdb":
+            continue  # the reference has its own benchmark (bench/upsert_duckdb.py); its phases are what count here
         else:
             pq.write_table(rows, where / f"{name}.parquet", compression="zstd")
     return {"seconds": time.perf_counter() - start, "cpu": time.process_time() - cpu, "counts": {}}
@@ -153,7 +158,8 @@ def _plain(sink: str, plan: Any, batches: list[Any], where: Path) -> dict[str, A
 
 def _report(results: dict[tuple[str, str], dict[str, Any]], args: argparse.Namespace, total: int) -> None:
     print(f"\nbest of {args.rounds} round(s); seconds wall (CPU seconds) and ratio to the plain write of each run\n")
-    print(f"{'sink':<8} {'phase':<28} {'before':>20} {'after':>20} {'speed-up':>9}")
+    duck = results.get(("duckdb", "after"))
+    print(f"{'sink':<8} {'phase':<28} {'before':>20} {'after':>20} {'speed-up':>9} {'after/DuckDB':>13}")
     for sink in args.sinks.split(","):
         before, after = results[(sink, "before")], results[(sink, "after")]
         # the plain write does not depend on the tree: the better of the two children's is the limit of both
@@ -163,13 +169,24 @@ def _report(results: dict[tuple[str, str], dict[str, Any]], args: argparse.Names
             if b["counts"] != a["counts"]:
                 raise SystemExit(f"{sink} {phase}: the counts differ: before {b['counts']}, after {a['counts']}")
             cells = [_cell(b, plain), _cell(a, plain)]
-            print(f"{sink:<8} {phase:<28} {cells[0]:>20} {cells[1]:>20} {b['seconds'] / a['seconds']:>8.1f}x")
+            versus = f"{a['seconds'] / duck[phase]['seconds']:.1f}x" if duck and phase in PHASES else ""
+            print(
+                f"{sink:<8} {phase:<28} {cells[0]:>20} {cells[1]:>20} {b['seconds'] / a['seconds']:>8.1f}x {versus:>13}"
+            )
         _check(after, total)
-    print("\nratio = phase time / the better plain write of the two children (never asserted)")
+    if duck:
+        for phase in PHASES:
+            print(f"{'duckdb':<8} {phase:<28} {'':>20} {_cell(duck[phase], None):>20}")
+        _check(duck, total)
+    print(
+        "\nratio = phase time / the better plain write of the two children; after/DuckDB = after's time / the same"
+        " phase into DuckDB (this tree, the same batches); never asserted"
+    )
 
 
-def _cell(figures: dict[str, Any], plain: dict[str, Any]) -> str:
-    return f"{figures['seconds']:.2f} ({figures['cpu']:.2f}) {figures['seconds'] / plain['seconds']:.1f}x"
+def _cell(figures: dict[str, Any], plain: dict[str, Any] | None) -> str:
+    ratio = f" {figures['seconds'] / plain['seconds']:.1f}x" if plain else ""
+    return f"{figures['seconds']:.2f} ({figures['cpu']:.2f}){ratio}"
 
 
 def _check(run: dict[str, Any], total: int) -> None:
