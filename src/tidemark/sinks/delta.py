@@ -48,6 +48,7 @@ from tidemark.sinks.bookkeeping import (
 )
 from tidemark.sinks.errors import ErrorTable, translate
 from tidemark.sinks.names import check_names
+from tidemark.sinks.rowsets import conform, matching, stored_schema
 from tidemark.sinks.schema import columns_to_add
 from tidemark.sinks.working import (
     STORED_HASH,
@@ -55,9 +56,6 @@ from tidemark.sinks.working import (
     WorkingCopySink,
     WorkingTable,
     WorkState,
-    conform,
-    matching,
-    stored_schema,
 )
 from tidemark.storage import delta_options, locate
 from tidemark.tables import HASH_COLUMN, TableSpec

@@ -30,6 +30,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from tidemark.contract.counts import Mode, WriteCounts
+from tidemark.sinks.rowsets import conform
 from tidemark.tables import HASH_COLUMN, TableSpec
 
 #: the newest snapshot of each scope in a batch (a column of the batch's marks)
@@ -205,7 +206,7 @@ class Pending:
         spec = self.spec
         assert spec.timestamp is not None and decision.originals is not None and decision.marks is not None
         key, ts, thin = list(spec.primary_key), spec.timestamp, decision.originals
-        rows = _conform(rows, spec.arrow_schema)
+        rows = conform(rows, spec.arrow_schema)
         self.rows.append(rows)
         self.originals.append(thin)
         self.marks.append(decision.marks)
@@ -254,17 +255,6 @@ class Pending:
         """The keys of every stored row replaced or deleted."""
         key = list(self.spec.primary_key)
         return [thin.select(key) for thin in self.originals]
-
-
-def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
-    columns = []
-    for f in schema:
-        if f.name in table.column_names:
-            column = table.column(f.name)
-            columns.append(column if column.type == f.type else column.cast(f.type))
-        else:
-            columns.append(pa.nulls(table.num_rows, f.type))
-    return pa.Table.from_arrays(columns, schema=pa.schema([f.with_nullable(True) for f in schema]))
 
 
 def _semi(rows: pa.Table, thin: pa.Table, key: list[str]) -> pa.Table:

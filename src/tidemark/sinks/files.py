@@ -47,8 +47,9 @@ from tidemark.sinks.bookkeeping import (
     watermark_spec,
 )
 from tidemark.sinks.names import check_names
+from tidemark.sinks.rowsets import conform, matching
 from tidemark.sinks.schema import columns_to_add
-from tidemark.sinks.working import WorkingCopySink, WorkingTable, WorkState, conform, matching
+from tidemark.sinks.working import WorkingCopySink, WorkingTable, WorkState
 from tidemark.storage import Location, locate
 from tidemark.tables import HASH_COLUMN, Column, TableSpec
 from tidemark.types import parse_type
