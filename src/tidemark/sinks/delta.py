@@ -48,6 +48,7 @@ from tidemark.sinks.bookkeeping import (
 )
 from tidemark.sinks.errors import ErrorTable, translate
 from tidemark.sinks.names import check_names
+from tidemark.sinks.rowsets import conform, matching, stored_schema
 from tidemark.sinks.schema import columns_to_add
 from tidemark.sinks.working import (
     STORED_HASH,
@@ -55,9 +56,6 @@ from tidemark.sinks.working import (
     WorkingCopySink,
     WorkingTable,
     WorkState,
-    conform,
-    matching,
-    stored_schema,
 )
 from tidemark.storage import delta_options, locate
 from tidemark.tables import HASH_COLUMN, TableSpec
@@ -105,15 +103,45 @@ class _Snapshot:
 
     def __init__(self, spec: TableSpec, data: Any, marks: Any) -> None:
         self.spec, self.data, self.marks = spec, data, marks
+        self._dataset: Any = None
+
+    def dataset(self) -> Any:
+        """The snapshot as a pyarrow dataset (one per transaction: the version does not move under it)."""
+        if self._dataset is None:
+            self._dataset = self.data.to_pyarrow_dataset()
+        return self._dataset
+
+    def probe(self, scopes: pa.Table, columns: list[str]) -> pa.Table | None:
+        """The thin columns of the stored rows of ``scopes``: the scan reads only those columns, and skips the files
+        and row groups whose statistics (or partition values) exclude the scopes' first column."""
+        if self.data is None:
+            return None
+        found = self._scan(scopes, self.spec.scope[0], columns)
+        return found.filter(matching(found, self.spec, None, scopes))
+
+    def _scan(self, rows: pa.Table, first: str, columns: list[str] | None) -> pa.Table:
+        import pyarrow.dataset as ds  # imports pandas when installed: only when a Delta table is read
+
+        dataset = self.dataset()
+        values = pc.unique(rows.column(first)).cast(dataset.schema.field(first).type)
+        try:
+            return dataset.to_table(columns=columns, filter=ds.field(first).isin(values))
+        except pa.ArrowNotImplementedError:  # files delta-rs wrote with string_view columns, whose statistics
+            return dataset.to_table(columns=columns)  # pyarrow cannot compare with a string filter: scan all
 
     def fetch(
-        self, keys: pa.Table | None, scopes: pa.Table | None, *, by: tuple[str, ...] | None = None
+        self,
+        keys: pa.Table | None,
+        scopes: pa.Table | None,
+        *,
+        by: tuple[str, ...] | None = None,
+        columns: list[str] | None = None,
     ) -> pa.Table | None:
         if self.data is None:
             return None
         import pyarrow.dataset as ds  # imports pandas when installed: only when a Delta table is read
 
-        dataset = self.data.to_pyarrow_dataset()
+        dataset = self.dataset()
         wanted = None
         for rows, cols in ((keys, by or self.spec.primary_key), (scopes, self.spec.scope)):
             if rows is None or not cols or rows.num_rows == 0:
@@ -125,9 +153,9 @@ class _Snapshot:
         if wanted is None:
             return None
         try:
-            found = dataset.to_table(filter=wanted)
+            found = dataset.to_table(columns=columns, filter=wanted)
         except pa.ArrowNotImplementedError:  # files delta-rs wrote with string_view columns, whose statistics
-            found = dataset.to_table()  # pyarrow cannot compare with a string filter: scan all; `matching` is exact
+            found = dataset.to_table(columns=columns)  # pyarrow cannot compare with a string filter: scan all
         return found.filter(matching(found, self.spec, keys, scopes, by))
 
     def count(self) -> int:

@@ -15,10 +15,10 @@ a write, and a crash before the rename leaves the old data (the orphaned new fil
 Every table of a run is in the same manifest, so a run is all-or-nothing. Superseded files are deleted right after
 the swap; a reader that listed them retries on the newer manifest.
 
-Cost: an upsert reads the key (and scope) columns of every file of the table it writes, then rewrites each file
-that holds a touched key whole. Partition the table (``partition_by``) so that touched keys share few files, or use
-Delta (``delta:``), which rewrites only the touched files too but keeps per-file statistics, concurrent writers and
-time travel.
+Cost: an upsert reads the key (and scope) columns of the files whose statistics (Parquet footers) admit the batch's
+games, once per transaction, and at commit rewrites only the files holding a stored row the transaction replaced or
+deleted (without those rows); new and changed rows go to new files. Partition the table (``partition_by``) so that
+touched keys share few files, or use Delta (``delta:``), which keeps concurrent writers and time travel too.
 """
 
 from __future__ import annotations
@@ -47,8 +47,9 @@ from tidemark.sinks.bookkeeping import (
     watermark_spec,
 )
 from tidemark.sinks.names import check_names
+from tidemark.sinks.rowsets import conform, matching
 from tidemark.sinks.schema import columns_to_add
-from tidemark.sinks.working import WorkingCopySink, WorkingTable, WorkState, conform, matching
+from tidemark.sinks.working import WorkingCopySink, WorkingTable, WorkState
 from tidemark.storage import Location, locate
 from tidemark.tables import HASH_COLUMN, Column, TableSpec
 from tidemark.types import parse_type
@@ -93,25 +94,57 @@ class _StoredFiles:
         self.sink, self.spec = sink, spec
         self.files: list[Entry] = list(entry["files"]) if entry else []
         self.loaded: set[str] = set()
+        #: files this transaction looked into (the only ones that can hold a row it changes), and their thin columns
+        self.seen: set[str] = set()
+        self._thin: dict[tuple[str, tuple[str, ...]], pa.Table] = {}
+
+    def probe(self, scopes: pa.Table, columns: list[str]) -> pa.Table | None:
+        """The thin columns of the stored rows of ``scopes``; a file whose statistics exclude every scope value of
+        the first scope column is not opened, and each file's thin columns are read once per transaction."""
+        spec = self.spec
+        first = spec.scope[0]
+        wanted = pc.unique(scopes.column(first))
+        low, high = pc.min_max(wanted).values()
+        hits = []
+        for f in self.files:
+            if not self.sink.may_hold(f, first, low.as_py(), high.as_py()):
+                continue
+            thin = self.thin(f, columns)
+            found = thin.filter(matching(thin, spec, None, scopes))
+            if found.num_rows:
+                hits.append(found)
+        return pa.concat_tables(hits) if hits else None
+
+    def thin(self, f: Entry, columns: list[str]) -> pa.Table:
+        """``columns`` of one file (cached for the transaction: a committed file never changes)."""
+        self.seen.add(f["path"])
+        cached = self._thin.get((f["path"], tuple(columns)))
+        if cached is None:
+            schema = pa.schema([self.spec.arrow_schema.field(c) for c in columns])
+            cached = self._thin[(f["path"], tuple(columns))] = self.sink.read_file(f, schema)
+        return cached
 
     def fetch(
-        self, keys: pa.Table | None, scopes: pa.Table | None, *, by: tuple[str, ...] | None = None
+        self,
+        keys: pa.Table | None,
+        scopes: pa.Table | None,
+        *,
+        by: tuple[str, ...] | None = None,
+        columns: list[str] | None = None,
     ) -> pa.Table | None:
         candidates = [f for f in self.files if f["path"] not in self.loaded]
         if not candidates:
             return None
         spec = self.spec
         probe_cols = list(dict.fromkeys([*(by or spec.primary_key), *spec.scope]))
-        probe_schema = pa.schema([spec.arrow_schema.field(c) for c in probe_cols])
-        hits = []
-        for f in candidates:
-            probe = self.sink.read_file(f, probe_schema)
-            if pc.any(matching(probe, spec, keys, scopes, by)).as_py():
-                hits.append(f)
+        hits = [f for f in candidates if pc.any(matching(self.thin(f, probe_cols), spec, keys, scopes, by)).as_py()]
         if not hits:
             return None
         if by is None:  # copied into the working table (a lookup by other columns is not)
             self.loaded.update(f["path"] for f in hits)
+            return pa.concat_tables([self.sink.read_file(f, spec.arrow_schema) for f in hits])
+        if columns is not None:  # a lookup reads a few columns, again and again: kept for the transaction
+            return pa.concat_tables([self.thin(f, columns) for f in hits])
         return pa.concat_tables([self.sink.read_file(f, spec.arrow_schema) for f in hits])
 
     def count(self) -> int:
@@ -134,6 +167,8 @@ class _FilesState(WorkState[_Table]):
     written: list[str] = field(default_factory=list)
     #: the manifest version the transaction started from (an object store checks it before publishing)
     base_version: int = 0
+    #: per file, the (min, max) of a column from its statistics (FileSink.may_hold)
+    bounds: dict[str, Any] = field(default_factory=dict)
 
     def close(self) -> None:
         for path in self.written:  # written by a transaction that did not publish them
@@ -258,11 +293,12 @@ class FileSink(WorkingCopySink[_FilesState]):
             spec, work = table.spec, table.work
             entry = tables.setdefault(spec.qualified, _entry(spec))
             entry["columns"] = _entry(spec)["columns"]  # new nullable columns join the schema
-            if work.changed:
-                dropped = {f["path"] for f in entry["files"]} if work.overwritten else table.stored.loaded
-                obsolete += sorted(dropped)
-                entry["files"] = [f for f in entry["files"] if f["path"] not in dropped]
-                entry["files"] += self._write_files(spec, work.rows(), version)
+            if work.changed and work.overwritten:
+                obsolete += [f["path"] for f in entry["files"]]
+                entry["files"] = self._write_files(spec, work.rows(), version)
+            elif work.changed:
+                obsolete += self._rewrite(table, entry, version)
+                entry["files"] += self._write_files(spec, work.upserts(), version)
             if spec.scope and (work.overwritten or work.watermark_changes().num_rows):
                 wm = watermark_spec(spec)
                 marks = tables.setdefault(wm.qualified, _entry(wm))
@@ -304,6 +340,31 @@ class FileSink(WorkingCopySink[_FilesState]):
         return checked.charge(self._state().tables[spec.qualified].work.write(checked.rows, checked.scopes, mode))
 
     # -- files --------------------------------------------------------------------------------------------------
+    def _rewrite(self, table: _Table, entry: Entry, version: int) -> list[str]:
+        """Drop the stored rows the transaction replaced or deleted from the files holding them: only those files
+        are rewritten (without those rows); the others stay as they are. Returns the files dropped."""
+        spec, stored = table.spec, table.stored
+        if not spec.primary_key:
+            return []
+        gone = table.work.replaced()
+        if gone.num_rows == 0:
+            return []
+        key = list(spec.primary_key)
+        dropped, kept = [], []
+        for f in entry["files"]:
+            if f["path"] not in stored.seen:  # never looked into: holds no row the transaction copied
+                kept.append(f)
+                continue
+            mask = matching(stored.thin(f, key), spec, gone, None)
+            if not pc.any(mask).as_py():
+                kept.append(f)
+                continue
+            dropped.append(f["path"])
+            rest = self.read_file(f, _file_schema(spec)).filter(pc.invert(mask))
+            kept += self._write_files(spec, rest, version) if rest.num_rows else []
+        entry["files"] = kept
+        return dropped
+
     def _write_files(self, spec: TableSpec, rows: pa.Table, version: int) -> list[Entry]:
         """One new file per partition value (one file when the table is not partitioned)."""
         rows = conform(rows, _file_schema(spec))
@@ -325,6 +386,24 @@ class FileSink(WorkingCopySink[_FilesState]):
                 raise SinkTransientError(f"cannot write {self.location.url_of(rel)}: {exc}") from exc
             out.append({"path": rel, "rows": part.num_rows, "partition": values})
         return out
+
+    def may_hold(self, f: Entry, column: str, low: Any, high: Any) -> bool:
+        """False when the file's statistics say no value of ``column`` lies in [low, high] (the format keeps
+        statistics: Parquet's footer; read once per file and transaction)."""
+        bounds = getattr(self.format, "bounds", None)
+        if bounds is None or low is None:
+            return True
+        cache: dict[str, Any] = self._state().bounds
+        if f["path"] not in cache:
+            with self.location.fs.open_input_file(self.location.path(f["path"])) as source:
+                cache[f["path"]] = bounds(source, column)
+        found = cache[f["path"]]
+        if found is None:
+            return True
+        try:
+            return bool(found[0] <= high and low <= found[1])
+        except TypeError:  # statistics of another type than the values: read the file
+            return True
 
     def read_file(self, f: Entry, schema: pa.Schema) -> pa.Table:
         with self.location.fs.open_input_file(self.location.path(f["path"])) as source:

@@ -5,7 +5,7 @@ See :mod:`tidemark.sinks.files` for the layout, the atomic swap and what an upse
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -35,6 +35,21 @@ class ParquetFormat:
 
     def write(self, table: pa.Table, out: pa.NativeFile) -> None:
         pq.write_table(table, out, compression=self.compression)
+
+    def bounds(self, source: pa.NativeFile, column: str) -> tuple[Any, Any] | None:
+        """(min, max) of ``column`` over the file, from the footer's row-group statistics (None if unknown)."""
+        meta = pq.ParquetFile(source).metadata
+        names = [meta.schema.column(i).name for i in range(meta.num_columns)]
+        if column not in names:
+            return None
+        index, low, high = names.index(column), None, None
+        for g in range(meta.num_row_groups):
+            stats = meta.row_group(g).column(index).statistics
+            if stats is None or not stats.has_min_max:
+                return None
+            low = stats.min if low is None else min(low, stats.min)
+            high = stats.max if high is None else max(high, stats.max)
+        return None if low is None else (low, high)
 
     def read(self, source: pa.NativeFile, schema: pa.Schema) -> pa.Table:
         parquet = pq.ParquetFile(source)

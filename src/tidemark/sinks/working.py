@@ -25,44 +25,41 @@ import pyarrow.compute as pc
 
 from tidemark.contract import orphans, rules
 from tidemark.contract.counts import Mode, WriteCounts
-from tidemark.contract.prepare import row_hash
+from tidemark.sinks import fastlane
 from tidemark.sinks.base import META_SCHEMA, QuarantineEntry, Sink
 from tidemark.sinks.bookkeeping import internal_name, watermark_spec
 from tidemark.sinks.duckdb import DuckDBDriver
-from tidemark.sinks.sql import STALE_HASH, SqlContract, SqlState
+from tidemark.sinks.rowsets import conform, mark_stale
+from tidemark.sinks.sql import SqlContract, SqlState
 from tidemark.tables import HASH_COLUMN, Column, ForeignKey, TableSpec
 from tidemark.types import LogicalType
 
 FETCHED = "_tm_fetch"
-STORED_HASH = "_tm_stored_hash"  # the hash a store holds for a row, next to the working copy's view of it
-STORED_TS = "_tm_stored_ts"
-
-
-def mark_stale(rows: pa.Table, spec: TableSpec) -> pa.Table:
-    """``rows`` with STALE_HASH where the stored hash is not the hash of the row's content under today's columns."""
-    if rows.num_rows == 0:
-        return rows
-    current = row_hash(rows, spec.column_names)
-    stored = rows.column(HASH_COLUMN)
-    same = pc.fill_null(pc.equal(stored, current), False)
-    if pc.all(same).as_py():
-        return rows
-    marked = pc.if_else(same, stored, pa.scalar(STALE_HASH, pa.int64()))
-    return rows.set_column(rows.schema.get_field_index(HASH_COLUMN), HASH_COLUMN, marked)
+STORED_HASH = fastlane.STORED_HASH  # the hash a store holds for a row, next to the working copy's view of it
+STORED_TS = fastlane.STORED_TS
 
 
 class StoredRows(Protocol):
     """One table's committed rows, as of the snapshot a transaction reads."""
 
     def fetch(
-        self, keys: pa.Table | None, scopes: pa.Table | None, *, by: tuple[str, ...] | None = None
+        self,
+        keys: pa.Table | None,
+        scopes: pa.Table | None,
+        *,
+        by: tuple[str, ...] | None = None,
+        columns: list[str] | None = None,
     ) -> pa.Table | None:
         """Stored rows whose key is a row of ``keys`` or whose scope is a row of ``scopes`` (data + hash columns).
 
         A store may return more rows than match (whole files), never fewer; rows already returned may come again.
         ``by`` names other columns to match ``keys`` on (a foreign key's): a lookup, not a copy into the working
-        table (a store that tracks what it handed out does not count it).
+        table (a store that tracks what it handed out does not count it); it may read only ``columns``.
         """
+
+    def probe(self, scopes: pa.Table, columns: list[str]) -> pa.Table | None:
+        """``columns`` of the stored rows whose scope is a row of ``scopes``, exactly: a read-only look for the fast
+        lane (sinks/fastlane.py), with statistics-based skipping where the store keeps statistics."""
 
     def count(self) -> int:
         """The number of stored rows."""
@@ -101,53 +98,6 @@ class Scratch:
         self.driver.conn.close()
 
 
-def conform(table: pa.Table, schema: pa.Schema, *, nullable: bool = True) -> pa.Table:
-    """``table`` with exactly the columns of ``schema``, cast to their types (missing columns NULL).
-
-    ``nullable`` relaxes every field to nullable (tables handed to DuckDB or compared); False keeps ``schema``'s.
-    """
-    columns = []
-    for f in schema:
-        if f.name in table.column_names:
-            column = table.column(f.name)
-            columns.append(column if column.type == f.type else column.cast(f.type))
-        else:
-            columns.append(pa.nulls(table.num_rows, f.type))
-    if nullable:
-        schema = pa.schema([f.with_nullable(True) for f in schema])
-    return pa.Table.from_arrays(columns, schema=schema)
-
-
-def stored_schema(spec: TableSpec) -> pa.Schema:
-    """The schema a store writes: the data columns and the hash; key columns NOT NULL."""
-    return pa.schema([f.with_nullable(f.nullable and f.name not in spec.primary_key) for f in spec.arrow_schema])
-
-
-def matching(
-    table: pa.Table,
-    spec: TableSpec,
-    keys: pa.Table | None,
-    scopes: pa.Table | None,
-    by: tuple[str, ...] | None = None,
-) -> pa.Array:
-    """A boolean mask: rows of ``table`` whose key (or ``by`` columns) is in ``keys`` or whose scope is in
-    ``scopes``."""
-    hit = pa.array([False] * table.num_rows, pa.bool_())
-    for wanted, cols in ((keys, by or spec.primary_key), (scopes, spec.scope)):
-        if wanted is None or not cols or wanted.num_rows == 0 or table.num_rows == 0:
-            continue
-        index = "_tm_row"
-        left = table.select(list(cols)).append_column(index, pa.array(range(table.num_rows), pa.int64()))
-        right = (
-            pa.Table.from_arrays([wanted.column(c).cast(left.schema.field(c).type) for c in cols], names=list(cols))
-            .group_by(list(cols))
-            .aggregate([])
-        )
-        found = left.join(right, keys=list(cols), join_type="left semi").column(index)
-        hit = pc.or_(hit, pc.is_in(pa.array(range(table.num_rows), pa.int64()), value_set=found.combine_chunks()))
-    return hit
-
-
 class WorkingTable:
     """One table's pending changes in a transaction (see the module docstring)."""
 
@@ -164,6 +114,12 @@ class WorkingTable:
         self.overwritten = False
         self.writes: list[tuple[pa.Table, pa.Table | None, Mode]] = []  # kept to replay on a fresh snapshot
         self._loaded = 0
+        #: scopes this transaction's working copy holds (differs from the store on): the fast lane leaves them alone
+        self.touched: set[fastlane.Scope] = set()
+        #: the fast lane's newer batches, kept as Arrow until commit (or until the contract's path needs them here)
+        self.pending = fastlane.Pending(spec)
+        #: rows were copied into the working DuckDB (else its table is empty: lookups go to the store only)
+        self.copied = False
         if spec.primary_key:
             cols = [spec.column(c) for c in self._original_columns[:-1]]
             cols.append(Column(HASH_COLUMN, LogicalType("bigint"), False))
@@ -194,20 +150,85 @@ class WorkingTable:
         if spec.scope:
             state.ensured.discard(watermark_spec(spec).qualified)
         state.overwritten.discard(spec.qualified)
+        self.pending.clear()
 
     # -- writes -------------------------------------------------------------------------------------------------
     def write(self, rows: pa.Table, scopes: pa.Table | None, mode: Mode) -> WriteCounts:
         self.writes.append((rows, scopes, mode))
         self.modes.add(mode)
+        fast = self._fast(rows, scopes, mode)
+        counts = fast if fast is not None else self._contract(rows, scopes, mode)
+        self.counts += counts
+        return counts
+
+    def _contract(self, rows: pa.Table, scopes: pa.Table | None, mode: Mode) -> WriteCounts:
+        """The SQL contract on the working copy (the stored rows the batch touches copied in first)."""
+        self._flush()
         counts = WriteCounts()
         if mode == "overwrite" and not self.overwritten:
             counts.deleted += self.stored.count() - self._loaded  # stored rows never copied here; the rest below
             self.overwritten = True
         elif not self.overwritten and self.spec.primary_key:
             self._load(rows, scopes)
+        if self.spec.scope:
+            self.touched |= fastlane.scope_set(rows, self.spec.scope)
+            if scopes is not None:
+                self.touched |= fastlane.scope_set(scopes, self.spec.scope)
         counts += self.sql.write(self.db.state, self.spec, rows, scopes, mode)
-        self.counts += counts
         return counts
+
+    def _fast(self, rows: pa.Table, scopes: pa.Table | None, mode: Mode) -> WriteCounts | None:
+        """The batch decided from the stored rows' thin columns (sinks/fastlane.py), or None (the contract's path)."""
+        spec = self.spec
+        if self.overwritten or not fastlane.applies(spec, rows, scopes, mode):
+            return None
+        marks = fastlane.batch_marks(spec, rows, scopes)
+        if marks is None:
+            return None
+        batch = fastlane.scope_set(marks, spec.scope)
+        if batch & self.touched:
+            return None
+        columns = fastlane.thin_columns(spec)
+        decision = fastlane.decide(
+            spec, rows, marks, self.stored_watermarks, lambda wanted: self.stored.probe(wanted, columns)
+        )
+        if decision is None:
+            return None
+        if decision.kind == "newer":
+            self._replace(rows, decision)
+            self.touched |= batch
+        return decision.counts
+
+    def _replace(self, rows: pa.Table, decision: fastlane.Decision) -> None:
+        """A newer snapshot of untouched scopes: its rows and watermarks replace the stored ones (whose key, scope,
+        timestamp and hash become the original rows: published as updates and deletions at commit)."""
+        assert decision.originals is not None and decision.marks is not None
+        self.pending.add(rows, decision)
+        self._loaded += decision.originals.num_rows
+
+    def _flush(self) -> None:
+        """Copy the fast lane's pending batches into the working DuckDB (the contract's path reads them there)."""
+        self.copied = True
+        if not self.pending:
+            return
+        spec = self.spec
+        for thin in self.pending.originals:
+            if thin.num_rows:
+                self._insert(self.original, thin, self._original_columns)
+        for rows in self.pending.rows:
+            self._insert(self.sql.table_ref(spec), rows, list(spec.stored_columns))
+        wm = self.sql.watermark_ref(spec)
+        self.driver.conn.register(FETCHED, pa.concat_tables(self.pending.marks))
+        try:  # the pending scopes' marks are newer than the stored ones (fastlane: "newer")
+            self.driver.exec(
+                f"DELETE FROM {wm} WHERE EXISTS (SELECT 1 FROM {self.q(FETCHED)} AS n "
+                f"WHERE {self.sql.match(spec.scope, 'n', wm)})"
+            )
+            cols = ", ".join(self.q(c) for c in [*spec.scope, spec.timestamp or ""])
+            self.driver.exec(f"INSERT INTO {wm} ({cols}) SELECT {cols} FROM {self.q(FETCHED)}")
+        finally:
+            self.driver.conn.unregister(FETCHED)
+        self.pending.clear()
 
     def _load(self, rows: pa.Table, scopes: pa.Table | None) -> None:
         spec = self.spec
@@ -220,6 +241,8 @@ class WorkingTable:
         fetched = self.stored.fetch(keys, scope_rows)
         if fetched is None or fetched.num_rows == 0:
             return
+        if spec.scope:  # copied here: the fast lane must not decide these scopes from the store any more
+            self.touched |= fastlane.scope_set(fetched, spec.scope)
         real = conform(fetched, spec.arrow_schema)
         # the working copy sees rows hashed over other columns (stored before the table gained columns) as stale,
         # exactly as the SQL stores do (sql.py, STALE_HASH); the original keeps the hash the store holds
@@ -254,15 +277,18 @@ class WorkingTable:
         working table decides for the rows copied here (written, updated or deleted by it), the committed snapshot
         for the others (unless the transaction emptied the table)."""
         ref = list(fk.ref_columns)
-        absent = self._anti_join(values.rename_columns(ref), self.sql.table_ref(self.spec), ref)
+        absent = values.rename_columns(ref)
+        if self.copied:
+            absent = self._anti_join(absent, self.sql.table_ref(self.spec), ref)
+        absent = self.pending.absent(absent, ref)
         if absent.num_rows and not self.overwritten:
-            stored = self.stored.fetch(absent, None, by=fk.ref_columns)
+            needed = list(dict.fromkeys(ref + list(self.spec.primary_key)))
+            stored = self.stored.fetch(absent, None, by=fk.ref_columns, columns=needed)
             if stored is not None and stored.num_rows:
-                stored = conform(stored, self.spec.arrow_schema).select(
-                    list(dict.fromkeys(ref + list(self.spec.primary_key)))
-                )
-                if self.spec.primary_key:  # rows copied here: the working table said they are gone
+                stored = conform(stored, pa.schema([self.spec.arrow_schema.field(c) for c in needed]))
+                if self.spec.primary_key and self.copied:  # rows copied here: the working table said they are gone
                     stored = self._anti_join(stored, self.original, list(self.spec.primary_key))
+                    stored = self.pending.replaced(stored)
                 absent = absent.join(stored.select(ref).group_by(ref).aggregate([]), keys=ref, join_type="left anti")
         return absent.rename_columns(list(fk.columns))
 
@@ -270,6 +296,7 @@ class WorkingTable:
         """Which of ``rows`` (suspected orphans) a write in ``mode`` would store (``SqlContract.would_write`` on the
         working copy, their stored rows copied here first)."""
         if not self.overwritten and self.spec.primary_key:
+            self._flush()
             self._load(rows, None)
         return self.sql.would_write(self.db.state, self.spec, rows, mode)
 
@@ -293,7 +320,8 @@ class WorkingTable:
 
     def rows(self) -> pa.Table:
         """Every row of the working table (all new rows, plus every stored row that was copied here)."""
-        return self._select(f"SELECT * FROM {self.sql.table_ref(self.spec)}")
+        rows = self._select(f"SELECT * FROM {self.sql.table_ref(self.spec)}")
+        return self._with_pending(rows, self.pending.rows, self.spec.arrow_schema)
 
     def upserts(self) -> pa.Table:
         """Working rows that are new, or differ from the stored row of their key.
@@ -306,12 +334,24 @@ class WorkingTable:
         h = self.q(HASH_COLUMN)
         ts = self.q(self.spec.timestamp) if self.spec.timestamp else h
         same = rules.same_sql("duckdb", self.spec.timestamp, "w", "o")
-        return self._select(
+        rows = self._select(
             f"SELECT w.*, o.{h} AS {self.q(STORED_HASH)}, o.{ts} AS {self.q(STORED_TS)} "
             f"FROM {self.sql.table_ref(self.spec)} AS w LEFT JOIN {self.original} AS o "
             f"ON {self.sql.match(self.spec.primary_key, 'o', 'w')} "
             f"WHERE o.{h} IS NULL OR NOT {same}"
         )
+        return self._with_pending(rows, self.pending.upserts, None)
+
+    def replaced(self) -> pa.Table:
+        """Keys of the stored rows copied here that are gone from the working table or differ from it (the rows a
+        store that rewrites files must drop from them)."""
+        key = self.spec.primary_key
+        same = rules.same_sql("duckdb", self.spec.timestamp, "w", "o")
+        rows = self._select(
+            f"SELECT {self.sql.cols_of(key, 'o')} FROM {self.original} AS o WHERE NOT EXISTS (SELECT 1 FROM "
+            f"{self.sql.table_ref(self.spec)} AS w WHERE {self.sql.match(key, 'o', 'w')} AND {same})"
+        )
+        return self._with_pending(rows, self.pending.gone(), None)
 
     def deletes(self) -> pa.Table:
         """Key and timestamp of stored rows that are gone from the working table (reconciled away).
@@ -324,14 +364,21 @@ class WorkingTable:
         target = self.sql.table_ref(spec)
         keys = ", ".join(f"o.{self.q(c)}" for c in spec.primary_key)
         ts = self.q(spec.timestamp)
-        return self._select(
+        rows = self._select(
             f"SELECT {keys}, m.{ts} AS {ts} FROM {self.original} AS o "
             f"JOIN {self.sql.watermark_ref(spec)} AS m ON {self.sql.match(spec.scope, 'o', 'm')} "
             f"WHERE NOT EXISTS (SELECT 1 FROM {target} AS w WHERE {self.sql.match(spec.primary_key, 'o', 'w')})"
         )
+        return self._with_pending(rows, self.pending.tombstones, None)
 
     def watermarks(self) -> pa.Table:
-        return self._select(f"SELECT * FROM {self.sql.watermark_ref(self.spec)}")
+        marks = self._select(f"SELECT * FROM {self.sql.watermark_ref(self.spec)}")
+        if not self.pending:
+            return marks
+        newer = pa.concat_tables(self.pending.marks)  # replace the stored marks of the pending scopes
+        scope = list(self.spec.scope)
+        marks = conform(marks, newer.schema)
+        return pa.concat_tables([marks.join(newer.select(scope), keys=scope, join_type="left anti"), newer])
 
     def watermark_changes(self) -> pa.Table:
         """Watermark rows that are new or newer than the stored ones."""
@@ -347,6 +394,16 @@ class WorkingTable:
             pc.is_null(joined.column("_tm_old")), rules.arrow_older(joined.column("_tm_old"), joined.column(ts))
         )
         return joined.filter(newer).drop_columns(["_tm_old"])
+
+    @staticmethod
+    def _with_pending(rows: pa.Table, pending: list[pa.Table], schema: pa.Schema | None) -> pa.Table:
+        """``rows`` (from the working DuckDB) and the fast lane's pending tables of the same kind, in ``schema``
+        (default: the pending tables')."""
+        if not pending:
+            return rows
+        schema = schema if schema is not None else pending[0].schema
+        parts = [conform(rows, schema), *(conform(p, schema) for p in pending)]
+        return pa.concat_tables([p for p in parts if p.num_rows] or parts[:1])
 
     def _select(self, sql: str) -> pa.Table:
         return self.driver.arrow(sql)
