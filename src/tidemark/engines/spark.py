@@ -44,6 +44,7 @@ from tidemark.compile.plan import Plan
 from tidemark.documents import RawDocument
 from tidemark.engines.base import ExtractBatch
 from tidemark.engines.local import LocalEngine
+from tidemark.engines.spark_rules import attach, broken_rows, rule_targets
 from tidemark.errors import ConfigError
 from tidemark.sources.base import Source
 from tidemark.sources.files import _LINES_SUFFIXES, FileSource, InputFile, read_files
@@ -89,8 +90,11 @@ class SparkEngine:
         self._spark = session
         #: work items per Spark job; default: four per core of the session
         self.chunk_items = chunk_items
-        #: the Spark job group of this engine's jobs (cancelled when a run stops early)
+        #: the Spark job groups of this engine's jobs, extraction and quality rules (cancelled when a run stops early)
         self.group = f"tidemark-{uuid.uuid4().hex[:12]}"
+        self.rules_group = f"{self.group}-rules"
+        #: the targets whose quality rules Spark evaluates (engines/spark_rules.py)
+        self.rules = rule_targets(plan)
         if chunk_items is not None and chunk_items < 1:
             raise ConfigError(f"chunk_items must be at least 1, got {chunk_items}")
         if incoming := [t.name for t in plan.targets if t.spec.tie == "incoming"]:
@@ -162,6 +166,7 @@ class SparkEngine:
             finally:  # a run that stops early (a failed write or job) does not wait for the rest of the input
                 if any(not f.done() for f in futures):
                     sc.cancelJobGroup(self.group)
+                    sc.cancelJobGroup(self.rules_group)
 
     def _job(self, first: int, chunk: list[_Work], batch_documents: int) -> list[ExtractBatch]:
         """Run one chunk: one partition per work item; the tagged rows back as one Arrow table, rebuilt."""
@@ -176,7 +181,18 @@ class SparkEngine:
         ]
         frame = spark.createDataFrame(pa.Table.from_batches(batches))
         run = functools.partial(_extract_partition, self.plan, batch_documents)
-        return _rebuild(frame.mapInArrow(run, _TAGGED).toArrow())
+        tagged = frame.mapInArrow(run, _TAGGED)
+        if not self.rules:
+            return _in_order(_rebuild(tagged.toArrow()))
+        # the quality rules in Spark SQL over the same rows (engines/spark_rules.py): extracted once, kept by Spark
+        tagged = tagged.persist()
+        try:
+            rebuilt = _rebuild(tagged.toArrow())
+            spark.sparkContext.setJobGroup(self.rules_group, "tidemark quality rules", interruptOnCancel=True)
+            attach(rebuilt, broken_rows(tagged, self.rules).toArrow(), self.rules)
+        finally:
+            tagged.unpersist()
+        return _in_order(rebuilt)
 
 
 def open_session(master: str = DEFAULT_MASTER, conf: Mapping[str, str] | None = None) -> SparkSession:
@@ -233,7 +249,7 @@ def _extract_partition(plan: Plan, batch_documents: int, inputs: Iterator[pa.Rec
 def _tagged(item: int, part: int, batch: ExtractBatch) -> pa.RecordBatch:
     rows: list[tuple[str, str, bytes]] = [("table", name, _ipc(t)) for name, t in batch.tables.items()]
     rows += [("scopes", name, _ipc(t)) for name, t in batch.scopes.items()]
-    meta = (batch.row_errors, batch.rejected, batch.documents, batch.bytes_read, batch.time_from_file)
+    meta = (batch.row_errors, batch.rejected, batch.documents, batch.bytes_read, batch.time_from_file, batch.origins)
     rows.append(("meta", "", pickle.dumps(meta)))
     kinds, targets, payloads = zip(*rows, strict=True)
     return pa.record_batch(
@@ -255,8 +271,8 @@ def _ipc(table: pa.Table) -> bytes:
     return sink.getvalue().to_pybytes()  # type: ignore[no-any-return]
 
 
-def _rebuild(tagged: pa.Table) -> list[ExtractBatch]:
-    """On the driver: the batches of a chunk's tagged rows, in document order."""
+def _rebuild(tagged: pa.Table) -> dict[tuple[int, int], ExtractBatch]:
+    """On the driver: the batches of a chunk's tagged rows, by (work item, batch within it)."""
     batches: dict[tuple[int, int], ExtractBatch] = {}
     items, parts = tagged.column("item").to_pylist(), tagged.column("part").to_pylist()
     kinds, targets, payloads = (tagged.column(c) for c in ("kind", "target", "payload"))
@@ -265,10 +281,21 @@ def _rebuild(tagged: pa.Table) -> list[ExtractBatch]:
         kind, target, payload = kinds[i].as_py(), targets[i].as_py(), payloads[i].as_buffer()
         if kind == "meta":
             meta = pickle.loads(payload)
-            batch.row_errors, batch.rejected, batch.documents, batch.bytes_read, batch.time_from_file = meta
+            (
+                batch.row_errors,
+                batch.rejected,
+                batch.documents,
+                batch.bytes_read,
+                batch.time_from_file,
+                batch.origins,
+            ) = meta
         else:
             table = pa.ipc.open_stream(payload).read_all()
             (batch.tables if kind == "table" else batch.scopes)[target] = table
+    return batches
+
+
+def _in_order(batches: dict[tuple[int, int], ExtractBatch]) -> list[ExtractBatch]:
     return [batches[k] for k in sorted(batches)]
 
 
