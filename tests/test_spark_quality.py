@@ -68,6 +68,8 @@ def broken_games() -> list[dict[str, Any]]:
         game(9, day="1999-12-31", pitches=[{"speed": 250.0, "seq": 1}, {"speed": 90.0}]),  # day_recent; a pitch
         game(10, home=7, away=2, ts="2024-07-13T00:00:00Z"),  # home 7 again, another snapshot: unique passes
         game(11, home=12, away=2, pitches=[{"speed": 10.0, "seq": 2}, {"speed": 95.0, "seq": 3}]),
+        # rejected (teams_differ), and home 12 like 11: one_home holds for 11 once 12 is gone (counted after it is)
+        game(12, home=12, away=12),
     ]
 
 
@@ -90,8 +92,8 @@ def test_every_kind_and_action_gives_the_local_outcome(spark: Any, tmp_path: Pat
         "day_recent": 1,
     }
     assert run.quality["g.pitches"] == {"speed_physical": 2, "seq_known": 1}
-    [rejected] = run.rejected
-    assert "teams_differ" in rejected.reason and "'game_pk': 8" in rejected.origin
+    assert [r.reason.split("'")[1] for r in run.rejected] == ["teams_differ", "teams_differ"]
+    assert ["'game_pk': 8" in run.rejected[0].origin, "'game_pk': 12" in run.rejected[1].origin] == [True, True]
     with duckdb.connect(str(tmp_path / "spark.duckdb"), read_only=True) as con:
         games = con.sql("SELECT game_pk FROM g.games ORDER BY 1").fetchall()
         quarantined = con.sql(
@@ -108,8 +110,8 @@ def test_every_kind_and_action_gives_the_local_outcome(spark: Any, tmp_path: Pat
         ("g.pitches", {"game_pk": 11, "n": 0}, "speed_physical", "document 10"),
         ("g.pitches", {"game_pk": 9, "n": 0}, "speed_physical", "document 8"),
     ]
-    [document] = [(r, o) for t, _, r, o in quarantined if t is None]  # the rejected document
-    assert "teams_differ" in document[0] and "'game_pk': 8" in document[1]
+    documents = [(r, o) for t, _, r, o in quarantined if t is None]  # the rejected documents
+    assert len(documents) == 2 and all("teams_differ" in r for r, _ in documents)
 
 
 def test_the_live_game_rules_on_broken_copies_of_a_real_feed(
@@ -184,7 +186,9 @@ def test_spark_evaluates_the_rules_itself(spark: Any) -> None:
                 assert known[rule.name].tolist() == flags.tolist(), (t.name, rule.name)
                 flagged += int(np.sum(known[rule.name]))
     assert spark.sparkContext.statusTracker().getJobIdsForGroup(engine.rules_group)  # Spark jobs ran the rules
-    assert flagged == 11  # 7 rules of the games broken once (one_home by two rows), 2 pitch speeds, 1 seq
+    # before any document is rejected: 7 rules of the games broken (one_home by 3 and 4, by 11 and 12), teams_differ
+    # twice, 2 pitch speeds, 1 seq
+    assert flagged == 14
 
 
 def test_a_unique_rule_is_partitioned_by_the_batch_in_spark_sql() -> None:
