@@ -33,7 +33,7 @@ import os
 import pickle
 import sys
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -47,16 +47,17 @@ from tidemark.engines.local import LocalEngine
 from tidemark.engines.spark_rules import attach, broken_rows, rule_targets
 from tidemark.errors import ConfigError
 from tidemark.sources.base import Source
+from tidemark.sources.dataframe import DataFrameSource
 from tidemark.sources.files import _LINES_SUFFIXES, FileSource, InputFile, read_files
 
 if TYPE_CHECKING:
-    from pyspark.sql import SparkSession
+    from pyspark.sql import DataFrame, SparkSession
 
 DEFAULT_MASTER = "local[*]"
 #: what the engine sets unless the caller's ``conf`` says otherwise (progress bars are the CLI's, not Spark's)
 DEFAULT_CONF = {"spark.ui.showConsoleProgress": "false", "spark.sql.shuffle.partitions": "8"}
 #: the rows every partition emits: work item, batch within it, kind (table / scopes / meta), target, payload
-_TAGGED = "item long, part int, kind string, target string, payload binary"
+TAGGED = "item long, part int, kind string, target string, payload binary"
 
 
 @dataclass(frozen=True)
@@ -117,8 +118,13 @@ class SparkEngine:
         return self._batches(work, batch_documents)
 
     def extract_source(self, source: Source, *, batch_documents: int = 64) -> Iterator[ExtractBatch]:
-        """Every document of ``source``: files are read by the executors, anything else through :meth:`extract`."""
+        """Every document of ``source``: files and a DataFrame's rows are read by the executors, anything else
+        through :meth:`extract`."""
         _check_batch(batch_documents)
+        if isinstance(source, DataFrameSource):
+            from tidemark.engines.spark_frame import frame_batches
+
+            return frame_batches(self, source, batch_documents)
         if not isinstance(source, FileSource):
             return self.extract(source.read(), batch_documents=batch_documents)
         return self._batches(self._file_work(source.listed, batch_documents), batch_documents)
@@ -150,15 +156,29 @@ class SparkEngine:
         return [counted.get(f, 1) for f in files]
 
     def _batches(self, work: Iterator[_Work], batch_documents: int) -> Iterator[ExtractBatch]:
-        """One Spark job per chunk of work items; the next chunk runs while this one's batches are written."""
-        sc = self.spark.sparkContext  # the session is made here, on the caller's thread
-        size = self.chunk_items or 4 * sc.defaultParallelism
+        """Work items in chunks, one Spark job each (a DataFrame with one partition per item)."""
+        size = self.chunk_size
         chunks = iter(lambda: list(itertools.islice(work, size)), [])
+        jobs = (
+            functools.partial(self._work_frame, number * size, chunk, batch_documents)
+            for number, chunk in enumerate(chunks)
+        )
+        return self.run_jobs(jobs)
+
+    @property
+    def chunk_size(self) -> int:
+        """Work items per Spark job."""
+        return self.chunk_items or 4 * self.spark.sparkContext.defaultParallelism
+
+    def run_jobs(self, jobs: Iterator[Callable[[], DataFrame]]) -> Iterator[ExtractBatch]:
+        """Each job's tagged rows (a DataFrame ``jobs`` makes) collected and rebuilt into batches, in order; the
+        next job runs while this one's batches are written."""
+        sc = self.spark.sparkContext  # the session is made here, on the caller's thread
         futures: list[Future[list[ExtractBatch]]] = []
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tidemark-spark") as pool:
             try:
-                for number, chunk in enumerate(chunks):
-                    futures.append(pool.submit(self._job, number * size, chunk, batch_documents))
+                for job in jobs:
+                    futures.append(pool.submit(self._collect, job))
                     if len(futures) > 1:
                         yield from futures.pop(0).result()
                 if futures:
@@ -168,10 +188,8 @@ class SparkEngine:
                     sc.cancelJobGroup(self.group)
                     sc.cancelJobGroup(self.rules_group)
 
-    def _job(self, first: int, chunk: list[_Work], batch_documents: int) -> list[ExtractBatch]:
-        """Run one chunk: one partition per work item; the tagged rows back as one Arrow table, rebuilt."""
-        spark = self.spark
-        spark.sparkContext.setJobGroup(self.group, "tidemark extract", interruptOnCancel=True)
+    def _work_frame(self, first: int, chunk: list[_Work], batch_documents: int) -> DataFrame:
+        """A chunk of work items as a DataFrame, one partition per item, and its tagged rows."""
         # one record batch per work item: Spark makes one partition of each
         batches = [
             pa.record_batch(
@@ -179,16 +197,21 @@ class SparkEngine:
             )
             for i, w in enumerate(chunk)
         ]
-        frame = spark.createDataFrame(pa.Table.from_batches(batches))
-        run = functools.partial(_extract_partition, self.plan, batch_documents)
-        tagged = frame.mapInArrow(run, _TAGGED)
+        frame = self.spark.createDataFrame(pa.Table.from_batches(batches))
+        return frame.mapInArrow(functools.partial(_extract_partition, self.plan, batch_documents), TAGGED)
+
+    def _collect(self, job: Callable[[], DataFrame]) -> list[ExtractBatch]:
+        """Run one job: its tagged rows back as one Arrow table, rebuilt; the quality rules evaluated by Spark."""
+        sc = self.spark.sparkContext
+        sc.setJobGroup(self.group, "tidemark extract", interruptOnCancel=True)
+        tagged = job()
         if not self.rules:
             return _in_order(_rebuild(tagged.toArrow()))
         # the quality rules in Spark SQL over the same rows (engines/spark_rules.py): extracted once, kept by Spark
         tagged = tagged.persist()
         try:
             rebuilt = _rebuild(tagged.toArrow())
-            spark.sparkContext.setJobGroup(self.rules_group, "tidemark quality rules", interruptOnCancel=True)
+            sc.setJobGroup(self.rules_group, "tidemark quality rules", interruptOnCancel=True)
             attach(rebuilt, broken_rows(tagged, self.rules).toArrow(), self.rules)
         finally:
             tagged.unpersist()
@@ -243,10 +266,10 @@ def _extract_partition(plan: Plan, batch_documents: int, inputs: Iterator[pa.Rec
         for item, payload in zip(record.column(0).to_pylist(), record.column(1).to_pylist(), strict=True):
             work: _Work = pickle.loads(payload)
             for part, batch in enumerate(engine.extract(_documents(work), batch_documents=batch_documents)):
-                yield _tagged(item, part, batch)
+                yield tagged_rows(item, part, batch)
 
 
-def _tagged(item: int, part: int, batch: ExtractBatch) -> pa.RecordBatch:
+def tagged_rows(item: int, part: int, batch: ExtractBatch) -> pa.RecordBatch:
     rows: list[tuple[str, str, bytes]] = [("table", name, _ipc(t)) for name, t in batch.tables.items()]
     rows += [("scopes", name, _ipc(t)) for name, t in batch.scopes.items()]
     meta = (batch.row_errors, batch.rejected, batch.documents, batch.bytes_read, batch.time_from_file, batch.origins)
@@ -330,4 +353,5 @@ __all__ = [
     "SparkEngine",
     "dataframe_batches",
     "open_session",
+    "tagged_rows",
 ]
