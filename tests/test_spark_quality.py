@@ -194,6 +194,8 @@ def test_spark_evaluates_the_rules_itself(spark: Any) -> None:
 def test_a_unique_rule_is_partitioned_by_the_batch_in_spark_sql() -> None:
     [rule] = plan("- {name: one_home, unique: [home]}").target("g.games").rules
     assert spark_sql(rule) == (
-        "NOT COALESCE(COUNT(*) OVER (PARTITION BY `home`, `captured_at`, `_tm_item`, `_tm_part`) = 1 "
+        "NOT COALESCE(COUNT(*) OVER (PARTITION BY `home`, `captured_at`, `target`, `item`, `part`) = 1 "
         "OR `home` IS NULL, TRUE)"
     )
+    renamed = spark_sql(rule, {"home": "_tm_r0_1", "captured_at": "_tm_r0_6"})
+    assert renamed.startswith("NOT COALESCE(COUNT(*) OVER (PARTITION BY `_tm_r0_1`, `_tm_r0_6`, `target`")

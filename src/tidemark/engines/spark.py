@@ -44,7 +44,7 @@ from tidemark.compile.plan import Plan
 from tidemark.documents import RawDocument
 from tidemark.engines.base import ExtractBatch
 from tidemark.engines.local import LocalEngine
-from tidemark.engines.spark_rules import attach, broken_rows, rule_targets
+from tidemark.engines.spark_rules import RuleRows, attach, broken_rows, rule_targets
 from tidemark.errors import ConfigError
 from tidemark.sources.base import Source
 from tidemark.sources.dataframe import DataFrameSource
@@ -58,6 +58,16 @@ DEFAULT_MASTER = "local[*]"
 DEFAULT_CONF = {"spark.ui.showConsoleProgress": "false", "spark.sql.shuffle.partitions": "8"}
 #: the rows every partition emits: work item, batch within it, kind (table / scopes / meta), target, payload
 TAGGED = "item long, part int, kind string, target string, payload binary"
+_TAGGED_SCHEMA = pa.schema(
+    [
+        ("item", pa.int64()),
+        ("part", pa.int32()),
+        ("kind", pa.string()),
+        ("target", pa.string()),
+        ("payload", pa.binary()),
+    ]
+)
+_TAGGED_FIELDS = _TAGGED_SCHEMA.names
 
 
 @dataclass(frozen=True)
@@ -96,6 +106,7 @@ class SparkEngine:
         self.rules_group = f"{self.group}-rules"
         #: the targets whose quality rules Spark evaluates (engines/spark_rules.py)
         self.rules = rule_targets(plan)
+        self.rule_rows = RuleRows.of(plan, _TAGGED_SCHEMA)
         if chunk_items is not None and chunk_items < 1:
             raise ConfigError(f"chunk_items must be at least 1, got {chunk_items}")
         if incoming := [t.name for t in plan.targets if t.spec.tie == "incoming"]:
@@ -198,7 +209,13 @@ class SparkEngine:
             for i, w in enumerate(chunk)
         ]
         frame = self.spark.createDataFrame(pa.Table.from_batches(batches))
-        return frame.mapInArrow(functools.partial(_extract_partition, self.plan, batch_documents), TAGGED)
+        run = functools.partial(_extract_partition, self.plan, batch_documents, self.rule_rows)
+        return frame.mapInArrow(run, self.tagged_schema)
+
+    @property
+    def tagged_schema(self) -> Any:
+        """What the executors emit: the tagged rows, and with rules their rows (engines/spark_rules.py)."""
+        return TAGGED if self.rule_rows is None else self.rule_rows.spark_schema()
 
     def _collect(self, job: Callable[[], DataFrame]) -> list[ExtractBatch]:
         """Run one job: its tagged rows back as one Arrow table, rebuilt; the quality rules evaluated by Spark."""
@@ -208,11 +225,12 @@ class SparkEngine:
         if not self.rules:
             return _in_order(_rebuild(tagged.toArrow()))
         # the quality rules in Spark SQL over the same rows (engines/spark_rules.py): extracted once, kept by Spark
+        assert self.rule_rows is not None
         tagged = tagged.persist()
         try:
-            rebuilt = _rebuild(tagged.toArrow())
+            rebuilt = _rebuild(tagged.where(tagged["kind"] != "rules").select(*_TAGGED_FIELDS).toArrow())
             sc.setJobGroup(self.rules_group, "tidemark quality rules", interruptOnCancel=True)
-            attach(rebuilt, broken_rows(tagged, self.rules).toArrow(), self.rules)
+            attach(rebuilt, broken_rows(tagged, self.rule_rows, self.rules).toArrow(), self.rules)
         finally:
             tagged.unpersist()
         return _in_order(rebuilt)
@@ -259,14 +277,26 @@ def _documents(work: _Work) -> Iterator[RawDocument]:
             yield from itertools.islice(read_files([item.file]), item.start, item.start + item.count)
 
 
-def _extract_partition(plan: Plan, batch_documents: int, inputs: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+def _extract_partition(
+    plan: Plan, batch_documents: int, rule_rows: RuleRows | None, inputs: Iterator[pa.RecordBatch]
+) -> Iterator[pa.RecordBatch]:
     """In an executor: the local engine over every work item of the partition, each batch as tagged rows."""
     engine = LocalEngine(plan)
     for record in inputs:
         for item, payload in zip(record.column(0).to_pylist(), record.column(1).to_pylist(), strict=True):
             work: _Work = pickle.loads(payload)
             for part, batch in enumerate(engine.extract(_documents(work), batch_documents=batch_documents)):
-                yield tagged_rows(item, part, batch)
+                yield from emit(item, part, batch, rule_rows)
+
+
+def emit(item: int, part: int, batch: ExtractBatch, rule_rows: RuleRows | None) -> Iterator[pa.RecordBatch]:
+    """In an executor: a batch as tagged rows, and with rules its targets' rows for the rules (spark_rules.py)."""
+    tagged = tagged_rows(item, part, batch)
+    if rule_rows is None:
+        yield tagged
+        return
+    yield rule_rows.widen(tagged)
+    yield from rule_rows.rows(item, part, batch)
 
 
 def tagged_rows(item: int, part: int, batch: ExtractBatch) -> pa.RecordBatch:
@@ -352,6 +382,7 @@ __all__ = [
     "DEFAULT_MASTER",
     "SparkEngine",
     "dataframe_batches",
+    "emit",
     "open_session",
     "tagged_rows",
 ]

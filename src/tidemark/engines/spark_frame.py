@@ -28,7 +28,8 @@ from tidemark.compile.plan import Plan
 from tidemark.documents import RawDocument
 from tidemark.engines.base import ExtractBatch
 from tidemark.engines.local import LocalEngine
-from tidemark.engines.spark import TAGGED, SparkEngine, tagged_rows
+from tidemark.engines.spark import SparkEngine, emit
+from tidemark.engines.spark_rules import RuleRows
 from tidemark.sources.dataframe import DataFrameSource, document
 
 if TYPE_CHECKING:
@@ -46,7 +47,7 @@ def frame_batches(engine: SparkEngine, source: DataFrameSource, batch_documents:
         size = engine.chunk_size
         layout = (source.origin_column is not None, source.captured_at_column is not None)
         jobs = (
-            functools.partial(_chunk, engine.plan, indexed, layout, lo, min(lo + size, items), batch_documents)
+            functools.partial(_chunk, engine, indexed, layout, lo, min(lo + size, items), batch_documents)
             for lo in range(0, items, size)
         )
         yield from engine.run_jobs(jobs)
@@ -79,18 +80,23 @@ def _indexed(source: DataFrameSource, batch_documents: int) -> tuple[DataFrame, 
 
 
 def _chunk(
-    plan: Plan, indexed: DataFrame, layout: tuple[bool, bool], lo: int, hi: int, batch_documents: int
+    engine: SparkEngine, indexed: DataFrame, layout: tuple[bool, bool], lo: int, hi: int, batch_documents: int
 ) -> DataFrame:
     """The tagged rows of work items ``lo`` .. ``hi - 1``: each item's documents, in order, in one partition."""
     from pyspark.sql import functions as F
 
     rows = indexed.where((F.col(ITEM) >= lo) & (F.col(ITEM) < hi))
     rows = rows.repartition(hi - lo, ITEM).sortWithinPartitions(ITEM, INDEX)
-    return rows.mapInArrow(functools.partial(_extract_rows, plan, layout, batch_documents), TAGGED)
+    run = functools.partial(_extract_rows, engine.plan, engine.rule_rows, layout, batch_documents)
+    return rows.mapInArrow(run, engine.tagged_schema)
 
 
 def _extract_rows(
-    plan: Plan, layout: tuple[bool, bool], batch_documents: int, inputs: Iterator[pa.RecordBatch]
+    plan: Plan,
+    rule_rows: RuleRows | None,
+    layout: tuple[bool, bool],
+    batch_documents: int,
+    inputs: Iterator[pa.RecordBatch],
 ) -> Iterator[pa.RecordBatch]:
     """In an executor: the partition's rows (sorted by item, then index) -> per item, the local engine's batches.
     ``layout``: whether the rows carry an origin and a snapshot time after the document."""
@@ -103,10 +109,10 @@ def _extract_rows(
         for values in zip(*columns, strict=True):
             index, row_item = values[fields], values[fields + 1]
             if row_item != item:
-                yield from _item(engine, item, docs, batch_documents)
+                yield from _item(engine, rule_rows, item, docs, batch_documents)
                 item, docs = row_item, []
             docs.append(document(index, *_fields(values, layout)))
-    yield from _item(engine, item, docs, batch_documents)
+    yield from _item(engine, rule_rows, item, docs, batch_documents)
 
 
 def _fields(values: tuple[Any, ...], layout: tuple[bool, bool]) -> tuple[Any, Any, Any]:
@@ -116,11 +122,13 @@ def _fields(values: tuple[Any, ...], layout: tuple[bool, bool]) -> tuple[Any, An
     return values[0], origin, (next(rest) if layout[1] else None)
 
 
-def _item(engine: LocalEngine, item: int | None, docs: list[RawDocument], batch_documents: int) -> Iterator[Any]:
+def _item(
+    engine: LocalEngine, rule_rows: RuleRows | None, item: int | None, docs: list[RawDocument], batch_documents: int
+) -> Iterator[pa.RecordBatch]:
     if item is None or not docs:
         return
     for part, batch in enumerate(engine.extract(docs, batch_documents=batch_documents)):
-        yield tagged_rows(item, part, batch)
+        yield from emit(item, part, batch, rule_rows)
 
 
 __all__ = ["INDEX", "ITEM", "frame_batches"]

@@ -4,13 +4,15 @@ The rules are compiled once (:mod:`tidemark.compile.rules`: one sqlglot predicat
 ``violation`` is rendered in the ``spark`` dialect and run by Spark over a chunk's rows, which never leave the
 executors for it::
 
-    tagged rows of a chunk (persisted)                         # what SparkEngine._job's mapInArrow emitted
-      .where(kind = 'table' AND target = T)                    # per target with rules
-      .mapInArrow(_unpack)                                     # its Arrow payloads -> rows: the rules' columns
-                                                               #   + (work item, batch, row number)
-      .select(target, item, part, row, ARRAY(<violation_0>, <violation_1>, ...) AS broken)
+    in the executors (SparkEngine's mapInArrow), per batch:
+      the tagged payloads (engines/spark.py) + per target with rules, its rows as rows of kind 'rules': the work
+      item, the batch, the row number and the columns the rules read (RuleRows: one wide row type, NULL elsewhere)
+    the chunk's rows persisted; the payloads collected; then, in Spark SQL only (no Python):
+      .where(kind = 'rules')                                   # one scan for every target:
+      .select(target, item, part, row, CASE target WHEN T THEN ARRAY(<violation_0>, <violation_1>, ...) ... END
+              AS broken)                                       #   each row gets its target's rules
       .where(EXISTS(broken, b -> b))                           # only the rows breaking a rule come back
-    union of every target -> the driver: which rows of which batch break which rule
+    -> the driver: which rows of which batch break which rule
 
 A ``unique`` rule is a window (``COUNT(*) OVER (PARTITION BY <columns>, <snapshot time>)``): Spark runs it with a
 shuffle over the whole chunk, partitioned also by the batch (work item, batch number), because the local engine
@@ -25,8 +27,8 @@ over the remaining rows on the driver by DuckDB, as the local engine does.)
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -41,7 +43,7 @@ from tidemark.errors import MappingError
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
-ITEM, PART, ROW = "_tm_item", "_tm_part", "_tm_row"
+ROW = "_tm_row"
 #: what the evaluation returns per offending row
 _BROKEN = ("target", "item", "part", "row", "broken")
 
@@ -51,71 +53,100 @@ def rule_targets(plan: Plan) -> list[TargetPlan]:
     return [t for t in plan.targets if t.rules]
 
 
-def spark_sql(rule: RulePlan) -> str:
-    """The rule's violation in Spark SQL; a window (``unique``) also partitioned by the batch."""
+def spark_sql(rule: RulePlan, columns: Mapping[str, str] | None = None) -> str:
+    """The rule's violation in Spark SQL; a window (``unique``) also partitioned by the target and the batch
+    (``target``, ``item``, ``part``: the rows Spark reads hold every target's rows of a chunk).
+    ``columns``: the names the rule's columns have in the rows Spark reads (RuleRows' wide names)."""
     violation = rule.violation
+    if columns:
+        for col in violation.find_all(exp.Column):
+            col.set("this", exp.to_identifier(columns.get(col.name, col.name), quoted=True))
     for window in violation.find_all(exp.Window):
-        batch = [exp.column(ITEM, quoted=True), exp.column(PART, quoted=True)]
+        batch = [exp.column(c, quoted=True) for c in ("target", "item", "part")]
         window.set("partition_by", [*(window.args.get("partition_by") or []), *batch])
     return violation.sql(dialect="spark")
 
 
-def broken_rows(tagged: DataFrame, targets: list[TargetPlan]) -> DataFrame:
-    """A DataFrame of the rows of ``tagged`` (a chunk's tagged rows) that break a rule, per target (see above)."""
-    frames = [_target(tagged, t) for t in targets]
-    return functools.reduce(lambda a, b: a.unionByName(b), frames)
+@dataclass(frozen=True)
+class RuleRows:
+    """The columns the rules read, as the executors emit them next to the tagged payloads.
 
+    Every target with rules has its rules' columns under names of their own (``_tm_r<target>_<column>``) in one wide
+    row type: a row of kind ``rules`` holds one extracted row of one target (its work item, batch and row number,
+    its columns filled, the other targets' NULL), so Spark SQL reads the rows without running Python again.
+    """
 
-def _target(tagged: DataFrame, target: TargetPlan) -> DataFrame:
-    from pyspark.sql import functions as F
-    from pyspark.sql.pandas.types import from_arrow_schema
+    targets: tuple[tuple[str, tuple[tuple[str, str], ...]], ...]  # (target, ((column, wide name), ...))
+    schema: pa.Schema  # the tagged rows' fields, the row number, then every wide column
 
-    schema = _schema(target)
-    struct = from_arrow_schema(schema)
-    rows = tagged.where((F.col("kind") == "table") & (F.col("target") == target.name)).mapInArrow(
-        functools.partial(_unpack, schema), struct
-    )
-    try:
-        flags = [F.expr(spark_sql(r)) for r in target.rules]
-    except Exception as exc:  # pragma: no cover - validate refuses what neither dialect parses
-        raise MappingError([f"{target.name}: quality rules cannot be rendered in Spark SQL: {exc}"]) from exc
-    return rows.select(
-        F.lit(target.name).alias("target"),
-        F.col(ITEM).alias("item"),
-        F.col(PART).alias("part"),
-        F.col(ROW).alias("row"),
-        F.array(*flags).alias("broken"),
-    ).where(F.exists("broken", lambda b: b))
+    @classmethod
+    def of(cls, plan: Plan, tagged: pa.Schema) -> RuleRows | None:
+        targets, fields = [], [*tagged, pa.field(ROW, pa.int64())]
+        for i, target in enumerate(rule_targets(plan)):
+            wanted = _read(target)
+            columns = [
+                (f.name, f"_tm_r{i}_{j}", f.type) for j, f in enumerate(target.spec.arrow_schema) if f.name in wanted
+            ]
+            targets.append((target.name, tuple((c, w) for c, w, _ in columns)))
+            fields += [pa.field(w, kind) for _, w, kind in columns]
+        return cls(tuple(targets), pa.schema(fields)) if targets else None
 
+    def widen(self, tagged: pa.RecordBatch) -> pa.RecordBatch:
+        """Tagged rows with the other columns NULL."""
+        n = tagged.num_rows
+        rest = [pa.nulls(n, f.type) for f in self.schema][tagged.num_columns :]
+        return pa.record_batch([*tagged.columns, *rest], schema=self.schema)
 
-def _schema(target: TargetPlan) -> pa.Schema:
-    """The columns the target's rules read (a ``unique`` rule: also the snapshot time), then the batch and row."""
-    spec = target.spec
-    read = [c for r in target.rules for c in r.columns]
-    if spec.timestamp and any(r.kind == "unique" for r in target.rules):
-        read.append(spec.timestamp)
-    wanted = set(read)
-    fields = [f for f in spec.arrow_schema if f.name in wanted]
-    return pa.schema([*fields, pa.field(ITEM, pa.int64()), pa.field(PART, pa.int32()), pa.field(ROW, pa.int64())])
-
-
-def _unpack(schema: pa.Schema, inputs: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-    """In an executor: each tagged row's Arrow payload as the rows of ``schema`` (its rules' columns)."""
-    columns = [f.name for f in schema][:-3]
-    for record in inputs:
-        items, parts = record.column("item").to_pylist(), record.column("part").to_pylist()
-        for i, payload in enumerate(record.column("payload")):
-            table = pa.ipc.open_stream(payload.as_buffer()).read_all()
-            n = table.num_rows
-            if n == 0:
+    def rows(self, item: int, part: int, batch: ExtractBatch) -> Iterator[pa.RecordBatch]:
+        """The rows of ``batch``'s targets with rules, as rows of kind ``rules``."""
+        for name, columns in self.targets:
+            table = batch.tables.get(name)
+            if table is None or table.num_rows == 0:
                 continue
-            extra = [
-                pa.array(np.full(n, items[i], dtype=np.int64)),
-                pa.array(np.full(n, parts[i], dtype=np.int32)),
+            n = table.num_rows
+            values = {w: table.column(c).combine_chunks() for c, w in columns}
+            head = [
+                pa.array(np.full(n, item, dtype=np.int64)),
+                pa.array(np.full(n, part, dtype=np.int32)),
+                pa.array(["rules"] * n, pa.string()),
+                pa.array([name] * n, pa.string()),
+                pa.nulls(n, pa.binary()),
                 pa.array(np.arange(n, dtype=np.int64)),
             ]
-            out = pa.Table.from_arrays([table.column(c) for c in columns] + extra, schema=schema)
-            yield from out.to_batches()
+            rest = [values[f.name] if f.name in values else pa.nulls(n, f.type) for f in self.schema][len(head) :]
+            yield pa.record_batch([*head, *rest], schema=self.schema)
+
+    def spark_schema(self) -> Any:
+        from pyspark.sql.pandas.types import from_arrow_schema
+
+        return from_arrow_schema(self.schema)
+
+
+def broken_rows(frame: DataFrame, layout: RuleRows, targets: list[TargetPlan]) -> DataFrame:
+    """The rows of ``frame`` (a chunk's persisted rows) that break a rule: one scan, each row's rules chosen by its
+    target (``CASE target WHEN ... THEN ARRAY(<violation>, ...)``), Spark SQL only."""
+    from pyspark.sql import functions as F
+
+    columns = dict(layout.targets)
+    broken: Any = None
+    for t in targets:
+        try:
+            flags = F.array(*(F.expr(spark_sql(r, dict(columns[t.name]))) for r in t.rules))
+        except Exception as exc:  # pragma: no cover - validate refuses what neither dialect parses
+            raise MappingError([f"{t.name}: quality rules cannot be rendered in Spark SQL: {exc}"]) from exc
+        test = F.col("target") == t.name
+        broken = F.when(test, flags) if broken is None else broken.when(test, flags)
+    rows = frame.where(F.col("kind") == "rules")
+    out = rows.select("target", "item", "part", F.col(ROW).alias("row"), broken.alias("broken"))
+    return out.where(F.exists("broken", lambda b: b))
+
+
+def _read(target: TargetPlan) -> set[str]:
+    """The columns the target's rules read (a ``unique`` rule: also the snapshot time)."""
+    read = {c for r in target.rules for c in r.columns}
+    if target.spec.timestamp and any(r.kind == "unique" for r in target.rules):
+        read.add(target.spec.timestamp)
+    return read
 
 
 def attach(batches: dict[tuple[int, int], ExtractBatch], broken: pa.Table, targets: list[TargetPlan]) -> None:
@@ -136,4 +167,4 @@ def attach(batches: dict[tuple[int, int], ExtractBatch], broken: pa.Table, targe
                 by_rule[rule][row] = True
 
 
-__all__ = ["attach", "broken_rows", "rule_targets", "spark_sql"]
+__all__ = ["RuleRows", "attach", "broken_rows", "rule_targets", "spark_sql"]
