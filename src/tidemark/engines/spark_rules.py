@@ -15,7 +15,7 @@ executors for it::
     -> the driver: which rows of which batch break which rule
 
 A ``unique`` rule is a window (``COUNT(*) OVER (PARTITION BY <columns>, <snapshot time>)``): Spark runs it with a
-shuffle over the whole chunk, partitioned also by the batch (work item, batch number), because the local engine
+shuffle over the whole chunk, partitioned also by the target and the batch (work item, batch number): the local engine
 counts within a batch. The outcome goes into ``ExtractBatch.violations`` (per target and rule, a flag per row);
 ``quality/check.py`` then applies it on the driver exactly as it applies its own DuckDB evaluation: quarantine rows
 with the rule's name and reason, warn counts, ``fail`` raising before anything is written, ``reject_document`` rules
