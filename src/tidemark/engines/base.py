@@ -9,12 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import pyarrow as pa
 
 from tidemark.contract.prepare import RowError
 from tidemark.documents import RawDocument
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
 
 
 @dataclass(frozen=True)
@@ -36,11 +40,16 @@ class ExtractBatch:
     ``origins[target]``, when the engine keeps it (the local engine does), is the origin of each row of
     ``tables[target]`` (same order): the quarantine names the document of a row refused after extraction with it
     (runtime/origins.py). Whoever filters a table filters its origins alike.
+
+    ``violations[target][rule]``, when the engine evaluated the mapping's quality rules itself (Spark, in Spark
+    SQL: engines/spark_rules.py), says which rows of ``tables[target]`` break the rule; quality/check.py applies it
+    instead of evaluating the rule again, and filters it with the rows.
     """
 
     tables: dict[str, pa.Table] = field(default_factory=dict)
     scopes: dict[str, pa.Table] = field(default_factory=dict)
     origins: dict[str, list[str]] = field(default_factory=dict)
+    violations: dict[str, dict[str, npt.NDArray[np.bool_]]] = field(default_factory=dict)
     row_errors: list[RowError] = field(default_factory=list)
     rejected: list[RejectedDocument] = field(default_factory=list)
     documents: int = 0

@@ -33,7 +33,7 @@ import os
 import pickle
 import sys
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -44,18 +44,30 @@ from tidemark.compile.plan import Plan
 from tidemark.documents import RawDocument
 from tidemark.engines.base import ExtractBatch
 from tidemark.engines.local import LocalEngine
+from tidemark.engines.spark_rules import RuleRows, attach, broken_rows, rule_targets
 from tidemark.errors import ConfigError
 from tidemark.sources.base import Source
+from tidemark.sources.dataframe import DataFrameSource
 from tidemark.sources.files import _LINES_SUFFIXES, FileSource, InputFile, read_files
 
 if TYPE_CHECKING:
-    from pyspark.sql import SparkSession
+    from pyspark.sql import DataFrame, SparkSession
 
 DEFAULT_MASTER = "local[*]"
 #: what the engine sets unless the caller's ``conf`` says otherwise (progress bars are the CLI's, not Spark's)
 DEFAULT_CONF = {"spark.ui.showConsoleProgress": "false", "spark.sql.shuffle.partitions": "8"}
 #: the rows every partition emits: work item, batch within it, kind (table / scopes / meta), target, payload
-_TAGGED = "item long, part int, kind string, target string, payload binary"
+TAGGED = "item long, part int, kind string, target string, payload binary"
+_TAGGED_SCHEMA = pa.schema(
+    [
+        ("item", pa.int64()),
+        ("part", pa.int32()),
+        ("kind", pa.string()),
+        ("target", pa.string()),
+        ("payload", pa.binary()),
+    ]
+)
+_TAGGED_FIELDS = _TAGGED_SCHEMA.names
 
 
 @dataclass(frozen=True)
@@ -89,8 +101,12 @@ class SparkEngine:
         self._spark = session
         #: work items per Spark job; default: four per core of the session
         self.chunk_items = chunk_items
-        #: the Spark job group of this engine's jobs (cancelled when a run stops early)
+        #: the Spark job groups of this engine's jobs, extraction and quality rules (cancelled when a run stops early)
         self.group = f"tidemark-{uuid.uuid4().hex[:12]}"
+        self.rules_group = f"{self.group}-rules"
+        #: the targets whose quality rules Spark evaluates (engines/spark_rules.py)
+        self.rules = rule_targets(plan)
+        self.rule_rows = RuleRows.of(plan, _TAGGED_SCHEMA)
         if chunk_items is not None and chunk_items < 1:
             raise ConfigError(f"chunk_items must be at least 1, got {chunk_items}")
         if incoming := [t.name for t in plan.targets if t.spec.tie == "incoming"]:
@@ -113,8 +129,13 @@ class SparkEngine:
         return self._batches(work, batch_documents)
 
     def extract_source(self, source: Source, *, batch_documents: int = 64) -> Iterator[ExtractBatch]:
-        """Every document of ``source``: files are read by the executors, anything else through :meth:`extract`."""
+        """Every document of ``source``: files and a DataFrame's rows are read by the executors, anything else
+        through :meth:`extract`."""
         _check_batch(batch_documents)
+        if isinstance(source, DataFrameSource):
+            from tidemark.engines.spark_frame import frame_batches
+
+            return frame_batches(self, source, batch_documents)
         if not isinstance(source, FileSource):
             return self.extract(source.read(), batch_documents=batch_documents)
         return self._batches(self._file_work(source.listed, batch_documents), batch_documents)
@@ -146,15 +167,29 @@ class SparkEngine:
         return [counted.get(f, 1) for f in files]
 
     def _batches(self, work: Iterator[_Work], batch_documents: int) -> Iterator[ExtractBatch]:
-        """One Spark job per chunk of work items; the next chunk runs while this one's batches are written."""
-        sc = self.spark.sparkContext  # the session is made here, on the caller's thread
-        size = self.chunk_items or 4 * sc.defaultParallelism
+        """Work items in chunks, one Spark job each (a DataFrame with one partition per item)."""
+        size = self.chunk_size
         chunks = iter(lambda: list(itertools.islice(work, size)), [])
+        jobs = (
+            functools.partial(self._work_frame, number * size, chunk, batch_documents)
+            for number, chunk in enumerate(chunks)
+        )
+        return self.run_jobs(jobs)
+
+    @property
+    def chunk_size(self) -> int:
+        """Work items per Spark job."""
+        return self.chunk_items or 4 * self.spark.sparkContext.defaultParallelism
+
+    def run_jobs(self, jobs: Iterator[Callable[[], DataFrame]]) -> Iterator[ExtractBatch]:
+        """Each job's tagged rows (a DataFrame ``jobs`` makes) collected and rebuilt into batches, in order; the
+        next job runs while this one's batches are written."""
+        sc = self.spark.sparkContext  # the session is made here, on the caller's thread
         futures: list[Future[list[ExtractBatch]]] = []
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tidemark-spark") as pool:
             try:
-                for number, chunk in enumerate(chunks):
-                    futures.append(pool.submit(self._job, number * size, chunk, batch_documents))
+                for job in jobs:
+                    futures.append(pool.submit(self._collect, job))
                     if len(futures) > 1:
                         yield from futures.pop(0).result()
                 if futures:
@@ -162,11 +197,10 @@ class SparkEngine:
             finally:  # a run that stops early (a failed write or job) does not wait for the rest of the input
                 if any(not f.done() for f in futures):
                     sc.cancelJobGroup(self.group)
+                    sc.cancelJobGroup(self.rules_group)
 
-    def _job(self, first: int, chunk: list[_Work], batch_documents: int) -> list[ExtractBatch]:
-        """Run one chunk: one partition per work item; the tagged rows back as one Arrow table, rebuilt."""
-        spark = self.spark
-        spark.sparkContext.setJobGroup(self.group, "tidemark extract", interruptOnCancel=True)
+    def _work_frame(self, first: int, chunk: list[_Work], batch_documents: int) -> DataFrame:
+        """A chunk of work items as a DataFrame, one partition per item, and its tagged rows."""
         # one record batch per work item: Spark makes one partition of each
         batches = [
             pa.record_batch(
@@ -174,9 +208,32 @@ class SparkEngine:
             )
             for i, w in enumerate(chunk)
         ]
-        frame = spark.createDataFrame(pa.Table.from_batches(batches))
-        run = functools.partial(_extract_partition, self.plan, batch_documents)
-        return _rebuild(frame.mapInArrow(run, _TAGGED).toArrow())
+        frame = self.spark.createDataFrame(pa.Table.from_batches(batches))
+        run = functools.partial(_extract_partition, self.plan, batch_documents, self.rule_rows)
+        return frame.mapInArrow(run, self.tagged_schema)
+
+    @property
+    def tagged_schema(self) -> Any:
+        """What the executors emit: the tagged rows, and with rules their rows (engines/spark_rules.py)."""
+        return TAGGED if self.rule_rows is None else self.rule_rows.spark_schema()
+
+    def _collect(self, job: Callable[[], DataFrame]) -> list[ExtractBatch]:
+        """Run one job: its tagged rows back as one Arrow table, rebuilt; the quality rules evaluated by Spark."""
+        sc = self.spark.sparkContext
+        sc.setJobGroup(self.group, "tidemark extract", interruptOnCancel=True)
+        tagged = job()
+        if not self.rules:
+            return _in_order(_rebuild(tagged.toArrow()))
+        # the quality rules in Spark SQL over the same rows (engines/spark_rules.py): extracted once, kept by Spark
+        assert self.rule_rows is not None
+        tagged = tagged.persist()
+        try:
+            rebuilt = _rebuild(tagged.where(tagged["kind"] != "rules").select(*_TAGGED_FIELDS).toArrow())
+            sc.setJobGroup(self.rules_group, "tidemark quality rules", interruptOnCancel=True)
+            attach(rebuilt, broken_rows(tagged, self.rule_rows, self.rules).toArrow(), self.rules)
+        finally:
+            tagged.unpersist()
+        return _in_order(rebuilt)
 
 
 def open_session(master: str = DEFAULT_MASTER, conf: Mapping[str, str] | None = None) -> SparkSession:
@@ -220,20 +277,32 @@ def _documents(work: _Work) -> Iterator[RawDocument]:
             yield from itertools.islice(read_files([item.file]), item.start, item.start + item.count)
 
 
-def _extract_partition(plan: Plan, batch_documents: int, inputs: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+def _extract_partition(
+    plan: Plan, batch_documents: int, rule_rows: RuleRows | None, inputs: Iterator[pa.RecordBatch]
+) -> Iterator[pa.RecordBatch]:
     """In an executor: the local engine over every work item of the partition, each batch as tagged rows."""
     engine = LocalEngine(plan)
     for record in inputs:
         for item, payload in zip(record.column(0).to_pylist(), record.column(1).to_pylist(), strict=True):
             work: _Work = pickle.loads(payload)
             for part, batch in enumerate(engine.extract(_documents(work), batch_documents=batch_documents)):
-                yield _tagged(item, part, batch)
+                yield from emit(item, part, batch, rule_rows)
 
 
-def _tagged(item: int, part: int, batch: ExtractBatch) -> pa.RecordBatch:
+def emit(item: int, part: int, batch: ExtractBatch, rule_rows: RuleRows | None) -> Iterator[pa.RecordBatch]:
+    """In an executor: a batch as tagged rows, and with rules its targets' rows for the rules (spark_rules.py)."""
+    tagged = tagged_rows(item, part, batch)
+    if rule_rows is None:
+        yield tagged
+        return
+    yield rule_rows.widen(tagged)
+    yield from rule_rows.rows(item, part, batch)
+
+
+def tagged_rows(item: int, part: int, batch: ExtractBatch) -> pa.RecordBatch:
     rows: list[tuple[str, str, bytes]] = [("table", name, _ipc(t)) for name, t in batch.tables.items()]
     rows += [("scopes", name, _ipc(t)) for name, t in batch.scopes.items()]
-    meta = (batch.row_errors, batch.rejected, batch.documents, batch.bytes_read, batch.time_from_file)
+    meta = (batch.row_errors, batch.rejected, batch.documents, batch.bytes_read, batch.time_from_file, batch.origins)
     rows.append(("meta", "", pickle.dumps(meta)))
     kinds, targets, payloads = zip(*rows, strict=True)
     return pa.record_batch(
@@ -255,8 +324,8 @@ def _ipc(table: pa.Table) -> bytes:
     return sink.getvalue().to_pybytes()  # type: ignore[no-any-return]
 
 
-def _rebuild(tagged: pa.Table) -> list[ExtractBatch]:
-    """On the driver: the batches of a chunk's tagged rows, in document order."""
+def _rebuild(tagged: pa.Table) -> dict[tuple[int, int], ExtractBatch]:
+    """On the driver: the batches of a chunk's tagged rows, by (work item, batch within it)."""
     batches: dict[tuple[int, int], ExtractBatch] = {}
     items, parts = tagged.column("item").to_pylist(), tagged.column("part").to_pylist()
     kinds, targets, payloads = (tagged.column(c) for c in ("kind", "target", "payload"))
@@ -265,10 +334,21 @@ def _rebuild(tagged: pa.Table) -> list[ExtractBatch]:
         kind, target, payload = kinds[i].as_py(), targets[i].as_py(), payloads[i].as_buffer()
         if kind == "meta":
             meta = pickle.loads(payload)
-            batch.row_errors, batch.rejected, batch.documents, batch.bytes_read, batch.time_from_file = meta
+            (
+                batch.row_errors,
+                batch.rejected,
+                batch.documents,
+                batch.bytes_read,
+                batch.time_from_file,
+                batch.origins,
+            ) = meta
         else:
             table = pa.ipc.open_stream(payload).read_all()
             (batch.tables if kind == "table" else batch.scopes)[target] = table
+    return batches
+
+
+def _in_order(batches: dict[tuple[int, int], ExtractBatch]) -> list[ExtractBatch]:
     return [batches[k] for k in sorted(batches)]
 
 
@@ -302,5 +382,7 @@ __all__ = [
     "DEFAULT_MASTER",
     "SparkEngine",
     "dataframe_batches",
+    "emit",
     "open_session",
+    "tagged_rows",
 ]

@@ -12,7 +12,7 @@ target and its entries from the scopes (a rejected snapshot must not reconcile a
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,8 +49,17 @@ class Checked:
     failure: QualityError | None = None
 
 
-def violations(rows: pa.Table, rules: Sequence[RulePlan], table: str = "") -> list[Flags]:
-    """For each rule, which rows break it (one DuckDB query for all the rules)."""
+def violations(
+    rows: pa.Table, rules: Sequence[RulePlan], table: str = "", known: Mapping[str, Flags] | None = None
+) -> list[Flags]:
+    """For each rule, which rows break it: ``known`` flags where the engine evaluated the rule (Spark), the others in
+    one DuckDB query."""
+    known = {k: f for k, f in (known or {}).items() if len(f) == rows.num_rows}
+    computed = iter(_evaluate(rows, [r for r in rules if r.name not in known], table))
+    return [known[r.name] if r.name in known else next(computed) for r in rules]
+
+
+def _evaluate(rows: pa.Table, rules: Sequence[RulePlan], table: str) -> list[Flags]:
     n = rows.num_rows
     if not rules or n == 0:
         return [np.zeros(n, dtype=np.bool_) for _ in rules]
@@ -77,12 +86,13 @@ def violations(rows: pa.Table, rules: Sequence[RulePlan], table: str = "") -> li
     return [out.column(i).to_numpy(zero_copy_only=False).astype(np.bool_) for i in range(len(rules))]
 
 
-def check_rows(target: TargetPlan, rows: pa.Table) -> Checked:
-    """Evaluate ``target``'s row rules over ``rows`` (see :class:`Checked`)."""
+def check_rows(target: TargetPlan, rows: pa.Table, known: Mapping[str, Flags] | None = None) -> Checked:
+    """Evaluate ``target``'s row rules over ``rows`` (see :class:`Checked`); ``known``: flags the engine evaluated
+    (``ExtractBatch.violations``)."""
     rules = [r for r in target.rules if r.action != "reject_document"]
     if not rules or rows.num_rows == 0:
         return Checked(rows)
-    flags = violations(rows, rules, target.name)
+    flags = violations(rows, rules, target.name, known)
     out = Checked(rows)
     for rule, bad in zip(rules, flags, strict=True):
         count = int(bad.sum())
@@ -128,7 +138,7 @@ def reject_documents(plan: Plan, batch: ExtractBatch) -> list[RejectedDocument]:
         table = batch.tables.get(root.name)
         if not rules or table is None or table.num_rows == 0:
             continue
-        flags = violations(table, rules, root.name)
+        flags = violations(table, rules, root.name, batch.violations.get(root.name))
         bad = np.logical_or.reduce(flags)
         if not bad.any():
             continue
@@ -179,3 +189,17 @@ def _drop(batch: ExtractBatch, t: TargetPlan, root: TargetPlan, ident: list[str]
         origins = batch.origins.get(t.name)
         if kind == "rows" and origins is not None and len(origins) == len(keep):  # kept aligned with the rows
             batch.origins[t.name] = [o for o, k in zip(origins, keep, strict=True) if k]
+        if kind == "rows" and t.name in batch.violations:
+            _keep_flags(batch, t, np.array(keep, dtype=np.bool_))
+
+
+def _keep_flags(batch: ExtractBatch, t: TargetPlan, keep: Flags) -> None:
+    """The engine's flags of the rows kept. A window rule (``unique``) counted the removed rows too: its flags are
+    dropped when rows were removed, so it is evaluated again over the rows that remain."""
+    windowed = {r.name for r in t.rules if r.passes.find(exp.Window) is not None}
+    known = batch.violations[t.name]
+    batch.violations[t.name] = {
+        rule: flags[keep]
+        for rule, flags in known.items()
+        if len(flags) == len(keep) and (keep.all() or rule not in windowed)
+    }

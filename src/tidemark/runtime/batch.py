@@ -346,7 +346,7 @@ class BatchWriter:
         if batch.documents == 0:  # every document was rejected: nothing to write, and overwrite must not clear tables
             self.tx.refuse(refused)
             return
-        futures = [self._pool.submit(self._prepare, t, batch.tables[t.name]) for t in self.plan.targets]
+        futures = [self._pool.submit(self._prepare, t, batch, batch.tables[t.name]) for t in self.plan.targets]
         try:
             for t, future in zip(self.plan.targets, futures, strict=True):
                 start = time.perf_counter()
@@ -370,10 +370,12 @@ class BatchWriter:
         result.row_errors.extend(batch.row_errors)
         self.tx.refuse(refused)
 
-    def _prepare(self, t: TargetPlan, rows: pa.Table) -> Prepared:
+    def _prepare(self, t: TargetPlan, batch: ExtractBatch, rows: pa.Table) -> Prepared:
         """In the worker thread: the computed key (if any), then the contract's prepare."""
         start = time.perf_counter()
-        checked = check_rows(t, rows)  # quality rules (quality/): fail raises, quarantine refuses, warn counts
+        checked = check_rows(
+            t, rows, batch.violations.get(t.name)
+        )  # quality rules (quality/): fail raises, quarantine refuses, warn counts
         if checked.failure is not None:
             raise checked.failure
         tally = self.result.quality.setdefault(t.name, {})  # only this thread adds to "quality"

@@ -9,8 +9,8 @@ extracted table has, and its timestamp, are compared; a key computed after extra
 row's other scalar columns instead.
 
 The index is built per table and only when a refused row names no document (refusals are rare), from the batch
-the rows came from. An engine that keeps no origins (Spark) leaves the origin empty, as before: the run ledger's
-inputs then name the run's files.
+the rows came from (the Spark engine's executors send theirs). An engine that keeps no origins leaves the origin
+empty, as before: the run ledger's inputs then name the run's files.
 """
 
 from __future__ import annotations

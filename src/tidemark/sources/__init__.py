@@ -1,7 +1,8 @@
 """Where documents come from: a :class:`Source` yields :class:`RawDocument` objects with their positions.
 
 Files and directories (:class:`FileSource`), documents in memory (:class:`DocumentsSource`), one-shot streams of
-documents (:class:`IteratorSource`) and standard input (:class:`StdinSource`) are here; the raw store and the API
+documents (:class:`IteratorSource`), standard input (:class:`StdinSource`) and the rows of a Spark DataFrame
+(:class:`DataFrameSource`) are here; the raw store and the API
 client plug in as more sources.
 :func:`open_source` picks one for what a caller passes to ``tidemark.run``.
 """
@@ -16,6 +17,7 @@ from typing import Any
 from tidemark.documents import Position, RawDocument
 from tidemark.errors import ConfigError
 from tidemark.sources.base import Source
+from tidemark.sources.dataframe import DataFrameSource, is_spark_frame
 from tidemark.sources.files import MAX_DOCUMENT_BYTES, FileSource, expand_inputs, iter_documents, walk_inputs
 from tidemark.sources.memory import DocumentsSource, IteratorSource
 from tidemark.sources.stdin import StdinSource
@@ -29,6 +31,8 @@ def open_source(inputs: Source | PathLike | Iterable[Any], *, max_document_bytes
     stream (read once, never kept whole). Files reject a document past ``max_document_bytes`` unread."""
     if isinstance(inputs, Source):
         return inputs
+    if is_spark_frame(inputs):  # a Spark DataFrame with a "document" column (sources/dataframe.py)
+        return DataFrameSource(inputs)
     if isinstance(inputs, PathLike):
         return FileSource([inputs], max_document_bytes=max_document_bytes)
     if isinstance(inputs, list | tuple):
@@ -47,6 +51,7 @@ def open_source(inputs: Source | PathLike | Iterable[Any], *, max_document_bytes
 
 __all__ = [
     "MAX_DOCUMENT_BYTES",
+    "DataFrameSource",
     "DocumentsSource",
     "FileSource",
     "IteratorSource",
