@@ -10,12 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 from tidemark.compile.plan import Plan, TargetPlan, compile_mapping
-from tidemark.errors import MappingError
-from tidemark.mapping.loader import load_mapping
+from tidemark.mapping.loader import expand_refs, load_mapping
 from tidemark.mapping.models import FieldSpec, Mapping, TargetSpec, TimestampSpec
 
 INDEX = "README.md"
@@ -31,21 +29,6 @@ class MappingDoc:
     @property
     def page(self) -> str:
         return self.ref.rpartition(":")[2].replace("/", "_") + ".md"
-
-
-def expand_refs(refs: Iterable[str]) -> list[str]:
-    """Mapping references with ``domain:*`` expanded to every built-in mapping of that domain, sorted."""
-    out: list[str] = []
-    for ref in refs:
-        domain, sep, name = ref.partition(":")
-        if sep and name == "*" and not Path(ref).exists():
-            root = resources.files("tidemark") / "domains" / domain / "mappings"
-            if not root.is_dir():
-                raise MappingError([f"{ref}: no built-in domain '{domain}'"])
-            out += sorted(f"{domain}:{p.name[:-5]}" for p in root.iterdir() if p.name.endswith(".yaml"))
-        else:
-            out.append(ref)
-    return out
 
 
 def render(refs: Iterable[str], title: str = "Table reference") -> dict[str, str]:

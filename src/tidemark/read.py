@@ -18,9 +18,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from tidemark.compile.plan import compile_mapping
-from tidemark.docs_gen import expand_refs
 from tidemark.errors import ConfigError, MissingDependencyError
-from tidemark.mapping.loader import load_mapping
+from tidemark.mapping.loader import expand_refs, load_mapping
 from tidemark.sinks import open_sink
 from tidemark.sinks.base import Sink
 from tidemark.tables import TableSpec

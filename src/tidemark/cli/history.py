@@ -166,9 +166,15 @@ def quarantine_cmd(
 def _replay(sink: str, table: str | None, mapping: str | None, as_json: bool, raw: str | None) -> None:
     from tidemark.errors import ConfigError
     from tidemark.history.quarantine import replay
+    from tidemark.mapping.loader import is_all
 
     if mapping is None:
         raise ConfigError("tidemark quarantine --replay needs --mapping: the fixed mapping to run the documents with")
+    if is_all(mapping):  # each quarantined document came from one mapping: the replay runs that one
+        raise ConfigError(
+            f"tidemark quarantine --replay takes one mapping, not --mapping {mapping}: give the mapping that "
+            "quarantined the documents, e.g. --mapping mlb:live_game (tidemark runs shows each run's mapping)"
+        )
     report = replay(mapping, sink, table=table, raw=raw)
     if as_json:
         _json(report.as_dict())
@@ -191,19 +197,20 @@ def check_cmd(
         str | None, typer.Argument(metavar="[PIPELINE]", help="A pipeline of tidemark.yaml (docs/project.md).")
     ] = None,
     mapping: Annotated[
-        str | None, typer.Option("--mapping", "-m", help="Mapping file, or a built-in such as mlb:live_game.")
+        str | None,
+        typer.Option("--mapping", "-m", help="Mapping file, or a built-in such as mlb:live_game (mlb:* for all)."),
     ] = None,
     sink: Annotated[str | None, typer.Option("--sink", "-s", help="The store, e.g. duckdb:warehouse.duckdb.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Check the stored tables of a mapping (or of a PIPELINE of the project): key coverage, duplicate keys and
     orphan rows per table, and the mapping's expectations. Exits 1 when a check whose action is fail does not hold."""
+    from tidemark.artifacts import plan_for
     from tidemark.quality.expectations import expect, table_checks
-    from tidemark.runtime.batch import plan_of
     from tidemark.sinks import open_sink
 
     mapping, target_of = _checked(pipeline, mapping, sink)
-    plan = plan_of(mapping)
+    plan = plan_for(mapping)  # mlb:*: the tables and expectations of every built-in mapping, each table once
     specs = {t.name: t.spec for t in plan.targets}
     with open_sink(target_of) as target:
         outcomes = table_checks(target, specs) + expect(target, specs, plan.expectations)

@@ -38,6 +38,7 @@ from tidemark.cli.render import ProgressReporter, RowProgressReporter, print_who
 from tidemark.errors import ConfigError, ContractError, TidemarkError
 
 if TYPE_CHECKING:
+    from tidemark.compile.plan import Plan
     from tidemark.sources import Source
 
 app = typer.Typer(
@@ -360,7 +361,7 @@ def write_cmd(
 
 @app.command()
 def validate(
-    mappings: Annotated[list[str], typer.Argument(help="Mapping files or built-in names.")],
+    mappings: Annotated[list[str], typer.Argument(help="Mapping files or built-in names; mlb:* for all of mlb.")],
     sink: Annotated[str | None, typer.Option(help="Check names against this store (default: the strictest).")] = None,
     sample: Annotated[
         list[Path] | None,
@@ -370,7 +371,9 @@ def validate(
     as_json: Annotated[bool, typer.Option("--json", help="Print the findings as JSON (only that on stdout).")] = False,
 ) -> None:
     """Check mapping files; print every problem with file:line:col and its YAML path."""
-    found = [_validate_one(ref, sink) for ref in mappings]
+    from tidemark.mapping.loader import expand_refs
+
+    found = [_validate_one(ref, sink) for ref in expand_refs(mappings)]
     failed = not all(f["ok"] for f in found)
     if as_json:
         for f in found:
@@ -434,13 +437,21 @@ def _print_sample(mapping: str, sample: list[Path]) -> bool:
 
 
 @app.command()
-def tables(mapping: Annotated[str, typer.Argument(help="Mapping file or built-in name.")]) -> None:
-    """List the tables a mapping produces, with keys, scope and parent."""
+def tables(
+    mapping: Annotated[str, typer.Argument(help="Mapping file or built-in name; mlb:* for all of mlb.")],
+) -> None:
+    """List the tables a mapping produces, with keys, scope and parent (mlb:*: a list per built-in mapping)."""
     from tidemark.compile.plan import compile_mapping
-    from tidemark.mapping.loader import load_mapping
+    from tidemark.mapping.loader import expand_refs, load_mapping
 
-    plan = compile_mapping(load_mapping(mapping)[0])
-    grid = Table(title=f"{plan.source_name}: {len(plan.targets)} tables")
+    refs = expand_refs([mapping])
+    for ref in refs:
+        plan = compile_mapping(load_mapping(ref)[0])
+        _print_tables(plan, ref if ref != mapping else plan.source_name)
+
+
+def _print_tables(plan: Plan, label: str) -> None:
+    grid = Table(title=f"{label}: {len(plan.targets)} tables")
     grid.add_column("table", no_wrap=True)
     for col in ("rows", "primary key", "scope", "columns", "parent"):
         grid.add_column(col)

@@ -10,6 +10,7 @@ The loader also runs the semantic checks (checks.py: parents, keys, foreign keys
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,14 @@ Positions = dict[Loc, tuple[int, int]]
 def resolve_mapping_path(ref: str | Path) -> Path:
     """A file path, or a built-in mapping name like ``mlb:live_game`` (a YAML file of a domain pack)."""
     text = str(ref)
+    if is_all(text):
+        domain = text.partition(":")[0]
+        raise MappingError(
+            [
+                f"{text} names every built-in mapping of {domain}; this takes one mapping: give one "
+                f"of {', '.join(builtin_names(domain))}"
+            ]
+        )
     if ":" in text and not Path(text).exists():
         domain, _, name = text.partition(":")
         root = resources.files("tidemark") / "domains" / domain / "mappings"
@@ -38,6 +47,30 @@ def resolve_mapping_path(ref: str | Path) -> Path:
         hint = did_you_mean(name, known)
         raise MappingError([f"{text}: no built-in mapping '{name}' in domain '{domain}'{hint}; known: {known}"])
     return Path(text)
+
+
+def builtin_names(domain: str) -> list[str]:
+    """The built-in mappings of ``domain`` (``mlb`` -> ``["mlb:alumni", ...]``), sorted; a MappingError if the
+    domain has none."""
+    root = resources.files("tidemark") / "domains" / domain / "mappings"
+    if not root.is_dir():
+        raise MappingError([f"{domain}:*: no built-in domain '{domain}'"])
+    return sorted(f"{domain}:{p.name[:-5]}" for p in root.iterdir() if p.name.endswith(".yaml"))
+
+
+def is_all(ref: str | Path) -> bool:
+    """True for ``domain:*`` (e.g. ``mlb:*``: every built-in mapping of the domain), not for a file of that name."""
+    domain, sep, name = str(ref).partition(":")
+    return bool(sep and domain) and name == "*" and not Path(str(ref)).exists()
+
+
+def expand_refs(refs: Iterable[str]) -> list[str]:
+    """Mapping references with ``domain:*`` expanded to every built-in mapping of that domain (sorted), each
+    mapping once: the one place ``mlb:*`` becomes the list of mappings for the commands that inspect them."""
+    out: list[str] = []
+    for ref in refs:
+        out += builtin_names(ref.partition(":")[0]) if is_all(ref) else [ref]
+    return list(dict.fromkeys(out))
 
 
 _FAST = getattr(yaml, "CSafeLoader", yaml.SafeLoader)

@@ -208,20 +208,17 @@ def stream_all(
 
 def builtin_mappings() -> list[tuple[str, list[str], list[str]]]:
     """Every built-in MLB mapping: (name, the envelopes it reads as endpoint/method, its tables)."""
-    from importlib import resources
-
-    from tidemark.mapping.loader import load_mapping
+    from tidemark.mapping.loader import builtin_names, load_mapping
 
     reads: dict[str, list[str]] = {}
     for (endpoint, method), mapping in routes().items():
         reads.setdefault(mapping, []).append(f"{endpoint}/{method}")
-    folder = resources.files("tidemark") / "domains" / "mlb" / "mappings"
     out = []
-    for name in sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml")):
-        model = load_mapping(f"mlb:{name}")[0]
+    for name in builtin_names("mlb"):
+        model = load_mapping(name)[0]
         declared = "/".join(p for p in (model.source.endpoint, model.source.method) if p)
-        endpoints = sorted(reads.get(f"mlb:{name}", [declared] if declared else []))
-        out.append((f"mlb:{name}", endpoints, [target.table for target in model.targets]))
+        endpoints = sorted(reads.get(name, [declared] if declared else []))
+        out.append((name, endpoints, [target.table for target in model.targets]))
     return out
 
 
