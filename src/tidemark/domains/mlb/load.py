@@ -17,8 +17,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from tidemark.domains.mlb.routing import ALL
-
 if TYPE_CHECKING:
     from tidemark.domains.mlb.routing import RoutedStreams
     from tidemark.observe.lineage import InputRef
@@ -88,6 +86,8 @@ def loader(
     reporter: Reporter | None = None,
 ) -> Callable[[], StreamResult | RoutedStreams]:
     """:func:`routed_loader` for ``mlb:*``, :func:`stream_loader` for one mapping."""
+    from tidemark.domains.mlb.routing import ALL  # routing reads the raw store: imported on use
+
     if mapping == ALL:
         return routed_loader(store, sink, engine=engine, batch_documents=batch_documents, reporter=reporter)
     return stream_loader(mapping, store, sink, engine=engine, batch_documents=batch_documents, reporter=reporter)
@@ -105,6 +105,7 @@ def lineage_inputs(mapping: str, store: RawStore) -> list[InputRef]:
     """The load's input datasets for lineage: the raw store's records of the mapping's endpoint, and the Stats API
     endpoint they were fetched from (namespace the API's base URL, name its path template) when the catalog has it."""
     from tidemark.domains.mlb.client.catalog import builtin_catalog
+    from tidemark.domains.mlb.routing import ALL
     from tidemark.observe.lineage import InputRef, raw_input
 
     if mapping == ALL:  # every endpoint a built-in mapping reads: the raw store as a whole
