@@ -17,27 +17,13 @@ import pyarrow as pa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.conformance.tables import PLAYS
 from tidemark.contract.prepare import prepare
 from tidemark.runtime.transaction import Transaction
 from tidemark.sinks import open_sink
-from tidemark.tables import Column, TableSpec
-from tidemark.types import LogicalType
 
 TS = pa.timestamp("us", "UTC")
 SCHEMA = pa.schema([("game_pk", pa.int64()), ("at_bat_index", pa.int32()), ("event", pa.string()), ("captured_at", TS)])
-PLAYS = TableSpec(
-    schema="t",
-    name="plays",
-    columns=(
-        Column("game_pk", LogicalType("bigint"), nullable=False),
-        Column("at_bat_index", LogicalType("int"), nullable=False),
-        Column("event", LogicalType("string")),
-        Column("captured_at", LogicalType("timestamp"), nullable=False),
-    ),
-    primary_key=("game_pk", "at_bat_index"),
-    timestamp="captured_at",
-    scope=("game_pk",),
-)
 Snapshot = tuple[int, int, dict[int, str]]  # game, hour, at_bat_index -> event
 
 
