@@ -27,11 +27,10 @@ import fcntl
 import json
 import os
 import time
-import urllib.parse
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -40,23 +39,32 @@ from tidemark.contract.counts import Mode, WriteCounts
 from tidemark.errors import SinkConflictError, SinkTerminalError, SinkTransientError
 from tidemark.sinks.base import Capabilities
 from tidemark.sinks.bookkeeping import (
-    legacy_watermark_name,
     quarantine_spec,
     quarantine_table,
-    watermark_schema,
     watermark_spec,
+)
+from tidemark.sinks.files_layout import (
+    MANIFEST,
+    META,
+    Entry,
+    FileFormat,
+    StoredFiles,
+    dir_value,
+    file_schema,
+    fsync,
+    legacy_marks,
+    new_entry,
+    partitions,
+    spec_of,
 )
 from tidemark.sinks.names import check_names
 from tidemark.sinks.rowsets import conform, matching
 from tidemark.sinks.schema import columns_to_add
 from tidemark.sinks.working import WorkingCopySink, WorkingTable, WorkState
 from tidemark.storage import Location, locate
-from tidemark.tables import HASH_COLUMN, Column, TableSpec
+from tidemark.tables import TableSpec
 from tidemark.types import parse_type
 
-META = "_tidemark"
-MANIFEST = "manifest.json"
-NULL_PARTITION = "__HIVE_DEFAULT_PARTITION__"
 #: on an object store (``s3://...``) there is no lock and no rename: the manifest is one object put whole
 OBJECT_STORE_CAPABILITIES = Capabilities(
     transactional=True,  # still one manifest object publishes every table of a run
@@ -65,97 +73,13 @@ OBJECT_STORE_CAPABILITIES = Capabilities(
     concurrent_writers=False,  # a second writer is detected before the put, not excluded: one writer at a time
     max_identifier_bytes=255,
 )
-Entry = dict[str, Any]  # one table in the manifest
-
-
-class FileFormat(Protocol):
-    """How one file of rows is written and read back exactly (one small class per format)."""
-
-    extension: str
-
-    def write(self, table: pa.Table, out: pa.NativeFile) -> None: ...
-
-    def read(self, source: pa.NativeFile, schema: pa.Schema) -> pa.Table:
-        """The file's rows with ``schema``'s columns (read only those; NULL for columns the file lacks)."""
-        ...
 
 
 @dataclass
 class _Table:
     spec: TableSpec
     work: WorkingTable
-    stored: _StoredFiles
-
-
-class _StoredFiles:
-    """A table's committed files, and which of them the transaction copied into its working table."""
-
-    def __init__(self, sink: FileSink, spec: TableSpec, entry: Entry | None) -> None:
-        self.sink, self.spec = sink, spec
-        self.files: list[Entry] = list(entry["files"]) if entry else []
-        self.loaded: set[str] = set()
-        #: files this transaction looked into (the only ones that can hold a row it changes), and their thin columns
-        self.seen: set[str] = set()
-        self._thin: dict[tuple[str, tuple[str, ...]], pa.Table] = {}
-
-    def probe(self, scopes: pa.Table, columns: list[str]) -> pa.Table | None:
-        """The thin columns of the stored rows of ``scopes``; a file whose statistics exclude every scope value of
-        the first scope column is not opened, and each file's thin columns are read once per transaction."""
-        spec = self.spec
-        first = spec.scope[0]
-        wanted = pc.unique(scopes.column(first))
-        low, high = pc.min_max(wanted).values()
-        hits = []
-        for f in self.files:
-            if not self.sink.may_hold(f, first, low.as_py(), high.as_py()):
-                continue
-            thin = self.thin(f, columns)
-            found = thin.filter(matching(thin, spec, None, scopes))
-            if found.num_rows:
-                hits.append(found)
-        return pa.concat_tables(hits) if hits else None
-
-    def thin(self, f: Entry, columns: list[str]) -> pa.Table:
-        """``columns`` of one file (cached for the transaction: a committed file never changes)."""
-        self.seen.add(f["path"])
-        cached = self._thin.get((f["path"], tuple(columns)))
-        if cached is None:
-            schema = pa.schema([self.spec.arrow_schema.field(c) for c in columns])
-            cached = self._thin[(f["path"], tuple(columns))] = self.sink.read_file(f, schema)
-        return cached
-
-    def fetch(
-        self,
-        keys: pa.Table | None,
-        scopes: pa.Table | None,
-        *,
-        by: tuple[str, ...] | None = None,
-        columns: list[str] | None = None,
-    ) -> pa.Table | None:
-        candidates = [f for f in self.files if f["path"] not in self.loaded]
-        if not candidates:
-            return None
-        spec = self.spec
-        probe_cols = list(dict.fromkeys([*(by or spec.primary_key), *spec.scope]))
-        hits = [f for f in candidates if pc.any(matching(self.thin(f, probe_cols), spec, keys, scopes, by)).as_py()]
-        if not hits:
-            return None
-        if by is None:  # copied into the working table (a lookup by other columns is not)
-            self.loaded.update(f["path"] for f in hits)
-            return pa.concat_tables([self.sink.read_file(f, spec.arrow_schema) for f in hits])
-        if columns is not None:  # a lookup reads a few columns, again and again: kept for the transaction
-            return pa.concat_tables([self.thin(f, columns) for f in hits])
-        return pa.concat_tables([self.sink.read_file(f, spec.arrow_schema) for f in hits])
-
-    def count(self) -> int:
-        return sum(int(f["rows"]) for f in self.files)
-
-    def watermarks(self) -> pa.Table | None:
-        tables = self.sink.manifest["tables"]
-        entry = tables.get(watermark_spec(self.spec).qualified) or tables.get(_legacy_marks(self.spec))
-        if entry is None:
-            return None
-        return self.sink.read_entry(entry, watermark_schema(self.spec))
+    stored: StoredFiles
 
 
 @dataclass
@@ -291,8 +215,8 @@ class FileSink(WorkingCopySink[_FilesState]):
         state = self._state()
         for table in state.tables.values():
             spec, work = table.spec, table.work
-            entry = tables.setdefault(spec.qualified, _entry(spec))
-            entry["columns"] = _entry(spec)["columns"]  # new nullable columns join the schema
+            entry = tables.setdefault(spec.qualified, new_entry(spec))
+            entry["columns"] = new_entry(spec)["columns"]  # new nullable columns join the schema
             if work.changed and work.overwritten:
                 obsolete += [f["path"] for f in entry["files"]]
                 entry["files"] = self._write_files(spec, work.rows(), version)
@@ -301,14 +225,14 @@ class FileSink(WorkingCopySink[_FilesState]):
                 entry["files"] += self._write_files(spec, work.upserts(), version)
             if spec.scope and (work.overwritten or work.watermark_changes().num_rows):
                 wm = watermark_spec(spec)
-                marks = tables.setdefault(wm.qualified, _entry(wm))
+                marks = tables.setdefault(wm.qualified, new_entry(wm))
                 obsolete += [f["path"] for f in marks["files"]]
-                legacy = tables.pop(_legacy_marks(spec), None)  # migrated to the collision-free name
+                legacy = tables.pop(legacy_marks(spec), None)  # migrated to the collision-free name
                 obsolete += [f["path"] for f in legacy["files"]] if legacy else []
                 marks["files"] = self._write_files(wm, work.watermarks(), version)
         if state.quarantined:
             spec = quarantine_spec()
-            entry = tables.setdefault(spec.qualified, _entry(spec))
+            entry = tables.setdefault(spec.qualified, new_entry(spec))
             entry["files"] += self._write_files(spec, quarantine_table(state.quarantined), version)
         return manifest, obsolete
 
@@ -324,7 +248,7 @@ class FileSink(WorkingCopySink[_FilesState]):
         entry = self.manifest["tables"].get(spec.qualified)
         if entry is not None:
             self._check_schema(spec, entry)
-        stored = _StoredFiles(self, spec, entry)
+        stored = StoredFiles(self, spec, entry)
         state.tables[spec.qualified] = _Table(spec, WorkingTable(spec, stored, state.db()), stored)
 
     def _check_schema(self, spec: TableSpec, entry: Entry) -> None:
@@ -360,20 +284,20 @@ class FileSink(WorkingCopySink[_FilesState]):
                 kept.append(f)
                 continue
             dropped.append(f["path"])
-            rest = self.read_file(f, _file_schema(spec)).filter(pc.invert(mask))
+            rest = self.read_file(f, file_schema(spec)).filter(pc.invert(mask))
             kept += self._write_files(spec, rest, version) if rest.num_rows else []
         entry["files"] = kept
         return dropped
 
     def _write_files(self, spec: TableSpec, rows: pa.Table, version: int) -> list[Entry]:
         """One new file per partition value (one file when the table is not partitioned)."""
-        rows = conform(rows, _file_schema(spec))
+        rows = conform(rows, file_schema(spec))
         base = [*([spec.schema] if spec.schema else []), spec.name]
-        groups = _partitions(rows, spec.partition_by) if spec.partition_by else [({}, rows)]
+        groups = partitions(rows, spec.partition_by) if spec.partition_by else [({}, rows)]
         out = []
         fs = self.location.fs
         for values, part in groups:
-            folder = "/".join([*base, *(f"{k}={_dir_value(v)}" for k, v in values.items())])
+            folder = "/".join([*base, *(f"{k}={dir_value(v)}" for k, v in values.items())])
             rel = f"{folder}/part-{version:06d}-{uuid.uuid4().hex[:12]}.{self.format.extension}"
             self._state().written.append(rel)
             try:
@@ -381,7 +305,7 @@ class FileSink(WorkingCopySink[_FilesState]):
                 with fs.open_output_stream(self.location.path(rel), compression=None) as sink:
                     self.format.write(part, sink)
                 if not self.location.remote:
-                    _fsync(Path(self.location.path(rel)))  # on disk before a manifest can name it
+                    fsync(Path(self.location.path(rel)))  # on disk before a manifest can name it
             except OSError as exc:
                 raise SinkTransientError(f"cannot write {self.location.url_of(rel)}: {exc}") from exc
             out.append({"path": rel, "rows": part.num_rows, "partition": values})
@@ -438,13 +362,13 @@ class FileSink(WorkingCopySink[_FilesState]):
             report: dict[str, dict[str, int]] = {}
             obsolete: list[str] = []
             for name, entry in manifest["tables"].items():
-                spec = _spec_of(name, entry)
+                spec = spec_of(name, entry)
                 by_partition: dict[str, list[Entry]] = {}
                 for f in entry["files"]:
                     by_partition.setdefault(json.dumps(f["partition"], sort_keys=True), []).append(f)
                 merged = [fs for fs in by_partition.values() if len(fs) > 1]
                 for files in merged:
-                    rows = pa.concat_tables([self.read_file(f, _file_schema(spec)) for f in files])
+                    rows = pa.concat_tables([self.read_file(f, file_schema(spec)) for f in files])
                     entry["files"] = [f for f in entry["files"] if f not in files]
                     entry["files"] += self._write_files(spec, rows, version)
                     obsolete += [f["path"] for f in files]
@@ -472,61 +396,3 @@ class FileSink(WorkingCopySink[_FilesState]):
             if rel not in referenced and mtime <= cutoff:
                 found.append(rel)
         return found
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _legacy_marks(spec: TableSpec) -> str:
-    return f"{META}.{legacy_watermark_name(spec)}"
-
-
-def _entry(spec: TableSpec) -> Entry:
-    return {
-        "columns": [{"name": c.name, "type": str(c.type), "nullable": c.nullable} for c in spec.columns],
-        "primary_key": list(spec.primary_key),
-        "partition_by": list(spec.partition_by),
-        "files": [],
-    }
-
-
-def _spec_of(name: str, entry: Entry) -> TableSpec:
-    schema, _, table = name.rpartition(".")
-    cols = tuple(Column(c["name"], parse_type(c["type"]), bool(c["nullable"])) for c in entry["columns"])
-    return TableSpec(
-        schema or None, table, cols, primary_key=tuple(entry["primary_key"]), partition_by=tuple(entry["partition_by"])
-    )
-
-
-def _file_schema(spec: TableSpec) -> pa.Schema:
-    """What a file holds: the data columns, plus the content hash (bookkeeping tables under _tidemark have none)."""
-    if spec.schema == META:
-        return pa.schema([f for f in spec.arrow_schema if f.name != HASH_COLUMN])
-    return spec.arrow_schema
-
-
-def _partitions(rows: pa.Table, columns: tuple[str, ...]) -> list[tuple[dict[str, str | None], pa.Table]]:
-    keys = rows.select(list(columns)).group_by(list(columns)).aggregate([]).to_pylist()
-    out = []
-    for combo in keys:
-        mask = None
-        for col, value in combo.items():
-            term = pc.is_null(rows.column(col)) if value is None else pc.equal(rows.column(col), value)
-            term = pc.fill_null(term, False)
-            mask = term if mask is None else pc.and_(mask, term)
-        shown = {col: None if v is None else _text(v) for col, v in combo.items()}
-        out.append((shown, rows.filter(mask)))
-    return out
-
-
-def _text(value: Any) -> str:
-    return value.isoformat() if hasattr(value, "isoformat") else str(value)
-
-
-def _dir_value(value: str | None) -> str:
-    return NULL_PARTITION if value is None else urllib.parse.quote(value, safe="")
