@@ -24,10 +24,8 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
 import pyarrow as pa
-import pyarrow.compute as pc
 from pydantic import BaseModel, ConfigDict, Field
 
-from tidemark.contract import rules
 from tidemark.contract.counts import Mode, WriteCounts
 from tidemark.errors import (
     ConfigError,
@@ -46,32 +44,28 @@ from tidemark.sinks.bookkeeping import (
     watermark_schema,
     watermark_spec,
 )
+from tidemark.sinks.delta_rows import (
+    DiskFull,
+    Lost,
+    Snapshot,
+    delta_type,
+    first_line,
+    mark_merge,
+    merge_source,
+    partial,
+    row_merge,
+)
 from tidemark.sinks.errors import ErrorTable, translate
 from tidemark.sinks.names import check_names
-from tidemark.sinks.rowsets import conform, matching, stored_schema
+from tidemark.sinks.rowsets import conform, stored_schema
 from tidemark.sinks.schema import columns_to_add
 from tidemark.sinks.working import (
-    STORED_HASH,
-    STORED_TS,
     WorkingCopySink,
     WorkingTable,
     WorkState,
 )
 from tidemark.storage import delta_options, locate
-from tidemark.tables import HASH_COLUMN, TableSpec
-from tidemark.types import LogicalType
-
-OP = "_tm_op"
-_TYPES = {
-    "int": "integer",
-    "bigint": "long",
-    "double": "double",
-    "bool": "boolean",
-    "string": "string",
-    "date": "date",
-    "timestamp": "timestamp",
-    "json": "string",
-}
+from tidemark.tables import TableSpec
 
 
 class DeltaConfig(BaseModel):
@@ -96,75 +90,6 @@ class _Table:
     marks: Any  # the watermark DeltaTable, or None
     replayed: bool = False  # the transaction id is already in this table's log: nothing to do
     metrics: dict[str, int] = field(default_factory=dict)
-
-
-class _Snapshot:
-    """A Delta table's rows as of one version (the working copy's :class:`StoredRows`)."""
-
-    def __init__(self, spec: TableSpec, data: Any, marks: Any) -> None:
-        self.spec, self.data, self.marks = spec, data, marks
-        self._dataset: Any = None
-
-    def dataset(self) -> Any:
-        """The snapshot as a pyarrow dataset (one per transaction: the version does not move under it)."""
-        if self._dataset is None:
-            self._dataset = self.data.to_pyarrow_dataset()
-        return self._dataset
-
-    def probe(self, scopes: pa.Table, columns: list[str]) -> pa.Table | None:
-        """The thin columns of the stored rows of ``scopes``: the scan reads only those columns, and skips the files
-        and row groups whose statistics (or partition values) exclude the scopes' first column."""
-        if self.data is None:
-            return None
-        found = self._scan(scopes, self.spec.scope[0], columns)
-        return found.filter(matching(found, self.spec, None, scopes))
-
-    def _scan(self, rows: pa.Table, first: str, columns: list[str] | None) -> pa.Table:
-        import pyarrow.dataset as ds  # imports pandas when installed: only when a Delta table is read
-
-        dataset = self.dataset()
-        values = pc.unique(rows.column(first)).cast(dataset.schema.field(first).type)
-        try:
-            return dataset.to_table(columns=columns, filter=ds.field(first).isin(values))
-        except pa.ArrowNotImplementedError:  # files delta-rs wrote with string_view columns, whose statistics
-            return dataset.to_table(columns=columns)  # pyarrow cannot compare with a string filter: scan all
-
-    def fetch(
-        self,
-        keys: pa.Table | None,
-        scopes: pa.Table | None,
-        *,
-        by: tuple[str, ...] | None = None,
-        columns: list[str] | None = None,
-    ) -> pa.Table | None:
-        if self.data is None:
-            return None
-        import pyarrow.dataset as ds  # imports pandas when installed: only when a Delta table is read
-
-        dataset = self.dataset()
-        wanted = None
-        for rows, cols in ((keys, by or self.spec.primary_key), (scopes, self.spec.scope)):
-            if rows is None or not cols or rows.num_rows == 0:
-                continue
-            first = cols[0]  # a coarse filter the scan can push down; `matching` is exact
-            values = pc.unique(rows.column(first)).cast(dataset.schema.field(first).type)
-            term = ds.field(first).isin(values)
-            wanted = term if wanted is None else wanted | term
-        if wanted is None:
-            return None
-        try:
-            found = dataset.to_table(columns=columns, filter=wanted)
-        except pa.ArrowNotImplementedError:  # files delta-rs wrote with string_view columns, whose statistics
-            found = dataset.to_table(columns=columns)  # pyarrow cannot compare with a string filter: scan all
-        return found.filter(matching(found, self.spec, keys, scopes, by))
-
-    def count(self) -> int:
-        return 0 if self.data is None else int(self.data.count())
-
-    def watermarks(self) -> pa.Table | None:
-        if self.marks is None:
-            return None
-        return conform(self.marks.to_pyarrow_table(), watermark_schema(self.spec))
 
 
 @dataclass
@@ -193,7 +118,7 @@ class DeltaSink(WorkingCopySink[_DeltaState]):
         self._dl: Any = deltalake  # typed loosely: its write overloads split on literal modes
         self._conflict = exceptions.CommitFailedError
         self._errors: ErrorTable = [
-            (_DiskFull, SinkTransientError, "no space left on the device holding {root}: free space there"),
+            (DiskFull, SinkTransientError, "no space left on the device holding {root}: free space there"),
             (exceptions.DeltaError, SinkTerminalError, "Delta Lake error in {root}: {exc}"),
             (OSError, SinkTransientError, "cannot write to {root}: {exc}"),
         ]
@@ -245,7 +170,7 @@ class DeltaSink(WorkingCopySink[_DeltaState]):
             if state.quarantined and last not in state.tables:
                 self._publish_quarantine(state)
         except SinkError as exc:
-            raise type(exc)(f"{exc}. {_partial(names, list(report))}") from exc
+            raise type(exc)(f"{exc}. {partial(names, list(report))}") from exc
         finally:
             self._discard()
         self.last_commit = report
@@ -290,7 +215,7 @@ class DeltaSink(WorkingCopySink[_DeltaState]):
         if data is not None and state.txn is not None:
             done = data.transaction_version(state.txn[0])
             replayed = done is not None and done >= state.txn[1]
-        return _Table(spec, WorkingTable(spec, _Snapshot(spec, data, marks), state.db()), data, marks, replayed)
+        return _Table(spec, WorkingTable(spec, Snapshot(spec, data, marks), state.db()), data, marks, replayed)
 
     def _wm_path(self, spec: TableSpec) -> str:
         path = self._table_url("_tidemark", watermark_spec(spec).name)
@@ -304,7 +229,7 @@ class DeltaSink(WorkingCopySink[_DeltaState]):
         }
         partitions = list(data.metadata().partition_columns)
         where = f"{self.display} ({self._path(spec)})"
-        columns_to_add(spec, stored, lambda have, want: have == _delta_type(want), where=where, partitions=partitions)
+        columns_to_add(spec, stored, lambda have, want: have == delta_type(want), where=where, partitions=partitions)
 
     # -- writes -------------------------------------------------------------------------------------------------
     def write(self, spec: TableSpec, rows: pa.Table, scopes: pa.Table | None, mode: Mode) -> WriteCounts:
@@ -320,7 +245,7 @@ class DeltaSink(WorkingCopySink[_DeltaState]):
         for attempt in range(self.config.commit_retries + 1):
             try:
                 return self._apply(table)
-            except (self._conflict, _Lost) as exc:
+            except (self._conflict, Lost) as exc:
                 if attempt == self.config.commit_retries:
                     # nothing published yet: the whole run may start over (the runtime does); else it must not
                     published = self._state().published
@@ -350,7 +275,7 @@ class DeltaSink(WorkingCopySink[_DeltaState]):
             self._publish_watermarks(table)
         if table.data is None:
             if self._exists(self._path(spec)):
-                raise _Lost("the table was created by another writer")
+                raise Lost("the table was created by another writer")
             rows = conform(work.rows(), stored_schema(spec), nullable=False)
             self._commit_op(lambda: self._write(self._path(spec), rows, mode="error", spec=spec))
             return {"inserted": rows.num_rows, "updated": 0, "deleted": 0}
@@ -370,36 +295,9 @@ class DeltaSink(WorkingCopySink[_DeltaState]):
 
     def _merge(self, table: _Table) -> dict[str, int]:
         spec, work = table.spec, table.work
-        raw = work.upserts()
-        upserts = conform(raw, spec.arrow_schema)
-        for name in (STORED_HASH, STORED_TS):
-            upserts = upserts.append_column(name, raw.column(name).cast(raw.schema.field(name).type))
-        source = upserts.append_column(OP, pa.array(["u"] * upserts.num_rows, pa.string()))
         deletes = work.deletes()
-        if deletes.num_rows:
-            tombstones = conform(deletes, spec.arrow_schema)
-            for name in (STORED_HASH, STORED_TS):
-                kind = upserts.schema.field(name).type
-                tombstones = tombstones.append_column(name, pa.nulls(deletes.num_rows, kind))
-            tombstones = tombstones.append_column(OP, pa.array(["d"] * deletes.num_rows, pa.string()))
-            source = pa.concat_tables([source, tombstones])
-        q = _quote
-        on = " AND ".join(f"t.{q(c)} = s.{q(c)}" for c in spec.primary_key)
-        values = {q(c): f"s.{q(c)}" for c in (*spec.column_names, HASH_COLUMN)}
-        is_upsert = f"s.{q(OP)} = 'u'"
-        merger = table.data.merge(
-            source, predicate=on, source_alias="s", target_alias="t", commit_properties=self._props()
-        )
-        if "upsert" in work.modes:
-            merger = merger.when_matched_update(
-                values, predicate=f"{is_upsert} AND ({_unchanged_since_read(spec)} OR {_newer(spec)})"
-            )
-        merger = merger.when_not_matched_insert(values, predicate=is_upsert)
-        if deletes.num_rows:
-            assert spec.timestamp is not None
-            # a tombstone carries its scope's watermark: the stored row goes only while still older than it
-            older = rules.older_sql("delta", spec.timestamp, "t", "s")
-            merger = merger.when_matched_delete(predicate=f"s.{q(OP)} = 'd' AND {older}")
+        source = merge_source(spec, work.upserts(), deletes)
+        merger = row_merge(table.data, spec, source, work.modes, bool(deletes.num_rows), self._props())
         metrics = self._commit_op(merger.execute)
         return {
             "inserted": int(metrics["num_target_rows_inserted"]),
@@ -421,27 +319,16 @@ class DeltaSink(WorkingCopySink[_DeltaState]):
         changes = conform(changes, watermark_schema(table.spec), nullable=False)
         if table.marks is None:
             if self._exists(path):
-                raise _Lost("the watermark table was created by another writer")
+                raise Lost("the watermark table was created by another writer")
             self._commit_op(lambda: self._write(path, changes, mode="error", spec=None))
             return
-        q = _quote
-        assert wm.timestamp is not None
-        on = " AND ".join(f"t.{q(c)} = s.{q(c)}" for c in wm.primary_key)
-        ts = q(wm.timestamp)
-        merger = (
-            table.marks.merge(
-                changes, predicate=on, source_alias="s", target_alias="t", commit_properties=self._props()
-            )  # the stored mark moves only forward: to the greater of the two (rules.sql_merged_mark)
-            .when_matched_update({ts: f"s.{ts}"}, predicate=rules.older_sql("delta", wm.timestamp, "t", "s"))
-            .when_not_matched_insert_all()
-        )
-        self._commit_op(merger.execute)
+        self._commit_op(mark_merge(table.marks, wm, changes, self._props()).execute)
 
     def _add_columns(self, table: _Table) -> None:
         stored = {f.name for f in table.data.schema().fields}
         new = [c for c in table.spec.columns if c.name not in stored]
         if new:
-            fields = [self._dl.Field(c.name, _delta_type(c.type), nullable=True) for c in new]
+            fields = [self._dl.Field(c.name, delta_type(c.type), nullable=True) for c in new]
             self._commit_op(lambda: table.data.alter.add_columns(fields, commit_properties=self._props()))
 
     def _props(self) -> Any:
@@ -479,7 +366,7 @@ class DeltaSink(WorkingCopySink[_DeltaState]):
                 raise  # KeyboardInterrupt, SystemExit
             error = translate(self._errors, exc, root=self.root)
             if error is None and panic:
-                error = SinkTerminalError(f"Delta Lake failed in {self.root}: {_first_line(exc)}")
+                error = SinkTerminalError(f"Delta Lake failed in {self.root}: {first_line(exc)}")
             if error is None:
                 raise
             raise error from exc
@@ -513,58 +400,6 @@ class DeltaSink(WorkingCopySink[_DeltaState]):
                 "files_vacuumed": len(removed),
             }
         return report
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
-def _partial(names: list[str], done: list[str]) -> str:
-    """What a failed commit left: each table is one Delta commit, so some may be published and others not."""
-    rest = [n for n in names if n not in done]
-    if not done:
-        return "No table was written"
-    return (
-        f"Written before the failure: {', '.join(done)}; not written: {', '.join(rest) or 'the quarantine'}. "
-        "Run the same input again: it completes them (a rerun is idempotent)"
-    )
-
-
-class _DiskFullMeta(type):
-    def __instancecheck__(cls, exc: object) -> bool:
-        text = str(exc)
-        return "No space left on device" in text or "os error 28" in text
-
-
-class _DiskFull(Exception, metaclass=_DiskFullMeta):
-    """Matches (``isinstance``) any exception whose text says the disk is full: delta-rs reports it as a DeltaError,
-    an OSError or a panic, with the OS's words inside."""
-
-
-class _Lost(Exception):
-    """Another writer created a table this transaction meant to create: retry against it."""
-
-
-def _quote(name: str) -> str:
-    return "`" + name.replace("`", "``") + "`"
-
-
-def _delta_type(ltype: LogicalType) -> str:
-    if ltype.kind == "decimal":
-        return f"decimal({ltype.precision},{ltype.scale})"
-    return _TYPES[ltype.kind]
-
-
-def _unchanged_since_read(spec: TableSpec) -> str:
-    """The stored row is still the one the working copy decided against (no other writer got there first)."""
-    read = rules.Row("s", STORED_TS if spec.timestamp else None, STORED_HASH)
-    return rules.render(rules.sql_same(rules.Row("t", spec.timestamp), read), "delta")
-
-
-def _newer(spec: TableSpec) -> str:
-    """The contract's guard: the source row wins (contract/rules.py)."""
-    return rules.wins_sql("delta", spec.timestamp, "s", "t", spec.tie)
 
 
 __all__ = ["DeltaConfig", "DeltaSink"]
