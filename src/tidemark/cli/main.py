@@ -10,19 +10,21 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from tidemark.cli import deploy as deploy_cli
 from tidemark.cli import history as history_cli
+from tidemark.cli import mappings as mappings_cli
 from tidemark.cli import mlb as mlb_cli
 from tidemark.cli import project as project_cli
 from tidemark.cli import raw as raw_cli
 from tidemark.cli import schema as schema_cli
+from tidemark.cli import stores as stores_cli
 from tidemark.cli import stream as stream_cli
+from tidemark.cli.inputs import lineage_inputs, raw_or_documents, spark_options
 from tidemark.cli.observing import (
     LineageOpt,
     MetricsOpt,
@@ -34,12 +36,11 @@ from tidemark.cli.observing import (
     show_progress,
     write_observers,
 )
-from tidemark.cli.render import ProgressReporter, RowProgressReporter, print_whole, render_result, styled
+from tidemark.cli.render import ProgressReporter, RowProgressReporter, render_result, styled
 from tidemark.errors import ConfigError, ContractError, TidemarkError
 
 if TYPE_CHECKING:
-    from tidemark.compile.plan import Plan
-    from tidemark.sources import Source
+    pass
 
 app = typer.Typer(
     name="tidemark",
@@ -210,10 +211,10 @@ def run_cmd(
 
     filters = raw_filters(since, until, games or [])
     paths = [*(inputs or []), *(more_inputs or [])]
-    source = _raw_or_documents(raw, select, filters, paths, int(max_document_mb * 2**20))
+    source = raw_or_documents(raw, select, filters, paths, int(max_document_mb * 2**20))
     if mapping == "mlb:*":  # every document to the mapping its envelope names (domains/mlb/routing.py)
         options = {"mode": mode, "batch_documents": batch_documents, "engine": engine}
-        observed = observed_runs(sink=sink, inputs=lambda: _lineage_inputs(source), metrics=metrics, lineage=lineage)
+        observed = observed_runs(sink=sink, inputs=lambda: lineage_inputs(source), metrics=metrics, lineage=lineage)
         ok = mlb_cli.run_routed(source, sink, as_json=as_json, strict=strict, run=observed, **options)
         if not ok:
             raise typer.Exit(1)
@@ -224,7 +225,7 @@ def run_cmd(
         reporter,
         mapping=mapping,
         sink=sink,
-        inputs=lambda: _lineage_inputs(source),
+        inputs=lambda: lineage_inputs(source),
         metrics=metrics,
         lineage=lineage,
     )
@@ -238,7 +239,7 @@ def run_cmd(
             batch_documents=batch_documents,
             engine=engine,
             max_document_bytes=int(max_document_mb * 2**20),
-            engine_options=_spark_options(spark_master, spark_conf or []),
+            engine_options=spark_options(spark_master, spark_conf or []),
             workers=workers,
             reprocess=reprocess,
             commit_every=commit_every,
@@ -254,60 +255,6 @@ def run_cmd(
         render_result(out, result)
     if not result.ok or (strict and result.warnings):
         raise typer.Exit(1)
-
-
-def _lineage_inputs(source: list[Path] | Source) -> list[Any]:
-    """The lineage's input datasets: the --input paths, standard input, or the raw store (as the run ledger
-    describes a source: history/ledger.py)."""
-    from tidemark.history.ledger import describe_inputs
-    from tidemark.observe.lineage import file_inputs, raw_input
-
-    if isinstance(source, list):
-        return file_inputs(source)
-    given = describe_inputs(source, None)
-    if "raw" in given:
-        return [raw_input(given["raw"], given["select"])]
-    return file_inputs([Path(p) for p in given.get("paths", ["-"])])
-
-
-def _raw_or_documents(
-    raw: str | None, select: str | None, filters: dict[str, Any], inputs: list[Path], max_bytes: int
-) -> list[Path] | Source:
-    """``--raw`` (a raw store, all of it or ``--select`` / ``--since`` / ``--until`` / ``--game``) or ``--input``
-    (files, directories, standard input)."""
-    if raw is None:
-        if select is not None or any(filters.values()):
-            raise ConfigError("--select, --since, --until and --game pick records of a raw store: give --raw too")
-        if not inputs:
-            raise ConfigError("give --input FILES (or --raw RAW to rebuild from a raw store)")
-        return _documents(inputs, max_bytes)
-    if inputs:
-        raise ConfigError("give either --input or --raw, not both")
-    from tidemark.raw import RawSource
-
-    return RawSource(raw, select=select, **filters)
-
-
-def _documents(inputs: list[Path], max_document_bytes: int) -> list[Path] | Source:
-    """The paths given to ``--input`` (the values after the first one arrive as arguments), or standard input."""
-    if Path("-") not in inputs:
-        return inputs
-    if len(inputs) > 1:
-        raise ConfigError("--input -: standard input is read alone; give files and directories in another run")
-    from tidemark.sources.stdin import StdinSource
-
-    return StdinSource(max_document_bytes=max_document_bytes)
-
-
-def _spark_options(master: str | None, conf: list[str]) -> dict[str, Any]:
-    """The Spark engine's options from ``--spark-master`` / ``--spark-conf k=v`` (none given: none)."""
-    options: dict[str, Any] = {} if master is None else {"master": master}
-    for setting in conf:
-        key, sep, value = setting.partition("=")
-        if not sep or not key.strip():
-            raise ConfigError(f"--spark-conf {setting!r}: give key=value, e.g. spark.executor.memory=4g")
-        options.setdefault("conf", {})[key.strip()] = value
-    return options
 
 
 @app.command("write")
@@ -359,165 +306,8 @@ def write_cmd(
         raise typer.Exit(1)
 
 
-@app.command()
-def validate(
-    mappings: Annotated[list[str], typer.Argument(help="Mapping files or built-in names; mlb:* for all of mlb.")],
-    sink: Annotated[str | None, typer.Option(help="Check names against this store (default: the strictest).")] = None,
-    sample: Annotated[
-        list[Path] | None,
-        typer.Option(help="Documents (files, directories) to try the mapping on: paths that never resolve (repeat)."),
-    ] = None,
-    strict: Annotated[bool, typer.Option("--strict", help="With --sample: exit 1 on a finding too.")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the findings as JSON (only that on stdout).")] = False,
-) -> None:
-    """Check mapping files; print every problem with file:line:col and its YAML path."""
-    from tidemark.mapping.loader import expand_refs
-
-    found = [_validate_one(ref, sink) for ref in expand_refs(mappings)]
-    failed = not all(f["ok"] for f in found)
-    if as_json:
-        for f in found:
-            if f["ok"] and sample:
-                f["sample"] = _sample_dict(f["mapping"], sample)
-                failed = failed or (strict and not f["sample"]["ok"])
-        print_json({"ok": not failed, "mappings": found})
-    for f in [] if as_json else found:
-        if f["ok"]:
-            out.print(styled("✓", "green", f" {f['path']}: {f['tables']} tables"))
-            if sample and _print_sample(f["mapping"], sample) and strict:
-                failed = True
-        elif f["path"] is None:  # it did not load: the loader's message, as it words it
-            err.print(styled("✗", "red", " " + "\n".join(f["problems"])))
-        else:
-            err.print("\n".join(f"✗ {line}" for line in f["problems"]))
-    if failed:
-        raise typer.Exit(1)
-
-
-def _sample_dict(mapping: str, sample: list[Path]) -> dict[str, Any]:
-    """``validate --sample --json``: what the sample showed, as plain data."""
-    from tidemark.runtime.sample import check_sample
-
-    report = check_sample(mapping, sample)
-    return {
-        "ok": bool(report.ok and report.documents),
-        "documents": report.documents,
-        "rows": dict(report.rows),
-        "findings": [str(f) for f in report.findings],
-        "rejected": [{"origin": str(d.origin), "reason": d.reason} for d in report.rejected],
-    }
-
-
-def _validate_one(ref: str, sink: str | None) -> dict[str, Any]:
-    """What ``tidemark validate`` found in one mapping: ok, its path and tables, or its problems (one per line)."""
-    from tidemark.mapping.loader import load_mapping
-    from tidemark.sinks.names import mapping_name_problems
-
-    try:
-        mapping, path = load_mapping(ref)
-    except TidemarkError as exc:
-        return {"mapping": ref, "ok": False, "path": None, "tables": None, "problems": str(exc).splitlines()}
-    names = mapping_name_problems(mapping, path, sink)
-    return {"mapping": ref, "ok": not names, "path": str(path), "tables": len(mapping.targets), "problems": names}
-
-
-def _print_sample(mapping: str, sample: list[Path]) -> bool:
-    """Try ``mapping`` on the sample documents; print what never resolved. True when something was found."""
-    from tidemark.runtime.sample import check_sample
-
-    report = check_sample(mapping, sample)
-    out.print(f"  sample: {report.documents:,} document(s), {sum(report.rows.values()):,} row(s)")
-    for finding in report.findings:
-        err.print(f"warning: {finding}")
-    for doc in report.rejected:
-        err.print(f"warning: {doc.origin}: document rejected: {doc.reason}")
-    if not report.documents:
-        err.print("warning: the sample holds no document the mapping accepts")
-    return not report.ok or not report.documents
-
-
-@app.command()
-def tables(
-    mapping: Annotated[str, typer.Argument(help="Mapping file or built-in name; mlb:* for all of mlb.")],
-) -> None:
-    """List the tables a mapping produces, with keys, scope and parent (mlb:*: a list per built-in mapping)."""
-    from tidemark.compile.plan import compile_mapping
-    from tidemark.mapping.loader import expand_refs, load_mapping
-
-    refs = expand_refs([mapping])
-    for ref in refs:
-        plan = compile_mapping(load_mapping(ref)[0])
-        _print_tables(plan, ref if ref != mapping else plan.source_name)
-
-
-def _print_tables(plan: Plan, label: str) -> None:
-    grid = Table(title=f"{label}: {len(plan.targets)} tables")
-    grid.add_column("table", no_wrap=True)
-    for col in ("rows", "primary key", "scope", "columns", "parent"):
-        grid.add_column(col)
-    for t in plan.targets:
-        grid.add_row(
-            t.name,
-            t.rows.text + (f" [{len(t.filter)} filter]" if t.filter else ""),
-            ", ".join(t.spec.primary_key),
-            ", ".join(t.spec.scope),
-            str(len(t.spec.columns)),
-            t.parent or "",
-        )
-    print_whole(out, grid)
-
-
-@app.command()
-def docs(
-    mappings: Annotated[list[str], typer.Argument(help="Mapping files or built-in names; mlb:* for all of mlb.")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="Directory for the Markdown pages.")],
-    title: Annotated[str, typer.Option(help="Title of the index page.")] = "Table reference",
-) -> None:
-    """Generate a Markdown table reference (columns, types, keys, source paths) from mappings."""
-    from tidemark.docs_gen import write
-
-    written = write(mappings, output, title)
-    out.print(f"wrote {len(written)} pages to {output}", highlight=False)
-
-
-@app.command()
-def grants(
-    schemas: Annotated[list[str], typer.Option("--schema", help="Schema to give read access to (repeat).")],
-    role: Annotated[str, typer.Option("--role", help="The read-only role (created NOLOGIN if missing).")],
-    owner: Annotated[str | None, typer.Option(help="Role tidemark writes with (for future tables).")] = None,
-    database: Annotated[str | None, typer.Option(help="Also grant CONNECT on this database.")] = None,
-    create_role: Annotated[bool, typer.Option(help="Include CREATE ROLE.")] = True,
-) -> None:
-    """Print the PostgreSQL SQL for a read-only role on tidemark's schemas (least privilege)."""
-    from tidemark.sinks.pg_grants import read_only_grants
-
-    sys.stdout.write(read_only_grants(schemas, role, owner=owner, database=database, create_role=create_role))
-
-
-@app.command()
-def maintain(
-    sink: Annotated[str, typer.Option("--sink", "-s", help="The store, e.g. delta:lake or parquet:out.")],
-    retention_hours: Annotated[
-        int | None, typer.Option(help="Keep unreferenced files younger than this (Delta default 168, files 0).")
-    ] = None,
-) -> None:
-    """Compact small files and delete unreferenced ones (Delta: OPTIMIZE + VACUUM; Parquet/CSV: one file per
-    partition, leftovers of crashed runs removed)."""
-    from tidemark.sinks import open_sink
-
-    with open_sink(sink) as target:
-        report = target.maintain(retention_hours=retention_hours)
-    if not report:
-        out.print(f"{target.display}: nothing to maintain", highlight=False)
-        return
-    grid = Table(title=f"maintained {target.display}")
-    grid.add_column("table", no_wrap=True)
-    columns = sorted({k for counts in report.values() for k in counts})
-    for col in columns:
-        grid.add_column(col.replace("_", " "), justify="right")
-    for name, counts in report.items():
-        grid.add_row(name, *(str(counts.get(c, 0)) for c in columns))
-    out.print(grid)
+mappings_cli.register(app)  # tidemark validate / tables / docs
+stores_cli.register(app)  # tidemark grants / maintain
 
 
 #: how the Python API names an option (in messages of tidemark.write) -> how the command line spells it

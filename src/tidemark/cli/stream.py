@@ -100,10 +100,10 @@ def stream_cmd(
     )
     follow: Any = functools.partial(stream, engine=engine, workers=workers)
     if engine == "spark":  # a Spark Structured Streaming query over the same micro-batches
-        from tidemark.cli.main import _spark_options
+        from tidemark.cli.inputs import spark_options
         from tidemark.engines.spark_stream import spark_stream
 
-        options = _spark_options(spark_master, spark_conf or [])
+        options = spark_options(spark_master, spark_conf or [])
         follow = functools.partial(spark_stream, **options, checkpoint_location=spark_checkpoint)
     if mapping == ALL:  # every endpoint of the raw store to the mapping that reads it (domains/mlb/routing.py)
         if name or spark_checkpoint or metrics or metrics_port or lineage:
