@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 from tests.conftest import DATA, GAME_747175
 from tests.mlb_replay import add_schedule, add_sequence, feed, listed, live_snapshot, replay_root
 from tests.observe_helpers import check_facets, events, free_port, samples, validator
-from tidemark.cli import mlb as mlb_cli
+from tidemark.cli import mlb_render
 from tidemark.cli.main import app
 from tidemark.cli.observing import settings
 from tidemark.observe import Observers
@@ -149,11 +149,11 @@ def test_run_of_every_mlb_mapping_is_observed_per_mapping(tmp_path: Path) -> Non
 
 
 def test_quiet_silences_the_backfill_bar_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(mlb_cli, "err", Console(file=io.StringIO(), force_terminal=True))
-    with mlb_cli._progress() as bar:
+    monkeypatch.setattr(mlb_render, "err", Console(file=io.StringIO(), force_terminal=True))
+    with mlb_render.progress() as bar:
         assert bar.progress is not None  # a terminal: a bar
     monkeypatch.setattr(settings, "quiet", True)
-    with mlb_cli._progress() as bar:
+    with mlb_render.progress() as bar:
         assert bar.progress is None  # tidemark --quiet backfill ...: none
 
 

@@ -19,25 +19,25 @@ from types import FrameType
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from tidemark.cli import observing
+from tidemark.cli.mlb_render import (
+    err,
+    log,
+    out,
+    print_backfill,
+    print_live,
+    print_load,
+    print_routed_streams,
+    progress,
+)
 from tidemark.cli.observing import LineageOpt, MetricsOpt, MetricsPortOpt, load_observers
 from tidemark.domains.mlb.load import loader, stream_loader
 from tidemark.errors import ConfigError
 
 if TYPE_CHECKING:
     from tidemark.domains.mlb.client import StatsApiClient
-    from tidemark.domains.mlb.client.backfill import BackfillSummary
-    from tidemark.domains.mlb.client.live import LiveSummary
-    from tidemark.domains.mlb.routing import RoutedStreams
-    from tidemark.http import FetchStats
     from tidemark.http.clock import Clock
-    from tidemark.runtime.stream import StreamResult
 
-out = Console(soft_wrap=True, markup=False, highlight=False)  # messages print as they are (see cli/main.py)
-err = Console(stderr=True, soft_wrap=True, markup=False, highlight=False)
 
 RawOpt = Annotated[str, typer.Option("--raw", help="The raw store: a directory, duckdb:FILE or postgresql://...")]
 ReplayOpt = Annotated[
@@ -187,15 +187,15 @@ def backfill_cmd(
         people_batch=people_batch,
     )
     with _client(replay, record, rate, concurrency) as api, open_raw(raw, create=True) as store:
-        with _progress() as reporter:
+        with progress() as reporter:
             summary = backfill(api, store, settings, reporter)
-        _print_backfill(summary, api.stats, store.display)
+        print_backfill(summary, api.stats, store.display)
         if mapping is not None and sink is not None:
             watch = load_observers("backfill", mapping, store, sink, metrics=metrics, lineage=lineage)
             with watch.watching():
                 load = loader(mapping, store, sink, engine=engine, batch_documents=batch_documents, reporter=watch)
                 result = load()
-            _print_load(result)
+            print_load(result)
     if not summary.ok:
         raise typer.Exit(1)
 
@@ -248,8 +248,8 @@ def live_cmd(
         watch = load_observers("live", mapping, store, sink, metrics=metrics, port=metrics_port, lineage=lineage)
         load = loader(mapping, store, sink, engine=engine, batch_documents=batch_documents, reporter=watch)
         with watch.watching():
-            summary = live(api, store, when, load=load, options=options, stop=stop, log=_log)
-        _print_live(summary, api.stats, store.display)
+            summary = live(api, store, when, load=load, options=options, stop=stop, log=log)
+        print_live(summary, api.stats, store.display)
 
 
 def _client(
@@ -322,32 +322,6 @@ def today_in_new_york() -> date:
         return (datetime.now(UTC) - timedelta(hours=4)).date()
 
 
-class _Bar:
-    """The backfill's progress: one bar per phase (schedule, feeds, ...) with ETA; silent when not a terminal."""
-
-    def __init__(self, progress: Progress | None) -> None:
-        self.progress = progress
-        self.task: Any = None
-
-    def phase(self, name: str, total: int) -> None:
-        if self.progress is not None and total:
-            self.task = self.progress.add_task(name, total=total)
-
-    def advance(self, done: int = 1) -> None:
-        if self.progress is not None and self.task is not None:
-            self.progress.advance(self.task, done)
-
-
-@contextmanager
-def _progress() -> Iterator[_Bar]:
-    if not err.is_terminal or observing.settings.quiet:  # tidemark --quiet backfill ...: no bar either
-        yield _Bar(None)
-        return
-    columns = (TextColumn("{task.description:>9}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=err, transient=False) as progress:
-        yield _Bar(progress)
-
-
 @contextmanager
 def _on_sigterm(stop: threading.Event) -> Iterator[None]:
     """SIGTERM sets ``stop``: the round in progress (and its load) finishes, then the command ends."""
@@ -363,68 +337,6 @@ def _on_sigterm(stop: threading.Event) -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, before)
-
-
-def _log(message: str) -> None:
-    err.print(f"{datetime.now(UTC):%H:%M:%S} {message}")
-
-
-def _fetch_line(stats: FetchStats) -> str:
-    return f"{stats.requests} requests, {stats.bytes:,} bytes, {stats.retries} retries, {stats.failures} failures"
-
-
-def _print_backfill(summary: BackfillSummary, stats: FetchStats, display: str) -> None:
-    related = "".join(f", {count} {name}" for name, count in summary.related.items())
-    out.print(
-        f"backfill {summary.start} .. {summary.end}: {summary.games} final games, {summary.fetched} fetched, "
-        f"{summary.stored} already stored, {summary.not_final} not final{related}"
-    )
-    out.print(f"{_fetch_line(stats)}; {display}: {summary.appended} appended, {summary.duplicates} duplicates")
-    for failure in summary.failures:
-        err.print(f"failed: {failure}")
-    if summary.failures:
-        err.print("run the same command again to fetch what failed (what is stored is not fetched again)")
-
-
-def _print_live(summary: LiveSummary, stats: FetchStats, display: str) -> None:
-    states = ", ".join(f"{pk} {state}" for pk, state in summary.games.items()) or "none"
-    out.print(f"live {summary.day}: {summary.reason}; games: {states}")
-    out.print(
-        f"{summary.polls} polls, {summary.snapshots} new snapshots, {summary.unchanged} unchanged, "
-        f"{summary.loads} loads, {len(summary.errors)} errors; {_fetch_line(stats)}; {display}"
-    )
-
-
-def _print_load(result: StreamResult | RoutedStreams) -> None:
-    from tidemark.domains.mlb.routing import RoutedStreams
-
-    if isinstance(result, RoutedStreams):
-        print_routed_streams(result)
-        return
-    _print_stream(result)
-
-
-def _print_stream(result: StreamResult) -> None:
-    from tidemark.cli.render import render_result
-
-    render_result(out, result.result)
-    out.print(
-        f"stream {result.name}: {result.batches:,} micro-batches committed now "
-        f"({result.checkpoint.batch:,} in all; resumable: run the same command again)"
-    )
-
-
-def print_routed_streams(routed: RoutedStreams) -> None:
-    """What ``mlb:*`` streamed: each stream's result, then (on standard error) the endpoints no mapping reads."""
-    for result in routed.results.values():
-        _print_stream(result)
-    if not routed.results:
-        out.print("no record of an endpoint a built-in mapping reads: nothing loaded")
-    for kind, unrouted in routed.unrouted.items():
-        err.print(
-            f"not loaded: {unrouted.documents:,} records of {kind} in {unrouted.first} (no built-in mapping reads "
-            "them); see `tidemark mappings`"
-        )
 
 
 __all__ = ["print_routed_streams", "register", "stream_loader", "today_in_new_york"]

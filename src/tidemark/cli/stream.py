@@ -147,7 +147,7 @@ def _stream_routed(
 ) -> bool:
     """``tidemark stream --mapping mlb:*``: one stream per endpoint of the raw store a built-in mapping reads; the
     endpoints none reads are reported. True when every stream went well (with ``--once``)."""
-    from tidemark.cli.mlb import print_routed_streams
+    from tidemark.cli.mlb_render import print_routed_streams
     from tidemark.domains.mlb.routing import stream_all
     from tidemark.raw import open_raw
 
