@@ -11,6 +11,9 @@ its own child process (peak RSS: ``os.wait4``'s ``ru_maxrss`` of that child, whi
 reaped; CPU: the child's user + system time, workers included):
 
 - floor: read every file + ``orjson.loads`` (nothing extracted);
+- floor + plain INSERT: the same, then the tables of the DuckDB first load (already built, as Arrow) inserted with
+  plain ``INSERT`` into an empty DuckDB file made from the mapping's DDL (``tidemark schema ddl``: the same columns
+  and primary keys, no contract): the least a load of this corpus costs, the floor of the first-load goal;
 - extract: the local engine over the files with 1 and with 2 workers (``LocalEngine(plan, workers=N)``);
 - DuckDB and PostgreSQL: ``tidemark.run`` first load, the same files again (unchanged), the corpus rewritten one hour
   newer (all updated), then two hours older (all skipped); the counts of each phase are checked;
@@ -73,6 +76,57 @@ def child_floor(files: list[str]) -> dict[str, Any]:
     for f in files:
         orjson.loads(Path(f).read_bytes())
     return {"seconds": time.perf_counter() - start}
+
+
+def child_export(db: str, folder: str) -> dict[str, Any]:
+    """The mapping's columns of every table of ``db`` as an Arrow IPC file in ``folder`` (not measured)."""
+    import duckdb
+    import pyarrow as pa
+
+    from tidemark.compile.plan import compile_mapping
+    from tidemark.mapping.loader import load_mapping
+
+    con = duckdb.connect(db, read_only=True)
+    rows = 0
+    for target in compile_mapping(load_mapping("mlb:live_game")[0]).targets:
+        spec = target.spec
+        columns = ", ".join(f'"{f.name}"' for f in spec.arrow_schema)  # the DDL's: data + content hash
+        table = con.execute(f'SELECT {columns} FROM "{spec.schema}"."{spec.name}"').to_arrow_table()
+        path = str(Path(folder) / f"{spec.schema}.{spec.name}.arrow")
+        with pa.OSFile(path, "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+            writer.write_table(table)
+        rows += table.num_rows
+    return {"seconds": 0.0, "rows": rows}
+
+
+def child_insert(files: list[str], folder: str, db: str) -> dict[str, Any]:
+    """Read + parse every file, then plain INSERT of the exported tables into a new DuckDB file (one transaction)."""
+    import duckdb
+    import pyarrow as pa
+
+    from tidemark.artifacts.ddl import mapping_ddl
+    from tidemark.compile.plan import compile_mapping
+    from tidemark.mapping.loader import load_mapping
+
+    plan = compile_mapping(load_mapping("mlb:live_game")[0])
+    con = duckdb.connect(db)
+    start = time.perf_counter()
+    for f in files:
+        orjson.loads(Path(f).read_bytes())
+    con.execute("BEGIN")
+    con.execute(mapping_ddl(plan, "duckdb"))
+    rows = 0
+    for target in plan.targets:
+        spec = target.spec
+        with pa.memory_map(str(Path(folder) / f"{spec.schema}.{spec.name}.arrow")) as source:
+            table = pa.ipc.open_file(source).read_all()
+        con.register("incoming", table)
+        con.execute(f'INSERT INTO "{spec.schema}"."{spec.name}" BY NAME SELECT * FROM incoming')
+        con.unregister("incoming")
+        rows += table.num_rows
+    con.execute("COMMIT")
+    con.close()
+    return {"seconds": time.perf_counter() - start, "rows": rows}
 
 
 def child_extract(files: list[str], workers: int) -> dict[str, Any]:
@@ -188,6 +242,9 @@ def postgres_dsn(args: argparse.Namespace) -> tuple[str, Any]:
     return server.dsn(name), server
 
 
+INSERT_FLOOR = "floor + plain INSERT (DuckDB)"
+
+
 def report(rows: list[tuple[str, dict[str, Any]]], games: int) -> None:
     floor = dict(rows)["floor: read + orjson.loads"]
     print(f"\n{'measure':<36}{'docs':>6}{'wall s':>9}{'ms/doc':>8}{'CPU s':>8}{'CPU/floor':>10}{'peak RSS MB':>13}")
@@ -203,6 +260,12 @@ def report(rows: list[tuple[str, dict[str, Any]]], games: int) -> None:
         ratio = (dlt["seconds"] / dlt["documents"]) / (ours["seconds"] / ours["documents"])
         print(f"\ndlt / tidemark per document (first load into DuckDB, wall): {ratio:.0f}x")
     print("CPU/floor: the child's CPU (workers included) per document / the floor's; times are never asserted")
+    if INSERT_FLOOR in found and "duckdb first load" in found:
+        plain, ours = found[INSERT_FLOOR], found["duckdb first load"]
+        print(
+            f"DuckDB first load / (read + orjson.loads + plain INSERT of the same tables): "
+            f"CPU {ours['cpu'] / plain['cpu']:.2f}x, wall {ours['seconds'] / plain['seconds']:.2f}x"
+        )
 
 
 def parent(args: argparse.Namespace) -> None:
@@ -218,7 +281,13 @@ def parent(args: argparse.Namespace) -> None:
         for workers in (1, 2):
             rows.append((f"extract, {workers} worker(s)", measure(me("extract", listing, workers))))
             print(f"  {rows[-1][0]}: {rows[-1][1]['seconds']:.1f} s", flush=True)
-        rows += load_phases(raw, args.games, f"duckdb:{Path(tmp) / 'season.duckdb'}", "duckdb", args.workers)
+        db = Path(tmp) / "season.duckdb"
+        rows += load_phases(raw, args.games, f"duckdb:{db}", "duckdb", args.workers)
+        exported = Path(tmp) / "tables"
+        exported.mkdir()
+        measure(me("export", db, exported))  # the tables, as Arrow: the input of the plain INSERT below
+        rows.insert(1, (INSERT_FLOOR, measure(me("insert", listing, exported, Path(tmp) / "plain.duckdb"))))
+        print(f"  {INSERT_FLOOR}: {rows[1][1]['seconds']:.1f} s, {rows[1][1]['rows']:,} rows", flush=True)
         if not args.no_postgres:
             dsn, server = postgres_dsn(args)
             try:
@@ -236,6 +305,10 @@ def child(argv: list[str]) -> None:
     kind, rest = argv[0], argv[1:]
     if kind == "load":
         found = child_load(rest[0], rest[1], int(rest[2]))
+    elif kind == "export":
+        found = child_export(rest[0], rest[1])
+    elif kind == "insert":
+        found = child_insert(Path(rest[0]).read_text().splitlines(), rest[1], rest[2])
     else:
         files = Path(rest[0]).read_text().splitlines()
         found = child_floor(files) if kind == "floor" else child_extract(files, int(rest[1]))

@@ -17,7 +17,9 @@ def test_the_season_benchmark_runs_on_two_games(tmp_path: Path) -> None:
     done = subprocess.run([*command, "--dir", str(tmp_path)], cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout + done.stderr
     lines = done.stdout.splitlines()
-    for measure in ("floor: read + orjson.loads", "extract, 2 worker(s)", "duckdb first load", "duckdb older"):
+    measures = ("floor: read + orjson.loads", "floor + plain INSERT (DuckDB)", "extract, 2 worker(s)", "duckdb older")
+    for measure in (*measures, "duckdb first load"):
         assert any(line.startswith(measure) for line in lines), measure
     assert "'inserted': 0, 'updated': 0, 'unchanged': " in done.stdout  # the unchanged re-run wrote nothing
+    assert "DuckDB first load / (read + orjson.loads + plain INSERT of the same tables): CPU " in done.stdout
     assert list(tmp_path.iterdir()) == []  # the corpus is removed afterwards
