@@ -38,15 +38,17 @@ from tidemark.runtime.transaction import CONFLICT_RETRIES, Transaction, retry_co
 from tidemark.sinks import SinkConfig, open_sink
 from tidemark.sinks.base import Sink
 from tidemark.sources import MAX_DOCUMENT_BYTES, Source, open_source
+from tidemark.sources.dataframe import run_inputs
 
 __all__ = ["CONFLICT_RETRIES", "STAGES", "BatchWriter", "NullReporter", "Reporter", "RunResult", "run"]
 
 
 def run(
     mapping: str | Path | Mapping | Plan,
-    inputs: Source | str | Path | Iterable[Any],
-    sink: str | SinkConfig | Sink,
+    inputs: Source | str | Path | Iterable[Any] | None = None,
+    sink: str | SinkConfig | Sink | None = None,
     *,
+    documents: Any = None,
     mode: Mode = "upsert",
     reporter: Reporter | None = None,
     batch_documents: int = 64,
@@ -64,6 +66,7 @@ def run(
     ``inputs`` is a :class:`~tidemark.sources.Source`, or what :func:`~tidemark.sources.open_source` makes one of:
     paths (files, directories), a list of documents (:class:`~tidemark.documents.RawDocument`, bytes, dicts), or
     an iterator of documents (read once: a conflict with another writer then fails instead of starting over).
+    ``documents``: instead of ``inputs``, a Spark DataFrame with a ``document`` column (sources/dataframe.py).
     ``engine`` names an engine of :data:`~tidemark.engines.ENGINES`; ``engine_options`` are its settings (for
     ``spark``: ``master``, ``conf``, ``session``). A file's document larger than ``max_document_bytes`` after
     decompression (256 MB by default) is rejected without being read whole. Rejected documents and error rows do
@@ -82,6 +85,7 @@ def run(
     ``tie``: every target's tie mode for this run (``"hash"``, the default and order-independent, or ``"incoming"``:
     at an equal timestamp the later row wins; a mapping sets it per target with ``tie:``; docs/write-contract.md).
     """
+    inputs, sink = run_inputs(inputs, sink, documents, engine)
     if mode not in MODES:
         raise ConfigError(f"unknown mode {mode!r}: use one of {', '.join(MODES)}")
     if max_document_bytes < 1:
