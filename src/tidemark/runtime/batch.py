@@ -111,10 +111,13 @@ def run(
     def attempt() -> RunResult:  # a fresh engine and result: nothing of a rolled-back attempt carries over
         result = RunResult.start(run_id, target.display, mode, {t.name: t.spec for t in plan.targets})
         engine = make_engine(plan)
-        if hasattr(engine, "extract_source"):  # it reads the source where it runs: no document passes through here
-            write_documents(plan, target, engine, source, mode, result, reporter, batch_documents)
-            return result
         ledger = Ledger(plan, mode, reprocess)
+        if hasattr(engine, "extract_source"):  # it reads the source where it runs: no document passes through here
+            ledger.load(target)
+            engine.ledger = ledger  # type: ignore[attr-defined]  # it skips what was applied (engines/spark_applied.py)
+            write_documents(plan, target, engine, source, mode, result, reporter, batch_documents, ledger=ledger)
+            result.unchanged_documents = ledger.skipped
+            return result
         steps = Steps(plan, target, engine, mode, result, reporter, batch_documents, ledger)
         steps.run(source, step)
         return result
@@ -386,7 +389,9 @@ class BatchWriter:
         for rule, rows_broken in checked.broken.items():
             tally[rule] = tally.get(rule, 0) + rows_broken
         rows, keyless = _keyed(t, checked.rows, self.result)
-        prepared = prepare(rows, t.spec, self.mode)
+        prepared = batch.prepared.get(t.name)  # the engine's (engines/spark_prepare.py), if no row was removed since
+        if prepared is None or prepared.rows.num_rows != rows.num_rows:
+            prepared = prepare(rows, t.spec, self.mode)
         prepared.errors[:0] = checked.errors + keyless
         prepared.counts.error += len(checked.errors) + len(keyless)
         self.result.seconds["prepare"] += time.perf_counter() - start  # only this thread adds to "prepare"
