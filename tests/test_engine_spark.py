@@ -37,8 +37,8 @@ pytestmark = pytest.mark.spark
 
 #: columns that differ between two runs of the same input whatever the engine
 VOLATILE = {"run_id", "quarantined_at"}
-#: the ledgers: one row per run (engine, times) and the documents the local engine skips on a re-run (Spark reads
-#: its source itself and records none): they describe the runs, not the data, so they differ by design
+#: the ledgers: one row per run (engine, times) and the documents applied (tests/test_spark_applied.py compares
+#: those): they describe the runs, not the data
 LEDGERS = {"_tidemark.runs", "_tidemark.applied_documents"}
 
 
@@ -89,8 +89,8 @@ def both(
     for engine, options in (("local", None), ("spark", {"chunk_items": chunk_items})):
         db = f"duckdb:{tmp_path / engine}.duckdb"
         results[engine] = [
-            # reprocess: the local engine would skip a document applied by an earlier run of the list (Spark reads its
-            # source itself and applies every document): the comparison is of what each engine extracts and writes
+            # reprocess: every run of the list applies all its documents (skipping those applied by an earlier run is
+            # tests/test_spark_applied.py's): the comparison is of what each engine extracts and writes
             tidemark.run(
                 m, inputs, db, engine=engine, engine_options=options, batch_documents=batch_documents, reprocess=True
             )

@@ -122,3 +122,34 @@ def test_the_documents_are_read_in_the_executors(spark: Any) -> None:
     for got, want in zip(batches, expected, strict=True):
         assert got.tables == want.tables and got.origins == want.origins
     assert len(spark.sparkContext.statusTracker().getJobIdsForGroup(engine.group)) >= 3  # one per item at least
+
+
+def test_the_documents_keyword(spark: Any, tmp_path: Path) -> None:
+    """``run(mapping, sink=..., engine=..., documents=df)``: the positional form's tables and counts, through both
+    engines (the local engine reads the DataFrame on the driver)."""
+    frame = feeds_frame(spark, partitions=2).select("document")
+    positional = tidemark.run("mlb:live_game", frame, f"duckdb:{tmp_path / 'positional.duckdb'}", engine="spark")
+    for engine in ("spark", "local"):
+        db = tmp_path / f"{engine}.duckdb"
+        result = tidemark.run("mlb:live_game", sink=f"duckdb:{db}", engine=engine, documents=frame)
+        assert outcome(result) == outcome(positional) and result.documents == 7 and result.ok
+        assert dump(db) == dump(tmp_path / "positional.duckdb")
+    source = DataFrameSource(feeds_frame(spark), origin_column="origin")
+    result = tidemark.run("mlb:live_game", sink=f"duckdb:{tmp_path / 'source.duckdb'}", documents=source)
+    assert result.documents == 7
+
+
+def test_the_documents_keyword_refuses_what_it_cannot_take(spark: Any, tmp_path: Path) -> None:
+    frame = feeds_frame(spark).select("document")
+    db = f"duckdb:{tmp_path / 'x.duckdb'}"
+    with pytest.raises(ConfigError, match=r"documents= takes a Spark DataFrame .* got a list \(engine 'local'\)"):
+        tidemark.run("mlb:live_game", sink=db, documents=[b"{}"])
+    with pytest.raises(ConfigError, match=r"got a PosixPath \(engine 'spark'\)"):
+        tidemark.run("mlb:live_game", sink=db, engine="spark", documents=FEEDS[0])
+    with pytest.raises(ConfigError, match="got both inputs and documents="):
+        tidemark.run("mlb:live_game", FEEDS, db, engine="spark", documents=frame)
+    with pytest.raises(ConfigError, match="needs a sink"):
+        tidemark.run("mlb:live_game", documents=frame)
+    with pytest.raises(ConfigError, match="needs its documents"):
+        tidemark.run("mlb:live_game", sink=db)
+    assert not (tmp_path / "x.duckdb").exists()

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import pyarrow as pa
 
-from tidemark.contract.prepare import RowError
+from tidemark.contract.prepare import Prepared, RowError
 from tidemark.documents import RawDocument
 
 if TYPE_CHECKING:
@@ -44,12 +44,17 @@ class ExtractBatch:
     ``violations[target][rule]``, when the engine evaluated the mapping's quality rules itself (Spark, in Spark
     SQL: engines/spark_rules.py), says which rows of ``tables[target]`` break the rule; quality/check.py applies it
     instead of evaluating the rule again, and filters it with the rows.
+
+    ``prepared[target]``, when the engine ran the contract's prepare itself (Spark, in its executors:
+    engines/spark_prepare.py), is exactly what ``contract.prepare`` gives for ``tables[target]``; the writer uses it
+    as long as no row of the table was removed since (by a quality rule: the rows left are then prepared again).
     """
 
     tables: dict[str, pa.Table] = field(default_factory=dict)
     scopes: dict[str, pa.Table] = field(default_factory=dict)
     origins: dict[str, list[str]] = field(default_factory=dict)
     violations: dict[str, dict[str, npt.NDArray[np.bool_]]] = field(default_factory=dict)
+    prepared: dict[str, Prepared] = field(default_factory=dict)
     row_errors: list[RowError] = field(default_factory=list)
     rejected: list[RejectedDocument] = field(default_factory=list)
     documents: int = 0

@@ -6,9 +6,10 @@ count of the contract (an in-batch reduction depends on what shares a batch), is
 runs a chunk of work items, one item per partition: ``mapInArrow`` hands each item to a
 :class:`~tidemark.engines.local.LocalEngine` inside the executor (the shared per-document program, the decoder, the
 batching buffer and the Arrow conversion, unchanged) and emits tagged rows: per batch, one Arrow IPC payload per
-target's table and scopes, plus one for the batch's row errors, rejected documents and counts. The driver rebuilds
-the :class:`~tidemark.engines.base.ExtractBatch` objects in document order and hands them to the unchanged
-contract and sink, while the next chunk's job already runs. It never holds more than two chunks' results.
+target's table and scopes, the content hash of the tables prepare leaves as they are (engines/spark_prepare.py),
+plus one for the batch's row errors, rejected documents and counts. The driver rebuilds the
+:class:`~tidemark.engines.base.ExtractBatch` objects in document order and writes them (contract and sink) while
+the next chunk's job runs. It never holds more than two chunks' results.
 
 Where the documents are read:
 
@@ -21,8 +22,7 @@ Where the documents are read:
 - **any other source** (documents in memory, a stream): the driver reads the documents and ships each work item
   to an executor.
 
-The session is the active one if there is one (a test's or a notebook's), else one built from ``master`` and
-``conf``; it is left running for the next run (``spark.stop()`` ends it).
+The session is the active one if there is one, else one built from ``master`` and ``conf``; it is left running.
 """
 
 from __future__ import annotations
@@ -44,14 +44,17 @@ from tidemark.compile.plan import Plan
 from tidemark.documents import RawDocument
 from tidemark.engines.base import ExtractBatch
 from tidemark.engines.local import LocalEngine
+from tidemark.engines.spark_prepare import Eligible, adopt, hashes
 from tidemark.engines.spark_rules import RuleRows, attach, broken_rows, rule_targets
 from tidemark.errors import ConfigError
 from tidemark.sources.base import Source
 from tidemark.sources.dataframe import DataFrameSource
-from tidemark.sources.files import _LINES_SUFFIXES, FileSource, InputFile, read_files
+from tidemark.sources.files import FileSource, InputFile, read_files
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
+
+    from tidemark.runtime.applied import Ledger
 
 DEFAULT_MASTER = "local[*]"
 #: what the engine sets unless the caller's ``conf`` says otherwise (progress bars are the CLI's, not Spark's)
@@ -107,6 +110,10 @@ class SparkEngine:
         #: the targets whose quality rules Spark evaluates (engines/spark_rules.py)
         self.rules = rule_targets(plan)
         self.rule_rows = RuleRows.of(plan, _TAGGED_SCHEMA)
+        #: the run's applied-documents ledger (runtime/applied.py), set by the run: skipped documents are not read
+        self.ledger: Ledger | None = None
+        #: the targets whose tables the executors prepare (engines/spark_prepare.py)
+        self.eligible = Eligible.of(plan)
         if chunk_items is not None and chunk_items < 1:
             raise ConfigError(f"chunk_items must be at least 1, got {chunk_items}")
         if incoming := [t.name for t in plan.targets if t.spec.tie == "incoming"]:
@@ -136,35 +143,12 @@ class SparkEngine:
             from tidemark.engines.spark_frame import frame_batches
 
             return frame_batches(self, source, batch_documents)
-        if not isinstance(source, FileSource):
-            return self.extract(source.read(), batch_documents=batch_documents)
-        return self._batches(self._file_work(source.listed, batch_documents), batch_documents)
+        if not isinstance(source, FileSource):  # read here: the ledger filters them here, as the local engine's
+            documents = source.read() if self.ledger is None else self.ledger.filter(source.read())
+            return self.extract(documents, batch_documents=batch_documents)
+        from tidemark.engines.spark_applied import file_work
 
-    def _file_work(self, files: list[InputFile], batch_documents: int) -> Iterator[_Work]:
-        """The files cut into work items of exactly ``batch_documents`` documents (the last one fewer)."""
-        counts = self._count_documents(files)
-        item: _Work = []
-        size = 0
-        for f, count in zip(files, counts, strict=True):
-            start = 0
-            while start < count:
-                take = min(count - start, batch_documents - size)
-                item.append(_Lines(f, start, take))
-                start, size = start + take, size + take
-                if size == batch_documents:
-                    yield item
-                    item, size = [], 0
-        if item:
-            yield item
-
-    def _count_documents(self, files: list[InputFile]) -> list[int]:
-        """Documents per file: one for a whole-file document (readable or not), the lines of an NDJSON file."""
-        lines = [f for f in files if f.path.name.endswith(_LINES_SUFFIXES)]
-        if not lines:
-            return [1] * len(files)
-        sc = self.spark.sparkContext
-        counted = dict(zip(lines, sc.parallelize(lines, min(len(lines), 64)).map(_count).collect(), strict=True))
-        return [counted.get(f, 1) for f in files]
+        return self._batches(file_work(self, source.listed, batch_documents), batch_documents)
 
     def _batches(self, work: Iterator[_Work], batch_documents: int) -> Iterator[ExtractBatch]:
         """Work items in chunks, one Spark job each (a DataFrame with one partition per item)."""
@@ -209,7 +193,7 @@ class SparkEngine:
             for i, w in enumerate(chunk)
         ]
         frame = self.spark.createDataFrame(pa.Table.from_batches(batches))
-        run = functools.partial(_extract_partition, self.plan, batch_documents, self.rule_rows)
+        run = functools.partial(_extract_partition, self.plan, batch_documents, self.rule_rows, self.eligible)
         return frame.mapInArrow(run, self.tagged_schema)
 
     @property
@@ -223,12 +207,12 @@ class SparkEngine:
         sc.setJobGroup(self.group, "tidemark extract", interruptOnCancel=True)
         tagged = job()
         if not self.rules:
-            return _in_order(_rebuild(tagged.toArrow()))
+            return _in_order(_rebuild(tagged.toArrow(), self.eligible))
         # the quality rules in Spark SQL over the same rows (engines/spark_rules.py): extracted once, kept by Spark
         assert self.rule_rows is not None
         tagged = tagged.persist()
         try:
-            rebuilt = _rebuild(tagged.where(tagged["kind"] != "rules").select(*_TAGGED_FIELDS).toArrow())
+            rebuilt = _rebuild(tagged.where(tagged["kind"] != "rules").select(*_TAGGED_FIELDS).toArrow(), self.eligible)
             sc.setJobGroup(self.rules_group, "tidemark quality rules", interruptOnCancel=True)
             attach(rebuilt, broken_rows(tagged, self.rule_rows, self.rules).toArrow(), self.rules)
         finally:
@@ -278,7 +262,11 @@ def _documents(work: _Work) -> Iterator[RawDocument]:
 
 
 def _extract_partition(
-    plan: Plan, batch_documents: int, rule_rows: RuleRows | None, inputs: Iterator[pa.RecordBatch]
+    plan: Plan,
+    batch_documents: int,
+    rule_rows: RuleRows | None,
+    eligible: Eligible,
+    inputs: Iterator[pa.RecordBatch],
 ) -> Iterator[pa.RecordBatch]:
     """In an executor: the local engine over every work item of the partition, each batch as tagged rows."""
     engine = LocalEngine(plan)
@@ -286,12 +274,15 @@ def _extract_partition(
         for item, payload in zip(record.column(0).to_pylist(), record.column(1).to_pylist(), strict=True):
             work: _Work = pickle.loads(payload)
             for part, batch in enumerate(engine.extract(_documents(work), batch_documents=batch_documents)):
-                yield from emit(item, part, batch, rule_rows)
+                yield from emit(item, part, batch, rule_rows, eligible)
 
 
-def emit(item: int, part: int, batch: ExtractBatch, rule_rows: RuleRows | None) -> Iterator[pa.RecordBatch]:
-    """In an executor: a batch as tagged rows, and with rules its targets' rows for the rules (spark_rules.py)."""
-    tagged = tagged_rows(item, part, batch)
+def emit(
+    item: int, part: int, batch: ExtractBatch, rule_rows: RuleRows | None, eligible: Eligible
+) -> Iterator[pa.RecordBatch]:
+    """In an executor: a batch as tagged rows (the hash columns of its eligible tables: spark_prepare.py), and with
+    rules its targets' rows for the rules (spark_rules.py)."""
+    tagged = tagged_rows(item, part, batch, eligible)
     if rule_rows is None:
         yield tagged
         return
@@ -299,9 +290,10 @@ def emit(item: int, part: int, batch: ExtractBatch, rule_rows: RuleRows | None) 
     yield from rule_rows.rows(item, part, batch)
 
 
-def tagged_rows(item: int, part: int, batch: ExtractBatch) -> pa.RecordBatch:
+def tagged_rows(item: int, part: int, batch: ExtractBatch, eligible: Eligible) -> pa.RecordBatch:
     rows: list[tuple[str, str, bytes]] = [("table", name, _ipc(t)) for name, t in batch.tables.items()]
     rows += [("scopes", name, _ipc(t)) for name, t in batch.scopes.items()]
+    rows += [("hash", name, _ipc(t)) for name, t in hashes(batch, eligible)]
     meta = (batch.row_errors, batch.rejected, batch.documents, batch.bytes_read, batch.time_from_file, batch.origins)
     rows.append(("meta", "", pickle.dumps(meta)))
     kinds, targets, payloads = zip(*rows, strict=True)
@@ -324,27 +316,25 @@ def _ipc(table: pa.Table) -> bytes:
     return sink.getvalue().to_pybytes()  # type: ignore[no-any-return]
 
 
-def _rebuild(tagged: pa.Table) -> dict[tuple[int, int], ExtractBatch]:
+def _rebuild(tagged: pa.Table, eligible: Eligible) -> dict[tuple[int, int], ExtractBatch]:
     """On the driver: the batches of a chunk's tagged rows, by (work item, batch within it)."""
     batches: dict[tuple[int, int], ExtractBatch] = {}
+    hashed: list[tuple[ExtractBatch, str, pa.Table]] = []
     items, parts = tagged.column("item").to_pylist(), tagged.column("part").to_pylist()
     kinds, targets, payloads = (tagged.column(c) for c in ("kind", "target", "payload"))
     for i, (item, part) in enumerate(zip(items, parts, strict=True)):
         batch = batches.setdefault((item, part), ExtractBatch())
         kind, target, payload = kinds[i].as_py(), targets[i].as_py(), payloads[i].as_buffer()
         if kind == "meta":
-            meta = pickle.loads(payload)
-            (
-                batch.row_errors,
-                batch.rejected,
-                batch.documents,
-                batch.bytes_read,
-                batch.time_from_file,
-                batch.origins,
-            ) = meta
+            b = batch
+            b.row_errors, b.rejected, b.documents, b.bytes_read, b.time_from_file, b.origins = pickle.loads(payload)
+        elif kind == "hash":
+            hashed.append((batch, target, pa.ipc.open_stream(payload).read_all()))
         else:
             table = pa.ipc.open_stream(payload).read_all()
             (batch.tables if kind == "table" else batch.scopes)[target] = table
+    for batch, target, hash_column in hashed:
+        batch.prepared[target] = adopt(batch.tables[target], hash_column, eligible.specs[target])
     return batches
 
 

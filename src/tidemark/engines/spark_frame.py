@@ -29,6 +29,7 @@ from tidemark.documents import RawDocument
 from tidemark.engines.base import ExtractBatch
 from tidemark.engines.local import LocalEngine
 from tidemark.engines.spark import SparkEngine, emit
+from tidemark.engines.spark_prepare import Eligible
 from tidemark.engines.spark_rules import RuleRows
 from tidemark.sources.dataframe import DataFrameSource, document
 
@@ -87,13 +88,14 @@ def _chunk(
 
     rows = indexed.where((F.col(ITEM) >= lo) & (F.col(ITEM) < hi))
     rows = rows.repartition(hi - lo, ITEM).sortWithinPartitions(ITEM, INDEX)
-    run = functools.partial(_extract_rows, engine.plan, engine.rule_rows, layout, batch_documents)
+    run = functools.partial(_extract_rows, engine.plan, engine.rule_rows, engine.eligible, layout, batch_documents)
     return rows.mapInArrow(run, engine.tagged_schema)
 
 
 def _extract_rows(
     plan: Plan,
     rule_rows: RuleRows | None,
+    eligible: Eligible,
     layout: tuple[bool, bool],
     batch_documents: int,
     inputs: Iterator[pa.RecordBatch],
@@ -109,10 +111,10 @@ def _extract_rows(
         for values in zip(*columns, strict=True):
             index, row_item = values[fields], values[fields + 1]
             if row_item != item:
-                yield from _item(engine, rule_rows, item, docs, batch_documents)
+                yield from _item(engine, rule_rows, eligible, item, docs, batch_documents)
                 item, docs = row_item, []
             docs.append(document(index, *_fields(values, layout)))
-    yield from _item(engine, rule_rows, item, docs, batch_documents)
+    yield from _item(engine, rule_rows, eligible, item, docs, batch_documents)
 
 
 def _fields(values: tuple[Any, ...], layout: tuple[bool, bool]) -> tuple[Any, Any, Any]:
@@ -123,12 +125,17 @@ def _fields(values: tuple[Any, ...], layout: tuple[bool, bool]) -> tuple[Any, An
 
 
 def _item(
-    engine: LocalEngine, rule_rows: RuleRows | None, item: int | None, docs: list[RawDocument], batch_documents: int
+    engine: LocalEngine,
+    rule_rows: RuleRows | None,
+    eligible: Eligible,
+    item: int | None,
+    docs: list[RawDocument],
+    batch_documents: int,
 ) -> Iterator[pa.RecordBatch]:
     if item is None or not docs:
         return
     for part, batch in enumerate(engine.extract(docs, batch_documents=batch_documents)):
-        yield from emit(item, part, batch, rule_rows)
+        yield from emit(item, part, batch, rule_rows, eligible)
 
 
 __all__ = ["INDEX", "ITEM", "frame_batches"]

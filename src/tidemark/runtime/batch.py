@@ -38,15 +38,17 @@ from tidemark.runtime.transaction import CONFLICT_RETRIES, Transaction, retry_co
 from tidemark.sinks import SinkConfig, open_sink
 from tidemark.sinks.base import Sink
 from tidemark.sources import MAX_DOCUMENT_BYTES, Source, open_source
+from tidemark.sources.dataframe import run_inputs
 
 __all__ = ["CONFLICT_RETRIES", "STAGES", "BatchWriter", "NullReporter", "Reporter", "RunResult", "run"]
 
 
 def run(
     mapping: str | Path | Mapping | Plan,
-    inputs: Source | str | Path | Iterable[Any],
-    sink: str | SinkConfig | Sink,
+    inputs: Source | str | Path | Iterable[Any] | None = None,
+    sink: str | SinkConfig | Sink | None = None,
     *,
+    documents: Any = None,
     mode: Mode = "upsert",
     reporter: Reporter | None = None,
     batch_documents: int = 64,
@@ -64,6 +66,7 @@ def run(
     ``inputs`` is a :class:`~tidemark.sources.Source`, or what :func:`~tidemark.sources.open_source` makes one of:
     paths (files, directories), a list of documents (:class:`~tidemark.documents.RawDocument`, bytes, dicts), or
     an iterator of documents (read once: a conflict with another writer then fails instead of starting over).
+    ``documents``: instead of ``inputs``, a Spark DataFrame with a ``document`` column (sources/dataframe.py).
     ``engine`` names an engine of :data:`~tidemark.engines.ENGINES`; ``engine_options`` are its settings (for
     ``spark``: ``master``, ``conf``, ``session``). A file's document larger than ``max_document_bytes`` after
     decompression (256 MB by default) is rejected without being read whole. Rejected documents and error rows do
@@ -82,6 +85,7 @@ def run(
     ``tie``: every target's tie mode for this run (``"hash"``, the default and order-independent, or ``"incoming"``:
     at an equal timestamp the later row wins; a mapping sets it per target with ``tie:``; docs/write-contract.md).
     """
+    inputs, sink = run_inputs(inputs, sink, documents, engine)
     if mode not in MODES:
         raise ConfigError(f"unknown mode {mode!r}: use one of {', '.join(MODES)}")
     if max_document_bytes < 1:
@@ -107,10 +111,13 @@ def run(
     def attempt() -> RunResult:  # a fresh engine and result: nothing of a rolled-back attempt carries over
         result = RunResult.start(run_id, target.display, mode, {t.name: t.spec for t in plan.targets})
         engine = make_engine(plan)
-        if hasattr(engine, "extract_source"):  # it reads the source where it runs: no document passes through here
-            write_documents(plan, target, engine, source, mode, result, reporter, batch_documents)
-            return result
         ledger = Ledger(plan, mode, reprocess)
+        if hasattr(engine, "extract_source"):  # it reads the source where it runs: no document passes through here
+            ledger.load(target)
+            engine.ledger = ledger  # type: ignore[attr-defined]  # it skips what was applied (engines/spark_applied.py)
+            write_documents(plan, target, engine, source, mode, result, reporter, batch_documents, ledger=ledger)
+            result.unchanged_documents = ledger.skipped
+            return result
         steps = Steps(plan, target, engine, mode, result, reporter, batch_documents, ledger)
         steps.run(source, step)
         return result
@@ -382,7 +389,9 @@ class BatchWriter:
         for rule, rows_broken in checked.broken.items():
             tally[rule] = tally.get(rule, 0) + rows_broken
         rows, keyless = _keyed(t, checked.rows, self.result)
-        prepared = prepare(rows, t.spec, self.mode)
+        prepared = batch.prepared.get(t.name)  # the engine's (engines/spark_prepare.py), if no row was removed since
+        if prepared is None or prepared.rows.num_rows != rows.num_rows:
+            prepared = prepare(rows, t.spec, self.mode)
         prepared.errors[:0] = checked.errors + keyless
         prepared.counts.error += len(checked.errors) + len(keyless)
         self.result.seconds["prepare"] += time.perf_counter() - start  # only this thread adds to "prepare"

@@ -83,6 +83,31 @@ class DataFrameSource:
         return values[0], origin, captured_at
 
 
+def run_inputs(inputs: Any, sink: Any, documents: Any, engine: str) -> tuple[Any, Any]:
+    """``tidemark.run``'s inputs and sink once its ``documents=`` keyword is taken into account.
+
+    ``documents=`` names the run's input when it is a DataFrame of documents: a Spark DataFrame (its ``document``
+    column) or a :class:`DataFrameSource`. Either it or ``inputs`` is given, not both; and the sink is given.
+    """
+    if documents is not None:
+        if inputs is not None:
+            raise ConfigError(
+                "tidemark.run got both inputs and documents=: give the documents once, as inputs (paths, "
+                "documents, a Source) or as documents= (a Spark DataFrame)"
+            )
+        if not (is_spark_frame(documents) or isinstance(documents, DataFrameSource)):
+            raise ConfigError(
+                f"documents= takes a Spark DataFrame with a {DEFAULT_COLUMN!r} column (or a DataFrameSource), got a "
+                f"{type(documents).__name__} (engine {engine!r}): give paths or documents as the inputs instead"
+            )
+        inputs = documents
+    if inputs is None:
+        raise ConfigError("tidemark.run needs its documents: give inputs (paths, documents, a Source) or documents=")
+    if sink is None:
+        raise ConfigError("tidemark.run needs a sink: e.g. sink='duckdb:out.duckdb'")
+    return inputs, sink
+
+
 def document(index: int, value: Any, origin: str | None, captured_at: datetime | None) -> RawDocument:
     """The row at ``index`` as a document; a NULL document is a rejected one (it names the row)."""
     where = origin or f"row {index}"
@@ -111,4 +136,4 @@ def _check(types: dict[str, str], column: str, kinds: tuple[str, ...], option: s
         )
 
 
-__all__ = ["DEFAULT_COLUMN", "DataFrameSource", "document", "is_spark_frame"]
+__all__ = ["DEFAULT_COLUMN", "DataFrameSource", "document", "is_spark_frame", "run_inputs"]
