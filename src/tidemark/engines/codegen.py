@@ -26,6 +26,23 @@ from tidemark.mapping.paths import JsonPath
 RowBuilder = Callable[[Any, Any, tuple[Any, ...], list[Any] | None, Any, list[Any], list[Any] | None], list[Any] | None]
 FieldFn = Callable[[Any, Any, tuple[Any, ...], list[Any] | None, Any], Any]
 Keep = Callable[[Any, Any, tuple[Any, ...]], bool]
+Find = Callable[[Any, Any, tuple[Any, ...], Any], Any]
+
+
+@dataclass(frozen=True)
+class LookupStep:
+    """A ``lookup`` / ``fold`` field, computed once the row's other values are known: ``find(doc, elem, anc, key)``
+    gives the candidate for the value of field ``key_slot`` (a fold: -1, no key), and steps with the same ``memo``
+    share it (found once per row); ``path`` is read from it (a fold's state: by its one key), then the field's
+    ``transform`` and ``default`` apply."""
+
+    slot: int
+    key_slot: int
+    memo: Any
+    find: Find
+    path: tuple[str | int, ...]
+    transform: Callable[[Any], Any] | None = None
+    default: Any = None
 
 
 @dataclass
@@ -35,7 +52,8 @@ class RowRecipe:
     ``fallbacks``: field -> closure; ``base``: slots copied from the walk's per-explode values (document fields,
     the snapshot time); ``previous``: field -> (group, path) read from ``prev[group]``, the element before in that
     group's partition; ``transforms`` / ``defaults``: applied to the fields computed here (not to ``base``);
-    ``conditions``: the filter, with ``keep`` its closure for conditions not inlined."""
+    ``conditions``: the filter, with ``keep`` its closure for conditions not inlined; ``lookups``: the lookup and
+    fold fields, in declaration order (a lookup may use the value of an earlier one)."""
 
     inline: set[int] = field(default_factory=set)
     parent_slots: dict[int, int] = field(default_factory=dict)
@@ -47,6 +65,7 @@ class RowRecipe:
     defaults: dict[int, Any] = field(default_factory=dict)
     conditions: tuple[Condition, ...] = ()
     keep: Keep | None = None
+    lookups: list[LookupStep] = field(default_factory=list)
 
 
 class _Source:
@@ -206,12 +225,40 @@ def build_row_function(fields: Sequence[FieldPlan], recipe: RowRecipe) -> RowBui
         if j in recipe.defaults:
             src.lines.append(f"    if x{j} is None: x{j} = {src.constant(recipe.defaults[j])}")
         items.append(f"x{j}")
-    body = "\n".join(
-        ["def build(doc, elem, anc, pv, pos, base, prev):", *src.lines, f"    return [{', '.join(items)}]"]
-    )
+    _lookups(src, recipe.lookups, items)
+    src.lines.append(f"    return [{', '.join(items)}]")
+    body = "\n".join(["def build(doc, elem, anc, pv, pos, base, prev):", *src.lines])
     namespace = dict(src.namespace)
     exec(compile(body, "<tidemark row builder>", "exec"), namespace)  # source built from the plan only
     return namespace["build"]  # type: ignore[no-any-return]
+
+
+def _lookups(src: _Source, steps: Sequence[LookupStep], items: list[str]) -> None:
+    """Compute the lookup / fold fields in declaration order, each candidate found once (by its memo) and read
+    inline; ``items[slot]`` becomes the field's variable. A key that is a lookup field declared later is None (its
+    value is not known yet), as the key of an earlier one is its final value."""
+    found: dict[Any, str] = {}
+    for step in steps:
+        items[step.slot] = "None"  # until computed: a later lookup's value is not a key yet
+    for step in steps:
+        candidate = found.get(step.memo)
+        if candidate is None:
+            candidate = found[step.memo] = f"k{len(found)}"
+            key = "None" if step.key_slot < 0 else items[step.key_slot]
+            if not key.isidentifier() and not key.startswith("base["):  # evaluated once, then read twice
+                src.lines.append(f"    y{step.key_slot} = {key}")
+                key = items[step.key_slot] = f"y{step.key_slot}"
+            src.lines.append(f"    {candidate} = {src.constant(step.find)}(doc, elem, anc, {key})")
+            src.bases[candidate] = candidate
+        x = value = src.value(candidate, step.path)
+        if step.transform is not None or step.default is not None:
+            x = f"x{step.slot}"
+            src.lines.append(f"    {x} = {value}")
+        if step.transform is not None:
+            src.lines.append(f"    if {x} is not None: {x} = {_transform(src, step.transform, x)}")
+        if step.default is not None:
+            src.lines.append(f"    if {x} is None: {x} = {src.constant(step.default)}")
+        items[step.slot] = x
 
 
 @functools.cache  # pure: one function per distinct path, shared by every field, filter and lookup reading it

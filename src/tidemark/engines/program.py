@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from tidemark.compile.plan import FieldPlan, Plan, TargetPlan
-from tidemark.engines.codegen import RowBuilder, RowRecipe, build_getter, build_row_function
+from tidemark.engines.codegen import LookupStep, RowBuilder, RowRecipe, build_getter, build_row_function
 from tidemark.engines.derived import Fold, IndexCache, Lookup, Previous
 from tidemark.engines.transforms import build_transform
 from tidemark.mapping.filters import Condition
@@ -176,11 +176,6 @@ class TargetProgram:
         defaults = [(j, f.default) for j, f in enumerate(plan.fields) if f.default is not None]
         self.defaults = [(j, d) for j, d in defaults if plan.fields[j].source not in looked]
         self.lookup_defaults = {j: d for j, d in defaults if plan.fields[j].source in looked}
-        # each lookup with what it needs at hand; lookups of one candidate by one key (memo) find it once per row
-        self.lookup_steps = [
-            (lk, (lk.cache_key, lk.key_slot), self.lookup_transforms.get(lk.slot), self.lookup_defaults.get(lk.slot))
-            for lk in self.lookups
-        ]
         self.build_row: RowBuilder = build_row_function(plan.fields, self._recipe())
         # the builder transforms the fields it computes (previous fields too); document fields are transformed once
         # per explode
@@ -212,6 +207,18 @@ class TargetProgram:
             previous={j: (group_of[j], path) for j, path in self.previous_paths.items()},
             conditions=self.plan.filter,
             keep=self.filter,
+            lookups=[
+                LookupStep(
+                    lk.slot,
+                    lk.key_slot,
+                    (lk.cache_key, lk.key_slot),  # lookups of one candidate by one key find it once per row
+                    lk.find,
+                    lk.path,
+                    self.lookup_transforms.get(lk.slot),
+                    self.lookup_defaults.get(lk.slot),
+                )
+                for lk in self.lookups
+            ],
         )
 
     def _add_field(self, j: int, f: FieldPlan) -> None:
@@ -247,7 +254,7 @@ class TargetProgram:
         assert lk is not None
         key_slot = [x.name for x in self.plan.fields].index(lk.equals)
         where = make_getter(lk.where.segments) if lk.where is not None else None
-        read = make_getter(lk.path.segments) if lk.path is not None else make_getter(())
+        read = lk.path.segments if lk.path is not None else ()
         cache_key = (lk.source.text, lk.where.text if lk.where is not None else "")
         source = _anchored(lk.source)
         per_document = lk.source.anchor in ("doc", "record")
@@ -285,7 +292,7 @@ class TargetProgram:
         """Append the rows of ``source`` (and of the targets under this one) to ``out[target.index]``."""
         base, emit = self.doc_base, out[self.index].append
         keep_kept = bool(self.last_only)
-        previous, build, lookups, children = self.previous, self.build_row, self.lookups, self.children
+        previous, build, children = self.previous, self.build_row, self.children
         step = previous.step if previous is not None else None
         state = previous.state() if previous is not None else []
         kept: list[list[Any]] = []
@@ -294,8 +301,6 @@ class TargetProgram:
             row = build(doc, elem, anc, pv, pos, base, None if step is None else step(elem, state))
             if row is None:  # the filter dropped it
                 continue
-            if lookups:
-                self._look_up(doc, elem, anc, row)
             emit(row)
             if keep_kept:
                 kept.append(row)
@@ -323,17 +328,6 @@ class TargetProgram:
             if base[j] is None:
                 base[j] = default
         return base
-
-    def _look_up(self, doc: Any, elem: Any, anc: tuple[Any, ...], row: list[Any]) -> None:
-        found: dict[tuple[tuple[str, ...], int], Any] = {}
-        for lookup, memo, transform, default in self.lookup_steps:  # in declaration order: a lookup may use an
-            candidate = found.get(memo, _UNSET)  # earlier one (with its default)
-            if candidate is _UNSET:
-                candidate = found[memo] = lookup.find(doc, elem, anc, row)
-            value = None if candidate is None else lookup.read(candidate)
-            if transform is not None and value is not None:
-                value = transform(value)
-            row[lookup.slot] = default if value is None else value
 
     def missing(self, row: list[Any]) -> list[str] | None:
         """Reasons for the required values this row lacks, or None."""
