@@ -1,10 +1,13 @@
-"""Row builders generated from the plan: one Python function per target instead of a closure per field.
+"""Row builders generated from the plan: one Python function per target that builds the rows of one explode (the
+loop over the elements included), instead of a closure per field and a call per row.
 
 For a target whose fields read ``about.inning``, ``about.halfInning`` and ``matchup.batter.id``, the generated
-function looks up ``about`` once and each leaf with one inline ``dict.get``, with no call per field. It also tests
-the target's filter first (simple conditions inline, the others through their closure), applies each field's
-transform and default, and builds the row as one list display. Field kinds the generator does not inline are
-called through their closure, so any field source the engine supports works here.
+loop looks up ``about`` once per element and each leaf with one inline ``dict.get``, with no call per field. What
+every element of the explode shares (values of the document or of an ancestor, the parent row's values, the
+document fields) is read once, before the loop. Per element it tests the target's filter first (simple conditions
+inline, the others through their closure), applies each field's transform and default, finds the candidates of
+``lookup`` / ``fold`` fields and reads them inline, and builds the row as one list display. Field kinds the
+generator does not inline are called through their closure, so any field source the engine supports works here.
 
 Only literal keys, indexes and slot numbers (as ``repr`` literals) reach the generated source; filter values and
 transforms are passed in as names of its namespace; nothing from a document does.
@@ -22,8 +25,11 @@ from tidemark.engines.transforms import inline_form
 from tidemark.mapping.filters import Condition
 from tidemark.mapping.paths import JsonPath
 
-#: ``(doc, elem, anc, pv, pos, base, prev) -> row``, or None when the element does not pass the target's filter
-RowBuilder = Callable[[Any, Any, tuple[Any, ...], list[Any] | None, Any, list[Any], list[Any] | None], list[Any] | None]
+#: ``(doc, items, anc, pv, base, step, state, append, children, out)``: for each ``(pos, elem)`` of ``items`` (one
+#: explode), ``prev = step(elem, state)`` when the target has ``previous`` fields; the element is skipped when it
+#: does not pass the target's filter, else its row is built, passed to ``append`` and to each of ``children``
+#: (``child(doc, elem, (elem, *anc), row, out)``). ``pv`` is the parent's row, ``base`` the document's values.
+WalkRows = Callable[..., None]
 FieldFn = Callable[[Any, Any, tuple[Any, ...], list[Any] | None, Any], Any]
 Keep = Callable[[Any, Any, tuple[Any, ...]], bool]
 Find = Callable[[Any, Any, tuple[Any, ...], Any], Any]
@@ -69,30 +75,37 @@ class RowRecipe:
 
 
 class _Source:
-    """Accumulates statements, caching every path prefix in a local variable."""
+    """Accumulates statements, caching every path prefix in a local variable. What is read from the document or an
+    ancestor is the same for every element of one explode: those statements go to ``head``, run once before the
+    loop; the others (from the element, the element before, a lookup's candidate) to ``lines``, run per element."""
 
     def __init__(self) -> None:
+        self.head: list[str] = []
         self.lines: list[str] = []
         self.cache: dict[tuple[str, tuple[str | int, ...]], str] = {}
         self.namespace: dict[str, Any] = {}
         self.bases: dict[str, str] = {"elem": "elem", "doc": "doc"}
+
+    def out(self, base: str) -> list[str]:
+        """Where the statements reading from ``base`` go."""
+        return self.head if base == "doc" or base.startswith("anc[") else self.lines
 
     def base(self, base: str) -> str:
         """A local variable holding ``base`` (an ancestor ``anc[i]`` is subscripted once)."""
         var = self.bases.get(base)
         if var is None:
             var = self.bases[base] = f"b{len(self.bases)}"
-            self.lines.append(f"    {var} = {base}")
+            self.out(base).append(f"    {var} = {base}")
         return var
 
     def value(self, base: str, segments: tuple[str | int, ...]) -> str:
-        var = self.base(base)
+        var, out = self.base(base), self.out(base)
         for i in range(len(segments)):
             key = (base, segments[: i + 1])
             cached = self.cache.get(key)
             if cached is None:
                 cached = self._new(key)
-                self.lines.append(f"    {cached} = {_step(var, segments[i])}")
+                out.append(f"    {cached} = {_step(var, segments[i])}")
             var = cached
         return var
 
@@ -109,14 +122,15 @@ class _Source:
     def _read(self, var: str, base: str, prefix: tuple[str | int, ...], children: dict[str | int, Any]) -> None:
         fresh = [s for s in children if (base, (*prefix, s)) not in self.cache]
         keys = [s for s in fresh if isinstance(s, str)]
+        out = self.out(base)
         if len(keys) > 1:
             names = [self._new((base, (*prefix, s))) for s in keys]
-            self.lines.append(f"    if type({var}) is dict:")
-            self.lines += [f"        {n} = {var}.get({s!r})" for n, s in zip(names, keys, strict=True)]
-            self.lines.append(f"    else: {' = '.join(names)} = None")
+            out.append(f"    if type({var}) is dict:")
+            out += [f"        {n} = {var}.get({s!r})" for n, s in zip(names, keys, strict=True)]
+            out.append(f"    else: {' = '.join(names)} = None")
         for s in fresh:
             if s not in keys or len(keys) == 1:
-                self.lines.append(f"    {self._new((base, (*prefix, s)))} = {_step(var, s)}")
+                out.append(f"    {self._new((base, (*prefix, s)))} = {_step(var, s)}")
         for s, grandchildren in children.items():
             if grandchildren:
                 self._read(self.cache[(base, (*prefix, s))], base, (*prefix, s), grandchildren)
@@ -149,7 +163,8 @@ def _base_of(path: JsonPath) -> str:
 
 
 def _condition(src: _Source, c: Condition) -> str | None:
-    """The inline test that drops the element when ``c`` fails, or None when ``c`` is left to the closure.
+    """The inline test that is true when ``c`` fails (the element is skipped), or None when ``c`` is left to the
+    closure.
 
     Same semantics as the closure (program.py ``_OPS``): ``==`` with a boolean matches only that boolean (``1`` is
     not ``true``); ``==`` with another value is Python equality, which never raises between JSON values."""
@@ -157,24 +172,28 @@ def _condition(src: _Source, c: Condition) -> str | None:
         return None
     value = src.value(_base_of(c.path), c.path.segments)
     if c.op == "exists":
-        return f"    if {value} is None: return None"
+        return f"{value} is None"
     if c.op == "missing":
-        return f"    if {value} is not None: return None"
+        return f"{value} is not None"
     if isinstance(c.value, bool):
         test = "is not" if c.op == "==" else "is"
-        return f"    if {value} {test} {c.value!r}: return None"
+        return f"{value} {test} {c.value!r}"
     if c.value is not None and not isinstance(c.value, str | int | float):
         return None
     constant = src.constant(c.value)
-    return f"    if {'not ' if c.op == '==' else ''}({value} == {constant}): return None"
+    return f"{'not ' if c.op == '==' else ''}({value} == {constant})"
 
 
 def _field(src: _Source, j: int, f: FieldPlan, recipe: RowRecipe) -> str:
     """The expression of field ``j`` before its transform."""
     if j in recipe.inline and f.path is not None:
         return src.value(_base_of(f.path), f.path.segments)
-    if j in recipe.parent_slots:
-        return f"(pv[{recipe.parent_slots[j]}] if pv else None)"
+    if j in recipe.parent_slots:  # the parent's row: the same for every element of the explode
+        slot = recipe.parent_slots[j]
+        if (name := f"p{slot}") not in src.bases:
+            src.bases[name] = name
+            src.head.append(f"    {name} = pv[{slot}] if pv else None")
+        return name
     if j in recipe.positions:
         return "pos"
     if j in recipe.previous:
@@ -194,8 +213,8 @@ def _transform(src: _Source, transform: Callable[[Any], Any], x: str) -> str:
     return template.format(x=x, t=src.constant(transform), get=src.constant(get) if get is not None else "")
 
 
-def build_row_function(fields: Sequence[FieldPlan], recipe: RowRecipe) -> RowBuilder:
-    """A function ``(doc, elem, anc, pv, pos, base, prev) -> row | None`` (see :class:`RowRecipe`)."""
+def build_walk_function(fields: Sequence[FieldPlan], recipe: RowRecipe) -> WalkRows:
+    """The function building the rows of one explode (see :data:`WalkRows` and :class:`RowRecipe`)."""
     src = _Source()
     left = []
     for c in recipe.conditions:
@@ -203,17 +222,18 @@ def build_row_function(fields: Sequence[FieldPlan], recipe: RowRecipe) -> RowBui
         if test is None:
             left.append(c)
         else:
-            src.lines.append(test)
+            src.lines.append(f"    if {test}: continue")
     if left and recipe.keep is not None:  # the closure tests every condition again: same result, rarely taken
-        src.lines.append(f"    if not {src.constant(recipe.keep)}(doc, elem, anc): return None")
+        src.lines.append(f"    if not {src.constant(recipe.keep)}(doc, elem, anc): continue")
     inline = [
         p for j, f in enumerate(fields) if j in recipe.inline and j not in recipe.base and (p := f.path) is not None
     ]
     src.prefetch([(_base_of(p), p.segments) for p in inline] + [(f"prev[{g}]", s) for g, s in recipe.previous.values()])
     items = []
     for j, f in enumerate(fields):
-        if j in recipe.base:
-            items.append(f"base[{j}]")
+        if j in recipe.base:  # the document's values: the same for every element
+            src.head.append(f"    s{j} = base[{j}]")
+            items.append(f"s{j}")
             continue
         expr = _field(src, j, f, recipe)
         if j not in recipe.transforms and j not in recipe.defaults:
@@ -226,11 +246,24 @@ def build_row_function(fields: Sequence[FieldPlan], recipe: RowRecipe) -> RowBui
             src.lines.append(f"    if x{j} is None: x{j} = {src.constant(recipe.defaults[j])}")
         items.append(f"x{j}")
     _lookups(src, recipe.lookups, items)
-    src.lines.append(f"    return [{', '.join(items)}]")
-    body = "\n".join(["def build(doc, elem, anc, pv, pos, base, prev):", *src.lines])
+    step = ["        prev = step(elem, state)"] if recipe.previous else []
+    body = "\n".join(
+        [
+            "def walk(doc, items, anc, pv, base, step, state, append, children, out):",
+            *src.head,
+            "    for pos, elem in items:",
+            *step,
+            *("    " + line for line in src.lines),
+            f"        row = [{', '.join(items)}]",
+            "        append(row)",
+            "        if children:",
+            "            ca = (elem, *anc)",
+            "            for child in children: child(doc, elem, ca, row, out)",
+        ]
+    )
     namespace = dict(src.namespace)
     exec(compile(body, "<tidemark row builder>", "exec"), namespace)  # source built from the plan only
-    return namespace["build"]  # type: ignore[no-any-return]
+    return namespace["walk"]  # type: ignore[no-any-return]
 
 
 def _lookups(src: _Source, steps: Sequence[LookupStep], items: list[str]) -> None:
@@ -245,7 +278,7 @@ def _lookups(src: _Source, steps: Sequence[LookupStep], items: list[str]) -> Non
         if candidate is None:
             candidate = found[step.memo] = f"k{len(found)}"
             key = "None" if step.key_slot < 0 else items[step.key_slot]
-            if not key.isidentifier() and not key.startswith("base["):  # evaluated once, then read twice
+            if not key.isidentifier():  # evaluated once, then read twice
                 src.lines.append(f"    y{step.key_slot} = {key}")
                 key = items[step.key_slot] = f"y{step.key_slot}"
             src.lines.append(f"    {candidate} = {src.constant(step.find)}(doc, elem, anc, {key})")

@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from tidemark.compile.plan import FieldPlan, Plan, TargetPlan
-from tidemark.engines.codegen import LookupStep, RowBuilder, RowRecipe, build_getter, build_row_function
+from tidemark.engines.codegen import LookupStep, RowRecipe, WalkRows, build_getter, build_walk_function
 from tidemark.engines.derived import Fold, IndexCache, Lookup, Previous
 from tidemark.engines.transforms import build_transform
 from tidemark.mapping.filters import Condition
@@ -150,6 +150,7 @@ class TargetProgram:
         self.parent = parent
         self.index_cache = index_cache or IndexCache()
         self.children: list[TargetProgram] = []
+        self.child_walks: tuple[Callable[..., None], ...] = ()  # the children's walk, in order
         self.width = len(plan.fields)
         self.rows_get = make_getter(plan.rows.segments)
         self.is_root, self.explodes = plan.rows.is_root, plan.rows.explode
@@ -176,7 +177,7 @@ class TargetProgram:
         defaults = [(j, f.default) for j, f in enumerate(plan.fields) if f.default is not None]
         self.defaults = [(j, d) for j, d in defaults if plan.fields[j].source not in looked]
         self.lookup_defaults = {j: d for j, d in defaults if plan.fields[j].source in looked}
-        self.build_row: RowBuilder = build_row_function(plan.fields, self._recipe())
+        self.walk_rows: WalkRows = build_walk_function(plan.fields, self._recipe())
         # the builder transforms the fields it computes (previous fields too); document fields are transformed once
         # per explode
         shared = self._base_slots()
@@ -282,34 +283,18 @@ class TargetProgram:
         return ((None, value),)  # a single nested object: one row
 
     def walk(
-        self,
-        doc: Any,
-        source: Any,
-        anc: tuple[Any, ...],
-        pv: list[Any] | None,
-        out: list[list[list[Any]]],
+        self, doc: Any, source: Any, anc: tuple[Any, ...], pv: list[Any] | None, out: list[list[list[Any]]]
     ) -> None:
         """Append the rows of ``source`` (and of the targets under this one) to ``out[target.index]``."""
-        base, emit = self.doc_base, out[self.index].append
-        keep_kept = bool(self.last_only)
-        previous, build, children = self.previous, self.build_row, self.children
-        step = previous.step if previous is not None else None
-        state = previous.state() if previous is not None else []
-        kept: list[list[Any]] = []
-        for pos, elem in self.explode(source):
-            # every element moves the previous fields' state on, kept by the filter or not
-            row = build(doc, elem, anc, pv, pos, base, None if step is None else step(elem, state))
-            if row is None:  # the filter dropped it
-                continue
-            emit(row)
-            if keep_kept:
-                kept.append(row)
-            if children:
-                child_anc = (elem, *anc)
-                for child in children:
-                    child.walk(doc, elem, child_anc, row, out)
-        for row in kept[:-1]:  # only_on_last: the values stay on the explode's last row (children saw them)
-            for j in self.last_only:
+        rows, previous = out[self.index], self.previous
+        start = len(rows)
+        step, state = (None, None) if previous is None else (previous.step, previous.state())
+        # every element moves the previous fields' state on, kept by the filter or not
+        self.walk_rows(
+            doc, self.explode(source), anc, pv, self.doc_base, step, state, rows.append, self.child_walks, out
+        )
+        for row in rows[start:-1] if self.last_only else ():  # only_on_last: the values stay on the explode's last
+            for j in self.last_only:  # row (children saw them)
                 row[j] = None
 
     def base(self, doc: Any, anc: tuple[Any, ...], ts: datetime) -> list[Any]:
@@ -355,6 +340,7 @@ class Program:
             by_name[tp.name] = target
             if parent is not None:
                 parent.children.append(target)
+                parent.child_walks = (*parent.child_walks, target.walk)
         self.targets = list(by_name.values())
         self.roots = [t for t in self.targets if t.parent is None]
         self.scoped = [t for t in self.targets if t.plan.spec.scope]
