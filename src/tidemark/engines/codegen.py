@@ -25,11 +25,11 @@ from tidemark.engines.transforms import inline_form
 from tidemark.mapping.filters import Condition
 from tidemark.mapping.paths import JsonPath
 
-#: ``(doc, items, anc, pv, base, step, state, append, children, out)``: for each ``(pos, elem)`` of ``items`` (one
-#: explode), ``prev = step(elem, state)`` when the target has ``previous`` fields; the element is skipped when it
-#: does not pass the target's filter, else its row is built, passed to ``append`` and to each of ``children``
-#: (``child(doc, elem, (elem, *anc), row, out)``). ``pv`` is the parent's row, ``base`` the document's values.
-WalkRows = Callable[..., None]
+#: ``(doc, source, anc, pv, out)``: the rows of one explode of ``source`` appended to ``out[index]`` (see
+#: :class:`Shape`); for each element, ``prev = step(elem, state)`` when the target has ``previous`` fields; the
+#: element is skipped when it does not pass the target's filter, else its row is built and appended, and each child
+#: walks it (``child(doc, elem, (elem, *anc), row, out)``). ``pv`` is the parent's row.
+WalkRows = Callable[[Any, Any, tuple[Any, ...], list[Any] | None, list[list[list[Any]]]], None]
 FieldFn = Callable[[Any, Any, tuple[Any, ...], list[Any] | None, Any], Any]
 Keep = Callable[[Any, Any, tuple[Any, ...]], bool]
 Find = Callable[[Any, Any, tuple[Any, ...], Any], Any]
@@ -49,6 +49,25 @@ class LookupStep:
     path: tuple[str | int, ...]
     transform: Callable[[Any], Any] | None = None
     default: Any = None
+
+
+@dataclass(frozen=True)
+class Shape:
+    """How a target's rows are walked: the rows of target ``index`` go to ``out[index]``; ``kind`` is how its rows
+    path explodes (``root``: the document itself; ``array`` / ``object``: its elements / values, read by ``rows_get``
+    from the source, with ``explode(source)`` for anything else (a missing or mistyped value: maybe a rejection);
+    ``one``: ``explode(source)``); ``holder.doc_base``: the document's values; ``previous``: the ``previous`` fields'
+    state (``state()``, ``step(elem, state)``), or None; ``last_only``: the fields only the explode's last row
+    keeps; ``children``: the walks of the targets under this one, called with each row."""
+
+    index: int
+    kind: str
+    rows_get: Callable[[Any], Any]
+    explode: Callable[[Any], Any]
+    holder: Any
+    previous: Any = None
+    last_only: tuple[int, ...] = ()
+    children: tuple[Callable[..., None], ...] = ()
 
 
 @dataclass
@@ -72,6 +91,7 @@ class RowRecipe:
     conditions: tuple[Condition, ...] = ()
     keep: Keep | None = None
     lookups: list[LookupStep] = field(default_factory=list)
+    shape: Shape | None = None
 
 
 class _Source:
@@ -246,24 +266,59 @@ def build_walk_function(fields: Sequence[FieldPlan], recipe: RowRecipe) -> WalkR
             src.lines.append(f"    if x{j} is None: x{j} = {src.constant(recipe.defaults[j])}")
         items.append(f"x{j}")
     _lookups(src, recipe.lookups, items)
-    step = ["        prev = step(elem, state)"] if recipe.previous else []
+    assert recipe.shape is not None
     body = "\n".join(
         [
-            "def walk(doc, items, anc, pv, base, step, state, append, children, out):",
+            "def walk(doc, source, anc, pv, out):",
+            *_prologue(src, recipe.shape),
             *src.head,
             "    for pos, elem in items:",
-            *step,
+            *(["        prev = step(elem, state)"] if recipe.shape.previous is not None else []),
             *("    " + line for line in src.lines),
             f"        row = [{', '.join(items)}]",
             "        append(row)",
-            "        if children:",
-            "            ca = (elem, *anc)",
-            "            for child in children: child(doc, elem, ca, row, out)",
+            *_children(src, recipe.shape),
+            *_last_only(recipe.shape),
         ]
     )
     namespace = dict(src.namespace)
     exec(compile(body, "<tidemark row builder>", "exec"), namespace)  # source built from the plan only
     return namespace["walk"]  # type: ignore[no-any-return]
+
+
+def _prologue(src: _Source, shape: Shape) -> list[str]:
+    """The statements before the loop: the elements to walk, the document's values, the state of ``previous``."""
+    explode = src.constant(shape.explode)
+    lines = [f"    rows = out[{shape.index}]"]
+    if shape.kind == "root":
+        lines.append("    items = ((None, source),)")
+    elif shape.kind in ("array", "object"):
+        kind, each = ("list", "enumerate(value)") if shape.kind == "array" else ("dict", "value.items()")
+        lines.append(f"    value = {src.constant(shape.rows_get)}(source)")
+        lines.append(f"    items = {each} if type(value) is {kind} else {explode}(source)")
+    else:
+        lines.append(f"    items = {explode}(source)")
+    lines.append(f"    base = {src.constant(shape.holder)}.doc_base")
+    if shape.previous is not None:  # every element moves the state on, kept by the filter or not
+        previous = src.constant(shape.previous)
+        lines.append(f"    step, state = {previous}.step, {previous}.state()")
+    if shape.last_only:
+        lines.append("    start = len(rows)")
+    return [*lines, "    append = rows.append"]
+
+
+def _children(src: _Source, shape: Shape) -> list[str]:
+    if not shape.children:
+        return []
+    calls = [f"        {src.constant(child)}(doc, elem, ca, row, out)" for child in shape.children]
+    return ["        ca = (elem, *anc)", *calls]
+
+
+def _last_only(shape: Shape) -> list[str]:
+    """only_on_last: the values stay on the explode's last row (the children saw them on every row)."""
+    if not shape.last_only:
+        return []
+    return ["    for row in rows[start:-1]:", *(f"        row[{j}] = None" for j in shape.last_only)]
 
 
 def _lookups(src: _Source, steps: Sequence[LookupStep], items: list[str]) -> None:

@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from tidemark.compile.plan import FieldPlan, Plan, TargetPlan
-from tidemark.engines.codegen import LookupStep, RowRecipe, WalkRows, build_getter, build_walk_function
+from tidemark.engines.codegen import LookupStep, RowRecipe, Shape, WalkRows, build_getter, build_walk_function
 from tidemark.engines.derived import Fold, IndexCache, Lookup, Previous
 from tidemark.engines.transforms import build_transform
 from tidemark.mapping.filters import Condition
@@ -150,7 +150,6 @@ class TargetProgram:
         self.parent = parent
         self.index_cache = index_cache or IndexCache()
         self.children: list[TargetProgram] = []
-        self.child_walks: tuple[Callable[..., None], ...] = ()  # the children's walk, in order
         self.width = len(plan.fields)
         self.rows_get = make_getter(plan.rows.segments)
         self.is_root, self.explodes = plan.rows.is_root, plan.rows.explode
@@ -177,7 +176,6 @@ class TargetProgram:
         defaults = [(j, f.default) for j, f in enumerate(plan.fields) if f.default is not None]
         self.defaults = [(j, d) for j, d in defaults if plan.fields[j].source not in looked]
         self.lookup_defaults = {j: d for j, d in defaults if plan.fields[j].source in looked}
-        self.walk_rows: WalkRows = build_walk_function(plan.fields, self._recipe())
         # the builder transforms the fields it computes (previous fields too); document fields are transformed once
         # per explode
         shared = self._base_slots()
@@ -189,11 +187,19 @@ class TargetProgram:
         self.shared_slots = sorted(shared - set(self.last_only))
         self.scope_getters = [(p.anchor == "record", make_getter(p.segments)) for p in plan.scope_paths]
 
+    def compile(self) -> None:
+        """Generate the walk (codegen.py), once the targets under this one are compiled."""
+        kind = "root" if self.is_root else self.explodes if self.explodes in ("array", "object") else "one"
+        children = tuple(child.walk_rows for child in self.children)
+        last_only = tuple(self.last_only)
+        shape = Shape(self.index, kind, self.rows_get, self.explode, self, self.previous, last_only, children)
+        self.walk_rows: WalkRows = build_walk_function(self.plan.fields, self._recipe(shape))
+
     def _base_slots(self) -> set[int]:
         slots = {j for j, _ in self.doc_fields} | {j for j, _ in self.record_fields}
         return slots if self.ts_slot is None else slots | {self.ts_slot}
 
-    def _recipe(self) -> RowRecipe:
+    def _recipe(self, shape: Shape) -> RowRecipe:
         base = self._base_slots()
         computed = {j for j in range(self.width) if j not in base}
         group_of = self.previous.group_of if self.previous is not None else {}
@@ -220,6 +226,7 @@ class TargetProgram:
                 )
                 for lk in self.lookups
             ],
+            shape=shape,
         )
 
     def _add_field(self, j: int, f: FieldPlan) -> None:
@@ -286,16 +293,7 @@ class TargetProgram:
         self, doc: Any, source: Any, anc: tuple[Any, ...], pv: list[Any] | None, out: list[list[list[Any]]]
     ) -> None:
         """Append the rows of ``source`` (and of the targets under this one) to ``out[target.index]``."""
-        rows, previous = out[self.index], self.previous
-        start = len(rows)
-        step, state = (None, None) if previous is None else (previous.step, previous.state())
-        # every element moves the previous fields' state on, kept by the filter or not
-        self.walk_rows(
-            doc, self.explode(source), anc, pv, self.doc_base, step, state, rows.append, self.child_walks, out
-        )
-        for row in rows[start:-1] if self.last_only else ():  # only_on_last: the values stay on the explode's last
-            for j in self.last_only:  # row (children saw them)
-                row[j] = None
+        self.walk_rows(doc, source, anc, pv, out)
 
     def base(self, doc: Any, anc: tuple[Any, ...], ts: datetime) -> list[Any]:
         """The values every row of one document shares (document fields, the snapshot time), transformed once."""
@@ -340,8 +338,9 @@ class Program:
             by_name[tp.name] = target
             if parent is not None:
                 parent.children.append(target)
-                parent.child_walks = (*parent.child_walks, target.walk)
         self.targets = list(by_name.values())
+        for target in reversed(self.targets):  # children come after their parent in a plan
+            target.compile()
         self.roots = [t for t in self.targets if t.parent is None]
         self.scoped = [t for t in self.targets if t.plan.spec.scope]
         self.index_cache = index_cache
