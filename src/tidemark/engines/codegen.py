@@ -57,8 +57,9 @@ class Shape:
     path explodes (``root``: the document itself; ``array`` / ``object``: its elements / values, read by ``rows_get``
     from the source, with ``explode(source)`` for anything else (a missing or mistyped value: maybe a rejection);
     ``one``: ``explode(source)``); ``holder.doc_base``: the document's values; ``previous``: the ``previous`` fields'
-    state (``state()``, ``step(elem, state)``), or None; ``last_only``: the fields only the explode's last row
-    keeps; ``children``: the walks of the targets under this one, called with each row."""
+    state (``state()``, ``step(elem, state)``; ``simple``: the element before, whatever its values), or None;
+    ``last_only``: the fields only the explode's last row keeps; ``children``: the walks of the targets under this
+    one, called with each row."""
 
     index: int
     kind: str
@@ -236,6 +237,10 @@ def _transform(src: _Source, transform: Callable[[Any], Any], x: str) -> str:
 def build_walk_function(fields: Sequence[FieldPlan], recipe: RowRecipe) -> WalkRows:
     """The function building the rows of one explode (see :data:`WalkRows` and :class:`RowRecipe`)."""
     src = _Source()
+    assert recipe.shape is not None
+    simple = recipe.shape.previous is not None and recipe.shape.previous.simple
+    if simple:  # previous fields of no partition: simply the element before, kept in a local
+        src.bases["prev[0]"] = "prev0"
     left = []
     for c in recipe.conditions:
         test = _condition(src, c)
@@ -266,14 +271,13 @@ def build_walk_function(fields: Sequence[FieldPlan], recipe: RowRecipe) -> WalkR
             src.lines.append(f"    if x{j} is None: x{j} = {src.constant(recipe.defaults[j])}")
         items.append(f"x{j}")
     _lookups(src, recipe.lookups, items)
-    assert recipe.shape is not None
     body = "\n".join(
         [
             "def walk(doc, source, anc, pv, out):",
             *_prologue(src, recipe.shape),
             *src.head,
             "    for pos, elem in items:",
-            *(["        prev = step(elem, state)"] if recipe.shape.previous is not None else []),
+            *_step_previous(recipe.shape, simple),
             *("    " + line for line in src.lines),
             f"        row = [{', '.join(items)}]",
             "        append(row)",
@@ -299,12 +303,23 @@ def _prologue(src: _Source, shape: Shape) -> list[str]:
     else:
         lines.append(f"    items = {explode}(source)")
     lines.append(f"    base = {src.constant(shape.holder)}.doc_base")
-    if shape.previous is not None:  # every element moves the state on, kept by the filter or not
+    if shape.previous is not None and shape.previous.simple:
+        lines.append("    last = None")
+    elif shape.previous is not None:
         previous = src.constant(shape.previous)
         lines.append(f"    step, state = {previous}.step, {previous}.state()")
     if shape.last_only:
         lines.append("    start = len(rows)")
     return [*lines, "    append = rows.append"]
+
+
+def _step_previous(shape: Shape, simple: bool) -> list[str]:
+    """Every element moves the previous fields' state on, kept by the filter or not: the loop's first lines."""
+    if shape.previous is None:
+        return []
+    if simple:
+        return ["        prev0 = last", "        last = elem"]
+    return ["        prev = step(elem, state)"]
 
 
 def _children(src: _Source, shape: Shape) -> list[str]:
