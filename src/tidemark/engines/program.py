@@ -25,7 +25,6 @@ from tidemark.mapping.paths import JsonPath
 from tidemark.timestamps import parse_timestamp
 
 Getter = Callable[[Any], Any]
-_UNSET = object()
 
 
 @dataclass(frozen=True)
