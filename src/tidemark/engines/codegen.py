@@ -1,10 +1,13 @@
-"""Row builders generated from the plan: one Python function per target instead of a closure per field.
+"""Row builders generated from the plan: one Python function per target that builds the rows of one explode (the
+loop over the elements included), instead of a closure per field and a call per row.
 
 For a target whose fields read ``about.inning``, ``about.halfInning`` and ``matchup.batter.id``, the generated
-function looks up ``about`` once and each leaf with one inline ``dict.get``, with no call per field. It also tests
-the target's filter first (simple conditions inline, the others through their closure), applies each field's
-transform and default, and builds the row as one list display. Field kinds the generator does not inline are
-called through their closure, so any field source the engine supports works here.
+loop looks up ``about`` once per element and each leaf with one inline ``dict.get``, with no call per field. What
+every element of the explode shares (values of the document or of an ancestor, the parent row's values, the
+document fields) is read once, before the loop. Per element it tests the target's filter first (simple conditions
+inline, the others through their closure), applies each field's transform and default, finds the candidates of
+``lookup`` / ``fold`` fields and reads them inline, and builds the row as one list display. Field kinds the
+generator does not inline are called through their closure, so any field source the engine supports works here.
 
 Only literal keys, indexes and slot numbers (as ``repr`` literals) reach the generated source; filter values and
 transforms are passed in as names of its namespace; nothing from a document does.
@@ -22,10 +25,50 @@ from tidemark.engines.transforms import inline_form
 from tidemark.mapping.filters import Condition
 from tidemark.mapping.paths import JsonPath
 
-#: ``(doc, elem, anc, pv, pos, base, prev) -> row``, or None when the element does not pass the target's filter
-RowBuilder = Callable[[Any, Any, tuple[Any, ...], list[Any] | None, Any, list[Any], list[Any] | None], list[Any] | None]
+#: ``(doc, source, anc, pv, out)``: the rows of one explode of ``source`` appended to ``out[index]`` (see
+#: :class:`Shape`); for each element, ``prev = step(elem, state)`` when the target has ``previous`` fields; the
+#: element is skipped when it does not pass the target's filter, else its row is built and appended, and each child
+#: walks it (``child(doc, elem, (elem, *anc), row, out)``). ``pv`` is the parent's row.
+WalkRows = Callable[[Any, Any, tuple[Any, ...], list[Any] | None, list[list[list[Any]]]], None]
 FieldFn = Callable[[Any, Any, tuple[Any, ...], list[Any] | None, Any], Any]
 Keep = Callable[[Any, Any, tuple[Any, ...]], bool]
+Find = Callable[[Any, Any, tuple[Any, ...], Any], Any]
+
+
+@dataclass(frozen=True)
+class LookupStep:
+    """A ``lookup`` / ``fold`` field, computed once the row's other values are known: ``find(doc, elem, anc, key)``
+    gives the candidate for the value of field ``key_slot`` (a fold: -1, no key), and steps with the same ``memo``
+    share it (found once per row); ``path`` is read from it (a fold's state: by its one key), then the field's
+    ``transform`` and ``default`` apply."""
+
+    slot: int
+    key_slot: int
+    memo: Any
+    find: Find
+    path: tuple[str | int, ...]
+    transform: Callable[[Any], Any] | None = None
+    default: Any = None
+
+
+@dataclass(frozen=True)
+class Shape:
+    """How a target's rows are walked: the rows of target ``index`` go to ``out[index]``; ``kind`` is how its rows
+    path explodes (``root``: the document itself; ``array`` / ``object``: its elements / values, read by ``rows_get``
+    from the source, with ``explode(source)`` for anything else (a missing or mistyped value: maybe a rejection);
+    ``one``: ``explode(source)``); ``holder.doc_base``: the document's values; ``previous``: the ``previous`` fields'
+    state (``state()``, ``step(elem, state)``; ``simple``: the element before, whatever its values), or None;
+    ``last_only``: the fields only the explode's last row keeps; ``children``: the walks of the targets under this
+    one, called with each row."""
+
+    index: int
+    kind: str
+    rows_get: Callable[[Any], Any]
+    explode: Callable[[Any], Any]
+    holder: Any
+    previous: Any = None
+    last_only: tuple[int, ...] = ()
+    children: tuple[Callable[..., None], ...] = ()
 
 
 @dataclass
@@ -35,7 +78,8 @@ class RowRecipe:
     ``fallbacks``: field -> closure; ``base``: slots copied from the walk's per-explode values (document fields,
     the snapshot time); ``previous``: field -> (group, path) read from ``prev[group]``, the element before in that
     group's partition; ``transforms`` / ``defaults``: applied to the fields computed here (not to ``base``);
-    ``conditions``: the filter, with ``keep`` its closure for conditions not inlined."""
+    ``conditions``: the filter, with ``keep`` its closure for conditions not inlined; ``lookups``: the lookup and
+    fold fields, in declaration order (a lookup may use the value of an earlier one)."""
 
     inline: set[int] = field(default_factory=set)
     parent_slots: dict[int, int] = field(default_factory=dict)
@@ -47,33 +91,42 @@ class RowRecipe:
     defaults: dict[int, Any] = field(default_factory=dict)
     conditions: tuple[Condition, ...] = ()
     keep: Keep | None = None
+    lookups: list[LookupStep] = field(default_factory=list)
+    shape: Shape | None = None
 
 
 class _Source:
-    """Accumulates statements, caching every path prefix in a local variable."""
+    """Accumulates statements, caching every path prefix in a local variable. What is read from the document or an
+    ancestor is the same for every element of one explode: those statements go to ``head``, run once before the
+    loop; the others (from the element, the element before, a lookup's candidate) to ``lines``, run per element."""
 
     def __init__(self) -> None:
+        self.head: list[str] = []
         self.lines: list[str] = []
         self.cache: dict[tuple[str, tuple[str | int, ...]], str] = {}
         self.namespace: dict[str, Any] = {}
         self.bases: dict[str, str] = {"elem": "elem", "doc": "doc"}
+
+    def out(self, base: str) -> list[str]:
+        """Where the statements reading from ``base`` go."""
+        return self.head if base == "doc" or base.startswith("anc[") else self.lines
 
     def base(self, base: str) -> str:
         """A local variable holding ``base`` (an ancestor ``anc[i]`` is subscripted once)."""
         var = self.bases.get(base)
         if var is None:
             var = self.bases[base] = f"b{len(self.bases)}"
-            self.lines.append(f"    {var} = {base}")
+            self.out(base).append(f"    {var} = {base}")
         return var
 
     def value(self, base: str, segments: tuple[str | int, ...]) -> str:
-        var = self.base(base)
+        var, out = self.base(base), self.out(base)
         for i in range(len(segments)):
             key = (base, segments[: i + 1])
             cached = self.cache.get(key)
             if cached is None:
                 cached = self._new(key)
-                self.lines.append(f"    {cached} = {_step(var, segments[i])}")
+                out.append(f"    {cached} = {_step(var, segments[i])}")
             var = cached
         return var
 
@@ -90,14 +143,15 @@ class _Source:
     def _read(self, var: str, base: str, prefix: tuple[str | int, ...], children: dict[str | int, Any]) -> None:
         fresh = [s for s in children if (base, (*prefix, s)) not in self.cache]
         keys = [s for s in fresh if isinstance(s, str)]
+        out = self.out(base)
         if len(keys) > 1:
             names = [self._new((base, (*prefix, s))) for s in keys]
-            self.lines.append(f"    if type({var}) is dict:")
-            self.lines += [f"        {n} = {var}.get({s!r})" for n, s in zip(names, keys, strict=True)]
-            self.lines.append(f"    else: {' = '.join(names)} = None")
+            out.append(f"    if type({var}) is dict:")
+            out += [f"        {n} = {var}.get({s!r})" for n, s in zip(names, keys, strict=True)]
+            out.append(f"    else: {' = '.join(names)} = None")
         for s in fresh:
             if s not in keys or len(keys) == 1:
-                self.lines.append(f"    {self._new((base, (*prefix, s)))} = {_step(var, s)}")
+                out.append(f"    {self._new((base, (*prefix, s)))} = {_step(var, s)}")
         for s, grandchildren in children.items():
             if grandchildren:
                 self._read(self.cache[(base, (*prefix, s))], base, (*prefix, s), grandchildren)
@@ -130,7 +184,8 @@ def _base_of(path: JsonPath) -> str:
 
 
 def _condition(src: _Source, c: Condition) -> str | None:
-    """The inline test that drops the element when ``c`` fails, or None when ``c`` is left to the closure.
+    """The inline test that is true when ``c`` fails (the element is skipped), or None when ``c`` is left to the
+    closure.
 
     Same semantics as the closure (program.py ``_OPS``): ``==`` with a boolean matches only that boolean (``1`` is
     not ``true``); ``==`` with another value is Python equality, which never raises between JSON values."""
@@ -138,24 +193,28 @@ def _condition(src: _Source, c: Condition) -> str | None:
         return None
     value = src.value(_base_of(c.path), c.path.segments)
     if c.op == "exists":
-        return f"    if {value} is None: return None"
+        return f"{value} is None"
     if c.op == "missing":
-        return f"    if {value} is not None: return None"
+        return f"{value} is not None"
     if isinstance(c.value, bool):
         test = "is not" if c.op == "==" else "is"
-        return f"    if {value} {test} {c.value!r}: return None"
+        return f"{value} {test} {c.value!r}"
     if c.value is not None and not isinstance(c.value, str | int | float):
         return None
     constant = src.constant(c.value)
-    return f"    if {'not ' if c.op == '==' else ''}({value} == {constant}): return None"
+    return f"{'not ' if c.op == '==' else ''}({value} == {constant})"
 
 
 def _field(src: _Source, j: int, f: FieldPlan, recipe: RowRecipe) -> str:
     """The expression of field ``j`` before its transform."""
     if j in recipe.inline and f.path is not None:
         return src.value(_base_of(f.path), f.path.segments)
-    if j in recipe.parent_slots:
-        return f"(pv[{recipe.parent_slots[j]}] if pv else None)"
+    if j in recipe.parent_slots:  # the parent's row: the same for every element of the explode
+        slot = recipe.parent_slots[j]
+        if (name := f"p{slot}") not in src.bases:
+            src.bases[name] = name
+            src.head.append(f"    {name} = pv[{slot}] if pv else None")
+        return name
     if j in recipe.positions:
         return "pos"
     if j in recipe.previous:
@@ -175,26 +234,31 @@ def _transform(src: _Source, transform: Callable[[Any], Any], x: str) -> str:
     return template.format(x=x, t=src.constant(transform), get=src.constant(get) if get is not None else "")
 
 
-def build_row_function(fields: Sequence[FieldPlan], recipe: RowRecipe) -> RowBuilder:
-    """A function ``(doc, elem, anc, pv, pos, base, prev) -> row | None`` (see :class:`RowRecipe`)."""
+def build_walk_function(fields: Sequence[FieldPlan], recipe: RowRecipe) -> WalkRows:
+    """The function building the rows of one explode (see :data:`WalkRows` and :class:`RowRecipe`)."""
     src = _Source()
+    assert recipe.shape is not None
+    simple = recipe.shape.previous is not None and recipe.shape.previous.simple
+    if simple:  # previous fields of no partition: simply the element before, kept in a local
+        src.bases["prev[0]"] = "prev0"
     left = []
     for c in recipe.conditions:
         test = _condition(src, c)
         if test is None:
             left.append(c)
         else:
-            src.lines.append(test)
+            src.lines.append(f"    if {test}: continue")
     if left and recipe.keep is not None:  # the closure tests every condition again: same result, rarely taken
-        src.lines.append(f"    if not {src.constant(recipe.keep)}(doc, elem, anc): return None")
+        src.lines.append(f"    if not {src.constant(recipe.keep)}(doc, elem, anc): continue")
     inline = [
         p for j, f in enumerate(fields) if j in recipe.inline and j not in recipe.base and (p := f.path) is not None
     ]
     src.prefetch([(_base_of(p), p.segments) for p in inline] + [(f"prev[{g}]", s) for g, s in recipe.previous.values()])
     items = []
     for j, f in enumerate(fields):
-        if j in recipe.base:
-            items.append(f"base[{j}]")
+        if j in recipe.base:  # the document's values: the same for every element
+            src.head.append(f"    s{j} = base[{j}]")
+            items.append(f"s{j}")
             continue
         expr = _field(src, j, f, recipe)
         if j not in recipe.transforms and j not in recipe.defaults:
@@ -206,12 +270,98 @@ def build_row_function(fields: Sequence[FieldPlan], recipe: RowRecipe) -> RowBui
         if j in recipe.defaults:
             src.lines.append(f"    if x{j} is None: x{j} = {src.constant(recipe.defaults[j])}")
         items.append(f"x{j}")
+    _lookups(src, recipe.lookups, items)
     body = "\n".join(
-        ["def build(doc, elem, anc, pv, pos, base, prev):", *src.lines, f"    return [{', '.join(items)}]"]
+        [
+            "def walk(doc, source, anc, pv, out):",
+            *_prologue(src, recipe.shape),
+            *src.head,
+            "    for pos, elem in items:",
+            *_step_previous(recipe.shape, simple),
+            *("    " + line for line in src.lines),
+            f"        row = [{', '.join(items)}]",
+            "        append(row)",
+            *_children(src, recipe.shape),
+            *_last_only(recipe.shape),
+        ]
     )
     namespace = dict(src.namespace)
     exec(compile(body, "<tidemark row builder>", "exec"), namespace)  # source built from the plan only
-    return namespace["build"]  # type: ignore[no-any-return]
+    return namespace["walk"]  # type: ignore[no-any-return]
+
+
+def _prologue(src: _Source, shape: Shape) -> list[str]:
+    """The statements before the loop: the elements to walk, the document's values, the state of ``previous``."""
+    explode = src.constant(shape.explode)
+    lines = [f"    rows = out[{shape.index}]"]
+    if shape.kind == "root":
+        lines.append("    items = ((None, source),)")
+    elif shape.kind in ("array", "object"):
+        kind, each = ("list", "enumerate(value)") if shape.kind == "array" else ("dict", "value.items()")
+        lines.append(f"    value = {src.constant(shape.rows_get)}(source)")
+        lines.append(f"    items = {each} if type(value) is {kind} else {explode}(source)")
+    else:
+        lines.append(f"    items = {explode}(source)")
+    lines.append(f"    base = {src.constant(shape.holder)}.doc_base")
+    if shape.previous is not None and shape.previous.simple:
+        lines.append("    last = None")
+    elif shape.previous is not None:
+        previous = src.constant(shape.previous)
+        lines.append(f"    step, state = {previous}.step, {previous}.state()")
+    if shape.last_only:
+        lines.append("    start = len(rows)")
+    return [*lines, "    append = rows.append"]
+
+
+def _step_previous(shape: Shape, simple: bool) -> list[str]:
+    """Every element moves the previous fields' state on, kept by the filter or not: the loop's first lines."""
+    if shape.previous is None:
+        return []
+    if simple:
+        return ["        prev0 = last", "        last = elem"]
+    return ["        prev = step(elem, state)"]
+
+
+def _children(src: _Source, shape: Shape) -> list[str]:
+    if not shape.children:
+        return []
+    calls = [f"        {src.constant(child)}(doc, elem, ca, row, out)" for child in shape.children]
+    return ["        ca = (elem, *anc)", *calls]
+
+
+def _last_only(shape: Shape) -> list[str]:
+    """only_on_last: the values stay on the explode's last row (the children saw them on every row)."""
+    if not shape.last_only:
+        return []
+    return ["    for row in rows[start:-1]:", *(f"        row[{j}] = None" for j in shape.last_only)]
+
+
+def _lookups(src: _Source, steps: Sequence[LookupStep], items: list[str]) -> None:
+    """Compute the lookup / fold fields in declaration order, each candidate found once (by its memo) and read
+    inline; ``items[slot]`` becomes the field's variable. A key that is a lookup field declared later is None (its
+    value is not known yet), as the key of an earlier one is its final value."""
+    found: dict[Any, str] = {}
+    for step in steps:
+        items[step.slot] = "None"  # until computed: a later lookup's value is not a key yet
+    for step in steps:
+        candidate = found.get(step.memo)
+        if candidate is None:
+            candidate = found[step.memo] = f"k{len(found)}"
+            key = "None" if step.key_slot < 0 else items[step.key_slot]
+            if not key.isidentifier():  # evaluated once, then read twice
+                src.lines.append(f"    y{step.key_slot} = {key}")
+                key = items[step.key_slot] = f"y{step.key_slot}"
+            src.lines.append(f"    {candidate} = {src.constant(step.find)}(doc, elem, anc, {key})")
+            src.bases[candidate] = candidate
+        x = value = src.value(candidate, step.path)
+        if step.transform is not None or step.default is not None:
+            x = f"x{step.slot}"
+            src.lines.append(f"    {x} = {value}")
+        if step.transform is not None:
+            src.lines.append(f"    if {x} is not None: {x} = {_transform(src, step.transform, x)}")
+        if step.default is not None:
+            src.lines.append(f"    if {x} is None: {x} = {src.constant(step.default)}")
+        items[step.slot] = x
 
 
 @functools.cache  # pure: one function per distinct path, shared by every field, filter and lookup reading it

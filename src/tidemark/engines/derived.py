@@ -82,7 +82,8 @@ class Previous:
 
 class IndexCache:
     """Candidate indexes shared by the lookups of one engine: lookups that search the same candidates by the same
-    path (a batting order's name, position, hits... all from one team's players) build the index once.
+    path (a batting order's name, position, hits... all from one team's players) build the index once; a fold's
+    states are kept here too, per document.
 
     An index is kept while the same container object is searched again; holding the reference makes that identity
     check safe. ``clear()`` drops them (at the end of a batch, so a decoded document is not kept alive).
@@ -93,15 +94,19 @@ class IndexCache:
         self.fixed: dict[tuple[str, ...], dict[Any, Any]] = {}  # indexes of sources that are one per document
 
     def index(self, key: tuple[str, ...], container: Any, explode: str, where: Getter | None) -> dict[Any, Any]:
-        return self.memo(key, container, lambda: _build_index(container, explode, where))
-
-    def memo(self, key: tuple[str, ...], anchor: Any, build: Callable[[], dict[Any, Any]]) -> dict[Any, Any]:
-        """``build()``, kept while the same ``anchor`` object is asked for again under ``key``."""
         entry = self._entries.get(key)
-        if entry is not None and entry[0] is anchor:
+        if entry is not None and entry[0] is container:
             return entry[1]
-        built = build()
-        self._entries[key] = (anchor, built)
+        built = self._entries[key] = (container, _build_index(container, explode, where))
+        return built[1]
+
+    def memo(self, key: tuple[str, ...], doc: Any, build: Callable[[Any], dict[Any, Any]]) -> dict[Any, Any]:
+        """``build(doc)``, kept while the same ``doc`` object is asked for again under ``key``."""
+        entry = self._entries.get(key)
+        if entry is not None and entry[0] is doc:
+            return entry[1]
+        built = build(doc)
+        self._entries[key] = (doc, built)
         return built
 
     def clear(self) -> None:
@@ -127,7 +132,8 @@ def _build_index(container: Any, explode: str, where: Getter | None) -> dict[Any
 
 class Lookup:
     """One ``lookup`` field: finds the candidate of ``source`` whose ``where`` value (or array position / object key)
-    equals the row's ``key_slot`` value, and reads ``read`` from it. ``cache_key`` names (source, where)."""
+    equals the row's ``key_slot`` value; the row builder reads ``path`` from it. ``cache_key`` names (source,
+    where)."""
 
     def __init__(
         self,
@@ -137,7 +143,7 @@ class Lookup:
         cache_key: tuple[str, ...],
         explode: str,
         where: Getter | None,
-        read: Getter,
+        path: tuple[str | int, ...],
         cache: IndexCache,
         per_document: bool = False,
     ) -> None:
@@ -147,13 +153,12 @@ class Lookup:
         self.cache_key = cache_key
         self.explode = explode
         self.where = where
-        self.read = read
+        self.path = path  # read from the candidate found
         self.cache = cache
         self.per_document = per_document  # the source is read from the document or its record: one per document
 
-    def find(self, doc: Any, elem: Any, anc: tuple[Any, ...], row: list[Any]) -> Any:
-        """The matching candidate, or None."""
-        key = row[self.key_slot]
+    def find(self, doc: Any, elem: Any, anc: tuple[Any, ...], key: Any) -> Any:
+        """The candidate matching ``key`` (the row's ``key_slot`` value), or None."""
         if key is None:
             return None
         cache = self.cache
@@ -163,10 +168,6 @@ class Lookup:
             if self.per_document:
                 cache.fixed[self.cache_key] = index
         return index.get(key if type(key) is int else match_key(key))  # an int is its own match key
-
-    def __call__(self, doc: Any, elem: Any, anc: tuple[Any, ...], row: list[Any]) -> Any:
-        found = self.find(doc, elem, anc, row)
-        return None if found is None else self.read(found)
 
 
 @dataclass(frozen=True)
@@ -192,8 +193,8 @@ def fold_definition(name: str) -> FoldDefinition:
 
 
 class Fold:
-    """One ``fold`` field, shaped like a :class:`Lookup` for the walk: ``find`` gives the state before the row's
-    element (computed once per document), ``read`` the value named ``key`` in it."""
+    """One ``fold`` field, shaped like a :class:`Lookup` for the row builder: ``find`` gives the state before the
+    row's element (computed once per document), from which the builder reads ``path``: the value named ``key``."""
 
     def __init__(self, slot: int, name: str, key: str, cache: IndexCache) -> None:
         self.slot = slot
@@ -201,11 +202,9 @@ class Fold:
         self.cache_key = ("fold", name)
         self.function = fold_definition(name).function
         self.key = key
+        self.path = (key,)
         self.cache = cache
 
-    def find(self, doc: Any, elem: Any, anc: tuple[Any, ...], row: list[Any]) -> Any:
-        states = self.cache.memo(self.cache_key, doc, lambda: self.function(doc))
-        return states.get(id(elem))
-
-    def read(self, found: Any) -> Any:
-        return found.get(self.key)
+    def find(self, doc: Any, elem: Any, anc: tuple[Any, ...], key: Any = None) -> Any:
+        """The state before ``elem`` (no key selects it: the element does)."""
+        return self.cache.memo(self.cache_key, doc, self.function).get(id(elem))

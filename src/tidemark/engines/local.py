@@ -17,6 +17,7 @@ from typing import Any
 
 import msgspec
 import numpy as np
+import numpy.typing as npt
 import orjson
 import pyarrow as pa
 
@@ -61,9 +62,10 @@ class _TargetBuffer:
         columns = _transpose(self.rows, len(self.names))
         bad = self._missing(columns)
         arrays = []
+        spread = self._spread() if self.shared and self.runs else None
         for j, f in enumerate(self.plan.fields):
-            if j in self.shared and self.runs:
-                array, failures = self._shared_column(j, f)
+            if spread is not None and j in self.shared:
+                array, failures = self._shared_column(j, f, *spread)
             else:
                 array, failures = to_arrow(columns[j], f.type, f.format)
             arrays.append(array)
@@ -82,13 +84,20 @@ class _TargetBuffer:
         self.rows, self.origins, self.scopes, self.runs = [], [], [], []
         return table, errors, scopes, origins
 
-    def _shared_column(self, j: int, f: FieldPlan) -> tuple[pa.Array, dict[int, str]]:
+    def _spread(self) -> tuple[pa.Array, npt.NDArray[np.int64]]:
+        """The row -> document positions of the batch (one value per document repeated over its rows), and where
+        each document's rows start: shared by every shared column."""
+        counts = np.fromiter((n for n, _ in self.runs), dtype=np.int64, count=len(self.runs))
+        starts = np.concatenate(([0], np.cumsum(counts)))
+        return pa.array(np.repeat(np.arange(len(counts)), counts)), starts
+
+    def _shared_column(
+        self, j: int, f: FieldPlan, positions: pa.Array, starts: npt.NDArray[np.int64]
+    ) -> tuple[pa.Array, dict[int, str]]:
         """Field ``j``'s column from one value per document: converted once, repeated by Arrow."""
         array, failures = to_arrow([base[j] for _, base in self.runs], f.type, f.format)
-        counts = np.fromiter((n for n, _ in self.runs), dtype=np.int64, count=len(self.runs))
-        array = array.take(pa.array(np.repeat(np.arange(len(counts)), counts)))
+        array = array.take(positions)
         if failures:
-            starts = np.concatenate(([0], np.cumsum(counts)))
             failures = {i: why for d, why in failures.items() for i in range(int(starts[d]), int(starts[d + 1]))}
         return array, failures
 

@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from tidemark.compile.plan import FieldPlan, Plan, TargetPlan
-from tidemark.engines.codegen import RowBuilder, RowRecipe, build_getter, build_row_function
+from tidemark.engines.codegen import LookupStep, RowRecipe, Shape, WalkRows, build_getter, build_walk_function
 from tidemark.engines.derived import Fold, IndexCache, Lookup, Previous
 from tidemark.engines.transforms import build_transform
 from tidemark.mapping.filters import Condition
@@ -25,7 +25,6 @@ from tidemark.mapping.paths import JsonPath
 from tidemark.timestamps import parse_timestamp
 
 Getter = Callable[[Any], Any]
-_UNSET = object()
 
 
 @dataclass(frozen=True)
@@ -176,12 +175,6 @@ class TargetProgram:
         defaults = [(j, f.default) for j, f in enumerate(plan.fields) if f.default is not None]
         self.defaults = [(j, d) for j, d in defaults if plan.fields[j].source not in looked]
         self.lookup_defaults = {j: d for j, d in defaults if plan.fields[j].source in looked}
-        # each lookup with what it needs at hand; lookups of one candidate by one key (memo) find it once per row
-        self.lookup_steps = [
-            (lk, (lk.cache_key, lk.key_slot), self.lookup_transforms.get(lk.slot), self.lookup_defaults.get(lk.slot))
-            for lk in self.lookups
-        ]
-        self.build_row: RowBuilder = build_row_function(plan.fields, self._recipe())
         # the builder transforms the fields it computes (previous fields too); document fields are transformed once
         # per explode
         shared = self._base_slots()
@@ -193,11 +186,19 @@ class TargetProgram:
         self.shared_slots = sorted(shared - set(self.last_only))
         self.scope_getters = [(p.anchor == "record", make_getter(p.segments)) for p in plan.scope_paths]
 
+    def compile(self) -> None:
+        """Generate the walk (codegen.py), once the targets under this one are compiled."""
+        kind = "root" if self.is_root else self.explodes if self.explodes in ("array", "object") else "one"
+        children = tuple(child.walk_rows for child in self.children)
+        last_only = tuple(self.last_only)
+        shape = Shape(self.index, kind, self.rows_get, self.explode, self, self.previous, last_only, children)
+        self.walk_rows: WalkRows = build_walk_function(self.plan.fields, self._recipe(shape))
+
     def _base_slots(self) -> set[int]:
         slots = {j for j, _ in self.doc_fields} | {j for j, _ in self.record_fields}
         return slots if self.ts_slot is None else slots | {self.ts_slot}
 
-    def _recipe(self) -> RowRecipe:
+    def _recipe(self, shape: Shape) -> RowRecipe:
         base = self._base_slots()
         computed = {j for j in range(self.width) if j not in base}
         group_of = self.previous.group_of if self.previous is not None else {}
@@ -212,6 +213,19 @@ class TargetProgram:
             previous={j: (group_of[j], path) for j, path in self.previous_paths.items()},
             conditions=self.plan.filter,
             keep=self.filter,
+            lookups=[
+                LookupStep(
+                    lk.slot,
+                    lk.key_slot,
+                    (lk.cache_key, lk.key_slot),  # lookups of one candidate by one key find it once per row
+                    lk.find,
+                    lk.path,
+                    self.lookup_transforms.get(lk.slot),
+                    self.lookup_defaults.get(lk.slot),
+                )
+                for lk in self.lookups
+            ],
+            shape=shape,
         )
 
     def _add_field(self, j: int, f: FieldPlan) -> None:
@@ -247,7 +261,7 @@ class TargetProgram:
         assert lk is not None
         key_slot = [x.name for x in self.plan.fields].index(lk.equals)
         where = make_getter(lk.where.segments) if lk.where is not None else None
-        read = make_getter(lk.path.segments) if lk.path is not None else make_getter(())
+        read = lk.path.segments if lk.path is not None else ()
         cache_key = (lk.source.text, lk.where.text if lk.where is not None else "")
         source = _anchored(lk.source)
         per_document = lk.source.anchor in ("doc", "record")
@@ -275,37 +289,10 @@ class TargetProgram:
         return ((None, value),)  # a single nested object: one row
 
     def walk(
-        self,
-        doc: Any,
-        source: Any,
-        anc: tuple[Any, ...],
-        pv: list[Any] | None,
-        out: list[list[list[Any]]],
+        self, doc: Any, source: Any, anc: tuple[Any, ...], pv: list[Any] | None, out: list[list[list[Any]]]
     ) -> None:
         """Append the rows of ``source`` (and of the targets under this one) to ``out[target.index]``."""
-        base, emit = self.doc_base, out[self.index].append
-        keep_kept = bool(self.last_only)
-        previous, build, lookups, children = self.previous, self.build_row, self.lookups, self.children
-        step = previous.step if previous is not None else None
-        state = previous.state() if previous is not None else []
-        kept: list[list[Any]] = []
-        for pos, elem in self.explode(source):
-            # every element moves the previous fields' state on, kept by the filter or not
-            row = build(doc, elem, anc, pv, pos, base, None if step is None else step(elem, state))
-            if row is None:  # the filter dropped it
-                continue
-            if lookups:
-                self._look_up(doc, elem, anc, row)
-            emit(row)
-            if keep_kept:
-                kept.append(row)
-            if children:
-                child_anc = (elem, *anc)
-                for child in children:
-                    child.walk(doc, elem, child_anc, row, out)
-        for row in kept[:-1]:  # only_on_last: the values stay on the explode's last row (children saw them)
-            for j in self.last_only:
-                row[j] = None
+        self.walk_rows(doc, source, anc, pv, out)
 
     def base(self, doc: Any, anc: tuple[Any, ...], ts: datetime) -> list[Any]:
         """The values every row of one document shares (document fields, the snapshot time), transformed once."""
@@ -323,17 +310,6 @@ class TargetProgram:
             if base[j] is None:
                 base[j] = default
         return base
-
-    def _look_up(self, doc: Any, elem: Any, anc: tuple[Any, ...], row: list[Any]) -> None:
-        found: dict[tuple[tuple[str, ...], int], Any] = {}
-        for lookup, memo, transform, default in self.lookup_steps:  # in declaration order: a lookup may use an
-            candidate = found.get(memo, _UNSET)  # earlier one (with its default)
-            if candidate is _UNSET:
-                candidate = found[memo] = lookup.find(doc, elem, anc, row)
-            value = None if candidate is None else lookup.read(candidate)
-            if transform is not None and value is not None:
-                value = transform(value)
-            row[lookup.slot] = default if value is None else value
 
     def missing(self, row: list[Any]) -> list[str] | None:
         """Reasons for the required values this row lacks, or None."""
@@ -362,6 +338,8 @@ class Program:
             if parent is not None:
                 parent.children.append(target)
         self.targets = list(by_name.values())
+        for target in reversed(self.targets):  # children come after their parent in a plan
+            target.compile()
         self.roots = [t for t in self.targets if t.parent is None]
         self.scoped = [t for t in self.targets if t.plan.spec.scope]
         self.index_cache = index_cache
