@@ -215,3 +215,43 @@ def test_a_fold_is_named_from_a_closed_list() -> None:
         with pytest.raises(MappingError) as info:
             parse_mapping(head + f"    fields:\n      - {{name: x, fold: {fold}}}\n", "m.yaml")
         assert any(says in problem for problem in info.value.problems), info.value.problems
+
+
+def test_values_of_an_unexpected_shape_do_not_stop_the_folds(tmp_path: Path) -> None:
+    # a runner's end base, a runner id, a position code and a substitute's id that are arrays or objects instead of
+    # text or numbers: the folds ignore those values (the state moves as if they were missing) and every pitch loads
+    feed = copy.deepcopy(load_envelope(GAME_747175)["response"])
+    plays = feed["liveData"]["plays"]["allPlays"]
+    changed = 0
+    for play in plays[:30]:
+        for runner in play.get("runners", []):
+            runner["movement"]["end"] = [runner["movement"].get("end")]
+            runner["details"]["runner"]["id"] = {"id": runner["details"]["runner"]["id"]}
+            changed += 1
+        for event in play["playEvents"]:
+            if event.get("isSubstitution"):
+                event["position"] = {"code": [event.get("position", {}).get("code")]}
+                event["player"] = {"id": [event["player"]["id"]]}
+                changed += 1
+    players = feed["liveData"]["boxscore"]["teams"]["home"]["players"]
+    first = next(iter(players.values()))
+    first["allPositions"] = [{"code": {"code": "2"}}]
+    first["person"]["id"] = [first["person"]["id"]]
+    assert changed > 10
+    plan = compile_mapping(load_mapping("mlb:live_game")[0])
+    (batch,) = LocalEngine(plan).extract(iter_documents(_write(tmp_path, feed)))
+    assert batch.rejected == []  # the other tables report the bad values as row errors, of their own columns
+    assert {e.table for e in batch.row_errors} <= {"game.live_game_runners", "game.live_game_pitch_events"}
+    assert batch.tables["game.statcast_pitches"].num_rows == len(_pitches(iter_documents([GAME_747175])))
+
+
+def test_a_fold_that_fails_rejects_only_that_document() -> None:
+    from tidemark.engines.derived import FoldFailed, _guarded
+
+    def broken(doc: Any) -> dict[int, dict[str, Any]]:
+        return {hash(doc["plays"]): {}}  # a list cannot be hashed: a fold written for another shape
+
+    assert _guarded("mlb_bases", broken)({"plays": (1, 2)}) != {}
+    with pytest.raises(FoldFailed) as info:
+        _guarded("mlb_bases", broken)({"plays": [1, 2]})
+    assert str(info.value).startswith("fold mlb_bases failed on this document (TypeError: unhashable type: 'list')")

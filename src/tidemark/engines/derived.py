@@ -192,6 +192,24 @@ def fold_definition(name: str) -> FoldDefinition:
     return found
 
 
+class FoldFailed(Exception):
+    """A fold function failed on a document (a shape its code did not expect): the document is rejected with this
+    message, the run goes on."""
+
+
+def _guarded(name: str, function: Callable[[Any], dict[int, dict[str, Any]]]) -> Callable[[Any], dict[Any, Any]]:
+    def run(doc: Any) -> dict[Any, Any]:
+        try:
+            return function(doc)
+        except (TypeError, ValueError, KeyError, IndexError, AttributeError) as exc:
+            raise FoldFailed(
+                f"fold {name} failed on this document ({type(exc).__name__}: {exc}): a value has a shape the fold "
+                "does not expect; check the document, or report it with the document attached"
+            ) from exc
+
+    return run
+
+
 class Fold:
     """One ``fold`` field, shaped like a :class:`Lookup` for the row builder: ``find`` gives the state before the
     row's element (computed once per document), from which the builder reads ``path``: the value named ``key``."""
@@ -200,7 +218,7 @@ class Fold:
         self.slot = slot
         self.key_slot = -1  # no row value selects it: the element does
         self.cache_key = ("fold", name)
-        self.function = fold_definition(name).function
+        self.function = _guarded(name, fold_definition(name).function)
         self.key = key
         self.path = (key,)
         self.cache = cache

@@ -18,7 +18,7 @@ from typing import Any
 
 from tidemark.compile.plan import FieldPlan, Plan, TargetPlan
 from tidemark.engines.codegen import LookupStep, RowRecipe, Shape, WalkRows, build_getter, build_walk_function
-from tidemark.engines.derived import Fold, IndexCache, Lookup, Previous
+from tidemark.engines.derived import Fold, FoldFailed, IndexCache, Lookup, Previous
 from tidemark.engines.transforms import build_transform
 from tidemark.mapping.filters import Condition
 from tidemark.mapping.paths import JsonPath
@@ -377,7 +377,7 @@ class Program:
                 target.doc_base = base
             for root in self.roots:
                 root.walk(doc, doc, anc, None, out)
-        except _Reject as exc:
+        except (_Reject, FoldFailed) as exc:
             return Rejection(str(exc))
         finally:
             self.index_cache.clear()  # nothing of this document is kept for the next

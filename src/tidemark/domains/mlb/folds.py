@@ -50,9 +50,10 @@ def _moves(runners: Any) -> dict[int, dict[Any, str | None]]:
     reach: dict[int, dict[Any, int]] = {}
     for r in _list(runners):
         index, runner = _get(r, "details", "playIndex"), _get(r, "details", "runner", "id")
-        if type(index) is not int or runner is None:
+        if type(index) is not int or type(runner) not in (int, str):
             continue
-        furthest = 0 if _get(r, "movement", "isOut") else _REACH.get(_get(r, "movement", "end"), 0)
+        end = _get(r, "movement", "end")
+        furthest = 0 if _get(r, "movement", "isOut") else _REACH.get(end, 0) if type(end) is str else 0
         seen = reach.setdefault(index, {})
         seen[runner] = 0 if seen.get(runner, 1) == 0 else max(seen.get(runner, 0), furthest)
     names = {n: base for base, n in _REACH.items() if n < 4}
@@ -137,7 +138,7 @@ def _starters(team: Any) -> dict[str, Any]:
     for player in players.values() if type(players) is dict else ():
         order, positions = str(_get(player, "battingOrder") or ""), _list(_get(player, "allPositions"))
         code = _get(positions[0], "code") if positions else None
-        if order.endswith("00") and code in slots:
+        if order.endswith("00") and type(code) is str and code in slots:
             slots[code] = _get(player, "person", "id")
     pitchers = _list(_get(team, "pitchers"))
     if pitchers:
@@ -150,13 +151,15 @@ def _team_of(teams: Any) -> dict[Any, str]:
     for side in ("away", "home"):
         players = _get(teams, side, "players")
         for player in players.values() if type(players) is dict else ():
-            out.setdefault(_get(player, "person", "id"), side)
+            person = _get(player, "person", "id")
+            if type(person) in (int, str):
+                out.setdefault(person, side)
     return out
 
 
 def _substitute(defence: dict[str, dict[str, Any]], team_of: dict[Any, str], event: dict[str, Any]) -> None:
     player, code = _get(event, "player", "id"), _get(event, "position", "code")
-    side = team_of.get(player)
+    side = team_of.get(player) if type(player) in (int, str) else None
     if side is None:
         return
     slots = defence[side]
@@ -164,7 +167,7 @@ def _substitute(defence: dict[str, dict[str, Any]], team_of: dict[Any, str], eve
     replaced = _get(event, "replacedPlayer", "id")
     if replaced is not None:
         _leave(slots, replaced)
-    if code in slots:
+    if type(code) is str and code in slots:
         slots[code] = player
 
 
