@@ -21,6 +21,8 @@ newest committed row under its row lock, so two writers cannot lose each other's
 
 from __future__ import annotations
 
+import functools
+from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
@@ -35,6 +37,39 @@ from tidemark.tables import HASH_COLUMN, TableSpec
 
 #: the scopes a write touched, as an ``unnest`` row source and its parameters
 Touched = tuple[str, list[Any]]
+_MARK, _ROW = "_tm_mark", "_tm_row"
+
+
+@dataclass(frozen=True)
+class Merged:
+    """What merging a batch's watermarks found."""
+
+    #: the scopes the batch touched (for reconciliation)
+    touched: Touched
+    #: per row of the batch: older than its scope's merged watermark (``rules.arrow_older``); None when a row's scope
+    #: is not among the touched ones (then only the stored watermarks can say, :meth:`PgUpsert.skip_older`)
+    older: pa.Array | None
+    #: none of the touched scopes had a watermark before
+    fresh: bool
+
+    @property
+    def new(self) -> bool:
+        """Every scope is new and no row is older than its scope's new watermark (two snapshots of a game in one
+        batch): every row would be inserted, :meth:`PgUpsert.insert_new` may apply."""
+        return self.fresh and self.older is not None and not pc.any(self.older).as_py()
+
+
+def _older(spec: TableSpec, rows: pa.Table, marks: pa.Table) -> pa.Array | None:
+    """Per row: older than its scope's watermark in ``marks``; None when a row's scope has no mark there."""
+    assert spec.timestamp is not None
+    scope = list(spec.scope)
+    indexed = rows.select([*scope, spec.timestamp]).append_column(_ROW, pa.array(range(rows.num_rows), pa.int64()))
+    joined = indexed.join(marks, keys=scope, join_type="left outer").sort_by(_ROW)
+    mark = joined.column(_MARK)
+    if mark.null_count:
+        return None
+    older = rules.arrow_older(joined.column(spec.timestamp), mark)
+    return pc.fill_null(older, False).combine_chunks()
 
 
 class PgUpsert:
@@ -44,6 +79,32 @@ class PgUpsert:
         self.sql = sql
         self.driver = driver
 
+    def write(
+        self,
+        state: SqlState,
+        spec: TableSpec,
+        rows: pa.Table,
+        scopes: pa.Table | None,
+        mode: Mode,
+        merged: Merged | None,
+    ) -> WriteCounts:
+        """The contract path, once :meth:`insert_new` declined (``merged``: what it found merging the watermarks).
+
+        When the merged watermarks cover every row's scope, the rows older than them are skipped here, before
+        staging (the same rule as :meth:`skip_older`, ``rules.arrow_older``, on the same watermarks: merged under
+        their row locks in this transaction); a batch with nothing newer stages nothing at all."""
+        skipped = 0
+        if mode == "upsert" and merged is not None and merged.older is not None:
+            skipped = int(pc.sum(merged.older).as_py() or 0)
+            if skipped:
+                rows = rows.filter(pc.invert(merged.older))
+            if rows.num_rows == 0:
+                return WriteCounts(skipped=skipped, deleted=self.reconcile(spec, merged.touched))
+        upsert = functools.partial(self.upsert, merged=merged, skipped=merged is not None and merged.older is not None)
+        counts = self.sql.write(state, spec, rows, scopes, mode, upsert)
+        counts.skipped += skipped
+        return counts
+
     def upsert(
         self,
         spec: TableSpec,
@@ -52,24 +113,26 @@ class PgUpsert:
         mode: Mode,
         reconciles: bool,
         *,
-        touched: Touched | None,
+        merged: Merged | None,
+        skipped: bool,
     ) -> WriteCounts:
-        """The keyed steps on the staged rows: watermarks (unless the first-load attempt merged them already),
-        rows older than their scope's watermark skipped, one guarded statement, reconciliation."""
+        """The keyed steps on the staged rows: watermarks (unless merged already), rows older than their scope's
+        watermark skipped (unless :meth:`write` did), one guarded statement, reconciliation."""
         counts = WriteCounts()
         if reconciles:
-            if touched is None:
-                touched, _ = self.merge_watermarks(spec, rows, scopes)
-            counts.skipped += self.skip_older(spec)
+            if merged is None:
+                merged = self.merge_watermarks(spec, rows, scopes)
+            if not (skipped and mode == "upsert"):
+                counts.skipped += self.skip_older(spec)
         counts += self.classify_and_apply(spec, mode, rows)
         if reconciles:
-            assert touched is not None
-            counts.deleted += self.reconcile(spec, touched)
+            assert merged is not None
+            counts.deleted += self.reconcile(spec, merged.touched)
         return counts
 
     def insert_new(
         self, state: SqlState, spec: TableSpec, rows: pa.Table, scopes: pa.Table | None
-    ) -> tuple[WriteCounts | None, Touched | None]:
+    ) -> tuple[WriteCounts | None, Merged | None]:
         """The fast path of first loads: when no scope of the batch has a watermark yet (scoped tables) or no key
         of it is stored (the others), every row is an insert and nothing needs staging: COPY the rows straight into
         the table, in a savepoint. None when the batch does not qualify, or when the COPY meets a stored key (one
@@ -82,20 +145,20 @@ class PgUpsert:
         subtransaction each; PostgreSQL's readers slow down past 64 of them in one transaction)."""
         target = self.sql.table_ref(spec)
         fresh = spec.qualified in state.fresh and bool(spec.scope)
-        touched = None
+        merged = None
         if spec.scope:
-            touched, new = self.merge_watermarks(spec, rows, scopes)
-            if not new:
-                return None, touched
+            merged = self.merge_watermarks(spec, rows, scopes)
+            if not merged.new:
+                return None, merged
             # games never seen: their rows are almost surely new (a stored one makes the COPY fail, see below)
         else:
             keys, params = self.arrays(spec, rows.select(list(spec.primary_key)))
             match = self.sql.match(spec.primary_key, "s", "t")
             if self.driver.exec(f"SELECT EXISTS (SELECT 1 FROM {keys} JOIN {target} AS t ON {match})", params)[0][0]:
-                return None, touched
+                return None, merged
         if fresh and set(spec.scope) <= set(spec.primary_key):
             self.driver.copy(target, rows, spec)
-            return WriteCounts(inserted=rows.num_rows), touched
+            return WriteCounts(inserted=rows.num_rows), merged
         self.driver.exec("SAVEPOINT tm_insert_new")
         try:
             self.driver.copy(target, rows, spec)
@@ -103,48 +166,45 @@ class PgUpsert:
             if not isinstance(exc.__cause__, self.driver.pg.errors.UniqueViolation):
                 raise
             self.driver.exec("ROLLBACK TO SAVEPOINT tm_insert_new")  # stored already, or inserted by another writer
-            return None, touched
+            return None, merged
         self.driver.exec("RELEASE SAVEPOINT tm_insert_new")
-        deleted = self.reconcile(spec, touched) if touched is not None and not fresh else 0
-        return WriteCounts(inserted=rows.num_rows, deleted=deleted), touched
+        deleted = self.reconcile(spec, merged.touched) if merged is not None and not fresh else 0
+        return WriteCounts(inserted=rows.num_rows, deleted=deleted), merged
 
-    def merge_watermarks(self, spec: TableSpec, rows: pa.Table, scopes: pa.Table | None) -> tuple[Touched, bool]:
+    def merge_watermarks(self, spec: TableSpec, rows: pa.Table, scopes: pa.Table | None) -> Merged:
         """Merge the batch's scopes into the watermarks with GREATEST under row locks (safe with other writers: a
         second writer of a scope waits for the first to commit); scope values travel as arrays, not a temp table.
-        True when none of them had a watermark before and every row is as new as its scope's new watermark (then
-        no staged row would be skipped: the fast path of :meth:`_insert_new` may apply), with the touched scopes."""
+        The merged watermarks come back (``RETURNING``): which rows are older than their scope's, and whether
+        none of the scopes had a watermark before (:class:`Merged`)."""
         timestamp = spec.timestamp
         assert timestamp is not None
-        scope_cols = ", ".join(self.sql.q(c) for c in spec.scope)
+        scope = list(spec.scope)
+        scope_cols = ", ".join(self.sql.q(c) for c in scope)
         ts = self.sql.q(timestamp)
         if scopes is None:  # no scope batch given: the rows themselves say which scopes they cover
-            scopes = rows.group_by(list(spec.scope)).aggregate([(spec.timestamp, "max")])
-            scopes = scopes.rename_columns([*spec.scope, spec.timestamp])
-        touched = scopes.select([*spec.scope, spec.timestamp])
-        scoped = self.arrays(spec, touched.select(list(spec.scope)))
+            scopes = rows.group_by(scope).aggregate([(timestamp, "max")]).rename_columns([*scope, timestamp])
+        touched = scopes.select([*scope, timestamp])
+        scoped = self.arrays(spec, touched.select(scope))
         if not touched.num_rows:
-            return scoped, False
+            return Merged(scoped, None, fresh=False)
         source, params = self.arrays(spec, touched)
         merged = rules.merged_mark_sql(self.sql.dialect, timestamp, "EXCLUDED", "w")
-        fresh = self.driver.exec(
+        found = self.driver.exec(
             f"INSERT INTO {self.sql.watermark_ref(spec)} AS w ({scope_cols}, {ts}) "
             f"SELECT {scope_cols}, max({ts}) FROM {source} GROUP BY {scope_cols} ORDER BY {scope_cols} "
             f"ON CONFLICT ({scope_cols}) DO UPDATE SET {ts} = {merged} "
-            "RETURNING (w.xmax = 0)",
+            f"RETURNING {self.sql.cols_of(spec.scope, 'w')}, w.{ts}, (w.xmax = 0)",
             params,
         )
-        if not all(f for (f,) in fresh):
-            return scoped, False
-        # and no row older than its scope's new watermark (two snapshots of a game in one batch)
-        scope = list(spec.scope)
-        newest = {
-            tuple(r[c] for c in scope): r[f"{spec.timestamp}_max"]
-            for r in touched.group_by(scope).aggregate([(spec.timestamp, "max")]).to_pylist()
-        }
-        oldest = rows.group_by(scope).aggregate([(spec.timestamp, "min")]).to_pylist()
-        return scoped, all(
-            (k := tuple(r[c] for c in scope)) in newest and r[f"{spec.timestamp}_min"] >= newest[k] for r in oldest
+        columns = list(zip(*found, strict=True))
+        marks = pa.table(
+            [
+                pa.array(list(v), touched.schema.field(c).type)
+                for v, c in zip(columns, [*scope, timestamp], strict=False)
+            ],
+            names=[*scope, _MARK],
         )
+        return Merged(scoped, _older(spec, rows, marks), fresh=all(columns[-1]))
 
     def skip_older(self, spec: TableSpec) -> int:
         """Drop (and count) staged rows older than their scope's watermark."""

@@ -37,7 +37,7 @@ from tidemark.sinks.base import Capabilities, QuarantineEntry, Sink
 from tidemark.sinks.names import check_names
 from tidemark.sinks.pg_driver import PostgresDriver
 from tidemark.sinks.pg_foreign_keys import fk_name
-from tidemark.sinks.pg_upsert import PgUpsert, Touched
+from tidemark.sinks.pg_upsert import Merged, PgUpsert
 from tidemark.sinks.sql import SqlContract, SqlState
 from tidemark.tables import HASH_COLUMN, TableSpec
 
@@ -189,14 +189,13 @@ class PostgresSink(Sink):
             lambda suspects: self.sql.would_write(state, spec, suspects, mode),
         )
         rows, scopes = checked.rows, checked.scopes
-        touched: Touched | None = None
+        merged: Merged | None = None
         if mode in ("upsert", "append_once") and spec.primary_key and rows.num_rows:
-            counts, touched = self.keyed.insert_new(state, spec, rows, scopes)
+            counts, merged = self.keyed.insert_new(state, spec, rows, scopes)
             if counts is not None:
                 return checked.charge(counts)
         state.fresh.discard(spec.qualified)
-        upsert = functools.partial(self.keyed.upsert, touched=touched)
-        return checked.charge(self.sql.write(state, spec, rows, scopes, mode, upsert))
+        return checked.charge(self.keyed.write(state, spec, rows, scopes, mode, merged))
 
     def quarantine(self, entries: list[QuarantineEntry]) -> None:
         self.sql.quarantine(self._state(), entries)
