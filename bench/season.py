@@ -1,7 +1,7 @@
 """Season benchmark: a synthetic season of live game feeds, through every stage, in one run.
 
     .venv/bin/python bench/season.py [--games N] [--dlt-games K] [--workers N] [--dsn DSN]
-                                     [--no-postgres] [--no-duckdb] [--no-extract]
+                                     [--no-postgres] [--no-duckdb] [--no-extract] [--pg-options OPTS]
 
 The corpus is a raw directory (``RAW/game/liveGameV1/liveGameV1_game_pk=<pk>.json``, the recorded layout, see
 docs/streaming.md) of N games (default 2,430, a regular season) made from the bundled real feeds of
@@ -194,7 +194,10 @@ def postgres_dsn(args: argparse.Namespace) -> tuple[str, Any]:
     dsn = args.dsn or os.environ.get(ENV_DSN)
     server = PgServer.external(dsn) if dsn else PgServer.start()
     name = server.create_database()
-    return server.dsn(name), server
+    dsn = server.dsn(name)
+    if args.pg_options:  # tidemark's own URL options, e.g. fillfactor=50 (docs/sinks.md)
+        dsn += ("&" if "?" in dsn else "?") + args.pg_options
+    return dsn, server
 
 
 def server_cpu(server: Any) -> float | None:
@@ -286,6 +289,7 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--no-duckdb", action="store_true", help="skip the DuckDB load phases")
     parser.add_argument("--no-extract", action="store_true", help="skip the extraction-only measurements")
     parser.add_argument("--dsn", help="a PostgreSQL server to create the database on (default: start one)")
+    parser.add_argument("--pg-options", help="options appended to the PostgreSQL sink URL, e.g. fillfactor=50")
     parser.add_argument("--dir", help="where the corpus is written (default: the system's temp dir)")
     parent(parser.parse_args(argv[1:]))
 

@@ -60,12 +60,15 @@ class PostgresConfig(BaseModel):
     type: Literal["postgres"] = "postgres"
     dsn: str = Field(repr=False)  # may hold a password: never in repr, logs or errors
     foreign_keys: bool = True
+    #: the fill factor of the tables tidemark creates (None: the server's, 100). Room left on each page lets an update
+    #: of a row (a newer snapshot) stay on its page without new index entries (a HOT update): docs/sinks.md
+    fillfactor: int | None = Field(default=None, ge=10, le=100)
 
     @classmethod
     def from_url(cls, url: str) -> PostgresConfig:
-        """``postgresql://...`` / ``postgres://...`` as given (``?foreign_keys=off`` is tidemark's, the rest goes to
-        libpq); ``postgres:`` / ``postgresql:`` alone reads ``TIDEMARK_PG_DSN``; ``postgres:host=... dbname=...`` is a
-        libpq key/value string."""
+        """``postgresql://...`` / ``postgres://...`` as given (``?foreign_keys=off`` and ``?fillfactor=N`` are
+        tidemark's, the rest goes to libpq); ``postgres:`` / ``postgresql:`` alone reads ``TIDEMARK_PG_DSN``;
+        ``postgres:host=... dbname=...`` is a libpq key/value string."""
         rest = url.partition(":")[2]
         if rest.startswith("//"):
             parts = urlsplit(url)
@@ -73,8 +76,16 @@ class PostgresConfig(BaseModel):
             flags = [v.lower() for k, v in query if k == "foreign_keys"]
             if any(f not in _SWITCH for f in flags):
                 raise ConfigError(f"foreign_keys={flags[-1]} in the sink URL: use on or off")
-            dsn = urlunsplit(parts._replace(query=urlencode([(k, v) for k, v in query if k != "foreign_keys"])))
-            return cls(dsn=dsn, foreign_keys=_SWITCH[flags[-1]] if flags else True)
+            fills = [v for k, v in query if k == "fillfactor"]
+            if any(not (f.isdigit() and 10 <= int(f) <= 100) for f in fills):
+                raise ConfigError(f"fillfactor={fills[-1]} in the sink URL: use a whole number from 10 to 100")
+            ours = ("foreign_keys", "fillfactor")
+            dsn = urlunsplit(parts._replace(query=urlencode([(k, v) for k, v in query if k not in ours])))
+            return cls(
+                dsn=dsn,
+                foreign_keys=_SWITCH[flags[-1]] if flags else True,
+                fillfactor=int(fills[-1]) if fills else None,
+            )
         dsn = rest.strip() or os.environ.get(ENV_DSN, "")
         if not dsn:
             raise ConfigError(
@@ -167,6 +178,10 @@ class PostgresSink(Sink):
         created = self.sql.ensure_table(state, spec) is None
         if created:
             state.fresh.add(spec.qualified)  # see PgUpsert.insert_new
+            if self.config.fillfactor is not None:  # a validated int (10-100): storage parameters take no parameters
+                self.driver.exec(
+                    f"ALTER TABLE {self.sql.table_ref(spec)} SET (fillfactor = {int(self.config.fillfactor)})"
+                )
         if self.config.foreign_keys:
             state.pending_fks.extend((spec, fk, created) for fk in spec.foreign_keys)
             pg_foreign_keys.add_pending(self.sql, self.driver, state)
