@@ -1,6 +1,7 @@
 """Season benchmark: a synthetic season of live game feeds, through every stage, in one run.
 
-    .venv/bin/python bench/season.py [--games N] [--dlt-games K] [--workers N] [--no-postgres] [--dsn DSN]
+    .venv/bin/python bench/season.py [--games N] [--dlt-games K] [--workers N] [--dsn DSN]
+                                     [--no-postgres] [--no-duckdb] [--no-extract] [--pg-options OPTS]
 
 The corpus is a raw directory (``RAW/game/liveGameV1/liveGameV1_game_pk=<pk>.json``, the recorded layout, see
 docs/streaming.md) of N games (default 2,430, a regular season) made from the bundled real feeds of
@@ -16,7 +17,9 @@ reaped; CPU: the child's user + system time, workers included):
   and primary keys, no contract): the least a load of this corpus costs, the floor of the first-load goal;
 - extract: the local engine over the files with 1 and with 2 workers (``LocalEngine(plan, workers=N)``);
 - DuckDB and PostgreSQL: ``tidemark.run`` first load, the same files again (unchanged), the corpus rewritten one hour
-  newer (all updated), then two hours older (all skipped); the counts of each phase are checked;
+  newer (all updated), then two hours older (all skipped); the counts of each phase are checked. On a server this
+  script started, the PostgreSQL rows also show the server's CPU in the phase (``server CPU s``: the postmaster's and
+  its processes' user + system time, read from ``/proc``), which the child's CPU does not include;
 - dlt: the first K games (default 20) with a dlt pipeline (``write_disposition="merge"``, ``primary_key="gamePk"``)
   into DuckDB, in its own virtualenv (``~/.cache/tidemark-bench/dlt-venv``, created with ``pip install dlt[duckdb]``
   on first use), compared per document with tidemark's DuckDB first load.
@@ -27,6 +30,7 @@ Times are printed, never asserted. ``wall`` is the child's own time for the work
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gzip
 import json
 import os
@@ -218,13 +222,18 @@ def check_counts(phase: str, counts: dict[str, int]) -> None:
         raise SystemExit(f"{phase}: unexpected counts {counts}")
 
 
-def load_phases(raw: Path, games: int, sink: str, label: str, workers: int) -> list[tuple[str, dict[str, Any]]]:
+def load_phases(
+    raw: Path, games: int, sink: str, label: str, workers: int, server: Any = None
+) -> list[tuple[str, dict[str, Any]]]:
     folder = raw / "game" / "liveGameV1"
     rows = []
     for phase, hour in (("first load", None), ("unchanged", None), ("newer", 23), ("older", 21)):
         if hour is not None:
             write_season(raw, games, hour=hour)
+        before = server_cpu(server)
         found = measure(me("load", folder, sink, workers))
+        if before is not None and (after := server_cpu(server)) is not None:
+            found["server_cpu"] = after - before
         check_counts(phase, found["counts"])
         rows.append((f"{label} {phase}", found))
         print(f"  {label} {phase}: {found['seconds']:.1f} s, {found['counts']}", flush=True)
@@ -239,7 +248,28 @@ def postgres_dsn(args: argparse.Namespace) -> tuple[str, Any]:
     dsn = args.dsn or os.environ.get(ENV_DSN)
     server = PgServer.external(dsn) if dsn else PgServer.start()
     name = server.create_database()
-    return server.dsn(name), server
+    dsn = server.dsn(name)
+    if args.pg_options:  # tidemark's own URL options, e.g. fillfactor=50 (docs/sinks.md)
+        dsn += ("&" if "?" in dsn else "?") + args.pg_options
+    return dsn, server
+
+
+def server_cpu(server: Any) -> float | None:
+    """CPU seconds of a local PostgreSQL server this script started: the postmaster, the processes it reaped
+    (connections that ended) and those still running (checkpointer, WAL writer...). None for another server."""
+    if server is None or server.datadir is None:
+        return None
+    try:
+        pid = int((server.datadir / "postmaster.pid").read_text().split()[0])
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks = sum(int(v) for v in fields[11:15])  # utime, stime, cutime, cstime
+        for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
+            with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+                fields = Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()
+                ticks += int(fields[11]) + int(fields[12])
+    except (OSError, ValueError, IndexError):
+        return None
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 INSERT_FLOOR = "floor + plain INSERT (DuckDB)"
@@ -247,12 +277,16 @@ INSERT_FLOOR = "floor + plain INSERT (DuckDB)"
 
 def report(rows: list[tuple[str, dict[str, Any]]], games: int) -> None:
     floor = dict(rows)["floor: read + orjson.loads"]
-    print(f"\n{'measure':<36}{'docs':>6}{'wall s':>9}{'ms/doc':>8}{'CPU s':>8}{'CPU/floor':>10}{'peak RSS MB':>13}")
+    print(
+        f"\n{'measure':<36}{'docs':>6}{'wall s':>9}{'ms/doc':>8}{'CPU s':>8}{'CPU/floor':>10}{'peak RSS MB':>13}"
+        f"{'server CPU s':>14}"
+    )
     for name, r in rows:
         docs = r.get("documents", games)
+        server = f"{r['server_cpu']:>14.1f}" if "server_cpu" in r else ""
         print(
             f"{name:<36}{docs:>6}{r['seconds']:>9.1f}{1000 * r['seconds'] / docs:>8.1f}{r['cpu']:>8.1f}"
-            f"{r['cpu'] / floor['cpu'] * games / docs:>9.2f}x{r['rss_mb']:>13.0f}"
+            f"{r['cpu'] / floor['cpu'] * games / docs:>9.2f}x{r['rss_mb']:>13.0f}{server}"
         )
     found = dict(rows)
     if "dlt merge into DuckDB" in found and "duckdb first load" in found:
@@ -278,20 +312,21 @@ def parent(args: argparse.Namespace) -> None:
         listing = Path(tmp) / "files.txt"
         listing.write_text("\n".join(map(str, files)))
         rows.append(("floor: read + orjson.loads", measure(me("floor", listing))))
-        for workers in (1, 2):
+        for workers in () if args.no_extract else (1, 2):
             rows.append((f"extract, {workers} worker(s)", measure(me("extract", listing, workers))))
             print(f"  {rows[-1][0]}: {rows[-1][1]['seconds']:.1f} s", flush=True)
-        db = Path(tmp) / "season.duckdb"
-        rows += load_phases(raw, args.games, f"duckdb:{db}", "duckdb", args.workers)
-        exported = Path(tmp) / "tables"
-        exported.mkdir()
-        measure(me("export", db, exported))  # the tables, as Arrow: the input of the plain INSERT below
-        rows.insert(1, (INSERT_FLOOR, measure(me("insert", listing, exported, Path(tmp) / "plain.duckdb"))))
-        print(f"  {INSERT_FLOOR}: {rows[1][1]['seconds']:.1f} s, {rows[1][1]['rows']:,} rows", flush=True)
+        if not args.no_duckdb:
+            db = Path(tmp) / "season.duckdb"
+            rows += load_phases(raw, args.games, f"duckdb:{db}", "duckdb", args.workers)
+            exported = Path(tmp) / "tables"
+            exported.mkdir()
+            measure(me("export", db, exported))  # the tables, as Arrow: the input of the plain INSERT below
+            rows.insert(1, (INSERT_FLOOR, measure(me("insert", listing, exported, Path(tmp) / "plain.duckdb"))))
+            print(f"  {INSERT_FLOOR}: {rows[1][1]['seconds']:.1f} s, {rows[1][1]['rows']:,} rows", flush=True)
         if not args.no_postgres:
             dsn, server = postgres_dsn(args)
             try:
-                rows += load_phases(raw, args.games, dsn, "postgres", args.workers)
+                rows += load_phases(raw, args.games, dsn, "postgres", args.workers, server)
             finally:
                 server.stop()
         if args.dlt_games:
@@ -324,7 +359,10 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--dlt-games", type=int, default=20, help="games loaded by dlt (0: skip dlt; default 20)")
     parser.add_argument("--workers", type=int, default=1, help="extraction processes of the load phases (default 1)")
     parser.add_argument("--no-postgres", action="store_true", help="skip PostgreSQL")
+    parser.add_argument("--no-duckdb", action="store_true", help="skip the DuckDB load phases")
+    parser.add_argument("--no-extract", action="store_true", help="skip the extraction-only measurements")
     parser.add_argument("--dsn", help="a PostgreSQL server to create the database on (default: start one)")
+    parser.add_argument("--pg-options", help="options appended to the PostgreSQL sink URL, e.g. fillfactor=50")
     parser.add_argument("--dir", help="where the corpus is written (default: the system's temp dir)")
     parent(parser.parse_args(argv[1:]))
 

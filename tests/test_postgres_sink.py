@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import time
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ import pytest
 import tidemark
 from tests.conformance.conftest import read, write
 from tests.conformance.tables import GAME_SCORES, PLAYS
-from tests.conftest import GAME_747175
+from tests.conftest import GAME_747175, snapshot, write_docs
 from tests.pgserver import PASSWORD_GROUP, PgServer, free_port
 from tidemark.compile.plan import Plan, compile_mapping
 from tidemark.contract.prepare import prepare
@@ -220,6 +221,11 @@ def test_sink_urls(monkeypatch: pytest.MonkeyPatch) -> None:
     assert config == PostgresConfig(dsn="postgresql://u@h/db?sslmode=disable", foreign_keys=False)
     with pytest.raises(ConfigError, match="foreign_keys=maybe in the sink URL: use on or off"):
         parse_sink_url("postgresql://u@h/db?foreign_keys=maybe")
+    config = parse_sink_url("postgresql://u@h/db?fillfactor=50&sslmode=disable")
+    assert config == PostgresConfig(dsn="postgresql://u@h/db?sslmode=disable", fillfactor=50)
+    for bad in ("5", "101", "half"):
+        with pytest.raises(ConfigError, match=f"fillfactor={bad} in the sink URL: use a whole number from 10 to 100"):
+            parse_sink_url(f"postgresql://u@h/db?fillfactor={bad}")
     monkeypatch.setenv("TIDEMARK_PG_DSN", "postgresql://env@h/db")
     assert parse_sink_url("postgres:").dsn == "postgresql://env@h/db"  # type: ignore[union-attr]
     assert parse_sink_url("postgresql:host=h dbname=x").dsn == "host=h dbname=x"  # type: ignore[union-attr]
@@ -385,3 +391,29 @@ def test_binary_copy_stores_the_values_postgresql_would_parse_from_text(pg_dsn: 
     nan = {**{k: v[:1] for k, v in data.items()}, "id": [9], "ratio": [float("nan")]}
     write_rows(pg_dsn, EDGES, nan)
     assert query(pg_dsn, "SELECT ratio::text FROM t.edges WHERE id = 9") == [("NaN",)]
+
+
+# -- fill factor -------------------------------------------------------------------------------------------------
+def test_a_fill_factor_leaves_room_for_newer_snapshots_on_the_page(
+    pg_dsn: str, tmp_path: Path, feed_747175: dict[str, Any]
+) -> None:
+    """``?fillfactor=50``: the tables tidemark creates get it; a newer snapshot of the game then updates every row,
+    and PostgreSQL keeps the new versions on their pages (HOT updates: no new index entries)."""
+    later = datetime.strptime(feed_747175["metaData"]["timeStamp"], "%Y%m%d_%H%M%S") + timedelta(hours=1)
+    first = write_docs(tmp_path / "a", [feed_747175])
+    second = write_docs(tmp_path / "b", [snapshot(feed_747175, timestamp=f"{later:%Y%m%d_%H%M%S}")])
+    dsn = f"{pg_dsn}?fillfactor=50"
+    assert tidemark.run("mlb:live_game", first, dsn).ok
+    options = query(pg_dsn, "SELECT reloptions FROM pg_class WHERE oid = 'game.live_game_pitch_events'::regclass")
+    assert options == [(["fillfactor=50"],)]
+    result = tidemark.run("mlb:live_game", second, dsn)
+    pitches = result.tables["game.live_game_pitch_events"]
+    assert pitches.updated > 0 and pitches.inserted == pitches.deleted == 0
+    stats = "SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables WHERE relid = %s::regclass"
+    for _ in range(100):  # the writer's statistics reach the server's shared view as its connection ends
+        hot = query(pg_dsn, stats, ["game.live_game_pitch_events"])
+        if hot[0][0] >= pitches.updated:
+            break
+        time.sleep(0.1)
+    assert hot[0][0] == pitches.updated
+    assert hot[0][1] > pitches.updated // 2  # most of them on their own page
