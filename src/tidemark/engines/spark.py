@@ -19,8 +19,10 @@ Where the documents are read:
   one; NDJSON files are counted first by a small Spark job, so the work items can still hold exactly
   ``batch_documents`` documents (an item may take a range of a file's lines). Executors need the paths: on a
   cluster, a filesystem mounted at the same path everywhere (see docs/spark.md).
-- **any other source** (documents in memory, a stream): the driver reads the documents and ships each work item
-  to an executor.
+- **a raw directory** (``RawSource`` over a directory on a filesystem path): the executors read its records, the
+  driver plans the work items from a listing and an index job (engines/spark_raw.py).
+- **any other source** (documents in memory, a stream, a DuckDB / PostgreSQL raw store): the driver reads the
+  documents and ships each work item to an executor.
 
 The session is the active one if there is one, else one built from ``master`` and ``conf``; it is left running.
 """
@@ -36,7 +38,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pyarrow as pa
 
@@ -45,6 +47,7 @@ from tidemark.documents import RawDocument
 from tidemark.engines.base import ExtractBatch
 from tidemark.engines.local import LocalEngine
 from tidemark.engines.spark_prepare import Eligible, adopt, hashes
+from tidemark.engines.spark_raw import raw_work, reads_in_executors
 from tidemark.engines.spark_rules import RuleRows, attach, broken_rows, rule_targets
 from tidemark.errors import ConfigError
 from tidemark.sources.base import Source
@@ -81,8 +84,19 @@ class _Lines:
     start: int
     count: int
 
+    def documents(self) -> Iterator[RawDocument]:
+        """In an executor: those documents, read from the file."""
+        return itertools.islice(read_files([self.file]), self.start, self.start + self.count)
 
-_Work = list[RawDocument | _Lines]
+
+class _Piece(Protocol):
+    """Documents an executor reads itself: a range of a file's (``_Lines``), a raw directory's records
+    (engines/spark_raw.py)."""
+
+    def documents(self) -> Iterator[RawDocument]: ...
+
+
+_Work = list[RawDocument | _Piece]
 
 
 class SparkEngine:
@@ -132,7 +146,7 @@ class SparkEngine:
         """The documents read here, shipped to the executors in work items of ``batch_documents`` documents."""
         _check_batch(batch_documents)
         items = iter(documents)
-        work = iter(lambda: list[RawDocument | _Lines](itertools.islice(items, batch_documents)), [])
+        work = iter(lambda: list[RawDocument | _Piece](itertools.islice(items, batch_documents)), [])
         return self._batches(work, batch_documents)
 
     def extract_source(self, source: Source, *, batch_documents: int = 64) -> Iterator[ExtractBatch]:
@@ -143,6 +157,8 @@ class SparkEngine:
             from tidemark.engines.spark_frame import frame_batches
 
             return frame_batches(self, source, batch_documents)
+        if reads_in_executors(source):  # a raw directory: the executors read its records (engines/spark_raw.py)
+            return self._batches(raw_work(self, source, batch_documents), batch_documents)
         if not isinstance(source, FileSource):  # read here: the ledger filters them here, as the local engine's
             documents = source.read() if self.ledger is None else self.ledger.filter(source.read())
             return self.extract(documents, batch_documents=batch_documents)
@@ -212,7 +228,8 @@ class SparkEngine:
         assert self.rule_rows is not None
         tagged = tagged.persist()
         try:
-            rebuilt = _rebuild(tagged.where(tagged["kind"] != "rules").select(*_TAGGED_FIELDS).toArrow(), self.eligible)
+            payloads = tagged.where(tagged["kind"] != "rules").select(*_TAGGED_FIELDS).toArrow()
+            rebuilt = _rebuild(payloads, self.eligible)
             sc.setJobGroup(self.rules_group, "tidemark quality rules", interruptOnCancel=True)
             attach(rebuilt, broken_rows(tagged, self.rule_rows, self.rules).toArrow(), self.rules)
         finally:
@@ -258,7 +275,7 @@ def _documents(work: _Work) -> Iterator[RawDocument]:
         if isinstance(item, RawDocument):
             yield item
         else:
-            yield from itertools.islice(read_files([item.file]), item.start, item.start + item.count)
+            yield from item.documents()
 
 
 def _extract_partition(
