@@ -57,6 +57,7 @@ from tidemark.sources.files import FileSource, InputFile, read_files
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
+    from tidemark.contract.counts import Mode
     from tidemark.runtime.applied import Ledger
 
 DEFAULT_MASTER = "local[*]"
@@ -177,6 +178,12 @@ class SparkEngine:
         return self.run_jobs(jobs)
 
     @property
+    def mode(self) -> Mode | None:
+        """The run's write mode, as its ledger says (set by the batch run; None in a stream's micro-batch): the
+        executors' reductions are adopted only when it is known."""
+        return None if self.ledger is None else self.ledger.mode
+
+    @property
     def chunk_size(self) -> int:
         """Work items per Spark job."""
         return self.chunk_items or 4 * self.spark.sparkContext.defaultParallelism
@@ -223,13 +230,13 @@ class SparkEngine:
         sc.setJobGroup(self.group, "tidemark extract", interruptOnCancel=True)
         tagged = job()
         if not self.rules:
-            return _in_order(_rebuild(tagged.toArrow(), self.eligible))
+            return _in_order(_rebuild(tagged.toArrow(), self.eligible, self.mode))
         # the quality rules in Spark SQL over the same rows (engines/spark_rules.py): extracted once, kept by Spark
         assert self.rule_rows is not None
         tagged = tagged.persist()
         try:
             payloads = tagged.where(tagged["kind"] != "rules").select(*_TAGGED_FIELDS).toArrow()
-            rebuilt = _rebuild(payloads, self.eligible)
+            rebuilt = _rebuild(payloads, self.eligible, self.mode)
             sc.setJobGroup(self.rules_group, "tidemark quality rules", interruptOnCancel=True)
             attach(rebuilt, broken_rows(tagged, self.rule_rows, self.rules).toArrow(), self.rules)
         finally:
@@ -310,7 +317,10 @@ def emit(
 def tagged_rows(item: int, part: int, batch: ExtractBatch, eligible: Eligible) -> pa.RecordBatch:
     rows: list[tuple[str, str, bytes]] = [("table", name, _ipc(t)) for name, t in batch.tables.items()]
     rows += [("scopes", name, _ipc(t)) for name, t in batch.scopes.items()]
-    rows += [("hash", name, _ipc(t)) for name, t in hashes(batch, eligible)]
+    for name, column, reduced in hashes(batch, eligible):
+        rows.append(("hash", name, _ipc(column)))
+        if reduced is not None:
+            rows.append(("reduced", name, _ipc(reduced)))
     meta = (batch.row_errors, batch.rejected, batch.documents, batch.bytes_read, batch.time_from_file, batch.origins)
     rows.append(("meta", "", pickle.dumps(meta)))
     kinds, targets, payloads = zip(*rows, strict=True)
@@ -333,10 +343,12 @@ def _ipc(table: pa.Table) -> bytes:
     return sink.getvalue().to_pybytes()  # type: ignore[no-any-return]
 
 
-def _rebuild(tagged: pa.Table, eligible: Eligible) -> dict[tuple[int, int], ExtractBatch]:
-    """On the driver: the batches of a chunk's tagged rows, by (work item, batch within it)."""
+def _rebuild(tagged: pa.Table, eligible: Eligible, mode: Mode | None) -> dict[tuple[int, int], ExtractBatch]:
+    """On the driver: the batches of a chunk's tagged rows, by (work item, batch within it); the tables the
+    executors prepared for ``mode`` (None: not known, reductions are left to the driver) adopted."""
     batches: dict[tuple[int, int], ExtractBatch] = {}
     hashed: list[tuple[ExtractBatch, str, pa.Table]] = []
+    reduced: dict[tuple[int, str], pa.Table] = {}
     items, parts = tagged.column("item").to_pylist(), tagged.column("part").to_pylist()
     kinds, targets, payloads = (tagged.column(c) for c in ("kind", "target", "payload"))
     for i, (item, part) in enumerate(zip(items, parts, strict=True)):
@@ -347,11 +359,15 @@ def _rebuild(tagged: pa.Table, eligible: Eligible) -> dict[tuple[int, int], Extr
             b.row_errors, b.rejected, b.documents, b.bytes_read, b.time_from_file, b.origins = pickle.loads(payload)
         elif kind == "hash":
             hashed.append((batch, target, pa.ipc.open_stream(payload).read_all()))
+        elif kind == "reduced":
+            reduced[id(batch), target] = pa.ipc.open_stream(payload).read_all()
         else:
             table = pa.ipc.open_stream(payload).read_all()
             (batch.tables if kind == "table" else batch.scopes)[target] = table
     for batch, target, hash_column in hashed:
-        batch.prepared[target] = adopt(batch.tables[target], hash_column, eligible.specs[target])
+        spec, winners = eligible.specs[target], reduced.get((id(batch), target))
+        if (prepared := adopt(batch.tables[target], hash_column, spec, winners, mode)) is not None:
+            batch.prepared[target] = prepared
     return batches
 
 
