@@ -12,6 +12,7 @@ import pytest
 from tests.conftest import LIVE
 from tests.test_engine_spark import _plan, both, spark  # noqa: F401  (the session fixture)
 from tidemark.contract.prepare import prepare
+from tidemark.documents import RawDocument
 from tidemark.engines.spark import SparkEngine
 from tidemark.engines.spark_prepare import Eligible, Reduced
 from tidemark.runtime.applied import Ledger
@@ -22,6 +23,11 @@ pytestmark = pytest.mark.spark
 FEEDS = sorted(LIVE.glob("*.json.gz"))  # six games, one of them twice (two snapshots: the same keys)
 PAIR = [f for f in FEEDS if "747175" in f.name]
 ORDERED = PAIR + [f for f in FEEDS if f not in PAIR]  # the two snapshots first: in one batch of 2 or more
+
+
+def pair_documents() -> list[RawDocument]:
+    """The two snapshots as documents in memory (a stream's micro-batch is such a list)."""
+    return list(FileSource(PAIR).read())
 
 
 def test_what_the_executors_prepare_is_the_contracts_prepare(spark: Any) -> None:  # noqa: F811
@@ -40,15 +46,20 @@ def test_what_the_executors_prepare_is_the_contracts_prepare(spark: Any) -> None
 
 
 def test_a_reduction_without_the_runs_mode_is_left_to_the_driver(spark: Any) -> None:  # noqa: F811
-    """Two snapshots of one game in a batch, and an engine not told the mode (a stream's micro-batch): the tables
-    with duplicate keys are not adopted (what prepare gives depends on the mode)."""
+    """Two snapshots of one game in a batch, and an engine not told the mode: the tables with duplicate keys are
+    not adopted (what prepare gives depends on the mode); told ``write_mode`` (a stream's engine), they are."""
     assert len(PAIR) == 2
     plan = _plan()
-    engine = SparkEngine(plan, session=spark)
-    (batch,) = list(engine.extract_source(FileSource(PAIR), batch_documents=2))
     specs = {t.name: t.spec for t in plan.targets}
+    (batch,) = list(SparkEngine(plan, session=spark).extract_source(FileSource(PAIR), batch_documents=2))
     reduced = [n for n in Eligible.of(plan).specs if prepare(batch.tables[n], specs[n], "upsert").counts.skipped]
     assert reduced and not set(reduced) & set(batch.prepared)
+    streamed = SparkEngine(plan, session=spark, write_mode="upsert")
+    (batch,) = list(streamed.extract(pair_documents(), batch_documents=2))
+    assert set(reduced) <= set(batch.prepared)
+    for name in reduced:
+        want = prepare(batch.tables[name], specs[name], "upsert")
+        assert batch.prepared[name].rows.equals(want.rows) and batch.prepared[name].counts == want.counts
 
 
 @pytest.mark.parametrize("mode", ["upsert", "append"])

@@ -113,8 +113,11 @@ class SparkEngine:
         conf: Mapping[str, str] | None = None,
         session: SparkSession | None = None,
         chunk_items: int | None = None,
+        write_mode: Mode | None = None,
     ) -> None:
         self.plan = plan
+        #: the write mode of the engine's batches, when the run has no ledger to say it (a stream: upsert)
+        self.write_mode = write_mode
         self.master, self.conf = master, dict(conf or {})
         self._spark = session
         #: work items per Spark job; default: four per core of the session
@@ -179,9 +182,9 @@ class SparkEngine:
 
     @property
     def mode(self) -> Mode | None:
-        """The run's write mode, as its ledger says (set by the batch run; None in a stream's micro-batch): the
+        """The run's write mode, as its ledger says (set by a batch run), else ``write_mode`` (a stream's): the
         executors' reductions are adopted only when it is known."""
-        return None if self.ledger is None else self.ledger.mode
+        return self.write_mode if self.ledger is None else self.ledger.mode
 
     @property
     def chunk_size(self) -> int:

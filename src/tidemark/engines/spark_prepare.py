@@ -14,9 +14,9 @@ and when nothing was refused it sends the hash column (8 bytes a row) and, when 
 ``unchanged`` / ``skipped`` counts. ``prepare(rows, spec, mode)`` is then, exactly, for ``append`` the rows plus the
 hash, and for the keyed modes the winners plus the hash with those counts: the driver rebuilds that
 (:func:`adopt`, from the rows it already has) instead of preparing the table. The executors do not know the mode;
-the engine learns it from the run (its ledger): where it does not (a stream's micro-batch), a reduced table is
-prepared on the driver. A table with a refused row is prepared on the driver too (its quarantine entries are made
-there), so every count and every quarantined row is the local engine's by construction.
+the engine learns it from the run (its ledger; a stream's engine is told ``upsert``): where it does not, a reduced
+table is prepared on the driver. A table with a refused row is prepared on the driver too (its quarantine entries
+are made there), so every count and every quarantined row is the local engine's by construction.
 
 A table is eligible when its target has no computed ``key:`` (a column added on the driver, part of the hash). The
 quality rules run on the driver before prepare, from the rules' Spark SQL flags (engines/spark_rules.py): a
