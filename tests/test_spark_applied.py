@@ -44,7 +44,7 @@ def test_a_rerun_skips_what_was_applied(spark: Any, tmp_path: Path) -> None:  # 
 
 
 def test_reprocess_and_a_raw_store_read_on_the_driver(spark: Any, tmp_path: Path) -> None:  # noqa: F811
-    """``reprocess=True`` applies everything again; a raw store's records (read on the driver) are skipped too."""
+    """``reprocess=True`` applies everything again; a raw directory's records (read in the executors) are skipped."""
     from tests.stream_data import wave
     from tidemark.raw import RawSource, open_raw
 

@@ -19,8 +19,10 @@ Where the documents are read:
   one; NDJSON files are counted first by a small Spark job, so the work items can still hold exactly
   ``batch_documents`` documents (an item may take a range of a file's lines). Executors need the paths: on a
   cluster, a filesystem mounted at the same path everywhere (see docs/spark.md).
-- **any other source** (documents in memory, a stream): the driver reads the documents and ships each work item
-  to an executor.
+- **a raw directory** (``RawSource`` over a directory on a filesystem path): the executors read its records, the
+  driver plans the work items from a listing and an index job (engines/spark_raw.py).
+- **any other source** (documents in memory, a stream, a DuckDB / PostgreSQL raw store): the driver reads the
+  documents and ships each work item to an executor.
 
 The session is the active one if there is one, else one built from ``master`` and ``conf``; it is left running.
 """
@@ -36,7 +38,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pyarrow as pa
 
@@ -45,6 +47,7 @@ from tidemark.documents import RawDocument
 from tidemark.engines.base import ExtractBatch
 from tidemark.engines.local import LocalEngine
 from tidemark.engines.spark_prepare import Eligible, adopt, hashes
+from tidemark.engines.spark_raw import raw_work, reads_in_executors
 from tidemark.engines.spark_rules import RuleRows, attach, broken_rows, rule_targets
 from tidemark.errors import ConfigError
 from tidemark.sources.base import Source
@@ -54,6 +57,7 @@ from tidemark.sources.files import FileSource, InputFile, read_files
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
+    from tidemark.contract.counts import Mode
     from tidemark.runtime.applied import Ledger
 
 DEFAULT_MASTER = "local[*]"
@@ -81,8 +85,19 @@ class _Lines:
     start: int
     count: int
 
+    def documents(self) -> Iterator[RawDocument]:
+        """In an executor: those documents, read from the file."""
+        return itertools.islice(read_files([self.file]), self.start, self.start + self.count)
 
-_Work = list[RawDocument | _Lines]
+
+class _Piece(Protocol):
+    """Documents an executor reads itself: a range of a file's (``_Lines``), a raw directory's records
+    (engines/spark_raw.py)."""
+
+    def documents(self) -> Iterator[RawDocument]: ...
+
+
+_Work = list[RawDocument | _Piece]
 
 
 class SparkEngine:
@@ -98,8 +113,11 @@ class SparkEngine:
         conf: Mapping[str, str] | None = None,
         session: SparkSession | None = None,
         chunk_items: int | None = None,
+        write_mode: Mode | None = None,
     ) -> None:
         self.plan = plan
+        #: the write mode of the engine's batches, when the run has no ledger to say it (a stream: upsert)
+        self.write_mode = write_mode
         self.master, self.conf = master, dict(conf or {})
         self._spark = session
         #: work items per Spark job; default: four per core of the session
@@ -132,7 +150,7 @@ class SparkEngine:
         """The documents read here, shipped to the executors in work items of ``batch_documents`` documents."""
         _check_batch(batch_documents)
         items = iter(documents)
-        work = iter(lambda: list[RawDocument | _Lines](itertools.islice(items, batch_documents)), [])
+        work = iter(lambda: list[RawDocument | _Piece](itertools.islice(items, batch_documents)), [])
         return self._batches(work, batch_documents)
 
     def extract_source(self, source: Source, *, batch_documents: int = 64) -> Iterator[ExtractBatch]:
@@ -143,6 +161,8 @@ class SparkEngine:
             from tidemark.engines.spark_frame import frame_batches
 
             return frame_batches(self, source, batch_documents)
+        if reads_in_executors(source):  # a raw directory: the executors read its records (engines/spark_raw.py)
+            return self._batches(raw_work(self, source, batch_documents), batch_documents)
         if not isinstance(source, FileSource):  # read here: the ledger filters them here, as the local engine's
             documents = source.read() if self.ledger is None else self.ledger.filter(source.read())
             return self.extract(documents, batch_documents=batch_documents)
@@ -159,6 +179,12 @@ class SparkEngine:
             for number, chunk in enumerate(chunks)
         )
         return self.run_jobs(jobs)
+
+    @property
+    def mode(self) -> Mode | None:
+        """The run's write mode, as its ledger says (set by a batch run), else ``write_mode`` (a stream's): the
+        executors' reductions are adopted only when it is known."""
+        return self.write_mode if self.ledger is None else self.ledger.mode
 
     @property
     def chunk_size(self) -> int:
@@ -207,12 +233,13 @@ class SparkEngine:
         sc.setJobGroup(self.group, "tidemark extract", interruptOnCancel=True)
         tagged = job()
         if not self.rules:
-            return _in_order(_rebuild(tagged.toArrow(), self.eligible))
+            return _in_order(_rebuild(tagged.toArrow(), self.eligible, self.mode))
         # the quality rules in Spark SQL over the same rows (engines/spark_rules.py): extracted once, kept by Spark
         assert self.rule_rows is not None
         tagged = tagged.persist()
         try:
-            rebuilt = _rebuild(tagged.where(tagged["kind"] != "rules").select(*_TAGGED_FIELDS).toArrow(), self.eligible)
+            payloads = tagged.where(tagged["kind"] != "rules").select(*_TAGGED_FIELDS).toArrow()
+            rebuilt = _rebuild(payloads, self.eligible, self.mode)
             sc.setJobGroup(self.rules_group, "tidemark quality rules", interruptOnCancel=True)
             attach(rebuilt, broken_rows(tagged, self.rule_rows, self.rules).toArrow(), self.rules)
         finally:
@@ -258,7 +285,7 @@ def _documents(work: _Work) -> Iterator[RawDocument]:
         if isinstance(item, RawDocument):
             yield item
         else:
-            yield from itertools.islice(read_files([item.file]), item.start, item.start + item.count)
+            yield from item.documents()
 
 
 def _extract_partition(
@@ -293,7 +320,10 @@ def emit(
 def tagged_rows(item: int, part: int, batch: ExtractBatch, eligible: Eligible) -> pa.RecordBatch:
     rows: list[tuple[str, str, bytes]] = [("table", name, _ipc(t)) for name, t in batch.tables.items()]
     rows += [("scopes", name, _ipc(t)) for name, t in batch.scopes.items()]
-    rows += [("hash", name, _ipc(t)) for name, t in hashes(batch, eligible)]
+    for name, column, reduced in hashes(batch, eligible):
+        rows.append(("hash", name, _ipc(column)))
+        if reduced is not None:
+            rows.append(("reduced", name, _ipc(reduced)))
     meta = (batch.row_errors, batch.rejected, batch.documents, batch.bytes_read, batch.time_from_file, batch.origins)
     rows.append(("meta", "", pickle.dumps(meta)))
     kinds, targets, payloads = zip(*rows, strict=True)
@@ -316,10 +346,12 @@ def _ipc(table: pa.Table) -> bytes:
     return sink.getvalue().to_pybytes()  # type: ignore[no-any-return]
 
 
-def _rebuild(tagged: pa.Table, eligible: Eligible) -> dict[tuple[int, int], ExtractBatch]:
-    """On the driver: the batches of a chunk's tagged rows, by (work item, batch within it)."""
+def _rebuild(tagged: pa.Table, eligible: Eligible, mode: Mode | None) -> dict[tuple[int, int], ExtractBatch]:
+    """On the driver: the batches of a chunk's tagged rows, by (work item, batch within it); the tables the
+    executors prepared for ``mode`` (None: not known, reductions are left to the driver) adopted."""
     batches: dict[tuple[int, int], ExtractBatch] = {}
     hashed: list[tuple[ExtractBatch, str, pa.Table]] = []
+    reduced: dict[tuple[int, str], pa.Table] = {}
     items, parts = tagged.column("item").to_pylist(), tagged.column("part").to_pylist()
     kinds, targets, payloads = (tagged.column(c) for c in ("kind", "target", "payload"))
     for i, (item, part) in enumerate(zip(items, parts, strict=True)):
@@ -330,11 +362,15 @@ def _rebuild(tagged: pa.Table, eligible: Eligible) -> dict[tuple[int, int], Extr
             b.row_errors, b.rejected, b.documents, b.bytes_read, b.time_from_file, b.origins = pickle.loads(payload)
         elif kind == "hash":
             hashed.append((batch, target, pa.ipc.open_stream(payload).read_all()))
+        elif kind == "reduced":
+            reduced[id(batch), target] = pa.ipc.open_stream(payload).read_all()
         else:
             table = pa.ipc.open_stream(payload).read_all()
             (batch.tables if kind == "table" else batch.scopes)[target] = table
     for batch, target, hash_column in hashed:
-        batch.prepared[target] = adopt(batch.tables[target], hash_column, eligible.specs[target])
+        spec, winners = eligible.specs[target], reduced.get((id(batch), target))
+        if (prepared := adopt(batch.tables[target], hash_column, spec, winners, mode)) is not None:
+            batch.prepared[target] = prepared
     return batches
 
 

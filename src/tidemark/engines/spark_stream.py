@@ -105,7 +105,7 @@ def spark_stream(
         close_source()
         raise
     label = str(mapping) if isinstance(mapping, str | Path) else plan.source_name
-    make_engine = functools.partial(SparkEngine, session=spark)
+    make_engine = functools.partial(SparkEngine, session=spark, write_mode="upsert")  # a stream only upserts
     state = _Stream(
         name or default_name(label, source),
         plan,

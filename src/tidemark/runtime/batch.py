@@ -390,7 +390,7 @@ class BatchWriter:
             tally[rule] = tally.get(rule, 0) + rows_broken
         rows, keyless = _keyed(t, checked.rows, self.result)
         prepared = batch.prepared.get(t.name)  # the engine's (engines/spark_prepare.py), if no row was removed since
-        if prepared is None or prepared.rows.num_rows != rows.num_rows:
+        if prepared is None or getattr(prepared, "extracted", prepared.rows.num_rows) != rows.num_rows:
             prepared = prepare(rows, t.spec, self.mode)
         prepared.errors[:0] = checked.errors + keyless
         prepared.counts.error += len(checked.errors) + len(keyless)
