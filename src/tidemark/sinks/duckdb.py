@@ -202,7 +202,7 @@ class DuckDBSink(Sink):
         conn = _connect(duckdb, config)
         conn.execute("SET TimeZone = 'UTC'")
         self.driver: DuckDBDriver | None = DuckDBDriver(conn, self.display)
-        self.sql = SqlContract(self.driver)
+        self.sql = SqlContract(self.driver, reinsert_updates=True)
         self._tx: SqlState | None = None  # the open transaction's state
         # Tables that committed transactions of this sink created and wrote only by the first-load shortcut: a run
         # that commits in steps keeps the shortcut after its first step. Sound because a DuckDB file has one
