@@ -71,6 +71,8 @@ class DuckDBDriver:
         self._errors = _errors(duckdb)
         self._catalog = str(conn.execute("SELECT current_database()").fetchall()[0][0])
         self._views: set[str] = set()  # work tables staged as views over Arrow tables (stage / unstage)
+        #: the catalog's columns, read in one query and kept until a statement changes a table (or the next begin)
+        self._columns: dict[tuple[str, str], dict[str, str]] | None = None
 
     def guard(self, fn: Callable[[], Any]) -> Any:
         """Run ``fn``, translating DuckDB's errors (sinks/errors.py)."""
@@ -83,6 +85,8 @@ class DuckDBDriver:
             raise error from exc
 
     def exec(self, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
+        if sql.startswith(_CHANGES_TABLES):
+            self._columns = None
         result = self.guard(lambda: self.conn.execute(sql, params or []))
         return list(self.guard(result.fetchall))  # every statement has a result (DDL: empty; DML: a count)
 
@@ -133,14 +137,27 @@ class DuckDBDriver:
         self.exec(f"CREATE SCHEMA IF NOT EXISTS {self.q(self._catalog)}.{self.q(schema)}")
 
     def existing_columns(self, schema: str | None, table: str) -> dict[str, str] | None:
-        rows = self.exec(
-            # duckdb_columns(): the same answer as information_schema.columns, in two thirds of the time
-            "SELECT column_name, data_type FROM duckdb_columns() "
-            "WHERE database_name = ? AND schema_name = ? AND table_name = ? ORDER BY column_index",
-            [self._catalog, schema or "main", table],
-        )
-        return {name: dtype for name, dtype in rows} if rows else None
+        if self._columns is None:  # one read of the catalog for a transaction's ~50 lookups, not one each
+            rows = self.exec(
+                # duckdb_columns(): the same answer as information_schema.columns, in two thirds of the time
+                "SELECT schema_name, table_name, column_name, data_type FROM duckdb_columns() "
+                "WHERE database_name = ? ORDER BY schema_name, table_name, column_index",
+                [self._catalog],
+            )
+            columns: dict[tuple[str, str], dict[str, str]] = {}
+            for schema_name, table_name, name, dtype in rows:
+                columns.setdefault((schema_name, table_name), {})[name] = dtype
+            self._columns = columns
+        found = self._columns.get((schema or "main", table))
+        return dict(found) if found is not None else None
 
+    def forget_catalog(self) -> None:
+        """Read the catalog again at the next lookup (another connection, or a rollback, may have changed it)."""
+        self._columns = None
+
+
+#: statements after which the cached catalog is read again
+_CHANGES_TABLES = ("CREATE TABLE", "CREATE OR REPLACE", "ALTER", "DROP", "CREATE TEMP")
 
 _ALIASES = {"TIMESTAMP WITH TIME ZONE": "TIMESTAMPTZ"}
 
@@ -202,7 +219,7 @@ class DuckDBSink(Sink):
         conn = _connect(duckdb, config)
         conn.execute("SET TimeZone = 'UTC'")
         self.driver: DuckDBDriver | None = DuckDBDriver(conn, self.display)
-        self.sql = SqlContract(self.driver)
+        self.sql = SqlContract(self.driver, reinsert_updates=True)
         self._tx: SqlState | None = None  # the open transaction's state
         # Tables that committed transactions of this sink created and wrote only by the first-load shortcut: a run
         # that commits in steps keeps the shortcut after its first step. Sound because a DuckDB file has one
@@ -229,6 +246,7 @@ class DuckDBSink(Sink):
 
     # -- transaction --------------------------------------------------------------------------------------------
     def begin(self) -> None:
+        self._driver().forget_catalog()
         self._driver().conn.execute("BEGIN TRANSACTION")
         self._tx = SqlState(fresh=set(self._fresh))
 
@@ -239,6 +257,8 @@ class DuckDBSink(Sink):
         self._tx = None
 
     def rollback(self) -> None:
+        if self.driver is not None:
+            self.driver.forget_catalog()
         if self._tx is not None and self.driver is not None:
             self.driver.conn.execute("ROLLBACK")
         self._tx, self._fresh = None, set()
@@ -318,6 +338,7 @@ class DuckDBSink(Sink):
     # -- reads --------------------------------------------------------------------------------------------------
     def read_table(self, spec: TableSpec) -> pa.Table:
         driver = self._driver()
+        driver.forget_catalog()  # read outside a transaction: the connection's user may have changed the tables
         if driver.existing_columns(spec.schema, spec.name) is None:
             raise SinkTerminalError(f"table {spec.qualified} does not exist in {self.display}")
         cols = ", ".join(self.sql.q(c) for c in spec.column_names)
