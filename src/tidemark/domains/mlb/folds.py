@@ -45,19 +45,34 @@ def _plays(doc: Any) -> list[Any]:
 
 
 # -- bases ----------------------------------------------------------------------------------------------------------
+# The folds are read, never written, by the row builders: an element's state is a snapshot shared by every element
+# before which nothing changed (copied again only after a change), not a copy per element.
+_BASE_OF = {n: base for base, n in _REACH.items() if n < 4}
+
+
 def _moves(runners: Any) -> dict[int, dict[Any, str | None]]:
     """event index -> runner -> the base he reaches in that event (None: out, or scored)."""
     reach: dict[int, dict[Any, int]] = {}
-    for r in _list(runners):
-        index, runner = _get(r, "details", "playIndex"), _get(r, "details", "runner", "id")
+    for r in runners if type(runners) is list else ():
+        details = r.get("details") if type(r) is dict else None
+        if type(details) is not dict:
+            continue
+        index, runner = details.get("playIndex"), details.get("runner")
+        runner = runner.get("id") if type(runner) is dict else None
         if type(index) is not int or type(runner) not in (int, str):
             continue
-        end = _get(r, "movement", "end")
-        furthest = 0 if _get(r, "movement", "isOut") else _REACH.get(end, 0) if type(end) is str else 0
-        seen = reach.setdefault(index, {})
-        seen[runner] = 0 if seen.get(runner, 1) == 0 else max(seen.get(runner, 0), furthest)
-    names = {n: base for base, n in _REACH.items() if n < 4}
-    return {i: {runner: names.get(n) for runner, n in by.items()} for i, by in reach.items()}
+        movement = r.get("movement")
+        if type(movement) is dict:
+            end = movement.get("end")
+            furthest = 0 if movement.get("isOut") else _REACH.get(end, 0) if type(end) is str else 0
+        else:
+            furthest = 0
+        seen = reach.get(index)
+        if seen is None:
+            seen = reach[index] = {}
+        before = seen.get(runner)
+        seen[runner] = furthest if before is None else 0 if before == 0 else max(before, furthest)
+    return {i: {runner: _BASE_OF.get(n) for runner, n in by.items()} for i, by in reach.items()}
 
 
 def _leave(state: dict[str, Any], player: Any) -> None:
@@ -66,40 +81,52 @@ def _leave(state: dict[str, Any], player: Any) -> None:
             state[slot] = None
 
 
-def _event_on_bases(bases: dict[str, Any], event: Any) -> None:
-    """A pinch runner replaces the runner; the automatic runner is placed."""
+def _event_on_bases(bases: dict[str, Any], event: dict[str, Any]) -> bool:
+    """A pinch runner replaces the runner; the automatic runner is placed. Whether it may have changed the bases."""
+    details, substitution = event.get("details"), event.get("isSubstitution")
+    placed = type(details) is dict and details.get("eventType") == "runner_placed"
+    if not placed and not substitution:
+        return False
     player = _get(event, "player", "id")
-    if _get(event, "details", "eventType") == "runner_placed" and player is not None:
+    if placed and player is not None:
         _leave(bases, player)
         base = f"{str(event.get('base'))[:1]}B"  # the feed's base number (2); the rule's base when it lacks one
         bases[base if base in BASE_NAMES else "2B"] = player
     replaced = _get(event, "replacedPlayer", "id")
-    if event.get("isSubstitution") and replaced is not None and player is not None:
+    if substitution and replaced is not None and player is not None:
         for base, who in bases.items():
             if who == replaced:
                 bases[base] = player
+    return True
 
 
 def play_bases(play: dict[str, Any], start: dict[str, Any], out: dict[int, dict[str, Any]]) -> dict[str, Any]:
-    """Fold one play from the bases ``start``: the bases before each of its events go to ``out``; returns the
-    bases after its last event (the feed's ``postOn*`` except after a third out, when the feed clears them)."""
+    """Fold one play from the bases ``start``: the bases before each of its events go to ``out`` (shared between
+    events while they do not change: read them, do not write them); returns the bases after its last event (the
+    feed's ``postOn*`` except after a third out, when the feed clears them)."""
     bases = dict(start)
     moves = _moves(play.get("runners"))
+    snapshot = None
     for index, event in enumerate(_list(play.get("playEvents"))):
-        out[id(event)] = dict(bases)
-        if type(event) is dict:
-            _event_on_bases(bases, event)
-        moved = moves.get(index, {})
-        for runner in moved:
-            _leave(bases, runner)
-        for runner, base in moved.items():
-            if base is not None:
-                bases[base] = runner
+        if snapshot is None:
+            snapshot = dict(bases)
+        out[id(event)] = snapshot
+        if type(event) is dict and _event_on_bases(bases, event):
+            snapshot = None
+        moved = moves.get(index)
+        if moved:
+            for runner in moved:
+                _leave(bases, runner)
+            for runner, base in moved.items():
+                if base is not None:
+                    bases[base] = runner
+            snapshot = None
     return bases
 
 
 def bases_before(doc: Any) -> dict[int, dict[str, Any]]:
-    """Each play event (by identity) -> the runner ids on 1B, 2B, 3B just before it (None: empty)."""
+    """Each play event (by identity) -> the runner ids on 1B, 2B, 3B just before it (None: empty; shared between
+    events while they do not change: read them, do not write them)."""
     out: dict[int, dict[str, Any]] = {}
     half: tuple[Any, Any] | None = None
     after: dict[str, Any] = dict.fromkeys(BASE_NAMES)
@@ -172,17 +199,23 @@ def _substitute(defence: dict[str, dict[str, Any]], team_of: dict[Any, str], eve
 
 
 def defence_before(doc: Any) -> dict[int, dict[str, Any]]:
-    """Each play event (by identity) -> the fielding team's player id at each position code just before it."""
+    """Each play event (by identity) -> the fielding team's player id at each position code just before it (shared
+    between events while it does not change: read it, do not write it)."""
     teams = _get(doc, "liveData", "boxscore", "teams")
     defence = {side: _starters(_get(teams, side)) for side in ("away", "home")}
     team_of = _team_of(teams)
     out: dict[int, dict[str, Any]] = {}
+    snapshots: dict[str, dict[str, Any]] = {}
     for play in _plays(doc):
         fielding = "home" if _get(play, "about", "isTopInning") else "away"
         for event in _list(play.get("playEvents")):
-            out[id(event)] = dict(defence[fielding])
+            snapshot = snapshots.get(fielding)
+            if snapshot is None:
+                snapshot = snapshots[fielding] = dict(defence[fielding])
+            out[id(event)] = snapshot
             if type(event) is dict and event.get("isSubstitution"):
                 _substitute(defence, team_of, event)
+                snapshots.clear()  # either team's defence may have changed
     return out
 
 
