@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tidemark.compile.plan import FieldPlan
+from tidemark.engines.derived import match_key
 from tidemark.engines.transforms import inline_form
 from tidemark.mapping.filters import Condition
 from tidemark.mapping.paths import JsonPath
@@ -40,7 +41,10 @@ class LookupStep:
     """A ``lookup`` / ``fold`` field, computed once the row's other values are known: ``find(doc, elem, anc, key)``
     gives the candidate for the value of field ``key_slot`` (a fold: -1, no key), and steps with the same ``memo``
     share it (found once per row); ``path`` is read from it (a fold's state: by its one key), then the field's
-    ``transform`` and ``default`` apply."""
+    ``transform`` and ``default`` apply. ``table(doc, elem, anc)``, when given, is what ``find`` searches, the same
+    for every row of a document: the builder gets it once per explode and finds the candidate inline, by the
+    element's identity (``by_element``: a fold) or by the key's match key (a lookup over a document-anchored
+    source)."""
 
     slot: int
     key_slot: int
@@ -49,6 +53,8 @@ class LookupStep:
     path: tuple[str | int, ...]
     transform: Callable[[Any], Any] | None = None
     default: Any = None
+    table: Callable[[Any, Any, tuple[Any, ...]], dict[Any, Any]] | None = None
+    by_element: bool = False
 
 
 @dataclass(frozen=True)
@@ -351,8 +357,9 @@ def _lookups(src: _Source, steps: Sequence[LookupStep], items: list[str]) -> Non
             if not key.isidentifier():  # evaluated once, then read twice
                 src.lines.append(f"    y{step.key_slot} = {key}")
                 key = items[step.key_slot] = f"y{step.key_slot}"
-            src.lines.append(f"    {candidate} = {src.constant(step.find)}(doc, elem, anc, {key})")
+            src.lines += _find(src, step, candidate, key)
             src.bases[candidate] = candidate
+            _read_candidate(src, candidate, [other.path for other in steps if other.memo == step.memo])
         x = value = src.value(candidate, step.path)
         if step.transform is not None or step.default is not None:
             x = f"x{step.slot}"
@@ -362,6 +369,45 @@ def _lookups(src: _Source, steps: Sequence[LookupStep], items: list[str]) -> Non
         if step.default is not None:
             src.lines.append(f"    if {x} is None: {x} = {src.constant(step.default)}")
         items[step.slot] = x
+
+
+_UNSEEN = object()
+
+
+def _read_candidate(src: _Source, candidate: str, paths: list[tuple[str | int, ...]]) -> None:
+    """Read what the fields take from a candidate, the keys of one object under one type test; again only when the
+    candidate is another object than the previous row's (rows in a row often share it: the same state of a fold,
+    the same player; the document is not changed by the walk, so its values are the same)."""
+    start = len(src.lines)
+    src.prefetch([(candidate, path) for path in paths])
+    reads = src.lines[start:]
+    if reads:
+        last = f"l{candidate}"
+        src.head.append(f"    {last} = {src.constant(_UNSEEN)}")
+        src.lines[start:] = [f"    if {candidate} is not {last}:", f"        {last} = {candidate}"]
+        src.lines += ["    " + line for line in reads]
+
+
+def _find(src: _Source, step: LookupStep, candidate: str, key: str) -> list[str]:
+    """The statements setting ``candidate``: one call of ``find``, or, when the step has a per-document table, a
+    dictionary lookup in it (the table got by the first row that needs it, as ``find`` would build it then)."""
+    if step.table is None:
+        return [f"    {candidate} = {src.constant(step.find)}(doc, elem, anc, {key})"]
+    table = src.constant(step.table)
+    var = f"t{table}"
+    if var not in src.bases:
+        src.bases[var] = var
+        src.head.append(f"    {var} = None")
+    get = [f"    if {var} is None: {var} = {table}(doc, elem, anc)"]
+    if step.by_element:
+        return [*get, f"    {candidate} = {var}.get(id(elem))"]
+    match = src.constant(match_key)
+    return [
+        f"    if {key} is None: {candidate} = None",
+        "    else:",
+        *("    " + line for line in get),
+        f"        {candidate} = {var}.get({key} if type({key}) is int else {match}({key}))",
+    ]
 
 
 @functools.cache  # pure: one function per distinct path, shared by every field, filter and lookup reading it

@@ -49,6 +49,8 @@ def _fast(values: list[Any], t: LogicalType, fmt: str | None) -> pa.Array | None
                 return pa.array([None if v is None else json_text(v) for v in values], pa.string())
             except ValueError:  # a value nested too deeply: the value-by-value path refuses exactly its row
                 return None
+        if kind == "string":  # only str converts to a string, no inference pass needed: anything else raises
+            return pa.array(values, pa.string())
         inferred = pa.array(values)
         it = inferred.type
         if pa.types.is_null(it):
@@ -59,8 +61,6 @@ def _fast(values: list[Any], t: LogicalType, fmt: str | None) -> pa.Array | None
             return inferred.cast(t.arrow) if pa.types.is_integer(it) or pa.types.is_floating(it) else None
         if kind == "bool":
             return inferred if pa.types.is_boolean(it) else None
-        if kind == "string":
-            return inferred if pa.types.is_string(it) else None
         if kind == "decimal":
             if pa.types.is_floating(it):  # via the shortest repr, not the binary value
                 return pa.array([None if v is None else str(v) for v in values], pa.string()).cast(t.arrow)

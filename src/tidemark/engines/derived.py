@@ -161,13 +161,22 @@ class Lookup:
         """The candidate matching ``key`` (the row's ``key_slot`` value), or None."""
         if key is None:
             return None
-        cache = self.cache
-        index = cache.fixed.get(self.cache_key) if self.per_document else None
-        if index is None:
-            index = cache.index(self.cache_key, self.source(doc, elem, anc), self.explode, self.where)
-            if self.per_document:
-                cache.fixed[self.cache_key] = index
+        if self.per_document:
+            index = self.table(doc, elem, anc)
+        else:
+            index = self.cache.index(self.cache_key, self.source(doc, elem, anc), self.explode, self.where)
         return index.get(key if type(key) is int else match_key(key))  # an int is its own match key
+
+    def table(self, doc: Any, elem: Any, anc: tuple[Any, ...]) -> dict[Any, Any]:
+        """A lookup over a document-anchored source (``per_document``): its index, match key -> candidate, the same
+        for every row of the document (the row builder asks once per explode, when a row first has a key)."""
+        cache = self.cache
+        index = cache.fixed.get(self.cache_key)
+        if index is None:
+            index = cache.fixed[self.cache_key] = cache.index(
+                self.cache_key, self.source(doc, elem, anc), self.explode, self.where
+            )
+        return index
 
 
 @dataclass(frozen=True)
@@ -225,4 +234,9 @@ class Fold:
 
     def find(self, doc: Any, elem: Any, anc: tuple[Any, ...], key: Any = None) -> Any:
         """The state before ``elem`` (no key selects it: the element does)."""
-        return self.cache.memo(self.cache_key, doc, self.function).get(id(elem))
+        return self.table(doc, elem, anc).get(id(elem))
+
+    def table(self, doc: Any, elem: Any = None, anc: tuple[Any, ...] = ()) -> dict[int, Any]:
+        """The document's states, ``id(element)`` -> state: the same for every row of the document (the row
+        builder asks once per explode, when a row first needs it)."""
+        return self.cache.memo(self.cache_key, doc, self.function)

@@ -222,6 +222,8 @@ class TargetProgram:
                     lk.path,
                     self.lookup_transforms.get(lk.slot),
                     self.lookup_defaults.get(lk.slot),
+                    lk.table if isinstance(lk, Fold) or lk.per_document else None,
+                    isinstance(lk, Fold),
                 )
                 for lk in self.lookups
             ],
