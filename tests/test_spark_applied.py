@@ -1,8 +1,10 @@
-"""The applied-documents ledger on ``--engine spark`` (engines/spark_applied.py): a re-run skips the documents
-applied before, as the local engine does: the same unchanged documents, counts, tables and ledger rows."""
+"""The applied-documents ledger on ``--engine spark`` (engines/spark_applied.py, spark_frame.py): a re-run skips the
+documents applied before, as the local engine does: the same unchanged documents, counts, tables and ledger rows,
+for files, a raw directory and a DataFrame's rows."""
 
 from __future__ import annotations
 
+import gzip
 from pathlib import Path
 from typing import Any
 
@@ -59,3 +61,40 @@ def test_reprocess_and_a_raw_store_read_on_the_driver(spark: Any, tmp_path: Path
         assert forced.documents == 2 and forced.unchanged_documents == 0
     assert dump(tmp_path / "spark.duckdb") == dump(tmp_path / "local.duckdb")
     assert ledger_rows(tmp_path / "spark.duckdb") == ledger_rows(tmp_path / "local.duckdb")
+
+
+def documents_frame(session: Any, paths: list[Path], *, null_row: bool = False) -> Any:
+    """The feeds' JSON text as DataFrame rows (document, origin), over 3 partitions; with a NULL document too."""
+    rows: list[Any] = [(gzip.decompress(p.read_bytes()).decode(), p.name) for p in paths]
+    rows += [(None, "nothing here")] if null_row else []
+    data = session.sparkContext.parallelize(rows, 3)
+    return session.createDataFrame(data, "document string, origin string")
+
+
+def test_a_dataframe_rerun_skips_what_was_applied(spark: Any, tmp_path: Path) -> None:  # noqa: F811
+    """A DataFrame of four feeds, then of all seven with a NULL document, twice (batches of 2): the Spark engine,
+    which reads the rows in its executors, skips what the local engine (reading them on the driver) skips."""
+    from tidemark.sources import DataFrameSource
+
+    frames = [documents_frame(spark, FEEDS[:4]), *[documents_frame(spark, FEEDS, null_row=True)] * 2]
+    results: dict[str, list[Any]] = {}
+    for engine in ("local", "spark"):
+        db = f"duckdb:{tmp_path / engine}.duckdb"
+        results[engine] = [
+            tidemark.run(
+                "mlb:live_game",
+                sink=db,
+                documents=DataFrameSource(frame, origin_column="origin"),
+                engine=engine,
+                batch_documents=2,
+            )
+            for frame in frames
+        ]
+    for local, remote in zip(results["local"], results["spark"], strict=True):
+        assert outcome(remote) == outcome(local)
+        assert remote.unchanged_documents == local.unchanged_documents
+    assert [r.unchanged_documents for r in results["spark"]] == [0, 4, 7]
+    assert [(r.documents, len(r.rejected)) for r in results["spark"]] == [(4, 0), (3, 1), (0, 1)]
+    assert dump(tmp_path / "spark.duckdb") == dump(tmp_path / "local.duckdb")
+    assert ledger_rows(tmp_path / "spark.duckdb") == ledger_rows(tmp_path / "local.duckdb")
+    assert len(ledger_rows(tmp_path / "spark.duckdb")) == 7

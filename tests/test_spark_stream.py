@@ -91,6 +91,43 @@ def test_a_spark_stream_equals_a_batch_run(spark: Any, tmp_path: Path) -> None:
     assert checkpoint.totals[SPARK_KEY]["query"] == second.query_id
 
 
+def test_the_ledger_skips_in_a_spark_stream_as_in_the_local_stream(spark: Any, tmp_path: Path) -> None:
+    """A fresh stream, another stream over the same raw store (all unchanged: nothing parsed, nothing written) and
+    one after more records arrive: the Spark stream's counts, tables and ledger are the local stream's."""
+    from tidemark.runtime.stream import stream
+    from tidemark.sinks.bookkeeping import applied_spec
+
+    raw = raw_store(tmp_path / "raw", 0)
+    done: dict[str, list[Any]] = {"local": [], "spark": []}
+    for round_ in range(3):
+        if round_ == 2:
+            with open_raw(raw) as store:
+                store.append(wave(1, seed=5, games=1))
+        for engine, results in done.items():
+            url, name = f"duckdb:{tmp_path / engine}.duckdb", "s" if round_ != 1 else "t"
+            args: dict[str, Any] = {"name": name, "once": True, "batch_documents": BATCH}
+            if engine == "spark":
+                results.append(spark_stream("mlb:live_game", raw, url, session=spark, **args))
+            else:
+                results.append(stream("mlb:live_game", raw, url, **args))
+    for local, remote in zip(done["local"], done["spark"], strict=True):
+        assert remote.result.documents == local.result.documents
+        assert remote.result.unchanged_documents == local.result.unchanged_documents
+        assert {n: c.as_dict() for n, c in remote.result.tables.items()} == {
+            n: c.as_dict() for n, c in local.result.tables.items()
+        }
+        assert remote.checkpoint.totals["tables"] == local.checkpoint.totals["tables"]
+    assert [(r.result.documents, r.result.unchanged_documents) for r in done["spark"]] == [(6, 0), (0, 6), (6, 0)]
+    assert sum(c.inserted + c.updated for c in done["spark"][1].result.tables.values()) == 0
+    ledgers = []
+    for engine in done:
+        with open_sink(f"duckdb:{tmp_path / engine}.duckdb") as sink:
+            rows = sink.read_table(applied_spec()).select(["plan_hash", "mode", "document_hash", "origin"])
+            ledgers.append(sorted(map(str, rows.to_pylist())))
+    assert len(ledgers[0]) == 12 and ledgers[0] == ledgers[1]
+    assert stored(tmp_path / "spark.duckdb", "s")[1] == stored(tmp_path / "local.duckdb", "s")[1]
+
+
 def test_a_spark_batch_run_again_after_a_crash_is_skipped(spark: Any, tmp_path: Path) -> None:
     """A crash between the sink's commit and Spark's commit marker, simulated: the marker of the last batch is
     removed. Spark runs that batch id again; the sink holds it, so it is skipped: nothing is written twice."""

@@ -18,11 +18,12 @@ from tests.conformance.stores import STORES, Opener, Store
 from tests.conftest import GAME_747175, LIVE
 from tests.stream_data import MAPPING, corrupt_line, plan, tables, wave
 from tidemark.cli.main import app
-from tidemark.errors import SourceError
+from tidemark.errors import SinkTerminalError, SourceError
 from tidemark.raw import RawSource, open_raw
 from tidemark.runtime.stream import stream
 from tidemark.sinks import open_sink
-from tidemark.sinks.bookkeeping import quarantine_spec
+from tidemark.sinks.base import Sink
+from tidemark.sinks.bookkeeping import applied_spec, quarantine_spec
 
 runner = CliRunner()
 
@@ -61,14 +62,62 @@ def test_batch_equals_stream(store: Store, request: pytest.FixtureRequest, tmp_p
             streamed = stream(the_plan, raw, sink, once=True, batch_documents=size, name="s")
             assert tables(sink, the_plan) == want
             checkpoint = sink.read_checkpoint("s")
+            again = stream(the_plan, raw, sink, once=True, batch_documents=2, name="t")  # the ledger: nothing parsed
+            assert tables(sink, the_plan) == want and len(sink.read_table(applied_spec())) == records
+        assert (again.result.documents, again.result.unchanged_documents, again.batches) == (0, records, 3)
+        assert again.result.counts.rows_seen == 0 and not any(again.result.extracted.values())
         assert checkpoint is not None and checkpoint.batch == streamed.batches == -(-records // size)
         assert streamed.result.documents == checkpoint.totals["documents"] == ran.documents == records
         run_counts = {name: c.as_dict() for name, c in ran.tables.items()}
         assert {name: c.as_dict() for name, c in streamed.result.tables.items()} == run_counts
         assert checkpoint.totals["tables"] == run_counts
+        assert streamed.result.unchanged_documents == checkpoint.totals["unchanged_documents"] == 0
         assert expected is None or want == expected  # any batching: the same tables
         expected = want
     assert expected is not None and any(expected.values())
+
+
+def written(result: tidemark.RunResult) -> int:
+    return sum(c.inserted + c.updated + c.deleted for c in result.tables.values())
+
+
+def test_a_stream_over_a_raw_store_a_run_loaded_skips_it(tmp_path: Path) -> None:
+    """``tidemark run --raw`` loads a raw store; a stream over it then skips every record before parsing (the
+    applied-documents ledger), its checkpoint moves on, later records go through; ``reprocess`` applies all."""
+    raw = raw_directory(tmp_path / "raw", 0, games=1)
+    url, the_plan = f"duckdb:{tmp_path / 's.duckdb'}", plan()
+    ran = tidemark.run(the_plan, RawSource(raw), url, batch_documents=2)
+    assert ran.ok and ran.documents == 6 and written(ran) > 0
+    with open_sink(url) as sink:
+        before = tables(sink, the_plan)
+    skipped = stream(the_plan, raw, url, once=True, batch_documents=2, name="s")
+    assert (skipped.result.documents, skipped.result.unchanged_documents, skipped.batches) == (0, 6, 3)
+    assert skipped.checkpoint.position is not None and skipped.checkpoint.totals["unchanged_documents"] == 6
+    assert written(skipped.result) == 0 and skipped.result.counts.rows_seen == 0
+    with open_raw(raw) as store:
+        store.append(wave(1, seed=3, games=1))
+    later = stream(the_plan, raw, url, once=True, batch_documents=2, name="s")
+    assert (later.result.documents, later.result.unchanged_documents) == (6, 0)
+    forced = stream(the_plan, raw, url, once=True, batch_documents=4, name="r", reprocess=True)
+    assert (forced.result.documents, forced.result.unchanged_documents) == (12, 0) and written(forced.result) == 0
+    reference = f"duckdb:{tmp_path / 'ref.duckdb'}"
+    tidemark.run(the_plan, RawSource(raw), reference)
+    with open_sink(url) as a, open_sink(reference) as b:
+        assert tables(a, the_plan) == tables(b, the_plan) != before
+        assert len(a.read_table(applied_spec())) == 12
+
+
+def test_cli_stream_reprocess(tmp_path: Path) -> None:
+    raw = raw_directory(tmp_path / "raw", 0, games=1, plays=(3, 6))
+    sink = f"duckdb:{tmp_path / 's.duckdb'}"
+    args = ["stream", "-m", MAPPING, "--raw", raw, "--sink", sink, "--once", "--json"]
+    first, second, forced = (
+        runner.invoke(app, [*args, *more]) for more in ([], ["--name", "b"], ["--name", "c", "--reprocess"])
+    )
+    for outcome in (first, second, forced):
+        assert outcome.exit_code == 0, outcome.output
+    done = [json.loads(o.output)["result"] for o in (first, second, forced)]
+    assert [(r["documents"], r["unchanged_documents"]) for r in done] == [(4, 0), (0, 4), (4, 0)]
 
 
 def test_a_followed_directory_gains_files(tmp_path: Path) -> None:
@@ -206,8 +255,10 @@ def test_delta_replays_a_half_committed_micro_batch(tmp_path: Path, monkeypatch:
     monkeypatch.undo()
     with open_sink(url) as sink:
         announced = sink.read_checkpoint("d")
+        assert applied(sink) == 0  # the ledger is published after every table of the micro-batch: not yet
     assert announced is not None and announced.batch == 0 and announced.pending is not None  # not committed
     resumed = stream(the_plan, raw, url, once=True, batch_documents=100, name="d")
+    assert (resumed.result.documents, resumed.result.unchanged_documents) == (4, 0)
     assert resumed.batches == 1 and resumed.checkpoint.batch == 1 and resumed.checkpoint.pending is None
     skipped = [resumed.result.tables[t.name] for t in the_plan.targets if t.spec.qualified in published]
     assert published[0] == "_tidemark.checkpoints"  # the announcement (pending), a commit of its own
@@ -215,3 +266,53 @@ def test_delta_replays_a_half_committed_micro_batch(tmp_path: Path, monkeypatch:
     tidemark.run(the_plan, RawSource(raw), f"delta:{tmp_path / 'reference'}")
     with open_sink(url) as a, open_sink(f"delta:{tmp_path / 'reference'}") as b:
         assert tables(a, the_plan) == tables(b, the_plan)
+        assert applied(a) == 4
+    again = stream(the_plan, raw, url, once=True, batch_documents=100, name="e")
+    assert (again.result.documents, again.result.unchanged_documents) == (0, 4)
+
+
+def applied(sink: Sink) -> int:
+    """Rows of the applied-documents ledger (0 before the table exists)."""
+    try:
+        return len(sink.read_table(applied_spec()))
+    except SinkTerminalError as exc:
+        assert "does not exist" in str(exc)
+        return 0
+
+
+def test_delta_replays_a_micro_batch_whose_ledger_was_published(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A micro-batch that died after its ledger entries were published (every table of it was), before its
+    checkpoint: the replay skips nothing (the records count as documents, as in the first attempt), and the
+    tables, the ledger and the checkpoint's totals end up those of one uninterrupted stream."""
+    from tidemark.sinks.delta import DeltaSink
+
+    raw = raw_directory(tmp_path / "raw", 0, games=1, plays=(3, 6))
+    published: list[str] = []
+    original = DeltaSink._publish
+
+    def dies_before_the_checkpoint(self: DeltaSink, table: object) -> dict[str, int]:
+        name = table.spec.qualified  # type: ignore[attr-defined]
+        if name == "_tidemark.checkpoints" and applied_spec().qualified in published:
+            raise _Crash
+        published.append(name)
+        return original(self, table)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(DeltaSink, "_publish", dies_before_the_checkpoint)
+    url, the_plan = f"delta:{tmp_path / 'lake'}", plan()
+    with pytest.raises(_Crash):
+        stream(the_plan, raw, url, once=True, batch_documents=100, name="d")
+    monkeypatch.undo()
+    assert all(t.spec.qualified in published for t in the_plan.targets)
+    with open_sink(url) as sink:
+        assert applied(sink) == 4 and sink.read_checkpoint("d").pending is not None  # type: ignore[union-attr]
+    resumed = stream(the_plan, raw, url, once=True, batch_documents=100, name="d")
+    assert (resumed.result.documents, resumed.result.unchanged_documents) == (4, 0)
+    assert resumed.checkpoint.totals["documents"] == 4 and resumed.checkpoint.pending is None
+    assert all(c.inserted == c.updated == c.deleted == 0 for c in resumed.result.tables.values())
+    reference = f"delta:{tmp_path / 'reference'}"
+    tidemark.run(the_plan, RawSource(raw), reference)
+    with open_sink(url) as a, open_sink(reference) as b:
+        assert tables(a, the_plan) == tables(b, the_plan)
+        assert applied(a) == applied(b) == 4

@@ -1,7 +1,8 @@
 """Crash test: a process streams a raw store (``tidemark stream --once``) while the test kills it with SIGKILL at
 random moments (seeded), then restarts it until it exits 0; afterwards the tables equal one batch run over the same
 records — nothing lost, nothing duplicated, no older data over newer — and, where the store's checkpoint is atomic,
-the stream's counts summed over its committed micro-batches equal the batch run's exactly.
+the stream's counts summed over its committed micro-batches equal the batch run's exactly; the applied-documents
+ledger then holds every record, so another stream over the raw store parses none.
 
 The raw store holds several snapshots per game (in-progress ones with earlier times, a same-time twin, a
 correction), shuffled. When the stream catches up before enough kills, a new wave of records arrives (an even
@@ -24,7 +25,9 @@ from tests.stream_data import MAPPING, plan, tables, wave
 from tests.stream_worker import context
 from tests.test_stream import opener
 from tidemark.raw import RawSource, open_raw
+from tidemark.runtime.stream import stream
 from tidemark.sinks import open_sink
+from tidemark.sinks.bookkeeping import applied_spec
 
 BATCH = 2
 #: kills per store: at least 20 where a micro-batch is one transaction, at least 5 on the slower file stores
@@ -88,6 +91,11 @@ def test_killed_stream_resumes_exactly(
     assert any(want.values())
     assert checkpoint is not None and checkpoint.pending is None
     assert checkpoint.totals["documents"] == expected.documents == len(open_raw(str(raw)).read(limit=10_000))
+    with open_sink(url) as sink:  # the ledger holds every record: another stream over the raw store parses none
+        assert len(sink.read_table(applied_spec())) == expected.documents
+        again = stream(the_plan, str(raw), sink, once=True, batch_documents=BATCH * 4, name="again")
+        assert tables(sink, the_plan) == want
+    assert (again.result.documents, again.result.unchanged_documents) == (0, expected.documents)
     ran = {name: c.as_dict() for name, c in expected.tables.items()}
     if atomic:
         assert checkpoint.totals["tables"] == ran  # exactly once: counts exact, crashes included

@@ -55,6 +55,9 @@ def stream_cmd(
         str, typer.Option("--workers", help="Processes extracting records (local engine): a number, or auto.")
     ] = "1",
     poll_seconds: Annotated[float, typer.Option(help="Seconds between polls of the raw store.")] = 2.0,
+    reprocess: Annotated[
+        bool, typer.Option("--reprocess", help="Apply every record again, also those this store already applied.")
+    ] = False,
     status: Annotated[bool, typer.Option("--status", help="Show the streams of --sink instead.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON (only that on stdout).")] = False,
     metrics: MetricsOpt = None,
@@ -98,13 +101,13 @@ def stream_cmd(
         metrics_port=metrics_port,
         lineage=lineage,
     )
-    follow: Any = functools.partial(stream, engine=engine, workers=workers)
+    follow: Any = functools.partial(stream, engine=engine, workers=workers, reprocess=reprocess)
     if engine == "spark":  # a Spark Structured Streaming query over the same micro-batches
         from tidemark.cli.inputs import spark_options
         from tidemark.engines.spark_stream import spark_stream
 
         options = spark_options(spark_master, spark_conf or [])
-        follow = functools.partial(spark_stream, **options, checkpoint_location=spark_checkpoint)
+        follow = functools.partial(spark_stream, **options, checkpoint_location=spark_checkpoint, reprocess=reprocess)
     if mapping == ALL:  # every endpoint of the raw store to the mapping that reads it (domains/mlb/routing.py)
         if name or spark_checkpoint or metrics or metrics_port or lineage:
             raise ConfigError(

@@ -7,10 +7,12 @@ A Spark streaming query drives the stream; tidemark's raw positions say what eac
             checkpoint = sink.read_checkpoint(name)    #   the sink's checkpoint: the one record of progress
             N <= checkpoint's Spark batch (same query) ->  a replay (Spark re-runs a batch after a crash): skip
             documents = the records after checkpoint.position (at most batch_documents, about max_batch_bytes)
-            runtime/stream.py's micro-batch:           #   the SAME code as `tidemark stream`: the Program runs in
-                                                       #   the executors (SparkEngine), the rows + the checkpoint
-                                                       #   (position, stream name, Spark query id and batch id)
-                                                       #   commit in one sink transaction
+            runtime/stream.py's micro-batch:           #   the SAME code as `tidemark stream`: the records applied
+                                                       #   before skipped (the applied-documents ledger), the
+                                                       #   Program runs in the executors (SparkEngine), the rows,
+                                                       #   the ledger's entries + the checkpoint (position, stream
+                                                       #   name, Spark query id and batch id) commit in one sink
+                                                       #   transaction
 
 **Why a tick source and the raw positions, not Spark's file source** (exactly-once is the reason): a micro-batch
 is exactly-once when what it covers and the fact that it was committed are written in one transaction. The sink's
@@ -84,6 +86,7 @@ def spark_stream(
     checkpoint_location: str | Path | None = None,
     reporter: Reporter | None = None,
     stop: threading.Event | None = None,
+    reprocess: bool = False,
 ) -> SparkStreamResult:
     """Stream the records of ``raw`` into ``sink`` as a Spark Structured Streaming query (see the module's text).
 
@@ -91,7 +94,9 @@ def spark_stream(
     active ``session``) and ``checkpoint_location``, Spark's checkpoint directory. Keep that directory to have a
     batch Spark re-runs after a crash skipped by its id; without one a temporary directory serves one call (the
     sink's checkpoint still makes every micro-batch exactly-once). ``once``: stop when the raw store has no more
-    records; otherwise poll every ``poll_seconds`` until ``stop`` is set.
+    records; otherwise poll every ``poll_seconds`` until ``stop`` is set. Records applied before under the same plan
+    are skipped on the driver before they are shipped (``reprocess=True``: applied again), as ``tidemark stream``
+    skips them.
     """
     if batch_documents < 1 or max_batch_bytes < 1:
         raise ConfigError("batch_documents and max_batch_bytes must be at least 1")
@@ -115,6 +120,7 @@ def spark_stream(
         reporter or NullReporter(),
         batch_documents,
         max_batch_bytes,
+        reprocess=reprocess,
     )
     try:
         result = _run(spark, state, checkpoint_location, once, poll_seconds, stop or threading.Event())

@@ -102,16 +102,21 @@ class Ledger:
         self.known = set(rows.filter(mine).column("document_hash").to_pylist())
 
     def filter(
-        self, documents: Iterable[RawDocument], skipped: Callable[[RawDocument], None] | None = None
+        self,
+        documents: Iterable[RawDocument],
+        skipped: Callable[[RawDocument], None] | None = None,
+        *,
+        skip: bool = True,
     ) -> Iterator[RawDocument]:
         """``documents`` without those applied before (each passed to ``skipped``); each one let through is
-        pending until :meth:`record`."""
+        pending until :meth:`record`. ``skip=False``: every document goes through (and is recorded): a stream's
+        replay of a micro-batch on a store whose checkpoint is not atomic (runtime/stream.py)."""
         for doc in documents:
             if doc.error is not None or not self.records:
                 yield doc
                 continue
             digest = document_hash(doc, self.plan)
-            if self.skips and digest in self.known:
+            if skip and self.skips and digest in self.known:
                 self.skipped += 1
                 if skipped is not None:
                     skipped(doc)

@@ -18,7 +18,7 @@ from tidemark.runtime.result import RunResult
 from tidemark.sinks.base import Checkpoint, Sink
 
 #: what ``totals`` holds besides the counts per table
-TOTAL_KEYS = ("documents", "rejected", "row_errors")
+TOTAL_KEYS = ("documents", "unchanged_documents", "rejected", "row_errors")
 
 
 def fresh(stream: str) -> Checkpoint:
@@ -30,6 +30,7 @@ def advanced(checkpoint: Checkpoint, position: Position, result: RunResult) -> C
     """The checkpoint after one more micro-batch, ending at ``position``, that did ``result``."""
     totals: dict[str, Any] = {k: int(checkpoint.totals.get(k, 0)) for k in TOTAL_KEYS}
     totals["documents"] += result.documents
+    totals["unchanged_documents"] += result.unchanged_documents
     totals["rejected"] += len(result.rejected)
     totals["row_errors"] += len(result.row_errors)
     tables = {name: dict(counts) for name, counts in checkpoint.totals.get("tables", {}).items()}

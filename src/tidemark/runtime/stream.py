@@ -8,7 +8,9 @@ and its checkpoint is saved inside that transaction (``Sink.save_checkpoint``)::
     loop:
         documents = the next records after checkpoint.position (at most batch_documents, about max_batch_bytes)
         [not atomic: save checkpoint.pending = documents[-1].position, in a transaction of its own]
-        begin; set_transaction(name, batch + 1); write rows; save_checkpoint(position, batch + 1, totals); commit
+        applied = the records the ledger lets through (those applied before under the plan: unchanged documents)
+        begin; set_transaction(name, batch + 1); write rows of applied; record applied in the ledger;
+               save_checkpoint(position, batch + 1, totals); commit
 
 What exactly-once means depends on the store (``capabilities.atomic_checkpoint``):
 
@@ -19,6 +21,16 @@ What exactly-once means depends on the store (``capabilities.atomic_checkpoint``
   restart replays exactly the same records under the same transaction version; every table commit carries the
   Delta transaction identifier (app id = stream name, version = micro-batch number) and a table that already holds
   it is skipped. The tables end up right; a replayed micro-batch counts its rows ``unchanged``.
+
+**The applied-documents ledger** (runtime/applied.py) is the batch run's: a record whose document was applied before
+under the same plan (by this stream, another stream, or a ``tidemark run`` over the same raw store) is skipped before
+parsing and counted in ``unchanged_documents``; what a micro-batch applies is recorded in its transaction, after its
+rows and before its checkpoint. A stream over a raw store a batch run loaded already parses nothing. On a store whose
+checkpoint is not atomic the ledger's table is published after every table of the micro-batch (Delta publishes the
+tables in the order the transaction first wrote them, the checkpoint last: sinks/delta.py), so "applied" never
+names a record whose rows are not all published; a replayed micro-batch skips nothing (its tables' transaction
+identifiers skip what was published already, and its counts stay those of the first attempt's records).
+``reprocess=True`` skips nothing and records everything again.
 
 Memory is bounded by the micro-batch: ``batch_documents`` records and about ``max_batch_bytes`` (at least one
 record, however large). Nothing here prints; ``stop`` (a :class:`threading.Event`, set by the CLI on SIGINT /
@@ -40,6 +52,7 @@ from tidemark.engines import DEFAULT_ENGINE, Engine, engine_class
 from tidemark.engines.pool import resolve_workers
 from tidemark.errors import ConfigError
 from tidemark.mapping.models import Mapping
+from tidemark.runtime.applied import Ledger
 from tidemark.runtime.batch import check_mode, close_after, plan_of, write_documents
 from tidemark.runtime.checkpoint import advanced, fresh, pending
 from tidemark.runtime.result import NullReporter, Reporter, RunResult
@@ -84,6 +97,14 @@ class _Stream:
     engine: Engine | None = None
     #: keys added to every checkpoint's ``totals`` (the Spark stream's query id and batch id: engines/spark_stream.py)
     marks: dict[str, Any] = field(default_factory=dict)
+    #: apply the records applied before again (``--reprocess``)
+    reprocess: bool = False
+    #: the applied-documents ledger, read from the store before the first micro-batch (and after a failed one)
+    ledger: Ledger = field(init=False)
+    loaded: bool = field(default=False, init=False)
+
+    def __post_init__(self) -> None:
+        self.ledger = Ledger(self.plan, "upsert", self.reprocess)
 
 
 def stream(
@@ -100,6 +121,7 @@ def stream(
     reporter: Reporter | None = None,
     stop: threading.Event | None = None,
     workers: int | str = 1,
+    reprocess: bool = False,
 ) -> StreamResult:
     """Stream the records of ``raw`` after the stream's checkpoint into ``sink``, one transaction per micro-batch.
 
@@ -108,7 +130,8 @@ def stream(
     positions (e.g. a :class:`~tidemark.raw.RawSource` with ``select``). ``name`` defaults to mapping + raw store.
     ``once``: process what is there and return (a resumable backfill); otherwise poll every ``poll_seconds`` until
     ``stop`` is set. Refused documents and rows are quarantined and the stream goes on; anything else rolls the
-    current micro-batch back and raises (the checkpoint stays where it was).
+    current micro-batch back and raises (the checkpoint stays where it was). Records applied before under the same
+    plan are skipped before parsing (``result.unchanged_documents``); ``reprocess=True`` applies them again.
     """
     if batch_documents < 1 or max_batch_bytes < 1:
         raise ConfigError("batch_documents and max_batch_bytes must be at least 1")
@@ -134,6 +157,7 @@ def stream(
         reporter,
         batch_documents,
         max_batch_bytes,
+        reprocess=reprocess,
     )
     try:
         result = _loop(state, once=once, poll_seconds=poll_seconds, stop=stop)
@@ -244,7 +268,8 @@ def _micro_batch(
     end = documents[-1].position
     assert end is not None
     sink = state.sink
-    if not sink.capabilities.atomic_checkpoint and checkpoint.pending != end:
+    replay = checkpoint.pending == end  # a store whose checkpoint is not atomic, after a crash mid-commit
+    if not sink.capabilities.atomic_checkpoint and not replay:
         checkpoint = pending(checkpoint, end)  # announced first: a crash mid-commit replays exactly these records
         with Transaction(sink, [], run_id=run_id) as tx:
             tx.save_checkpoint(checkpoint)
@@ -253,6 +278,8 @@ def _micro_batch(
     def attempt() -> RunResult:
         result = RunResult.start(run_id, sink.display, "upsert", {t.name: t.spec for t in state.plan.targets})
         saved.clear()
+        applied = _applied(state, documents, skip=not replay)
+        result.unchanged_documents = state.ledger.skipped
 
         def finish(tx: Transaction) -> None:
             done = advanced(checkpoint, end, result)
@@ -265,24 +292,46 @@ def _micro_batch(
             state.plan,
             sink,
             engine,
-            documents,
+            applied,
             "upsert",
             result,
             state.reporter,
             state.batch_documents,
             txn=(state.name, checkpoint.batch + 1),
             finish=finish,
+            ledger=state.ledger,
         )
         state.engine = engine
+        state.loaded = True  # committed: the ledger's hashes in memory are the store's again
         return result
 
     result = retry_conflicts(attempt, replayable=True)
     return saved[-1], result
 
 
+def _applied(state: _Stream, documents: list[RawDocument], *, skip: bool) -> list[RawDocument]:
+    """The micro-batch's records the ledger lets through (all of them with ``skip=False``), pending in the ledger
+    until its transaction records them. The ledger is read from the store first when a micro-batch before did not
+    commit (its hashes may hold records that were never committed)."""
+    ledger = state.ledger
+    if not state.loaded:
+        ledger.load(state.sink)
+    state.loaded = False  # until this attempt commits
+    ledger.pending, ledger.skipped = [], 0
+    return list(ledger.filter(documents, _skipped(state.reporter), skip=skip))
+
+
+def _skipped(reporter: Reporter) -> Any:
+    def advance(doc: RawDocument) -> None:
+        reporter.advance(bytes_read=len(doc.data))
+
+    return advance
+
+
 def _add(total: RunResult, result: RunResult) -> None:
     """Sum one micro-batch's result into the stream's."""
     total.documents += result.documents
+    total.unchanged_documents += result.unchanged_documents
     total.time_from_file += result.time_from_file
     for name, counts in result.tables.items():
         total.tables[name] += counts
