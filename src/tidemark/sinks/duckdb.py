@@ -269,7 +269,7 @@ class DuckDBSink(Sink):
         # (its un-checkpointed deletions and versions held ~120 MB more at 1,000 games). The log makes either
         # durable at COMMIT: a killed run keeps its committed steps (DuckDB replays the log at the next open).
         threshold = self._threshold if self._rewrote else f"{DEFERRED_CHECKPOINT_MIB}MiB"
-        driver.conn.execute("SET checkpoint_threshold = ?", [threshold])
+        driver.guard(lambda: driver.conn.execute("SET checkpoint_threshold = ?", [threshold]))
         driver.guard(lambda: driver.conn.execute("COMMIT"))
         self._fresh = self._tx.fresh if self._tx is not None else set()
         self._tx = None
