@@ -8,7 +8,6 @@ the stored table first (sinks/sql.py), then inserted and updated set-based.
 
 from __future__ import annotations
 
-import contextlib
 import re
 import time
 from collections.abc import Callable
@@ -21,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tidemark.contract.counts import Mode, WriteCounts
 from tidemark.errors import MissingDependencyError, SinkTerminalError, SinkTransientError
-from tidemark.sinks.base import META_SCHEMA, Capabilities, QuarantineEntry, Sink
+from tidemark.sinks.base import Capabilities, QuarantineEntry, Sink
 from tidemark.sinks.errors import ErrorTable, translate
 from tidemark.sinks.names import check_names
 from tidemark.sinks.sql import SqlContract, SqlState, quote
@@ -199,14 +198,6 @@ def _connect(duckdb: Any, config: DuckDBConfig) -> Any:
             ) from exc
 
 
-#: the write-ahead log (MiB) a commit that only inserted rows may leave to a later checkpoint. DuckDB checkpoints at
-#: a commit once its log exceeds ``checkpoint_threshold`` (16 MiB by default: every commit step of 100 documents),
-#: and each checkpoint rewrites the partly filled last row group of every table written, so a first load spent
-#: about 40% of its CPU there; deferring up to this much (~3 steps of the bundled feed) saves most of it for a
-#: bounded amount of memory (the rows not yet checkpointed). See docs/write-contract.md.
-DEFERRED_CHECKPOINT_MIB = 128
-
-
 class DuckDBSink(Sink):
     capabilities: ClassVar[Capabilities] = Capabilities(
         transactional=True,
@@ -227,8 +218,6 @@ class DuckDBSink(Sink):
             Path(config.path).parent.mkdir(parents=True, exist_ok=True)
         conn = _connect(duckdb, config)
         conn.execute("SET TimeZone = 'UTC'")
-        # a setting of the database, shared by its connections in this process: put back at close()
-        self._threshold = str(conn.execute("SELECT current_setting('checkpoint_threshold')").fetchall()[0][0])
         self.driver: DuckDBDriver | None = DuckDBDriver(conn, self.display)
         self.sql = SqlContract(self.driver, reinsert_updates=True)
         self._tx: SqlState | None = None  # the open transaction's state
@@ -236,7 +225,6 @@ class DuckDBSink(Sink):
         # that commits in steps keeps the shortcut after its first step. Sound because a DuckDB file has one
         # writing process (its lock), and this sink is its only writer in tidemark; a rollback forgets them.
         self._fresh: set[str] = set()
-        self._rewrote = False  # the open transaction replaced or deleted stored rows
 
     @property
     def conn(self) -> Any:
@@ -260,16 +248,10 @@ class DuckDBSink(Sink):
     def begin(self) -> None:
         self._driver().forget_catalog()
         self._driver().conn.execute("BEGIN TRANSACTION")
-        self._tx, self._rewrote = SqlState(fresh=set(self._fresh)), False
+        self._tx = SqlState(fresh=set(self._fresh))
 
     def commit(self) -> None:
         driver = self._driver()
-        # A transaction that only inserted rows leaves its checkpoint to a later commit (or to close()) while the
-        # log stays under DEFERRED_CHECKPOINT_MIB; one that replaced or deleted rows checkpoints as DuckDB would
-        # (its un-checkpointed deletions and versions held ~120 MB more at 1,000 games). The log makes either
-        # durable at COMMIT: a killed run keeps its committed steps (DuckDB replays the log at the next open).
-        threshold = self._threshold if self._rewrote else f"{DEFERRED_CHECKPOINT_MIB}MiB"
-        driver.guard(lambda: driver.conn.execute("SET checkpoint_threshold = ?", [threshold]))
         driver.guard(lambda: driver.conn.execute("COMMIT"))
         self._fresh = self._tx.fresh if self._tx is not None else set()
         self._tx = None
@@ -284,8 +266,6 @@ class DuckDBSink(Sink):
     def close(self) -> None:
         if self.driver is not None:
             self.rollback()
-            with contextlib.suppress(Exception):  # a connection DuckDB invalidated refuses even this; close it
-                self.driver.conn.execute("SET checkpoint_threshold = ?", [self._threshold])
             self.driver.conn.close()
             self.driver = None
 
@@ -305,11 +285,7 @@ class DuckDBSink(Sink):
             if counts is not None:
                 return checked.charge(counts)
             state.fresh.discard(spec.qualified)
-        counts = self.sql.write(state, spec, rows, scopes, mode)
-        # the bookkeeping tables' one-row updates (a stepped run's ledger row, a stream's checkpoint) do not count
-        rewrote = spec.schema != META_SCHEMA and (counts.updated > 0 or counts.deleted > 0)
-        self._rewrote = self._rewrote or rewrote
-        return checked.charge(counts)
+        return checked.charge(self.sql.write(state, spec, rows, scopes, mode))
 
     def quarantine(self, entries: list[QuarantineEntry]) -> None:
         self.sql.quarantine(self._state(), entries)
