@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -282,3 +283,23 @@ def test_raw_source_is_lazy_and_replayable(raw_url: str) -> None:
         assert next(reader).position == docs[0].position  # nothing read beyond the first batch yet
         store.append([record(9)])
         assert len(list(reader)) == 5  # a lazy reader sees what was appended meanwhile
+
+
+def test_a_file_read_directly_and_as_a_raw_record_has_one_modification_time(tmp_path: Path) -> None:
+    # a modification time whose float seconds (st_mtime) and ns / 1e9 round one microsecond apart: both readers
+    # must give the same captured_at (the raw directory and the files source disagreed on such a file)
+    import shutil
+
+    from tidemark.sources.files import iter_documents
+
+    raw = tmp_path / "raw"
+    (raw / "game" / "boxscore").mkdir(parents=True)
+    source = next((DATA / "game" / "boxscore").iterdir())
+    copy = raw / "game" / "boxscore" / source.name
+    shutil.copy(source, copy)
+    ns = 1_764_795_528_000_118_643
+    os.utime(copy, ns=(ns, ns))
+    (direct,) = iter_documents([copy])
+    with open_raw(str(raw)) as store:
+        (record,) = store.read(limit=10)
+    assert direct.modified_at == record.fetched_at == datetime(2025, 12, 3, 20, 58, 48, 118, tzinfo=UTC)

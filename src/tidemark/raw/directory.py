@@ -63,6 +63,7 @@ from tidemark.raw.base import (
 )
 from tidemark.raw.decode import decode_record
 from tidemark.storage import Location, locate
+from tidemark.timestamps import from_ns
 
 SEGMENTS = "_segments"
 _RECORDED = (".json", ".json.gz")
@@ -224,7 +225,7 @@ class DirectoryRawStore(RawStore):
 def _recorded(entry: _Entry) -> RawRecord:
     position, where = entry.position(0), str(entry.path)
     try:
-        fetched = datetime.fromtimestamp(entry.time / 1e9, UTC)
+        fetched = from_ns(entry.time)
         data = _read(entry)
     except (OSError, EOFError, zlib.error) as exc:
         return broken(position, where, f"cannot read file: {exc}")

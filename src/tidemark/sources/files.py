@@ -17,12 +17,13 @@ import gzip
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO, cast
 
 from tidemark.documents import Position, RawDocument, checked, position_key
 from tidemark.errors import SourceError
+from tidemark.timestamps import from_ns
 
 DOCUMENT_SUFFIXES = (".json", ".json.gz", ".ndjson", ".ndjson.gz", ".jsonl", ".jsonl.gz")
 _LINES_SUFFIXES = (".ndjson", ".ndjson.gz", ".jsonl", ".jsonl.gz")
@@ -119,7 +120,7 @@ def read_files(files: Iterable[InputFile], max_document_bytes: int = MAX_DOCUMEN
     """
     for f in files:
         try:
-            modified = datetime.fromtimestamp(f.path.stat().st_mtime, UTC)
+            modified = from_ns(f.path.stat().st_mtime_ns)
             if f.path.name.endswith(_LINES_SUFFIXES):
                 yield from _lines(f, modified, max_document_bytes)
                 continue
